@@ -1,0 +1,467 @@
+//! Bock–Aitkin EM with SQUAREM acceleration.
+//!
+//! Every cycle is one E-step plus M-step (the EM map). SQUAREM (Varadhan & Roland, 2008)
+//! extrapolates along two EM steps and then takes one more EM step from the extrapolated point;
+//! the extrapolation is kept only if the log posterior there is no lower than after the first
+//! EM step, so the sequence stays monotone. Convergence is declared only when a plain EM step
+//! moved no parameter by more than the tolerance — never on an extrapolated move, which can be
+//! small while EM is still going somewhere (mirt issue #257).
+
+use std::ops::ControlFlow;
+
+use rayon::prelude::*;
+use rayon::ThreadPool;
+
+use crate::error::{CoreError, Result};
+use crate::estep::{expected_counts, Counts};
+use crate::model::{ItemModel, ItemParams};
+use crate::mstep::{coords, latent_moments, maximise_common_slope, FreeCoords, ItemCounts};
+use crate::params::FitConfig;
+use crate::quadrature::Latent;
+use crate::reduce::Leaves;
+use crate::responses::{ItemStats, Responses};
+use crate::start::start_values;
+use crate::stderr::{item_covariances, ItemCovariance, SE_METHOD};
+
+/// Why the EM loop stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Termination {
+    Converged,
+    MaxCycles,
+    /// The observer asked to stop.
+    Interrupted,
+}
+
+/// What the observer sees after every EM cycle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CycleReport {
+    pub cycle: usize,
+    /// Marginal log-likelihood at the parameters this cycle started from.
+    pub log_lik: f64,
+    /// Largest absolute parameter change made by this cycle's EM step.
+    pub max_change: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemEstimate {
+    pub params: ItemParams,
+    pub fixed: bool,
+    /// Covariance of (a, b, c); rows of parameters not estimated are zero.
+    pub covariance: Option<ItemCovariance>,
+}
+
+impl ItemEstimate {
+    /// Standard errors of (a, b, c); zero for a parameter not estimated.
+    pub fn standard_errors(&self) -> Option<[f64; 3]> {
+        self.covariance
+            .map(|c| [c[0][0].sqrt(), c[1][1].sqrt(), c[2][2].sqrt()])
+    }
+
+    /// Standard error of d = −a·b by the delta method.
+    pub fn d_standard_error(&self) -> Option<f64> {
+        let c = self.covariance?;
+        let (a, b) = (self.params.a, self.params.b());
+        Some(
+            (b * b * c[0][0] + 2.0 * a * b * c[0][1] + a * a * c[1][1])
+                .max(0.0)
+                .sqrt(),
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FitResult {
+    pub model: ItemModel,
+    pub items: Vec<ItemEstimate>,
+    pub item_stats: Vec<ItemStats>,
+    pub latent: Latent,
+    pub log_lik: f64,
+    pub n_params: usize,
+    pub n_persons: usize,
+    pub aic: f64,
+    pub bic: f64,
+    pub cycles: usize,
+    pub termination: Termination,
+    pub max_change: f64,
+    /// How the standard errors were computed.
+    pub se_method: &'static str,
+}
+
+impl FitResult {
+    pub fn converged(&self) -> bool {
+        self.termination == Termination::Converged
+    }
+
+    pub fn item_params(&self) -> Vec<ItemParams> {
+        self.items.iter().map(|i| i.params).collect()
+    }
+}
+
+/// Where each estimated quantity sits in the flat parameter vector that EM moves.
+pub(crate) struct Layout {
+    pub model: ItemModel,
+    /// Free items with the coordinates each estimates, in item order.
+    pub free: Vec<(usize, FreeCoords)>,
+    pub free_mean: bool,
+    pub free_variance: bool,
+}
+
+impl Layout {
+    fn new(config: &FitConfig) -> Self {
+        let coords = match config.model {
+            ItemModel::Rasch | ItemModel::OnePL => FreeCoords::Intercept,
+            ItemModel::TwoPL => FreeCoords::SlopeIntercept,
+            ItemModel::ThreePL => FreeCoords::SlopeInterceptGuessing,
+        };
+        Self {
+            model: config.model,
+            free: (0..config.fixed.len())
+                .filter(|&j| config.fixed[j].is_none())
+                .map(|j| (j, coords))
+                .collect(),
+            free_mean: config.free_mean(),
+            free_variance: config.free_variance(),
+        }
+    }
+
+    pub fn common_slope(&self) -> bool {
+        self.model == ItemModel::OnePL
+    }
+
+    /// Offsets of each free item's coordinates, then of the common slope, mean and variance.
+    pub fn offsets(&self) -> (Vec<usize>, Option<usize>, Option<usize>, Option<usize>) {
+        let mut next = 0;
+        let items = self
+            .free
+            .iter()
+            .map(|(_, c)| {
+                let at = next;
+                next += c.indices().len();
+                at
+            })
+            .collect();
+        let mut take = |on: bool| {
+            on.then(|| {
+                next += 1;
+                next - 1
+            })
+        };
+        let slope = take(self.common_slope());
+        let mean = take(self.free_mean);
+        let variance = take(self.free_variance);
+        (items, slope, mean, variance)
+    }
+
+    pub fn len(&self) -> usize {
+        let (_, slope, mean, variance) = self.offsets();
+        let items: usize = self.free.iter().map(|(_, c)| c.indices().len()).sum();
+        items + [slope, mean, variance].iter().flatten().count()
+    }
+
+    fn pack(&self, items: &[ItemParams], latent: Latent) -> Vec<f64> {
+        let mut x = Vec::with_capacity(self.len());
+        for &(j, free) in &self.free {
+            let c = coords(&items[j]);
+            x.extend(free.indices().iter().map(|&i| c[i]));
+        }
+        if self.common_slope() {
+            x.push(items[self.free[0].0].a);
+        }
+        if self.free_mean {
+            x.push(latent.mean);
+        }
+        if self.free_variance {
+            x.push(latent.variance);
+        }
+        x
+    }
+
+    fn unpack(
+        &self,
+        x: &[f64],
+        template: &[ItemParams],
+        latent: Latent,
+    ) -> (Vec<ItemParams>, Latent) {
+        let (offsets, slope, mean, variance) = self.offsets();
+        let mut items = template.to_vec();
+        for (&(j, free), &at) in self.free.iter().zip(&offsets) {
+            let mut c = coords(&items[j]);
+            for (k, &i) in free.indices().iter().enumerate() {
+                c[i] = x[at + k];
+            }
+            items[j] = ItemParams {
+                a: slope.map_or(c[0], |s| x[s]),
+                d: c[1],
+                c: if free.guessing() {
+                    crate::model::logistic(c[2])
+                } else {
+                    items[j].c
+                },
+            };
+        }
+        let latent = Latent {
+            mean: mean.map_or(latent.mean, |m| x[m]),
+            variance: variance.map_or(latent.variance, |v| x[v]),
+        };
+        (items, latent)
+    }
+}
+
+/// One EM evaluation: the E-step at a point and the M-step from it.
+struct Step {
+    next: Vec<f64>,
+    log_lik: f64,
+    log_posterior: f64,
+}
+
+struct Engine<'a> {
+    data: &'a Responses,
+    config: &'a FitConfig,
+    pool: &'a ThreadPool,
+    leaves: Leaves,
+    layout: Layout,
+    template: Vec<ItemParams>,
+    start_latent: Latent,
+}
+
+impl Engine<'_> {
+    fn e_step(&self, items: &[ItemParams], latent: Latent) -> Counts {
+        expected_counts(
+            self.data,
+            &self.leaves,
+            items,
+            latent,
+            &self.config.grid,
+            self.pool,
+        )
+    }
+
+    fn log_prior(&self, items: &[ItemParams]) -> f64 {
+        let priors = &self.config.priors;
+        let mut total: f64 = self
+            .layout
+            .free
+            .iter()
+            .map(|&(j, free)| {
+                priors
+                    .item_log_density(&items[j], free != FreeCoords::Intercept, free.guessing())
+                    .value
+            })
+            .sum();
+        if self.layout.common_slope() {
+            total += priors
+                .common_slope_log_density(items[self.layout.free[0].0].a)
+                .value;
+        }
+        total
+    }
+
+    /// False where a point has left the parameter space (an extrapolation can do that).
+    fn feasible(&self, x: &[f64]) -> bool {
+        let (items, latent) = self.layout.unpack(x, &self.template, self.start_latent);
+        x.iter().all(|v| v.is_finite())
+            && latent.variance > 0.0
+            && self.log_prior(&items).is_finite()
+    }
+
+    fn step(&self, x: &[f64]) -> Step {
+        let (items, latent) = self.layout.unpack(x, &self.template, self.start_latent);
+        let counts = self.e_step(&items, latent);
+        let nodes = self.config.grid.nodes();
+        let item_counts = |j: usize| ItemCounts {
+            right: counts.right.row(j),
+            wrong: counts.wrong.row(j),
+            nodes,
+        };
+        let priors = &self.config.priors;
+        let mut next = items.clone();
+        if self.layout.common_slope() {
+            let free: Vec<usize> = self.layout.free.iter().map(|&(j, _)| j).collect();
+            let counts: Vec<ItemCounts> = free.iter().map(|&j| item_counts(j)).collect();
+            let start: Vec<ItemParams> = free.iter().map(|&j| items[j]).collect();
+            for (j, p) in free
+                .iter()
+                .zip(maximise_common_slope(&counts, &start, priors))
+            {
+                next[*j] = p;
+            }
+        } else {
+            let fitted: Vec<ItemParams> = self.pool.install(|| {
+                self.layout
+                    .free
+                    .par_iter()
+                    .map(|&(j, free)| item_counts(j).maximise(items[j], free, priors))
+                    .collect()
+            });
+            for (&(j, _), p) in self.layout.free.iter().zip(fitted) {
+                next[j] = p;
+            }
+        }
+        let next_latent = if self.layout.free_variance {
+            latent_moments(&counts.mass, nodes, self.layout.free_mean, latent)
+        } else {
+            latent
+        };
+        Step {
+            next: self.layout.pack(&next, next_latent),
+            log_lik: counts.log_lik,
+            log_posterior: counts.log_lik + self.log_prior(&items),
+        }
+    }
+}
+
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
+}
+
+/// Calibrates `data` under `config` on `pool`. `observer` is called on the calling thread after
+/// every EM cycle, between parallel sections, so it may check for cancellation and report
+/// progress; returning `Break` ends the loop with [`Termination::Interrupted`].
+pub fn fit(
+    data: &Responses,
+    config: &FitConfig,
+    pool: &ThreadPool,
+    mut observer: impl FnMut(&CycleReport) -> ControlFlow<()>,
+) -> Result<FitResult> {
+    if config.fixed.len() != data.n_items() {
+        return Err(CoreError::InvalidSetting {
+            field: "items",
+            reason: format!(
+                "settings cover {} items, the data {}",
+                config.fixed.len(),
+                data.n_items()
+            ),
+        });
+    }
+    let item_stats = data.check()?;
+    let layout = Layout::new(config);
+    let template = start_values(config, &item_stats);
+    let engine = Engine {
+        data,
+        config,
+        pool,
+        leaves: Leaves::for_accumulators(data, 2 * data.n_items() * config.grid.len()),
+        layout,
+        template,
+        start_latent: Latent::STANDARD,
+    };
+    let mut x = engine.layout.pack(&engine.template, Latent::STANDARD);
+    let mut cycles = 0;
+    let mut max_change = f64::INFINITY;
+    // One EM cycle, reported; Some(termination) when the loop must stop at `next`.
+    let mut cycle = |from: &[f64]| -> (Step, Option<Termination>) {
+        let step = engine.step(from);
+        cycles += 1;
+        max_change = max_abs_diff(&step.next, from);
+        let report = CycleReport {
+            cycle: cycles,
+            log_lik: step.log_lik,
+            max_change,
+        };
+        let stop = if observer(&report).is_break() {
+            Some(Termination::Interrupted)
+        } else if !max_change.is_finite() {
+            None
+        } else if max_change < config.tolerance {
+            Some(Termination::Converged)
+        } else if cycles >= config.max_cycles {
+            Some(Termination::MaxCycles)
+        } else {
+            None
+        };
+        (step, stop)
+    };
+    let termination = loop {
+        let (first, stop) = cycle(&x);
+        if !first.next.iter().all(|v| v.is_finite()) {
+            return Err(CoreError::NonFinite {
+                what: "item parameters",
+            });
+        }
+        if let Some(t) = stop {
+            x = first.next;
+            break t;
+        }
+        if !config.accelerate {
+            x = first.next;
+            continue;
+        }
+        let (second, stop) = cycle(&first.next);
+        if let Some(t) = stop {
+            x = second.next;
+            break t;
+        }
+        let r: Vec<f64> = first.next.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let v: Vec<f64> = second
+            .next
+            .iter()
+            .zip(&first.next)
+            .zip(&r)
+            .map(|((a, b), r)| a - b - r)
+            .collect();
+        let norm = |u: &[f64]| u.iter().map(|e| e * e).sum::<f64>().sqrt();
+        let alpha = -norm(&r) / norm(&v);
+        // NaN (no movement) or a step no longer than plain EM's: nothing to extrapolate.
+        if alpha.is_nan() || alpha >= -1.0 {
+            x = second.next;
+            continue;
+        }
+        let extrapolated: Vec<f64> = x
+            .iter()
+            .zip(&r)
+            .zip(&v)
+            .map(|((x0, r), v)| x0 - 2.0 * alpha * r + alpha * alpha * v)
+            .collect();
+        if !engine.feasible(&extrapolated) {
+            x = second.next;
+            continue;
+        }
+        let (third, stop) = cycle(&extrapolated);
+        let kept = third.log_posterior >= second.log_posterior;
+        x = if kept { third.next } else { second.next };
+        if let Some(t) = stop {
+            if kept || t != Termination::Converged {
+                break t;
+            }
+        }
+    };
+    let (items, latent) = engine
+        .layout
+        .unpack(&x, &engine.template, engine.start_latent);
+    let counts = engine.e_step(&items, latent);
+    if !counts.log_lik.is_finite() {
+        return Err(CoreError::NonFinite {
+            what: "log-likelihood",
+        });
+    }
+    let covariances = if config.standard_errors && termination != Termination::Interrupted {
+        item_covariances(data, config, &engine.layout, &items, latent, pool)
+    } else {
+        None
+    };
+    let n_params = engine.layout.len();
+    let n_persons = data.n_persons();
+    Ok(FitResult {
+        model: config.model,
+        items: items
+            .iter()
+            .enumerate()
+            .map(|(j, &params)| ItemEstimate {
+                params,
+                fixed: config.fixed[j].is_some(),
+                covariance: covariances.as_ref().and_then(|c| c[j]),
+            })
+            .collect(),
+        item_stats,
+        latent,
+        log_lik: counts.log_lik,
+        n_params,
+        n_persons,
+        aic: -2.0 * counts.log_lik + 2.0 * n_params as f64,
+        bic: -2.0 * counts.log_lik + n_params as f64 * (n_persons as f64).ln(),
+        cycles,
+        termination,
+        max_change,
+        se_method: SE_METHOD,
+    })
+}

@@ -1,0 +1,30 @@
+//! The one error type of the core: every impossible input or setting has its own variant, so
+//! the SQL layer can map each to a deliberate SQLSTATE instead of a panic.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum CoreError {
+    #[error("no answers to calibrate")]
+    NoAnswers,
+    #[error("person {person} has no answers")]
+    EmptyPerson { person: usize },
+    #[error("item {item} has no answers")]
+    EmptyItem { item: usize },
+    #[error("item {item} is answered {} by everyone who answered it", if *.all_correct { "correctly" } else { "wrongly" })]
+    ConstantItem { item: usize, all_correct: bool },
+    #[error("item index {item} is out of range for {n_items} items")]
+    ItemOutOfRange { item: usize, n_items: usize },
+    #[error("invalid setting {field}: {reason}")]
+    InvalidSetting { field: &'static str, reason: String },
+    #[error("invalid parameters for item {item}: {reason}")]
+    InvalidItemParams { item: usize, reason: String },
+    #[error("every item is fixed: nothing to estimate")]
+    NothingToEstimate,
+    #[error("the information matrix is singular: standard errors cannot be computed")]
+    SingularInformation,
+    #[error("estimation produced a non-finite value for {what}")]
+    NonFinite { what: &'static str },
+}
+
+pub type Result<T> = std::result::Result<T, CoreError>;

@@ -1,0 +1,28 @@
+//! Item response theory calibration without a database: sparse answers in, item parameters,
+//! person scores and scale links out. Bock–Aitkin EM as in R mirt, parallel on a caller's rayon
+//! pool with bit-identical results for any thread count.
+
+pub mod em;
+pub mod error;
+pub mod estep;
+pub mod linalg;
+pub mod model;
+pub mod mstep;
+pub mod params;
+pub mod priors;
+pub mod quadrature;
+mod reduce;
+pub mod responses;
+pub mod scoring;
+mod start;
+pub mod stderr;
+
+pub use em::{fit, CycleReport, FitResult, ItemEstimate, Termination};
+pub use error::{CoreError, Result};
+pub use estep::log_likelihood;
+pub use model::{ItemModel, ItemParams};
+pub use params::{FitConfig, FitParams};
+pub use priors::{NormalPrior, Priors};
+pub use quadrature::{Grid, Latent};
+pub use responses::{ItemStats, Responses};
+pub use scoring::{score, Score, ScoreMethod};

@@ -1,0 +1,162 @@
+//! The item response models and their response function.
+//!
+//! P(θ) = c + (1 − c) / (1 + exp(−(a·θ + d))), logistic without D. The slope–intercept form
+//! (a, d) is what the estimator works in (as mirt does); b = −d/a is reported beside it.
+
+use crate::error::{CoreError, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ItemModel {
+    /// All slopes 1, latent variance estimated (mirt's 'Rasch').
+    Rasch,
+    /// One common slope for every free item, latent variance 1.
+    OnePL,
+    TwoPL,
+    /// 2PL with a lower asymptote c.
+    ThreePL,
+}
+
+impl ItemModel {
+    pub const ALL: [ItemModel; 4] = [Self::Rasch, Self::OnePL, Self::TwoPL, Self::ThreePL];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rasch => "Rasch",
+            Self::OnePL => "1PL",
+            Self::TwoPL => "2PL",
+            Self::ThreePL => "3PL",
+        }
+    }
+
+    /// Case-insensitive; the error lists the valid names.
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| CoreError::InvalidSetting {
+                field: "model",
+                reason: format!(
+                    "unknown model \"{s}\"; valid models are {}",
+                    Self::ALL.map(|m| m.name()).join(", ")
+                ),
+            })
+    }
+
+    pub fn has_guessing(self) -> bool {
+        self == Self::ThreePL
+    }
+
+    /// Slopes estimated item by item.
+    pub fn has_item_slopes(self) -> bool {
+        matches!(self, Self::TwoPL | Self::ThreePL)
+    }
+}
+
+/// One item's parameters in slope–intercept form.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ItemParams {
+    pub a: f64,
+    pub d: f64,
+    pub c: f64,
+}
+
+impl ItemParams {
+    /// From the IRT form; `b` is the difficulty.
+    pub fn from_irt(a: f64, b: f64, c: f64) -> Self {
+        Self { a, d: -a * b, c }
+    }
+
+    pub fn b(&self) -> f64 {
+        -self.d / self.a
+    }
+
+    pub fn check(&self, item: usize) -> Result<()> {
+        let bad = |reason: &str| {
+            Err(CoreError::InvalidItemParams {
+                item,
+                reason: reason.to_string(),
+            })
+        };
+        if !(self.a.is_finite() && self.d.is_finite() && self.c.is_finite()) {
+            return bad("a, b and c must be finite");
+        }
+        if self.a == 0.0 {
+            return bad("a must not be zero");
+        }
+        if !(0.0..1.0).contains(&self.c) {
+            return bad("c must lie in [0, 1)");
+        }
+        Ok(())
+    }
+
+    pub fn prob(&self, theta: f64) -> f64 {
+        self.c + (1.0 - self.c) * logistic(self.a * theta + self.d)
+    }
+
+    /// (log P, log Q) without underflow far in the tails.
+    pub fn log_probs(&self, theta: f64) -> (f64, f64) {
+        let z = self.a * theta + self.d;
+        let log_q = (-self.c).ln_1p() - softplus(z);
+        let log_p = if self.c == 0.0 {
+            -softplus(-z)
+        } else {
+            (self.c + (1.0 - self.c) * logistic(z)).ln()
+        };
+        (log_p, log_q)
+    }
+
+    /// Fisher information of the item at θ.
+    pub fn information(&self, theta: f64) -> f64 {
+        let s = logistic(self.a * theta + self.d);
+        let p = self.c + (1.0 - self.c) * s;
+        let dp = self.a * (1.0 - self.c) * s * (1.0 - s);
+        dp * dp / (p * (1.0 - p))
+    }
+}
+
+pub fn logistic(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// log(1 + e^z), exact for large |z|.
+pub fn softplus(z: f64) -> f64 {
+    if z > 0.0 {
+        z + (-z).exp().ln_1p()
+    } else {
+        z.exp().ln_1p()
+    }
+}
+
+pub fn logit(p: f64) -> f64 {
+    (p / (1.0 - p)).ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_probs_agree_with_prob_and_stay_finite() {
+        let item = ItemParams::from_irt(1.3, 0.4, 0.2);
+        for theta in [-6.0, -1.0, 0.0, 2.5] {
+            let (lp, lq) = item.log_probs(theta);
+            approx::assert_relative_eq!(lp.exp(), item.prob(theta), max_relative = 1e-12);
+            approx::assert_relative_eq!(lq.exp(), 1.0 - item.prob(theta), max_relative = 1e-12);
+        }
+        let steep = ItemParams::from_irt(4.0, 0.0, 0.0);
+        let (lp, lq) = steep.log_probs(-300.0);
+        assert!(lp.is_finite() && lp < -1000.0 && lq == 0.0);
+    }
+
+    #[test]
+    fn parse_lists_valid_models() {
+        assert_eq!(ItemModel::parse("2pl").unwrap(), ItemModel::TwoPL);
+        let err = ItemModel::parse("4PL").unwrap_err().to_string();
+        assert!(err.contains("Rasch, 1PL, 2PL, 3PL"), "{err}");
+    }
+}

@@ -1,0 +1,380 @@
+//! The M-step: each item's expected complete-data log posterior maximised by damped Newton
+//! (Fisher scoring for 3PL) with backtracking, and the latent distribution's moments.
+
+use ndarray::ArrayView1;
+
+use crate::linalg::solve_spd;
+use crate::model::{logistic, logit, ItemParams};
+use crate::priors::{Deriv3, Priors};
+use crate::quadrature::Latent;
+
+const MAX_NEWTON: usize = 100;
+/// Largest move of any coordinate in one Newton step: keeps a bad early step from jumping out
+/// of the region where the quadratic model means anything.
+const MAX_STEP: f64 = 1.0;
+const STEP_TOL: f64 = 1e-10;
+
+/// Which of (a, d, logit c) an item estimates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeCoords {
+    /// d only: Rasch, or the item part of a common-slope 1PL.
+    Intercept,
+    SlopeIntercept,
+    SlopeInterceptGuessing,
+}
+
+impl FreeCoords {
+    pub fn indices(self) -> &'static [usize] {
+        match self {
+            Self::Intercept => &[1],
+            Self::SlopeIntercept => &[0, 1],
+            Self::SlopeInterceptGuessing => &[0, 1, 2],
+        }
+    }
+
+    pub fn guessing(self) -> bool {
+        self == Self::SlopeInterceptGuessing
+    }
+}
+
+/// One item's expected counts at the nodes.
+#[derive(Clone, Copy)]
+pub struct ItemCounts<'a> {
+    pub right: ArrayView1<'a, f64>,
+    pub wrong: ArrayView1<'a, f64>,
+    pub nodes: &'a [f64],
+}
+
+/// (a, d, logit c) of an item; logit c is −∞ for c = 0 and only read when c is estimated.
+pub fn coords(p: &ItemParams) -> [f64; 3] {
+    [p.a, p.d, logit(p.c)]
+}
+
+fn params_at(x: &[f64; 3], guessing: bool, fixed_c: f64) -> ItemParams {
+    ItemParams {
+        a: x[0],
+        d: x[1],
+        c: if guessing { logistic(x[2]) } else { fixed_c },
+    }
+}
+
+impl ItemCounts<'_> {
+    /// Expected log-likelihood, its gradient in (a, d, logit c) and minus the Fisher information
+    /// (which for 2PL is the exact Hessian, and is negative definite for 3PL where the Hessian
+    /// need not be).
+    pub fn log_lik(&self, p: &ItemParams, guessing: bool) -> Deriv3 {
+        let mut out = Deriv3::default();
+        for ((&r, &w), &theta) in self.right.iter().zip(&self.wrong).zip(self.nodes) {
+            let n = r + w;
+            let (log_p, log_q) = p.log_probs(theta);
+            out.value += r * log_p + w * log_q;
+            let s = logistic(p.a * theta + p.d);
+            let prob = log_p.exp();
+            // dP/dz / (PQ) = s/P and dP/dlogit(c) / (PQ) = c/P; s/P = 1 exactly without c.
+            let s_over_p = if p.c == 0.0 { 1.0 } else { s / prob };
+            let resid = r - n * prob;
+            let dz = resid * s_over_p;
+            out.grad[0] += dz * theta;
+            out.grad[1] += dz;
+            let izz = n * (1.0 - p.c) * s * (1.0 - s) * s_over_p;
+            out.hess[0][0] -= izz * theta * theta;
+            out.hess[0][1] -= izz * theta;
+            out.hess[1][1] -= izz;
+            if guessing {
+                let c_over_p = p.c / prob;
+                out.grad[2] += resid * c_over_p;
+                let izg = n * s * (1.0 - s) * c_over_p * (1.0 - p.c);
+                out.hess[0][2] -= izg * theta;
+                out.hess[1][2] -= izg;
+                out.hess[2][2] -= n * (1.0 - s) * p.c * (1.0 - p.c) * c_over_p;
+            }
+        }
+        out.hess[1][0] = out.hess[0][1];
+        out.hess[2][0] = out.hess[0][2];
+        out.hess[2][1] = out.hess[1][2];
+        out
+    }
+
+    /// Log posterior of the item (log-likelihood plus priors), derivatives included.
+    pub fn log_posterior(&self, p: &ItemParams, free: FreeCoords, priors: &Priors) -> Deriv3 {
+        let mut out = self.log_lik(p, free.guessing());
+        let prior = priors.item_log_density(p, free != FreeCoords::Intercept, free.guessing());
+        out.value += prior.value;
+        for r in 0..3 {
+            out.grad[r] += prior.grad[r];
+            for c in 0..3 {
+                out.hess[r][c] += prior.hess[r][c];
+            }
+        }
+        out
+    }
+
+    /// The M-step for one item with its own parameters.
+    pub fn maximise(&self, start: ItemParams, free: FreeCoords, priors: &Priors) -> ItemParams {
+        let idx = free.indices();
+        let guessing = free.guessing();
+        let full = |x: &[f64]| {
+            let mut c = coords(&start);
+            for (k, &i) in idx.iter().enumerate() {
+                c[i] = x[k];
+            }
+            params_at(&c, guessing, start.c)
+        };
+        let x0: Vec<f64> = idx.iter().map(|&i| coords(&start)[i]).collect();
+        let x = ascend(
+            x0,
+            |x| self.log_posterior(&full(x), free, priors).value,
+            |x| {
+                let d = self.log_posterior(&full(x), free, priors);
+                let g: Vec<f64> = idx.iter().map(|&i| d.grad[i]).collect();
+                let h: Vec<Vec<f64>> = idx
+                    .iter()
+                    .map(|&r| idx.iter().map(|&c| d.hess[r][c]).collect())
+                    .collect();
+                (d.value, newton_step(&h, &g))
+            },
+        );
+        full(&x)
+    }
+}
+
+/// Joint M-step of a common slope and the items' intercepts (1PL). The Hessian is an arrowhead
+/// (slope row and column plus a diagonal), solved through its Schur complement in O(items).
+pub fn maximise_common_slope(
+    counts: &[ItemCounts],
+    start: &[ItemParams],
+    priors: &Priors,
+) -> Vec<ItemParams> {
+    let at = |x: &[f64]| -> Vec<ItemParams> {
+        start
+            .iter()
+            .zip(&x[1..])
+            .map(|(p, &d)| ItemParams { a: x[0], d, c: p.c })
+            .collect()
+    };
+    let eval = |x: &[f64]| -> Vec<Deriv3> {
+        counts
+            .iter()
+            .zip(at(x))
+            .map(|(c, p)| c.log_posterior(&p, FreeCoords::Intercept, priors))
+            .collect()
+    };
+    let total = |x: &[f64], items: &[Deriv3]| -> f64 {
+        priors.common_slope_log_density(x[0]).value + items.iter().map(|d| d.value).sum::<f64>()
+    };
+    let mut x0 = vec![start.first().map_or(1.0, |p| p.a)];
+    x0.extend(start.iter().map(|p| p.d));
+    let x = ascend(
+        x0,
+        |x| total(x, &eval(x)),
+        |x| {
+            let items = eval(x);
+            let slope = priors.common_slope_log_density(x[0]);
+            // −H = [alpha eᵀ; e D]; the slope gradient of an item sits at grad[0] (its own a).
+            let mut alpha = -slope.hess[0][0];
+            let mut g_a = slope.grad[0];
+            for d in &items {
+                alpha -= d.hess[0][0];
+                g_a += d.grad[0];
+            }
+            let mut lambda = 0.0;
+            loop {
+                let dd: Vec<f64> = items.iter().map(|d| -d.hess[1][1] + lambda).collect();
+                let schur = alpha + lambda
+                    - items
+                        .iter()
+                        .zip(&dd)
+                        .map(|(d, &dj)| d.hess[0][1] * d.hess[0][1] / dj)
+                        .sum::<f64>();
+                if dd.iter().all(|&v| v > 0.0) && schur > 0.0 {
+                    // x_a = (g_a − Σ e_j g_j / D_j) / S with e_j = −H_ad.
+                    let xa = (g_a
+                        - items
+                            .iter()
+                            .zip(&dd)
+                            .map(|(d, &dj)| -d.hess[0][1] * d.grad[1] / dj)
+                            .sum::<f64>())
+                        / schur;
+                    let mut step = vec![xa];
+                    step.extend(
+                        items
+                            .iter()
+                            .zip(&dd)
+                            .map(|(d, &dj)| (d.grad[1] + d.hess[0][1] * xa) / dj),
+                    );
+                    return (total(x, &items), step);
+                }
+                lambda = if lambda == 0.0 {
+                    1e-8 * (1.0 + alpha.abs())
+                } else {
+                    lambda * 10.0
+                };
+            }
+        },
+    );
+    at(&x)
+}
+
+/// The latent mean and variance that maximise the expected log density of the nodes' mass.
+pub fn latent_moments(mass: &[f64], nodes: &[f64], free_mean: bool, current: Latent) -> Latent {
+    let total: f64 = mass.iter().sum();
+    let mean = if free_mean {
+        mass.iter().zip(nodes).map(|(m, t)| m * t).sum::<f64>() / total
+    } else {
+        current.mean
+    };
+    let variance = mass
+        .iter()
+        .zip(nodes)
+        .map(|(m, t)| m * (t - mean).powi(2))
+        .sum::<f64>()
+        / total;
+    Latent { mean, variance }
+}
+
+/// Maximises from x0: `newton` gives the value at x and an ascent step, `value` the value
+/// anywhere (−∞ or NaN where infeasible); steps are halved until the value does not fall.
+fn ascend(
+    mut x: Vec<f64>,
+    value: impl Fn(&[f64]) -> f64,
+    newton: impl Fn(&[f64]) -> (f64, Vec<f64>),
+) -> Vec<f64> {
+    for _ in 0..MAX_NEWTON {
+        let (f0, step) = newton(&x);
+        let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
+        if !largest.is_finite() || largest < STEP_TOL {
+            break;
+        }
+        let mut t = (MAX_STEP / largest).min(1.0);
+        let slack = 1e-13 * (1.0 + f0.abs());
+        let accepted = loop {
+            let candidate: Vec<f64> = x.iter().zip(&step).map(|(xi, s)| xi + t * s).collect();
+            let f = value(&candidate);
+            if f >= f0 - slack {
+                break Some(candidate);
+            }
+            t *= 0.5;
+            if t * largest < STEP_TOL {
+                break None;
+            }
+        };
+        match accepted {
+            Some(next) => {
+                x = next;
+                if t * largest < STEP_TOL {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    x
+}
+
+/// Solves (−H + λI) s = g for a small dense H, raising λ until −H + λI is positive definite.
+fn newton_step(h: &[Vec<f64>], g: &[f64]) -> Vec<f64> {
+    let n = g.len();
+    let scale = (0..n).map(|i| h[i][i].abs()).fold(1e-12f64, f64::max);
+    let mut lambda = 0.0;
+    loop {
+        let m: Vec<f64> = (0..n * n)
+            .map(|rc| -h[rc / n][rc % n] + if rc / n == rc % n { lambda } else { 0.0 })
+            .collect();
+        if let Some(s) = solve_spd(m, g) {
+            return s;
+        }
+        lambda = if lambda == 0.0 {
+            1e-8 * scale
+        } else {
+            lambda * 10.0
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array1;
+
+    fn counts_for(truth: ItemParams, nodes: &[f64]) -> (Array1<f64>, Array1<f64>) {
+        let mass: Vec<f64> = nodes
+            .iter()
+            .map(|t| 1000.0 * (-0.5 * t * t).exp())
+            .collect();
+        let right = nodes
+            .iter()
+            .zip(&mass)
+            .map(|(&t, m)| m * truth.prob(t))
+            .collect();
+        let wrong = nodes
+            .iter()
+            .zip(&mass)
+            .map(|(&t, m)| m * (1.0 - truth.prob(t)))
+            .collect();
+        (right, wrong)
+    }
+
+    /// With counts that are exactly expected under the truth, the M-step recovers it.
+    #[test]
+    fn maximise_recovers_exact_counts() {
+        let nodes: Vec<f64> = (0..61).map(|k| -6.0 + 0.2 * k as f64).collect();
+        for (truth, free) in [
+            (
+                ItemParams::from_irt(1.7, -0.5, 0.0),
+                FreeCoords::SlopeIntercept,
+            ),
+            (ItemParams::from_irt(1.0, 0.8, 0.0), FreeCoords::Intercept),
+            (
+                ItemParams::from_irt(1.4, 0.3, 0.25),
+                FreeCoords::SlopeInterceptGuessing,
+            ),
+        ] {
+            let (right, wrong) = counts_for(truth, &nodes);
+            let counts = ItemCounts {
+                right: right.view(),
+                wrong: wrong.view(),
+                nodes: &nodes,
+            };
+            let start = ItemParams {
+                a: 1.0,
+                d: 0.0,
+                c: if free.guessing() { 0.2 } else { 0.0 },
+            };
+            let fit = counts.maximise(start, free, &Priors::NONE);
+            approx::assert_relative_eq!(fit.a, truth.a, epsilon = 1e-6);
+            approx::assert_relative_eq!(fit.d, truth.d, epsilon = 1e-6);
+            approx::assert_relative_eq!(fit.c, truth.c, epsilon = 1e-6);
+        }
+    }
+
+    #[test]
+    fn common_slope_recovers_exact_counts() {
+        let nodes: Vec<f64> = (0..61).map(|k| -6.0 + 0.2 * k as f64).collect();
+        let truth: Vec<ItemParams> = [-1.0, 0.0, 1.5]
+            .iter()
+            .map(|&b| ItemParams::from_irt(1.3, b, 0.0))
+            .collect();
+        let tables: Vec<_> = truth.iter().map(|&t| counts_for(t, &nodes)).collect();
+        let counts: Vec<ItemCounts> = tables
+            .iter()
+            .map(|(r, w)| ItemCounts {
+                right: r.view(),
+                wrong: w.view(),
+                nodes: &nodes,
+            })
+            .collect();
+        let start = vec![
+            ItemParams {
+                a: 1.0,
+                d: 0.0,
+                c: 0.0
+            };
+            3
+        ];
+        let fit = maximise_common_slope(&counts, &start, &Priors::NONE);
+        for (f, t) in fit.iter().zip(&truth) {
+            approx::assert_relative_eq!(f.a, t.a, epsilon = 1e-6);
+            approx::assert_relative_eq!(f.d, t.d, epsilon = 1e-6);
+        }
+    }
+}

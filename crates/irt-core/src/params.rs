@@ -1,0 +1,214 @@
+//! Settings of a calibration, checked once: only a [`FitConfig`] made by [`FitParams::check`]
+//! can run, so the estimator never meets a bad value.
+
+use crate::error::{CoreError, Result};
+use crate::model::{ItemModel, ItemParams};
+use crate::priors::Priors;
+use crate::quadrature::Grid;
+
+/// mirt's defaults: 61 nodes on [−6, 6], converged when no parameter moves by 1e-4 in a cycle,
+/// at most 500 cycles.
+pub const DEFAULT_QUADRATURE_POINTS: usize = 61;
+pub const DEFAULT_THETA_RANGE: (f64, f64) = (-6.0, 6.0);
+pub const DEFAULT_TOLERANCE: f64 = 1e-4;
+pub const DEFAULT_MAX_CYCLES: usize = 500;
+
+#[derive(Clone, Debug)]
+pub struct FitParams {
+    model: ItemModel,
+    priors: Priors,
+    quadrature_points: usize,
+    theta_range: (f64, f64),
+    tolerance: f64,
+    max_cycles: usize,
+    accelerate: bool,
+    standard_errors: bool,
+    fixed: Vec<(usize, ItemParams)>,
+    start: Vec<(usize, ItemParams)>,
+}
+
+/// Validated settings.
+#[derive(Clone, Debug)]
+pub struct FitConfig {
+    pub model: ItemModel,
+    pub priors: Priors,
+    pub grid: Grid,
+    pub tolerance: f64,
+    pub max_cycles: usize,
+    pub accelerate: bool,
+    pub standard_errors: bool,
+    /// Per item: held at these values (anchors).
+    pub fixed: Vec<Option<ItemParams>>,
+    /// Per item: start here instead of at classical estimates.
+    pub start: Vec<Option<ItemParams>>,
+}
+
+impl FitConfig {
+    pub fn n_fixed(&self) -> usize {
+        self.fixed.iter().flatten().count()
+    }
+
+    /// Anchors set the scale, so the latent mean and variance are then estimated.
+    pub fn free_mean(&self) -> bool {
+        self.n_fixed() > 0
+    }
+
+    /// mirt's Rasch identifies the scale by the slopes and estimates the variance.
+    pub fn free_variance(&self) -> bool {
+        self.n_fixed() > 0 || self.model == ItemModel::Rasch
+    }
+}
+
+impl FitParams {
+    pub fn new(model: ItemModel) -> Self {
+        Self {
+            model,
+            priors: Priors::NONE,
+            quadrature_points: DEFAULT_QUADRATURE_POINTS,
+            theta_range: DEFAULT_THETA_RANGE,
+            tolerance: DEFAULT_TOLERANCE,
+            max_cycles: DEFAULT_MAX_CYCLES,
+            accelerate: true,
+            standard_errors: true,
+            fixed: Vec::new(),
+            start: Vec::new(),
+        }
+    }
+
+    pub fn priors(mut self, priors: Priors) -> Self {
+        self.priors = priors;
+        self
+    }
+
+    pub fn quadrature(mut self, points: usize, lower: f64, upper: f64) -> Self {
+        self.quadrature_points = points;
+        self.theta_range = (lower, upper);
+        self
+    }
+
+    pub fn tolerance(mut self, tolerance: f64) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    pub fn max_cycles(mut self, max_cycles: usize) -> Self {
+        self.max_cycles = max_cycles;
+        self
+    }
+
+    /// SQUAREM acceleration of EM (on by default).
+    pub fn accelerate(mut self, on: bool) -> Self {
+        self.accelerate = on;
+        self
+    }
+
+    pub fn standard_errors(mut self, on: bool) -> Self {
+        self.standard_errors = on;
+        self
+    }
+
+    /// Holds item `item` at `params` (an anchor).
+    pub fn fix_item(mut self, item: usize, params: ItemParams) -> Self {
+        self.fixed.push((item, params));
+        self
+    }
+
+    /// Starts item `item` at `params`.
+    pub fn start_item(mut self, item: usize, params: ItemParams) -> Self {
+        self.start.push((item, params));
+        self
+    }
+
+    pub fn check(&self, n_items: usize) -> Result<FitConfig> {
+        let setting = |field, reason: String| Err(CoreError::InvalidSetting { field, reason });
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+            return setting(
+                "tolerance",
+                format!("{} must be a positive number", self.tolerance),
+            );
+        }
+        if self.max_cycles == 0 {
+            return setting("max_cycles", "must be at least 1".into());
+        }
+        self.priors.check()?;
+        let grid = Grid::new(
+            self.quadrature_points,
+            self.theta_range.0,
+            self.theta_range.1,
+        )?;
+        let per_item = |given: &[(usize, ItemParams)]| -> Result<Vec<Option<ItemParams>>> {
+            let mut out = vec![None; n_items];
+            for &(item, params) in given {
+                if item >= n_items {
+                    return Err(CoreError::ItemOutOfRange { item, n_items });
+                }
+                params.check(item)?;
+                out[item] = Some(params);
+            }
+            Ok(out)
+        };
+        let fixed = per_item(&self.fixed)?;
+        if fixed.iter().all(Option::is_some) {
+            return Err(CoreError::NothingToEstimate);
+        }
+        let start = per_item(&self.start)?;
+        Ok(FitConfig {
+            model: self.model,
+            priors: self.priors,
+            grid,
+            tolerance: self.tolerance,
+            max_cycles: self.max_cycles,
+            accelerate: self.accelerate,
+            standard_errors: self.standard_errors,
+            fixed,
+            start,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_names_the_bad_field() {
+        let field = |p: FitParams| match p.check(3).unwrap_err() {
+            CoreError::InvalidSetting { field, .. } => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(FitParams::new(ItemModel::TwoPL).tolerance(0.0)),
+            "tolerance"
+        );
+        assert_eq!(
+            field(FitParams::new(ItemModel::TwoPL).tolerance(f64::NAN)),
+            "tolerance"
+        );
+        assert_eq!(
+            field(FitParams::new(ItemModel::TwoPL).max_cycles(0)),
+            "max_cycles"
+        );
+        assert_eq!(
+            field(FitParams::new(ItemModel::TwoPL).quadrature(2, -6.0, 6.0)),
+            "quadrature_points"
+        );
+        let bad_anchor =
+            FitParams::new(ItemModel::TwoPL).fix_item(0, ItemParams::from_irt(1.0, 0.0, 1.5));
+        assert!(matches!(
+            bad_anchor.check(3),
+            Err(CoreError::InvalidItemParams { item: 0, .. })
+        ));
+        let out_of_range =
+            FitParams::new(ItemModel::TwoPL).start_item(7, ItemParams::from_irt(1.0, 0.0, 0.0));
+        assert!(matches!(
+            out_of_range.check(3),
+            Err(CoreError::ItemOutOfRange { item: 7, .. })
+        ));
+        let all_fixed =
+            FitParams::new(ItemModel::TwoPL).fix_item(0, ItemParams::from_irt(1.0, 0.0, 0.0));
+        assert_eq!(
+            all_fixed.check(1).unwrap_err(),
+            CoreError::NothingToEstimate
+        );
+    }
+}

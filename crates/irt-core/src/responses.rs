@@ -1,0 +1,224 @@
+//! Sparse answers, held compactly: compressed rows by person, a u32 item index and one byte per
+//! answer. An unanswered item is simply absent; no person × item matrix is ever formed.
+
+use crate::error::{CoreError, Result};
+
+#[derive(Clone, Debug, Default)]
+pub struct Responses {
+    n_items: usize,
+    /// Answers of person i are `offsets[i]..offsets[i + 1]`.
+    offsets: Vec<usize>,
+    items: Vec<u32>,
+    correct: Vec<u8>,
+}
+
+/// Per-item classical statistics, used for start values and exclusion rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ItemStats {
+    pub n: u64,
+    pub n_correct: u64,
+    /// Point-biserial correlation of the item with the person's proportion correct on the
+    /// other items they answered; 0 when it cannot be computed.
+    pub point_biserial: f64,
+}
+
+impl ItemStats {
+    pub fn p_value(&self) -> f64 {
+        self.n_correct as f64 / self.n as f64
+    }
+}
+
+impl Responses {
+    /// Starts an empty set for `n_items` items; add persons in order with [`Self::push_person`].
+    pub fn with_items(n_items: usize) -> Self {
+        Self {
+            n_items,
+            offsets: vec![0],
+            ..Self::default()
+        }
+    }
+
+    /// Adds the next person's answers as (item index, correct) pairs.
+    pub fn push_person(&mut self, answers: impl IntoIterator<Item = (u32, bool)>) -> Result<()> {
+        for (item, correct) in answers {
+            if item as usize >= self.n_items {
+                return Err(CoreError::ItemOutOfRange {
+                    item: item as usize,
+                    n_items: self.n_items,
+                });
+            }
+            self.items.push(item);
+            self.correct.push(correct as u8);
+        }
+        self.offsets.push(self.items.len());
+        Ok(())
+    }
+
+    /// Builds from long-format triples (person, item, correct) in any order; persons and items
+    /// are dense 0-based indices.
+    pub fn from_triples(
+        n_persons: usize,
+        n_items: usize,
+        triples: &[(u32, u32, bool)],
+    ) -> Result<Self> {
+        let mut order: Vec<usize> = (0..triples.len()).collect();
+        order.sort_by_key(|&i| (triples[i].0, triples[i].1));
+        let mut out = Self::with_items(n_items);
+        out.items.reserve(triples.len());
+        out.correct.reserve(triples.len());
+        let mut next = 0;
+        for person in 0..n_persons as u32 {
+            let start = next;
+            while next < order.len() && triples[order[next]].0 == person {
+                next += 1;
+            }
+            out.push_person(
+                order[start..next]
+                    .iter()
+                    .map(|&i| (triples[i].1, triples[i].2)),
+            )?;
+        }
+        if next < order.len() {
+            return Err(CoreError::InvalidSetting {
+                field: "persons",
+                reason: format!("person index {} is out of range", triples[order[next]].0),
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn n_persons(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.n_items
+    }
+
+    pub fn n_answers(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The answers of person `i`: item indices and 0/1 bytes.
+    pub fn person(&self, i: usize) -> (&[u32], &[u8]) {
+        let range = self.offsets[i]..self.offsets[i + 1];
+        (&self.items[range.clone()], &self.correct[range])
+    }
+
+    /// Bytes held, for memory reports.
+    pub fn heap_bytes(&self) -> usize {
+        self.offsets.capacity() * std::mem::size_of::<usize>()
+            + self.items.capacity() * 4
+            + self.correct.capacity()
+    }
+
+    pub fn item_stats(&self) -> Vec<ItemStats> {
+        let mut stats = vec![ItemStats::default(); self.n_items];
+        // Sums for the correlation of x_ij with the rest score proportion r_ij.
+        // Per item over persons with other answers: Σr, Σr², Σxr, n, Σx.
+        let mut sums = vec![[0.0f64; 5]; self.n_items];
+        for i in 0..self.n_persons() {
+            let (items, correct) = self.person(i);
+            let total: u32 = correct.iter().map(|&x| x as u32).sum();
+            for (&j, &x) in items.iter().zip(correct) {
+                let s = &mut stats[j as usize];
+                s.n += 1;
+                s.n_correct += x as u64;
+                if items.len() > 1 {
+                    let rest = (total - x as u32) as f64 / (items.len() - 1) as f64;
+                    let acc = &mut sums[j as usize];
+                    acc[0] += rest;
+                    acc[1] += rest * rest;
+                    acc[2] += x as f64 * rest;
+                    acc[3] += 1.0;
+                    acc[4] += x as f64;
+                }
+            }
+        }
+        for (s, acc) in stats.iter_mut().zip(&sums) {
+            let n = acc[3];
+            if n < 2.0 {
+                continue;
+            }
+            let cov = acc[2] / n - (acc[4] / n) * (acc[0] / n);
+            let var_x = acc[4] / n * (1.0 - acc[4] / n);
+            let var_r = acc[1] / n - (acc[0] / n).powi(2);
+            if var_x > 0.0 && var_r > 0.0 {
+                s.point_biserial = cov / (var_x * var_r).sqrt();
+            }
+        }
+        stats
+    }
+
+    /// Every person answered something and no item is empty or constant.
+    pub fn check(&self) -> Result<Vec<ItemStats>> {
+        if self.n_answers() == 0 {
+            return Err(CoreError::NoAnswers);
+        }
+        if let Some(person) =
+            (0..self.n_persons()).find(|&i| self.offsets[i] == self.offsets[i + 1])
+        {
+            return Err(CoreError::EmptyPerson { person });
+        }
+        let stats = self.item_stats();
+        for (item, s) in stats.iter().enumerate() {
+            if s.n == 0 {
+                return Err(CoreError::EmptyItem { item });
+            }
+            if s.n_correct == 0 || s.n_correct == s.n {
+                return Err(CoreError::ConstantItem {
+                    item,
+                    all_correct: s.n_correct == s.n,
+                });
+            }
+        }
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triples_round_trip_in_person_order() {
+        let r = Responses::from_triples(
+            2,
+            3,
+            &[(1, 2, true), (0, 1, false), (1, 0, false), (0, 0, true)],
+        )
+        .unwrap();
+        assert_eq!(r.person(0), (&[0u32, 1][..], &[1u8, 0][..]));
+        assert_eq!(r.person(1), (&[0u32, 2][..], &[0u8, 1][..]));
+        assert_eq!(r.n_answers(), 4);
+    }
+
+    #[test]
+    fn check_names_the_bad_item_or_person() {
+        let r = Responses::from_triples(
+            2,
+            2,
+            &[(0, 0, true), (1, 0, false), (0, 1, true), (1, 1, true)],
+        )
+        .unwrap();
+        assert_eq!(
+            r.check().unwrap_err(),
+            CoreError::ConstantItem {
+                item: 1,
+                all_correct: true
+            }
+        );
+        let r = Responses::from_triples(2, 1, &[(0, 0, true)]).unwrap();
+        assert_eq!(r.check().unwrap_err(), CoreError::EmptyPerson { person: 1 });
+        assert_eq!(
+            Responses::with_items(3).check().unwrap_err(),
+            CoreError::NoAnswers
+        );
+        let r = Responses::from_triples(2, 2, &[(0, 0, true), (1, 0, false)]).unwrap();
+        assert_eq!(r.check().unwrap_err(), CoreError::EmptyItem { item: 1 });
+        assert!(matches!(
+            Responses::from_triples(1, 1, &[(0, 4, true)]),
+            Err(CoreError::ItemOutOfRange { .. })
+        ));
+    }
+}

@@ -1,0 +1,206 @@
+//! Recovery of known parameters from seeded simulations, dense and sparse, and the behaviour of
+//! the default priors where data are thin. RMSEs are printed.
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use common::*;
+use irt_core::{fit, score, FitParams, Grid, ItemModel, Priors, ScoreMethod};
+
+fn report(label: &str, sim: &Simulation, result: &irt_core::FitResult) -> (f64, f64) {
+    let rmse_a = rmse(
+        result
+            .items
+            .iter()
+            .zip(&sim.items)
+            .map(|(e, t)| (e.params.a, t.a)),
+    );
+    let rmse_b = rmse(
+        result
+            .items
+            .iter()
+            .zip(&sim.items)
+            .map(|(e, t)| (e.params.b(), t.b())),
+    );
+    println!(
+        "{label}: {} persons, {} items, {} answers, {} cycles, RMSE a {rmse_a:.4}, RMSE b {rmse_b:.4}",
+        sim.data.n_persons(),
+        sim.data.n_items(),
+        sim.data.n_answers(),
+        result.cycles
+    );
+    (rmse_a, rmse_b)
+}
+
+#[test]
+fn dense_2pl_recovers_items_and_persons() {
+    let sim = simulate(11, 5_000, 40, 40, 0.0, 1.0);
+    let config = FitParams::new(ItemModel::TwoPL).check(40).unwrap();
+    let result = fit(&sim.data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap();
+    let (rmse_a, rmse_b) = report("dense 2PL", &sim, &result);
+    assert!(result.converged() && rmse_a < 0.06 && rmse_b < 0.06);
+    let grid = Grid::new(121, -6.0, 6.0).unwrap();
+    for method in [ScoreMethod::Eap, ScoreMethod::Map] {
+        let scores = score(
+            &sim.data,
+            &result.item_params(),
+            result.latent,
+            &grid,
+            method,
+            &pool(2),
+        );
+        let rmse_theta = rmse(scores.iter().zip(&sim.thetas).map(|(s, &t)| (s.theta, t)));
+        let mean_se = scores.iter().map(|s| s.se).sum::<f64>() / scores.len() as f64;
+        println!("dense 2PL {method:?}: RMSE θ {rmse_theta:.4}, mean SE {mean_se:.4}");
+        // The reported SE should describe the actual error.
+        assert!(
+            (rmse_theta - mean_se).abs() < 0.05,
+            "{rmse_theta} vs {mean_se}"
+        );
+    }
+}
+
+#[test]
+fn sparse_2pl_recovers_items() {
+    // 20,000 persons × 300 items, 40 each: 800,000 answers, ≈ 2,700 per item.
+    let sim = simulate(12, 20_000, 300, 40, 0.0, 1.0);
+    let config = FitParams::new(ItemModel::TwoPL)
+        .priors(Priors::DEFAULT)
+        .check(300)
+        .unwrap();
+    let result = fit(&sim.data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap();
+    let (rmse_a, rmse_b) = report("sparse 2PL, default priors", &sim, &result);
+    assert!(result.converged() && rmse_a < 0.08 && rmse_b < 0.08);
+}
+
+#[test]
+fn standard_errors_match_the_spread_of_estimates() {
+    let sim = simulate(13, 4_000, 20, 20, 0.0, 1.0);
+    let config = FitParams::new(ItemModel::TwoPL).check(20).unwrap();
+    let result = fit(&sim.data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap();
+    // Standardised errors (estimate − truth) / SE should have a spread near 1.
+    let z: Vec<f64> = result
+        .items
+        .iter()
+        .zip(&sim.items)
+        .flat_map(|(e, t)| {
+            let se = e.standard_errors().unwrap();
+            [(e.params.a - t.a) / se[0], (e.params.b() - t.b()) / se[1]]
+        })
+        .collect();
+    let sd = (z.iter().map(|v| v * v).sum::<f64>() / z.len() as f64).sqrt();
+    println!(
+        "standardised errors of a and b over 40 estimates: rms {sd:.3} (1 is ideal), method {}",
+        result.se_method
+    );
+    assert!((0.6..1.5).contains(&sd), "{sd}");
+}
+
+#[test]
+fn default_priors_keep_thin_items_in_range() {
+    // 1,000 persons each answering 8 of 100 items: about 80 answers per item.
+    let sim = simulate(14, 1_000, 100, 8, 0.0, 1.0);
+    let plain = FitParams::new(ItemModel::TwoPL).check(100).unwrap();
+    let with_priors = FitParams::new(ItemModel::TwoPL)
+        .priors(Priors::DEFAULT)
+        .check(100)
+        .unwrap();
+    let run = |c| fit(&sim.data, c, &pool(2), |_| ControlFlow::Continue(())).unwrap();
+    let (plain, map) = (run(&plain), run(&with_priors));
+    let extreme = |r: &irt_core::FitResult| {
+        r.items
+            .iter()
+            .map(|i| i.params.a.abs().max(i.params.b().abs()))
+            .fold(0.0, f64::max)
+    };
+    println!(
+        "thin data (≈80 answers per item): largest |a| or |b| without priors {:.2}, with default priors {:.2}",
+        extreme(&plain),
+        extreme(&map)
+    );
+    report("thin data, default priors", &sim, &map);
+    assert!(map
+        .items
+        .iter()
+        .all(|i| i.params.a > 0.0 && i.params.b().abs() < 6.0));
+}
+
+#[test]
+fn sat12_3pl_converges_with_default_priors() {
+    let data = read_long("classic/SAT12_long.csv");
+    let config = FitParams::new(ItemModel::ThreePL)
+        .priors(Priors::DEFAULT)
+        .check(data.n_items())
+        .unwrap();
+    let result = fit(&data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap();
+    let largest_a = result.items.iter().map(|i| i.params.a).fold(0.0, f64::max);
+    println!(
+        "SAT12 3PL with default priors: converged {} in {} cycles (mirt without priors: not in 500), largest a {largest_a:.2}",
+        result.converged(),
+        result.cycles
+    );
+    assert!(result.converged() && largest_a < 4.0);
+    assert!(result
+        .items
+        .iter()
+        .all(|i| (0.0..0.6).contains(&i.params.c)));
+}
+
+#[test]
+fn fixed_anchors_put_a_shifted_population_on_their_scale() {
+    // θ ~ N(0.5, 1.2²): with 10 anchors held at their true values, the latent mean and variance
+    // are estimated and the free items land on the anchors' scale without any linking step.
+    let sim = simulate(15, 6_000, 30, 30, 0.5, 1.2);
+    let mut params = FitParams::new(ItemModel::TwoPL);
+    for j in 0..10 {
+        params = params.fix_item(j, sim.items[j]);
+    }
+    let config = params.check(30).unwrap();
+    let result = fit(&sim.data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap();
+    let (rmse_a, rmse_b) = report("fixed anchors, shifted population", &sim, &result);
+    println!(
+        "latent mean {:.3} (true 0.5), sd {:.3} (true 1.2)",
+        result.latent.mean,
+        result.latent.variance.sqrt()
+    );
+    assert!(result.converged());
+    assert!(
+        (result.latent.mean - 0.5).abs() < 0.06
+            && (result.latent.variance.sqrt() - 1.2).abs() < 0.06
+    );
+    assert!(rmse_a < 0.08 && rmse_b < 0.08);
+    assert!(result.items[..10]
+        .iter()
+        .zip(&sim.items)
+        .all(|(e, t)| e.fixed && e.params == *t));
+    assert_eq!(result.n_params, 20 * 2 + 2);
+}
+
+#[test]
+fn one_pl_recovers_a_common_slope() {
+    let mut sim = simulate(16, 3_000, 20, 20, 0.0, 1.0);
+    // Re-simulate with one slope of 1.4.
+    for item in &mut sim.items {
+        *item = irt_core::ItemParams::from_irt(1.4, item.b(), 0.0);
+    }
+    let mut rng = Rng::new(99);
+    let mut data = irt_core::Responses::with_items(20);
+    for &theta in &sim.thetas {
+        data.push_person(
+            (0..20u32).map(|j| (j, rng.uniform() < sim.items[j as usize].prob(theta))),
+        )
+        .unwrap();
+    }
+    sim.data = data;
+    let config = FitParams::new(ItemModel::OnePL).check(20).unwrap();
+    let result = fit(&sim.data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap();
+    let (_, rmse_b) = report("1PL", &sim, &result);
+    let a = result.items[0].params.a;
+    println!(
+        "1PL common slope {a:.3} (true 1.4), SE {:.4}",
+        result.items[0].standard_errors().unwrap()[0]
+    );
+    assert!(result.items.iter().all(|i| i.params.a == a));
+    assert!((a - 1.4).abs() < 0.06 && rmse_b < 0.06);
+}
