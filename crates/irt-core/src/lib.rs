@@ -6,6 +6,7 @@ pub mod em;
 pub mod error;
 pub mod estep;
 pub mod linalg;
+pub mod linking;
 pub mod model;
 pub mod mstep;
 pub mod params;

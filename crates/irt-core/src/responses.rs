@@ -54,6 +54,38 @@ impl Responses {
         Ok(())
     }
 
+    /// Builds from compressed rows: person i's answers are `offsets[i]..offsets[i + 1]` of
+    /// `items` and `correct`.
+    pub fn from_parts(
+        n_items: usize,
+        offsets: Vec<usize>,
+        items: Vec<u32>,
+        correct: Vec<u8>,
+    ) -> Result<Self> {
+        let valid_offsets = offsets.first() == Some(&0)
+            && offsets.last() == Some(&items.len())
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+            && items.len() == correct.len();
+        if !valid_offsets {
+            return Err(CoreError::InvalidSetting {
+                field: "offsets",
+                reason: "offsets must rise from 0 to the number of answers".into(),
+            });
+        }
+        if let Some(&item) = items.iter().find(|&&j| j as usize >= n_items) {
+            return Err(CoreError::ItemOutOfRange {
+                item: item as usize,
+                n_items,
+            });
+        }
+        Ok(Self {
+            n_items,
+            offsets,
+            items,
+            correct,
+        })
+    }
+
     /// Builds from long-format triples (person, item, correct) in any order; persons and items
     /// are dense 0-based indices.
     pub fn from_triples(

@@ -19,8 +19,7 @@ use crate::responses::Responses;
 
 pub const SE_METHOD: &str = "crossprod";
 
-/// Covariance of one item's (a, b, c), row-major.
-pub type ItemCovariance = [[f64; 3]; 3];
+pub use crate::linking::ItemCovariance;
 
 /// A free item's coordinates and where each sits in the parameter vector.
 type ItemSlot = Option<(FreeCoords, [Option<usize>; 3])>;

@@ -1,0 +1,1 @@
+//! PostgreSQL-level tests, run by `cargo pgrx test` inside a real server.
