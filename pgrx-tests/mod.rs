@@ -1,1 +1,9 @@
-//! PostgreSQL-level tests, run by `cargo pgrx test` inside a real server.
+// PostgreSQL-level tests, run by `cargo pgrx test` inside a real server. Each runs in its own
+// transaction, rolled back at the end. pgrx wants them in one inline module, so src/lib.rs
+// includes this file and this file includes the rest.
+
+use pgrx::prelude::*;
+
+include!("support.rs");
+include!("calibrate.rs");
+include!("input_rules.rs");

@@ -311,7 +311,6 @@ pub fn mirt_calibrate(
     .collect();
     phases.score = ms_since(t);
 
-    let t = Instant::now();
     let record = RunRecord {
         model: item_model,
         lookback_days,
@@ -329,7 +328,7 @@ pub fn mirt_calibrate(
         source: &source_name,
         items: &items_name,
     };
-    let run_id = write_run(&prepared, &result, &scores, &record, &mut phases, t);
+    let run_id = write_run(&prepared, &result, &scores, &record, &mut phases, started);
     notice!(
         "Calibration upsert completed: {} items, {} abilities",
         prepared.item_ids.len(),

@@ -12,11 +12,18 @@ mod write;
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/tables.sql", name = "tables", bootstrap);
+extension_sql_file!(
+    "../sql/monitoring.sql",
+    name = "monitoring",
+    requires = ["tables"]
+);
 
+// pgrx runs every #[pg_test] from one inline schema module named `tests`.
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
-#[path = "../pgrx-tests/mod.rs"]
-mod tests;
+mod tests {
+    include!("../pgrx-tests/mod.rs");
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

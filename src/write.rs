@@ -57,8 +57,9 @@ pub fn write_run(
     scores: &[Score],
     record: &RunRecord,
     phases: &mut Phases,
-    t: Instant,
+    started: Instant,
 ) -> String {
+    let t = Instant::now();
     let k = &record.applied;
     let n_items = prepared.item_ids.len();
     let mut params = Vec::with_capacity(n_items);
@@ -144,16 +145,31 @@ pub fn write_run(
             .ok()
             .flatten()
             .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, "extension pg_irt is not installed", None, None));
+        // One timestamp for every row of the run, taken now rather than at the transaction's
+        // start so that runs in one transaction still order by fitted_at.
+        let stamp = client
+            .select("SELECT clock_timestamp()", None, &[])
+            .and_then(|t| t.first().get_one::<pgrx::datum::TimestampWithTimeZone>())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                raise(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    "cannot read the clock",
+                    None,
+                    None,
+                )
+            });
         // fit-<UTC second>, with microseconds when a run already holds that second.
         let run_id: String = client
             .select(
                 &format!(
                     "SELECT CASE WHEN EXISTS (SELECT 1 FROM {schema}.mirt_fit_meta WHERE run_id = s) THEN u ELSE s END FROM \
                      (SELECT 'fit-' || to_char(t, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') s, 'fit-' || to_char(t, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') u \
-                      FROM (SELECT clock_timestamp() AT TIME ZONE 'UTC' t) c) r"
+                      FROM (SELECT $1 AT TIME ZONE 'UTC' t) c) r"
                 ),
                 None,
-                &[],
+                &[stamp.into()],
             )
             .and_then(|t| t.first().get_one())
             .ok()
@@ -167,9 +183,9 @@ pub fn write_run(
         });
         client
             .update(
-                &format!("INSERT INTO {schema}.mirt_fit_meta (run_id, model_spec, metrics, status, fitted_at) VALUES ($1, $2::jsonb, $3::jsonb, $4, now())"),
+                &format!("INSERT INTO {schema}.mirt_fit_meta (run_id, model_spec, metrics, status, fitted_at) VALUES ($1, $2::jsonb, $3::jsonb, $4, $5)"),
                 None,
-                &[run_id.clone().into(), model_spec.to_string().into(), metrics.to_string().into(), status.into()],
+                &[run_id.clone().into(), model_spec.to_string().into(), metrics.to_string().into(), status.into(), stamp.into()],
             )
             .unwrap_or_else(|e| spi_error(e));
         let model = record.model.name();
@@ -181,13 +197,14 @@ pub fn write_run(
                 p_values.clone().into(),
                 run_id.clone().into(),
                 model.into(),
+                stamp.into(),
             ]
         };
         client
             .update(
                 &format!(
                     "INSERT INTO {schema}.mirt_item_params (item_id, model, params, n_responses, p_value, run_id, fitted_at) \
-                     SELECT i, $6, p::jsonb, n, pv, $5, now() FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv) \
+                     SELECT i, $6, p::jsonb, n, pv, $5, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv) \
                      ON CONFLICT (item_id) DO UPDATE SET model = EXCLUDED.model, params = EXCLUDED.params, \
                      n_responses = EXCLUDED.n_responses, p_value = EXCLUDED.p_value, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
                 ),
@@ -199,7 +216,7 @@ pub fn write_run(
             .update(
                 &format!(
                     "INSERT INTO {schema}.mirt_item_params_history (run_id, item_id, model, params, n_responses, p_value, fitted_at) \
-                     SELECT $5, i, $6, p::jsonb, n, pv, now() FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv)"
+                     SELECT $5, i, $6, p::jsonb, n, pv, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv)"
                 ),
                 None,
                 &item_args(),
@@ -209,20 +226,23 @@ pub fn write_run(
             .update(
                 &format!(
                     "INSERT INTO {schema}.mirt_ability (user_id, theta, se, n_responses, run_id, fitted_at) \
-                     SELECT u, t, s, n, $5, now() FROM unnest($1::text[], $2::float8[], $3::float8[], $4::int[]) AS x(u, t, s, n) \
+                     SELECT u, t, s, n, $5, $6 FROM unnest($1::text[], $2::float8[], $3::float8[], $4::int[]) AS x(u, t, s, n) \
                      ON CONFLICT (user_id) DO UPDATE SET theta = EXCLUDED.theta, se = EXCLUDED.se, \
                      n_responses = EXCLUDED.n_responses, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
                 ),
                 None,
-                &[prepared.user_ids.clone().into(), thetas.clone().into(), ses.clone().into(), person_counts.clone().into(), run_id.clone().into()],
+                &[prepared.user_ids.clone().into(), thetas.clone().into(), ses.clone().into(), person_counts.clone().into(), run_id.clone().into(), stamp.into()],
             )
             .unwrap_or_else(|e| spi_error(e));
         phases.write = t.elapsed().as_secs_f64() * 1e3;
         client
             .update(
-                &format!("UPDATE {schema}.mirt_fit_meta SET metrics = jsonb_set(metrics, '{{ms,write}}', to_jsonb($2::float8)) WHERE run_id = $1"),
+                &format!(
+                    "UPDATE {schema}.mirt_fit_meta SET metrics = jsonb_set(jsonb_set(metrics, '{{ms,write}}', to_jsonb($2::float8)), \
+                     '{{ms,total}}', to_jsonb($3::float8)) WHERE run_id = $1"
+                ),
                 None,
-                &[run_id.clone().into(), phases.write.into()],
+                &[run_id.clone().into(), phases.write.into(), (started.elapsed().as_secs_f64() * 1e3).into()],
             )
             .unwrap_or_else(|e| spi_error(e));
         run_id

@@ -1,0 +1,49 @@
+// The input contract: each bad input fails with its SQLSTATE and a message naming the problem,
+// and leaves every table as it was.
+
+fn assert_fails(statement: &str, sqlstate: &str, fragment: &str) {
+    let before = table_counts();
+    let err = error_of(statement).unwrap_or_else(|| panic!("{statement} succeeded"));
+    assert!(err.starts_with(sqlstate) && err.contains(fragment), "{statement}: {err}");
+    assert_eq!(table_counts(), before, "{statement} wrote something");
+}
+
+#[pg_test]
+fn bad_arguments_and_data_fail_cleanly() {
+    load_demo();
+    Spi::run("SELECT mirt_calibrate('2PL', 60)").unwrap();
+    assert_fails("SELECT mirt_calibrate('4PL', 60)", "22023", "valid models are Rasch, 1PL, 2PL, 3PL");
+    assert_fails("SELECT mirt_calibrate('2PL', 60, linking => 'magic')", "22023", "valid methods are mean_mean, mean_sigma, haebara, stocking_lord, fixed, none");
+    assert_fails("SELECT mirt_calibrate('2PL', 60, priors => 'flat')", "22023", "valid priors are default, none");
+    assert_fails("SELECT mirt_calibrate('2PL', 0)", "22023", "lookback_days");
+    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'no_such_view')", "42P01", "source relation \"no_such_view\" does not exist");
+    assert_fails("SELECT mirt_calibrate('2PL', 60, items => 'nope')", "42P01", "items relation \"nope\" does not exist");
+    assert_fails("SELECT mirt_calibrate('2PL', 60, min_anchors => 51)", "22000", "50 usable anchors, fewer than min_anchors = 51");
+    assert_fails("SELECT mirt_calibrate('2PL', 60, max_cycles => 2)", "22000", "did not converge in 2 cycles");
+    // Columns missing or of the wrong type.
+    Spi::run("CREATE VIEW no_correct AS SELECT user_id, question_id, created_at FROM attempt_log").unwrap();
+    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'no_correct')", "42703", "has no column \"correct\"");
+    Spi::run("CREATE VIEW text_correct AS SELECT user_id, question_id, 'yes'::text AS correct, created_at FROM attempt_log").unwrap();
+    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'text_correct')", "42804", "has type text");
+    // Values other than 0 and 1.
+    Spi::run("CREATE VIEW two_correct AS SELECT user_id, question_id, CASE WHEN user_id = 7 THEN 2 ELSE is_correct::int END AS correct, created_at FROM attempt_log").unwrap();
+    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'two_correct')", "22P02", "holds 2, which is neither 0 nor 1");
+    Spi::run("CREATE VIEW null_ids AS SELECT NULLIF(user_id, 3) AS user_id, question_id, is_correct AS correct, created_at FROM attempt_log").unwrap();
+    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'null_ids')", "23502", "NULL user_id or question_id");
+    // An empty window.
+    Spi::run("CREATE VIEW old_only AS SELECT * FROM attempt WHERE created_at < now() - interval '100 days'").unwrap();
+    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'old_only')", "22000", "no usable answers");
+}
+
+#[pg_test]
+fn unusable_anchors_are_warned_and_skipped() {
+    load_demo();
+    Spi::run(
+        "UPDATE question SET meta = jsonb_set(meta, '{irt,a}', '\"high\"') WHERE id = 1; \
+         UPDATE question SET meta = jsonb_set(meta, '{irt,a}', '-1') WHERE id = 2; \
+         UPDATE question SET meta = meta #- '{irt,b}' WHERE id = 3",
+    )
+    .unwrap();
+    let n_anchors: i32 = Spi::get_one("SELECT n_anchors FROM mirt_calibrate('2PL', 60)").unwrap().unwrap();
+    assert_eq!(n_anchors, 47);
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test tier: the numerical core (agreement with R mirt, recovery, properties), the
+# PostgreSQL tests inside a real server, and the Kubernetes manifests. Installs what it needs
+# first (scripts/setup.sh). Prints a closing summary line; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+tier() {
+    printf '\n== %s\n' "$1"
+    shift
+    "$@" 2>&1 | tee -a "$log"
+}
+
+# PostgreSQL refuses to run as root: pgrx starts its test server as postgres in a directory
+# that user owns.
+pgdata="$PWD/target/pgrx-test-data"
+install -d -o postgres -g postgres "$pgdata"
+
+tier "core (irt-core)" cargo test --locked -p irt-core
+tier "postgres (pgrx)" cargo pgrx test pg15 --runas postgres --pgdata "$pgdata"
+tier "kubernetes manifests" bash scripts/validate-k8s.sh
+
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed|^k8s: [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+printf '\ntest result: ok. %s passed; 0 failed (all tiers)\n' "$passed"
