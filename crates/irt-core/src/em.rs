@@ -5,7 +5,8 @@
 //! the extrapolation is kept only if the log posterior there is no lower than after the first
 //! EM step, so the sequence stays monotone. Convergence is declared only when a plain EM step
 //! moved no parameter by more than the tolerance — never on an extrapolated move, which can be
-//! small while EM is still going somewhere (mirt issue #257).
+//! small while EM is still going somewhere (mirt issue #257). Plain EM and mirt's own EM
+//! (`mirt_compat`) run on the same engine.
 
 use std::ops::ControlFlow;
 
@@ -14,9 +15,10 @@ use rayon::ThreadPool;
 
 use crate::error::{CoreError, Result};
 use crate::estep::{expected_counts, Counts};
+use crate::mirt_compat;
 use crate::model::{ItemModel, ItemParams};
 use crate::mstep::{coords, latent_moments, maximise_common_slope, FreeCoords, ItemCounts};
-use crate::params::FitConfig;
+use crate::params::{Algorithm, FitConfig};
 use crate::quadrature::Latent;
 use crate::reduce::Leaves;
 use crate::responses::{ItemStats, Responses};
@@ -153,9 +155,15 @@ impl Layout {
     }
 
     pub fn len(&self) -> usize {
-        let (_, slope, mean, variance) = self.offsets();
-        let items: usize = self.free.iter().map(|(_, c)| c.indices().len()).sum();
-        items + [slope, mean, variance].iter().flatten().count()
+        let (_, _, mean, variance) = self.offsets();
+        self.n_item_coords() + [mean, variance].iter().flatten().count()
+    }
+
+    /// How many leading coordinates belong to items (the common slope included); the latent
+    /// mean and variance follow.
+    pub fn n_item_coords(&self) -> usize {
+        let own: usize = self.free.iter().map(|(_, c)| c.indices().len()).sum();
+        own + usize::from(self.common_slope())
     }
 
     fn pack(&self, items: &[ItemParams], latent: Latent) -> Vec<f64> {
@@ -214,18 +222,19 @@ struct Step {
     log_posterior: f64,
 }
 
-struct Engine<'a> {
+/// The data, settings and parameter layout that every EM variant works with.
+pub(crate) struct Engine<'a> {
     data: &'a Responses,
-    config: &'a FitConfig,
+    pub config: &'a FitConfig,
     pool: &'a ThreadPool,
     leaves: Leaves,
-    layout: Layout,
+    pub layout: Layout,
     template: Vec<ItemParams>,
     start_latent: Latent,
 }
 
 impl Engine<'_> {
-    fn e_step(&self, items: &[ItemParams], latent: Latent) -> Counts {
+    pub fn e_step(&self, items: &[ItemParams], latent: Latent) -> Counts {
         expected_counts(
             self.data,
             &self.leaves,
@@ -234,6 +243,19 @@ impl Engine<'_> {
             &self.config.grid,
             self.pool,
         )
+    }
+
+    /// The items and latent distribution at a point of the parameter vector.
+    pub fn unpack(&self, x: &[f64]) -> (Vec<ItemParams>, Latent) {
+        self.layout.unpack(x, &self.template, self.start_latent)
+    }
+
+    pub fn item_counts<'c>(&'c self, counts: &'c Counts, item: usize) -> ItemCounts<'c> {
+        ItemCounts {
+            right: counts.right.row(item),
+            wrong: counts.wrong.row(item),
+            nodes: self.config.grid.nodes(),
+        }
     }
 
     fn log_prior(&self, items: &[ItemParams]) -> f64 {
@@ -258,26 +280,21 @@ impl Engine<'_> {
 
     /// False where a point has left the parameter space (an extrapolation can do that).
     fn feasible(&self, x: &[f64]) -> bool {
-        let (items, latent) = self.layout.unpack(x, &self.template, self.start_latent);
+        let (items, latent) = self.unpack(x);
         x.iter().all(|v| v.is_finite())
             && latent.variance > 0.0
             && self.log_prior(&items).is_finite()
     }
 
-    fn step(&self, x: &[f64]) -> Step {
-        let (items, latent) = self.layout.unpack(x, &self.template, self.start_latent);
-        let counts = self.e_step(&items, latent);
-        let nodes = self.config.grid.nodes();
-        let item_counts = |j: usize| ItemCounts {
-            right: counts.right.row(j),
-            wrong: counts.wrong.row(j),
-            nodes,
-        };
+    /// The M-step from `items` and `latent` given their E-step: every item's Newton maximum
+    /// and the latent moments.
+    pub fn m_step(&self, items: &[ItemParams], latent: Latent, counts: &Counts) -> Vec<f64> {
         let priors = &self.config.priors;
-        let mut next = items.clone();
+        let mut next = items.to_vec();
         if self.layout.common_slope() {
             let free: Vec<usize> = self.layout.free.iter().map(|&(j, _)| j).collect();
-            let counts: Vec<ItemCounts> = free.iter().map(|&j| item_counts(j)).collect();
+            let counts: Vec<ItemCounts> =
+                free.iter().map(|&j| self.item_counts(counts, j)).collect();
             let start: Vec<ItemParams> = free.iter().map(|&j| items[j]).collect();
             for (j, p) in free
                 .iter()
@@ -290,7 +307,7 @@ impl Engine<'_> {
                 self.layout
                     .free
                     .par_iter()
-                    .map(|&(j, free)| item_counts(j).maximise(items[j], free, priors))
+                    .map(|&(j, free)| self.item_counts(counts, j).maximise(items[j], free, priors))
                     .collect()
             });
             for (&(j, _), p) in self.layout.free.iter().zip(fitted) {
@@ -298,12 +315,23 @@ impl Engine<'_> {
             }
         }
         let next_latent = if self.layout.free_variance {
-            latent_moments(&counts.mass, nodes, self.layout.free_mean, latent)
+            latent_moments(
+                &counts.mass,
+                self.config.grid.nodes(),
+                self.layout.free_mean,
+                latent,
+            )
         } else {
             latent
         };
+        self.layout.pack(&next, next_latent)
+    }
+
+    fn step(&self, x: &[f64]) -> Step {
+        let (items, latent) = self.unpack(x);
+        let counts = self.e_step(&items, latent);
         Step {
-            next: self.layout.pack(&next, next_latent),
+            next: self.m_step(&items, latent, &counts),
             log_lik: counts.log_lik,
             log_posterior: counts.log_lik + self.log_prior(&items),
         }
@@ -314,6 +342,120 @@ fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
 }
 
+/// Counts the EM cycles, reports each to the observer and says when to stop.
+pub(crate) struct Progress<F> {
+    observer: F,
+    tolerance: f64,
+    max_cycles: usize,
+    pub cycles: usize,
+    pub max_change: f64,
+}
+
+impl<F: FnMut(&CycleReport) -> ControlFlow<()>> Progress<F> {
+    fn new(config: &FitConfig, observer: F) -> Self {
+        Self {
+            observer,
+            tolerance: config.tolerance,
+            max_cycles: config.max_cycles,
+            cycles: 0,
+            max_change: f64::INFINITY,
+        }
+    }
+
+    /// Records a cycle that started at log-likelihood `log_lik` and moved the parameters by
+    /// `max_change`; Some(termination) when the loop must stop.
+    pub fn record(&mut self, log_lik: f64, max_change: f64) -> Option<Termination> {
+        self.cycles += 1;
+        self.max_change = max_change;
+        let report = CycleReport {
+            cycle: self.cycles,
+            log_lik,
+            max_change,
+        };
+        if (self.observer)(&report).is_break() {
+            Some(Termination::Interrupted)
+        } else if !max_change.is_finite() {
+            None
+        } else if max_change < self.tolerance {
+            Some(Termination::Converged)
+        } else if self.cycles >= self.max_cycles {
+            Some(Termination::MaxCycles)
+        } else {
+            None
+        }
+    }
+}
+
+/// EM from `x`, with SQUAREM when `accelerate`; returns where it stopped and why.
+fn run_em(
+    engine: &Engine,
+    progress: &mut Progress<impl FnMut(&CycleReport) -> ControlFlow<()>>,
+    mut x: Vec<f64>,
+    accelerate: bool,
+) -> Result<(Vec<f64>, Termination)> {
+    // One EM cycle, recorded; Some(termination) when the loop must stop at its `next`.
+    let mut cycle = |from: &[f64]| -> (Step, Option<Termination>) {
+        let step = engine.step(from);
+        let stop = progress.record(step.log_lik, max_abs_diff(&step.next, from));
+        (step, stop)
+    };
+    loop {
+        let (first, stop) = cycle(&x);
+        if !first.next.iter().all(|v| v.is_finite()) {
+            return Err(CoreError::NonFinite {
+                what: "item parameters",
+            });
+        }
+        if let Some(t) = stop {
+            return Ok((first.next, t));
+        }
+        if !accelerate {
+            x = first.next;
+            continue;
+        }
+        let (second, stop) = cycle(&first.next);
+        if let Some(t) = stop {
+            return Ok((second.next, t));
+        }
+        let r: Vec<f64> = first.next.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let v: Vec<f64> = second
+            .next
+            .iter()
+            .zip(&first.next)
+            .zip(&r)
+            .map(|((a, b), r)| a - b - r)
+            .collect();
+        let alpha = -norm(&r) / norm(&v);
+        // NaN (no movement) or a step no longer than plain EM's: nothing to extrapolate.
+        if alpha.is_nan() || alpha >= -1.0 {
+            x = second.next;
+            continue;
+        }
+        let extrapolated: Vec<f64> = x
+            .iter()
+            .zip(&r)
+            .zip(&v)
+            .map(|((x0, r), v)| x0 - 2.0 * alpha * r + alpha * alpha * v)
+            .collect();
+        if !engine.feasible(&extrapolated) {
+            x = second.next;
+            continue;
+        }
+        let (third, stop) = cycle(&extrapolated);
+        let kept = third.log_posterior >= second.log_posterior;
+        x = if kept { third.next } else { second.next };
+        if let Some(t) = stop {
+            if kept || t != Termination::Converged {
+                return Ok((x, t));
+            }
+        }
+    }
+}
+
+pub(crate) fn norm(u: &[f64]) -> f64 {
+    u.iter().map(|e| e * e).sum::<f64>().sqrt()
+}
+
 /// Calibrates `data` under `config` on `pool`. `observer` is called on the calling thread after
 /// every EM cycle, between parallel sections, so it may check for cancellation and report
 /// progress; returning `Break` ends the loop with [`Termination::Interrupted`].
@@ -321,7 +463,7 @@ pub fn fit(
     data: &Responses,
     config: &FitConfig,
     pool: &ThreadPool,
-    mut observer: impl FnMut(&CycleReport) -> ControlFlow<()>,
+    observer: impl FnMut(&CycleReport) -> ControlFlow<()>,
 ) -> Result<FitResult> {
     if config.fixed.len() != data.n_items() {
         return Err(CoreError::InvalidSetting {
@@ -345,89 +487,14 @@ pub fn fit(
         template,
         start_latent: Latent::STANDARD,
     };
-    let mut x = engine.layout.pack(&engine.template, Latent::STANDARD);
-    let mut cycles = 0;
-    let mut max_change = f64::INFINITY;
-    // One EM cycle, reported; Some(termination) when the loop must stop at `next`.
-    let mut cycle = |from: &[f64]| -> (Step, Option<Termination>) {
-        let step = engine.step(from);
-        cycles += 1;
-        max_change = max_abs_diff(&step.next, from);
-        let report = CycleReport {
-            cycle: cycles,
-            log_lik: step.log_lik,
-            max_change,
-        };
-        let stop = if observer(&report).is_break() {
-            Some(Termination::Interrupted)
-        } else if !max_change.is_finite() {
-            None
-        } else if max_change < config.tolerance {
-            Some(Termination::Converged)
-        } else if cycles >= config.max_cycles {
-            Some(Termination::MaxCycles)
-        } else {
-            None
-        };
-        (step, stop)
+    let start = engine.layout.pack(&engine.template, engine.start_latent);
+    let mut progress = Progress::new(config, observer);
+    let (x, termination) = match config.algorithm {
+        Algorithm::Squarem => run_em(&engine, &mut progress, start, true)?,
+        Algorithm::Em => run_em(&engine, &mut progress, start, false)?,
+        Algorithm::MirtCompatible => mirt_compat::run(&engine, &mut progress, start)?,
     };
-    let termination = loop {
-        let (first, stop) = cycle(&x);
-        if !first.next.iter().all(|v| v.is_finite()) {
-            return Err(CoreError::NonFinite {
-                what: "item parameters",
-            });
-        }
-        if let Some(t) = stop {
-            x = first.next;
-            break t;
-        }
-        if !config.accelerate {
-            x = first.next;
-            continue;
-        }
-        let (second, stop) = cycle(&first.next);
-        if let Some(t) = stop {
-            x = second.next;
-            break t;
-        }
-        let r: Vec<f64> = first.next.iter().zip(&x).map(|(a, b)| a - b).collect();
-        let v: Vec<f64> = second
-            .next
-            .iter()
-            .zip(&first.next)
-            .zip(&r)
-            .map(|((a, b), r)| a - b - r)
-            .collect();
-        let norm = |u: &[f64]| u.iter().map(|e| e * e).sum::<f64>().sqrt();
-        let alpha = -norm(&r) / norm(&v);
-        // NaN (no movement) or a step no longer than plain EM's: nothing to extrapolate.
-        if alpha.is_nan() || alpha >= -1.0 {
-            x = second.next;
-            continue;
-        }
-        let extrapolated: Vec<f64> = x
-            .iter()
-            .zip(&r)
-            .zip(&v)
-            .map(|((x0, r), v)| x0 - 2.0 * alpha * r + alpha * alpha * v)
-            .collect();
-        if !engine.feasible(&extrapolated) {
-            x = second.next;
-            continue;
-        }
-        let (third, stop) = cycle(&extrapolated);
-        let kept = third.log_posterior >= second.log_posterior;
-        x = if kept { third.next } else { second.next };
-        if let Some(t) = stop {
-            if kept || t != Termination::Converged {
-                break t;
-            }
-        }
-    };
-    let (items, latent) = engine
-        .layout
-        .unpack(&x, &engine.template, engine.start_latent);
+    let (items, latent) = engine.unpack(&x);
     let counts = engine.e_step(&items, latent);
     if !counts.log_lik.is_finite() {
         return Err(CoreError::NonFinite {
@@ -459,9 +526,9 @@ pub fn fit(
         n_persons,
         aic: -2.0 * counts.log_lik + 2.0 * n_params as f64,
         bic: -2.0 * counts.log_lik + n_params as f64 * (n_persons as f64).ln(),
-        cycles,
+        cycles: progress.cycles,
         termination,
-        max_change,
+        max_change: progress.max_change,
         se_method: SE_METHOD,
     })
 }

@@ -1,12 +1,15 @@
 //! Item response theory calibration without a database: sparse answers in, item parameters,
 //! person scores and scale links out. Bock–Aitkin EM as in R mirt, parallel on a caller's rayon
-//! pool with bit-identical results for any thread count.
+//! pool with bit-identical results for any thread count. A mirt-compatible mode reproduces
+//! mirt's own EM run, for checking parity with it.
 
+mod bfgs;
 pub mod em;
 pub mod error;
 pub mod estep;
 pub mod linalg;
 pub mod linking;
+mod mirt_compat;
 pub mod model;
 pub mod mstep;
 pub mod params;
@@ -22,7 +25,7 @@ pub use em::{fit, CycleReport, FitResult, ItemEstimate, Termination};
 pub use error::{CoreError, Result};
 pub use estep::log_likelihood;
 pub use model::{ItemModel, ItemParams};
-pub use params::{FitConfig, FitParams};
+pub use params::{Algorithm, FitConfig, FitParams};
 pub use priors::{NormalPrior, Priors};
 pub use quadrature::{Grid, Latent};
 pub use responses::{ItemStats, Responses};

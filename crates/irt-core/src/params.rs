@@ -13,6 +13,46 @@ pub const DEFAULT_THETA_RANGE: (f64, f64) = (-6.0, 6.0);
 pub const DEFAULT_TOLERANCE: f64 = 1e-4;
 pub const DEFAULT_MAX_CYCLES: usize = 500;
 
+/// How the EM cycles are run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Algorithm {
+    /// EM with SQUAREM acceleration: plain EM's maximum in far fewer cycles.
+    #[default]
+    Squarem,
+    /// Plain EM.
+    Em,
+    /// R mirt 1.46's EM step for step (joint BFGS M-steps, Ramsay acceleration, its start values
+    /// and stopping rule), to reproduce mirt's estimates where it stops short of the maximum.
+    /// Rasch, 2PL and 3PL without priors or anchors.
+    MirtCompatible,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 3] = [Self::Squarem, Self::Em, Self::MirtCompatible];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Squarem => "squarem",
+            Self::Em => "em",
+            Self::MirtCompatible => "mirt",
+        }
+    }
+
+    /// Case-insensitive; the error lists the valid names.
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| CoreError::InvalidSetting {
+                field: "algorithm",
+                reason: format!(
+                    "unknown algorithm \"{s}\"; valid algorithms are {}",
+                    Self::ALL.map(|a| a.name()).join(", ")
+                ),
+            })
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct FitParams {
     model: ItemModel,
@@ -21,7 +61,7 @@ pub struct FitParams {
     theta_range: (f64, f64),
     tolerance: f64,
     max_cycles: usize,
-    accelerate: bool,
+    algorithm: Algorithm,
     standard_errors: bool,
     fixed: Vec<(usize, ItemParams)>,
     start: Vec<(usize, ItemParams)>,
@@ -35,7 +75,7 @@ pub struct FitConfig {
     pub grid: Grid,
     pub tolerance: f64,
     pub max_cycles: usize,
-    pub accelerate: bool,
+    pub algorithm: Algorithm,
     pub standard_errors: bool,
     /// Per item: held at these values (anchors).
     pub fixed: Vec<Option<ItemParams>>,
@@ -68,7 +108,7 @@ impl FitParams {
             theta_range: DEFAULT_THETA_RANGE,
             tolerance: DEFAULT_TOLERANCE,
             max_cycles: DEFAULT_MAX_CYCLES,
-            accelerate: true,
+            algorithm: Algorithm::Squarem,
             standard_errors: true,
             fixed: Vec::new(),
             start: Vec::new(),
@@ -96,9 +136,9 @@ impl FitParams {
         self
     }
 
-    /// SQUAREM acceleration of EM (on by default).
-    pub fn accelerate(mut self, on: bool) -> Self {
-        self.accelerate = on;
+    /// SQUAREM by default.
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
         self
     }
 
@@ -131,6 +171,7 @@ impl FitParams {
             return setting("max_cycles", "must be at least 1".into());
         }
         self.priors.check()?;
+        self.check_algorithm()?;
         let grid = Grid::new(
             self.quadrature_points,
             self.theta_range.0,
@@ -158,10 +199,29 @@ impl FitParams {
             grid,
             tolerance: self.tolerance,
             max_cycles: self.max_cycles,
-            accelerate: self.accelerate,
+            algorithm: self.algorithm,
             standard_errors: self.standard_errors,
             fixed,
             start,
+        })
+    }
+
+    /// mirt-compatible mode reproduces mirt's plain MML of its own Rasch, 2PL and 3PL; anchors
+    /// would need mirt's latent-parameter optimiser, which it does not reproduce.
+    fn check_algorithm(&self) -> Result<()> {
+        if self.algorithm != Algorithm::MirtCompatible {
+            return Ok(());
+        }
+        let reason = if self.priors != Priors::NONE {
+            "mirt-compatible mode fits without priors; set priors to none"
+        } else if self.model == ItemModel::OnePL || !self.fixed.is_empty() {
+            "mirt-compatible mode supports Rasch, 2PL and 3PL without anchors"
+        } else {
+            return Ok(());
+        };
+        Err(CoreError::InvalidSetting {
+            field: "algorithm",
+            reason: reason.into(),
         })
     }
 }
@@ -210,5 +270,30 @@ mod tests {
             all_fixed.check(1).unwrap_err(),
             CoreError::NothingToEstimate
         );
+    }
+
+    #[test]
+    fn algorithm_parses_and_mirt_mode_refuses_what_it_cannot_reproduce() {
+        assert_eq!(
+            Algorithm::parse(" MIRT ").unwrap(),
+            Algorithm::MirtCompatible
+        );
+        let err = Algorithm::parse("newton").unwrap_err().to_string();
+        assert!(err.contains("squarem, em, mirt"), "{err}");
+        let mirt = |model| FitParams::new(model).algorithm(Algorithm::MirtCompatible);
+        assert!(mirt(ItemModel::ThreePL).check(3).is_ok());
+        for refused in [
+            mirt(ItemModel::OnePL),
+            mirt(ItemModel::TwoPL).priors(Priors::DEFAULT),
+            mirt(ItemModel::Rasch).fix_item(0, ItemParams::from_irt(1.0, 0.0, 0.0)),
+        ] {
+            assert!(matches!(
+                refused.check(3),
+                Err(CoreError::InvalidSetting {
+                    field: "algorithm",
+                    ..
+                })
+            ));
+        }
     }
 }

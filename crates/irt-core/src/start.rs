@@ -1,35 +1,45 @@
 //! Start values: given ones where the caller has them, else classical test theory estimates
 //! (p-value and point-biserial through the normal-ogive relations), which put EM near the
-//! answer and save cycles.
+//! answer and save cycles. mirt-compatible mode starts where mirt does instead, since where
+//! mirt stops short of the maximum depends on where it started.
 
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
 use crate::model::{ItemModel, ItemParams};
-use crate::params::FitConfig;
+use crate::params::{Algorithm, FitConfig};
 use crate::responses::ItemStats;
 
 /// Normal-ogive slopes times 1.702 are logistic slopes.
 const OGIVE_TO_LOGISTIC: f64 = 1.702;
 const START_GUESSING: f64 = 0.2;
+/// mirt's start: slope 0.5 and intercept Φ⁻¹(p)/√0.75 on the normal-ogive scale, g = 0.15.
+const MIRT_OGIVE_SLOPE: f64 = 0.5;
+const MIRT_GUESSING: f64 = 0.15;
 
 pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> {
-    let classical: Vec<ItemParams> = stats.iter().map(classical_estimate).collect();
-    let free_classical = || {
-        classical
+    let defaults: Vec<ItemParams> = stats
+        .iter()
+        .map(|s| match config.algorithm {
+            Algorithm::Squarem | Algorithm::Em => classical_estimate(s),
+            Algorithm::MirtCompatible => mirt_start(s, config.model),
+        })
+        .collect();
+    let free_defaults = || {
+        defaults
             .iter()
             .zip(&config.fixed)
             .filter(|(_, f)| f.is_none())
             .map(|(p, _)| p.a)
     };
-    let common_slope = free_classical().sum::<f64>() / free_classical().count().max(1) as f64;
-    classical
+    let common_slope = free_defaults().sum::<f64>() / free_defaults().count().max(1) as f64;
+    defaults
         .iter()
         .enumerate()
-        .map(|(j, &cl)| {
+        .map(|(j, &default)| {
             if let Some(fixed) = config.fixed[j] {
                 return fixed;
             }
-            let given = config.start[j].unwrap_or(cl);
+            let given = config.start[j].unwrap_or(default);
             let b = given.b();
             match config.model {
                 ItemModel::Rasch => ItemParams::from_irt(1.0, b, 0.0),
@@ -39,7 +49,7 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
                     let c = if config.start[j].is_some_and(|s| s.c > 0.0) {
                         given.c
                     } else {
-                        START_GUESSING
+                        default.c
                     };
                     ItemParams::from_irt(given.a, b, c)
                 }
@@ -54,5 +64,20 @@ fn classical_estimate(s: &ItemStats) -> ItemParams {
     let z = unit.inverse_cdf(p);
     let biserial = (s.point_biserial * (p * (1.0 - p)).sqrt() / unit.pdf(z)).clamp(0.15, 0.85);
     let a = OGIVE_TO_LOGISTIC * biserial / (1.0 - biserial * biserial).sqrt();
-    ItemParams::from_irt(a, -z / biserial, 0.0)
+    ItemParams::from_irt(a, -z / biserial, START_GUESSING)
+}
+
+/// mirt's start values; its Rasch keeps the intercept with the slope at 1.
+fn mirt_start(s: &ItemStats, model: ItemModel) -> ItemParams {
+    let d = Normal::standard().inverse_cdf(s.p_value()) / (0.75f64.sqrt() / OGIVE_TO_LOGISTIC);
+    let a = if model == ItemModel::Rasch {
+        1.0
+    } else {
+        MIRT_OGIVE_SLOPE * OGIVE_TO_LOGISTIC
+    };
+    ItemParams {
+        a,
+        d,
+        c: MIRT_GUESSING,
+    }
 }

@@ -16,10 +16,7 @@ mod common;
 use std::ops::ControlFlow;
 
 use common::*;
-use irt_core::{
-    fit, log_likelihood, score, FitParams, FitResult, Grid, ItemParams, Latent, Responses,
-    ScoreMethod,
-};
+use irt_core::{fit, log_likelihood, FitParams, FitResult, Grid, ItemParams, Latent, Responses};
 
 /// Item a and b, and EAP θ and SE (the 1e-3 where mirt itself converged tightly).
 const PARAM_TOL: f64 = 1e-3;
@@ -39,18 +36,6 @@ fn calibrate(data: &Responses, model_name: &str) -> FitResult {
         .check(data.n_items())
         .unwrap();
     fit(data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap()
-}
-
-fn eap(data: &Responses, result: &FitResult) -> Vec<irt_core::Score> {
-    let grid = Grid::new(121, -6.0, 6.0).unwrap();
-    score(
-        data,
-        &result.item_params(),
-        result.latent,
-        &grid,
-        ScoreMethod::Eap,
-        &pool(2),
-    )
 }
 
 /// Returns mirt's logLik recomputed by us and mirt's own.
@@ -98,7 +83,7 @@ fn check_classic(dataset: &str, model_name: &str, tol: Tolerances) {
     let (dev_a, at_a) = worst(result.items.iter().map(|i| i.params.a).zip(field("a")));
     let (dev_b, at_b) = worst(result.items.iter().map(|i| i.params.b()).zip(field("b")));
     let (dev_c, _) = worst(result.items.iter().map(|i| i.params.c).zip(field("c")));
-    let scores = eap(&data, &result);
+    let scores = mirt_eap(&data, &result);
     let first20 = reference["eap_first20"].as_array().unwrap();
     let column = |name: &'static str| first20.iter().map(move |r| r[name].as_f64().unwrap());
     let (dev_theta, _) = worst(scores.iter().map(|s| s.theta).zip(column("theta")));
@@ -210,19 +195,19 @@ fn check_sim(name: &str, long: &str, a_tol: f64) {
             .map(|i| i.params.b())
             .zip(mirt_items.iter().map(|r| r[2])),
     );
-    let mirt_eap = read_csv(&format!("sim/{name}_mirt_eap.csv"));
-    let scores = eap(&data, &result);
+    let reference_eap = read_csv(&format!("sim/{name}_mirt_eap.csv"));
+    let scores = mirt_eap(&data, &result);
     let (dev_theta, at) = worst(
         scores
             .iter()
             .map(|s| s.theta)
-            .zip(mirt_eap.iter().map(|r| r[1])),
+            .zip(reference_eap.iter().map(|r| r[1])),
     );
     let (dev_se, _) = worst(
         scores
             .iter()
             .map(|s| s.se)
-            .zip(mirt_eap.iter().map(|r| r[2])),
+            .zip(reference_eap.iter().map(|r| r[2])),
     );
     println!(
         "{name}: cycles {}; worst |Δa| {dev_a:.2e}, |Δb| {dev_b:.2e}; EAP over all {} persons |Δθ| {dev_theta:.2e} (person {}), |ΔSE| {dev_se:.2e}",

@@ -6,8 +6,8 @@ use std::ops::ControlFlow;
 
 use common::*;
 use irt_core::{
-    fit, score, CoreError, FitParams, Grid, ItemModel, ItemParams, Priors, Responses, ScoreMethod,
-    Termination,
+    fit, score, Algorithm, CoreError, FitParams, Grid, ItemModel, ItemParams, Priors, Responses,
+    ScoreMethod, Termination,
 };
 
 #[test]
@@ -167,15 +167,15 @@ fn observer_sees_every_cycle_and_can_interrupt() {
 #[test]
 fn plain_em_and_squarem_reach_the_same_maximum() {
     let sim = simulate(23, 3_000, 25, 25, 0.0, 1.0);
-    let run = |accelerate| {
+    let run = |algorithm| {
         let config = FitParams::new(ItemModel::TwoPL)
             .tolerance(1e-7)
-            .accelerate(accelerate)
+            .algorithm(algorithm)
             .check(25)
             .unwrap();
         fit(&sim.data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap()
     };
-    let (plain, fast) = (run(false), run(true));
+    let (plain, fast) = (run(Algorithm::Em), run(Algorithm::Squarem));
     println!(
         "tolerance 1e-7: plain EM {} cycles, SQUAREM {} cycles",
         plain.cycles, fast.cycles

@@ -162,3 +162,17 @@ pub fn rmse(pairs: impl IntoIterator<Item = (f64, f64)>) -> f64 {
         .fold((0.0, 0usize), |(s, n), (a, b)| (s + (a - b).powi(2), n + 1));
     (sum / n as f64).sqrt()
 }
+
+/// mirt's EAP scores (`fscores(method = 'EAP')`): 121 points on [−6, 6] under the fitted latent
+/// distribution.
+pub fn mirt_eap(data: &Responses, result: &irt_core::FitResult) -> Vec<irt_core::Score> {
+    let grid = irt_core::Grid::new(121, -6.0, 6.0).unwrap();
+    irt_core::score(
+        data,
+        &result.item_params(),
+        result.latent,
+        &grid,
+        irt_core::ScoreMethod::Eap,
+        &pool(2),
+    )
+}
