@@ -7,3 +7,4 @@ use pgrx::prelude::*;
 include!("support.rs");
 include!("calibrate.rs");
 include!("input_rules.rs");
+include!("functions.rs");

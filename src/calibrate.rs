@@ -7,8 +7,8 @@ use irt_core::linking::{
     linking_constants, transform_item, ItemPoint, LinkingConstants, LinkingMethod,
 };
 use irt_core::{
-    fit, score, FitParams, FitResult, Grid, ItemModel, ItemParams, Latent, Priors, Score,
-    ScoreMethod, Termination,
+    fit, score, Algorithm, FitParams, FitResult, Grid, ItemModel, ItemParams, Latent, Priors,
+    Score, ScoreMethod, Termination,
 };
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -87,6 +87,7 @@ pub fn mirt_calibrate(
     min_anchors: default!(i32, 5),
     min_responses: default!(i32, 5),
     attempt: default!(&str, "'first'"),
+    algorithm: default!(&str, "'squarem'"),
 ) -> TableIterator<
     'static,
     (
@@ -111,6 +112,7 @@ pub fn mirt_calibrate(
     let item_priors = Priors::preset(priors).unwrap_or_else(|e| raise_core(e));
     let linking = Linking::parse(linking);
     let rule = AttemptRule::parse(attempt);
+    let em_algorithm = Algorithm::parse(algorithm).unwrap_or_else(|e| raise_core(e));
     if !(1..=36_500).contains(&lookback_days) {
         invalid_argument(format!(
             "lookback_days must be between 1 and 36500, got {lookback_days}"
@@ -141,13 +143,13 @@ pub fn mirt_calibrate(
     let mut phases = Phases::default();
     let t = Instant::now();
     let (answers, bank, source_name, items_name) = Spi::connect(|client| {
-        let source_rel = Relation::resolve(&client, source, "source");
-        let items_rel = Relation::resolve(&client, items, "items");
-        let answers = read_answers(&client, &source_rel, lookback_days, rule);
+        let source_rel = Relation::resolve(client, source, "source");
+        let items_rel = Relation::resolve(client, items, "items");
+        let answers = read_answers(client, &source_rel, lookback_days, rule);
         let bank = if linking == Linking::None {
             None
         } else {
-            Some(read_bank(&client, &items_rel))
+            Some(read_bank(client, &items_rel))
         };
         (answers, bank, source_rel.quoted, items_rel.quoted)
     });
@@ -210,6 +212,7 @@ pub fn mirt_calibrate(
         .priors(item_priors)
         .max_cycles(max_cycles as usize)
         .tolerance(tolerance)
+        .algorithm(em_algorithm)
         .quadrature(quadrature_points as usize, -6.0, 6.0);
     if let Some(bank) = &bank {
         for (id, p) in &bank.starts {
@@ -318,6 +321,7 @@ pub fn mirt_calibrate(
         constants,
         applied,
         priors,
+        algorithm: em_algorithm.name(),
         tolerance,
         quadrature_points,
         threads,

@@ -1,10 +1,15 @@
 //! pg_irt: item response theory calibration inside PostgreSQL. This crate is the thin glue:
 //! it reads rows through SPI, hands them to `irt-core`, and writes the results back.
 
+// pgrx's SQL generator reads result columns from the spelled-out TableIterator type, so the
+// signatures cannot hide it behind an alias.
+#![allow(clippy::type_complexity)]
+
 use pgrx::prelude::*;
 
 mod calibrate;
 mod errors;
+mod functions;
 mod load;
 mod prepare;
 mod write;

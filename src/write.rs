@@ -23,6 +23,7 @@ pub struct RunRecord<'a> {
     /// Constants applied to the estimates (identity when anchors were fixed).
     pub applied: LinkingConstants,
     pub priors: &'a str,
+    pub algorithm: &'a str,
     pub tolerance: f64,
     pub quadrature_points: i32,
     pub threads: usize,
@@ -116,6 +117,7 @@ pub fn write_run(
         "quadrature": {"points": record.quadrature_points, "range": [-6, 6]},
         "tolerance": record.tolerance,
         "priors": record.priors,
+        "algorithm": record.algorithm,
         "threads": record.threads,
         "se_method": result.se_method,
         "excluded_items": prepared.excluded.iter().map(|e| json!({"item_id": e.item_id, "reason": e.reason})).collect::<Vec<_>>(),
