@@ -66,3 +66,11 @@ fn mirt_compatible_algorithm_is_selectable() {
     let err = error_of("SELECT mirt_calibrate('2PL', 60, algorithm => 'newton')").unwrap();
     assert!(err.starts_with("22023") && err.contains("squarem, em, mirt"), "{err}");
 }
+
+#[pg_test]
+fn scheduling_without_pg_cron_says_what_to_do() {
+    let err = error_of("SELECT mirt_schedule()").unwrap();
+    assert!(err.starts_with("55000: pg_cron is not installed"), "{err}");
+    let err = error_of("SELECT mirt_schedule('0 3 * * *', '5PL')").unwrap();
+    assert!(err.starts_with("22023") && err.contains("valid models"), "{err}");
+}

@@ -8,3 +8,4 @@ include!("support.rs");
 include!("calibrate.rs");
 include!("input_rules.rs");
 include!("functions.rs");
+include!("recovery.rs");

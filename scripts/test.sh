@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test tier: the numerical core (agreement with R mirt, recovery, properties), the
-# PostgreSQL tests inside a real server, and the Kubernetes manifests. Installs what it needs
+# PostgreSQL tests inside a real server, the Kubernetes manifests, and the integration tests on
+# a cluster of our own (pg_cron, concurrent sessions, cancellation, golden SQL files). Installs what it needs
 # first (scripts/setup.sh). Prints a closing summary line; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,7 @@ install -d -o postgres -g postgres "$pgdata"
 tier "core (irt-core)" cargo test --locked -p irt-core
 tier "postgres (pgrx)" cargo pgrx test pg15 --runas postgres --pgdata "$pgdata"
 tier "kubernetes manifests" bash scripts/validate-k8s.sh
+tier "integration (own cluster with pg_cron)" bash scripts/integration.sh
 
-passed=$(grep -Eo 'test result: ok\. [0-9]+ passed|^k8s: [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed|^(k8s|integration): [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 printf '\ntest result: ok. %s passed; 0 failed (all tiers)\n' "$passed"

@@ -108,16 +108,12 @@ pub fn mirt_calibrate(
     ),
 > {
     let started = Instant::now();
-    let item_model = ItemModel::parse(model).unwrap_or_else(|e| raise_core(e));
+    let item_model = parse_model(model);
+    check_lookback(lookback_days);
     let item_priors = Priors::preset(priors).unwrap_or_else(|e| raise_core(e));
     let linking = Linking::parse(linking);
     let rule = AttemptRule::parse(attempt);
     let em_algorithm = Algorithm::parse(algorithm).unwrap_or_else(|e| raise_core(e));
-    if !(1..=36_500).contains(&lookback_days) {
-        invalid_argument(format!(
-            "lookback_days must be between 1 and 36500, got {lookback_days}"
-        ));
-    }
     if max_cycles < 1 || quadrature_points < 5 || min_anchors < 1 || min_responses < 1 {
         invalid_argument("max_cycles, min_anchors and min_responses must be at least 1, quadrature_points at least 5");
     }
@@ -355,6 +351,19 @@ pub fn mirt_calibrate(
         result.converged(),
         ms_since(started),
     ))
+}
+
+pub fn parse_model(model: &str) -> ItemModel {
+    ItemModel::parse(model).unwrap_or_else(|e| raise_core(e))
+}
+
+/// A window of one day up to a century.
+pub fn check_lookback(lookback_days: i32) {
+    if !(1..=36_500).contains(&lookback_days) {
+        invalid_argument(format!(
+            "lookback_days must be between 1 and 36500, got {lookback_days}"
+        ));
+    }
 }
 
 /// The constants of θ_anchor = slope·θ_new + intercept.

@@ -12,6 +12,7 @@ mod errors;
 mod functions;
 mod load;
 mod prepare;
+mod schedule;
 mod write;
 
 ::pgrx::pg_module_magic!(name, version);

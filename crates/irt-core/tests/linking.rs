@@ -164,16 +164,6 @@ fn item(a: f64, b: f64, c: f64) -> ItemPoint {
     ItemPoint { a, b, c }
 }
 
-fn known(slope: f64, intercept: f64) -> LinkingConstants {
-    LinkingConstants {
-        slope,
-        intercept,
-        slope_se: None,
-        intercept_se: None,
-        criterion: None,
-    }
-}
-
 fn anchor_items(c: f64) -> Vec<ItemPoint> {
     [
         (0.8, -1.6),
@@ -203,7 +193,7 @@ fn assert_round_trip(from: &[ItemPoint]) {
         (0.5, -2.5),
     ];
     for (slope, intercept) in constants {
-        let truth = known(slope, intercept);
+        let truth = common::known(slope, intercept);
         let to: Vec<ItemPoint> = from.iter().map(|&p| transform_item(p, &truth)).collect();
         for method in LinkingMethod::ALL {
             let k = solve(method, from, &to);
@@ -235,7 +225,7 @@ fn round_trip_with_only_two_items() {
 
 #[test]
 fn transformation_preserves_response_probabilities() {
-    let k = known(1.7, -0.6);
+    let k = common::known(1.7, -0.6);
     let logistic =
         |p: ItemPoint, theta: f64| p.c + (1.0 - p.c) / (1.0 + (-p.a * (theta - p.b)).exp());
     for p in anchor_items(0.2) {

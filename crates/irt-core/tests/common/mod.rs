@@ -156,6 +156,17 @@ pub fn simulate(
     }
 }
 
+/// Linking constants without standard errors, to move items by a known A and B.
+pub fn known(slope: f64, intercept: f64) -> irt_core::linking::LinkingConstants {
+    irt_core::linking::LinkingConstants {
+        slope,
+        intercept,
+        slope_se: None,
+        intercept_se: None,
+        criterion: None,
+    }
+}
+
 pub fn rmse(pairs: impl IntoIterator<Item = (f64, f64)>) -> f64 {
     let (sum, n) = pairs
         .into_iter()

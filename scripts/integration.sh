@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Tests that need a server of our own: pg_cron preloaded, several sessions at once, cancellation
+# and statement_timeout, the Kubernetes CronJob's command run as written, and the SQL golden
+# files. Starts a throwaway cluster in target/it-cluster on its own port and stops it at exit.
+# `--update` rewrites the golden files' expected output instead of comparing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${PG_IRT_IT_PORT:-54329}
+SOCK=/var/run/postgresql
+DB=pg_irt_it
+DIR="$PWD/target/it-cluster"
+BIN="$(/usr/bin/pg_config --bindir)"
+UPDATE=${1:-}
+passed=0
+failed=0
+
+as_pg() { runuser -u postgres -- "$@"; }
+psql_it() { as_pg psql -X -q -h "$SOCK" -p "$PORT" -d "$DB" "$@"; }
+value() { psql_it -At -v ON_ERROR_STOP=1 -c "$1"; }
+now() { date +%s.%N; }
+seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+check() { # name, condition (an awk expression or a shell test), detail
+    if eval "$2"; then
+        passed=$((passed + 1)); printf 'ok   %s (%s)\n' "$1" "$3"
+    else
+        failed=$((failed + 1)); printf 'FAIL %s (%s)\n' "$1" "$3"
+    fi
+}
+counts() { value "SELECT (SELECT count(*) FROM mirt_fit_meta) || '/' || (SELECT count(*) FROM mirt_item_params) || '/' || (SELECT count(*) FROM mirt_ability) || '/' || (SELECT count(*) FROM mirt_item_params_history)"; }
+
+stop_cluster() { [[ -f $DIR/postmaster.pid ]] && as_pg "$BIN/pg_ctl" -D "$DIR" stop -m fast >/dev/null 2>&1 || true; }
+
+cargo pgrx install --pg-config /usr/bin/pg_config >/dev/null
+stop_cluster
+rm -rf "$DIR"
+install -d -o postgres -g postgres "$DIR"
+as_pg "$BIN/initdb" -D "$DIR" -A trust --locale=C.UTF-8 >/dev/null
+cat >>"$DIR/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$SOCK'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$DB'
+cron.use_background_workers = on
+max_worker_processes = 16
+CONF
+trap stop_cluster EXIT
+as_pg "$BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w start >/dev/null
+as_pg createdb -h "$SOCK" -p "$PORT" "$DB"
+psql_it -v ON_ERROR_STOP=1 -f scripts/demo_data.sql >/dev/null
+psql_it -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_irt" -c "CREATE EXTENSION pg_cron" -c "SELECT mirt_calibrate('2PL', 60)" >/dev/null 2>&1
+
+# Plain MML on the sparse demo drifts for thousands of cycles: a run that only a deadline ends.
+LONG_RUN="SELECT mirt_calibrate('2PL', 60, priors => 'none', max_cycles => 1000000)"
+
+echo "== statement_timeout and cancellation"
+before=$(counts)
+start=$(now)
+out=$(psql_it -v VERBOSITY=verbose -c "SET statement_timeout = '2s'" -c "$LONG_RUN" -c "SELECT 'still usable'" 2>&1 || true)
+took=$(seconds_between "$start" "$(now)")
+check "statement_timeout stops EM with 57014" '[[ $out == *"57014"* ]]' "$(grep -o 'ERROR:.*' <<<"$out" | head -1)"
+check "it returns within 1 s of the deadline" "awk 'BEGIN { exit !($took < 3.0) }'" "${took} s for a 2 s timeout"
+check "the session stays usable" '[[ $out == *"still usable"* ]]' "a statement after the error runs"
+check "nothing was written" '[[ $(counts) == "$before" ]]' "runs/items/abilities/history $before"
+
+psql_it -v VERBOSITY=verbose -c "SET application_name = 'pg_irt_cancel'" -c "$LONG_RUN" >"$DIR/cancel.out" 2>&1 &
+victim=$!
+sleep 1.5
+cancelled=$(now)
+value "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_irt_cancel'" >/dev/null
+wait "$victim" || true
+took=$(seconds_between "$cancelled" "$(now)")
+check "pg_cancel_backend stops EM with 57014" 'grep -q 57014 "$DIR/cancel.out"' "$(grep -o 'ERROR:.*' "$DIR/cancel.out" | head -1)"
+check "it returns within 1 s of the cancel" "awk 'BEGIN { exit !($took < 1.0) }'" "${took} s"
+
+echo "== concurrent runs"
+psql_it -c "SET statement_timeout = '5s'" -c "$LONG_RUN" >/dev/null 2>&1 &
+first=$!
+sleep 1.5
+start=$(now)
+out=$(psql_it -v VERBOSITY=verbose -c "SELECT mirt_calibrate('2PL', 60)" 2>&1 || true)
+took=$(seconds_between "$start" "$(now)")
+check "a second run fails at once with 55P03" '[[ $out == *"55P03"* ]]' "$(grep -o 'ERROR:.*' <<<"$out" | head -1), ${took} s"
+check "and says why" '[[ $out == *"another mirt_calibrate is running"* && $out == *HINT* ]]' "message and hint"
+wait "$first" || true
+out=$(psql_it -c "SELECT 'free again' FROM mirt_calibrate('2PL', 60)" 2>&1 || true)
+check "the lock is released with the first run's transaction" '[[ $out == *"free again"* ]]' "a third run succeeds"
+
+echo "== pg_cron"
+job=$(value "SELECT mirt_schedule('* * * * *')")
+runs_before=$(value "SELECT count(*) FROM mirt_fit_meta")
+status=""
+for _ in $(seq 1 45); do
+    status=$(value "SELECT status FROM cron.job_run_details WHERE jobid = $job ORDER BY start_time DESC LIMIT 1")
+    [[ $status == succeeded || $status == failed ]] && break
+    sleep 2
+done
+check "a job scheduled every minute runs mirt_calibrate" '[[ $status == succeeded ]]' "cron.job_run_details: ${status:-no run within 90 s}"
+check "and mirt_fit_meta holds its run" '(( $(value "SELECT count(*) FROM mirt_fit_meta") > runs_before ))' "$(value "SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1")"
+check "mirt_unschedule removes it" '[[ $(value "SELECT mirt_unschedule()") == t && $(value "SELECT count(*) FROM cron.job") == 0 ]]' "cron.job empty"
+
+echo "== the Kubernetes CronJob's command, as written"
+runs_before=$(value "SELECT count(*) FROM mirt_fit_meta")
+status=0
+DATABASE_URL="postgresql://postgres@/$DB?host=$SOCK&port=$PORT" \
+    target/k8s-venv/bin/python scripts/run_cronjob_command.py k8s/cronjob.yaml >"$DIR/cronjob.out" 2>&1 || status=$?
+check "psql from k8s/cronjob.yaml succeeds" '(( status == 0 ))' "exit $status"
+check "and writes a run" '(( $(value "SELECT count(*) FROM mirt_fit_meta") == runs_before + 1 ))' "$(grep -c NOTICE "$DIR/cronjob.out") NOTICE lines"
+
+echo "== SQL golden files"
+for sql in pgrx-tests/sql/*.sql; do
+    name=$(basename "$sql" .sql)
+    expected=pgrx-tests/expected/$name.out
+    actual=$(psql_it -a -v VERBOSITY=terse -f "$sql" 2>&1 || true)
+    if [[ $UPDATE == --update ]]; then
+        printf '%s\n' "$actual" >"$expected"
+    fi
+    if diff -u "$expected" <(printf '%s\n' "$actual") >"$DIR/$name.diff"; then
+        check "golden $name" true "matches $expected"
+    else
+        check "golden $name" false "see the diff below"
+        cat "$DIR/$name.diff"
+    fi
+done
+
+printf '\nintegration: %d passed, %d failed\n' "$passed" "$failed"
+((failed == 0))
