@@ -30,6 +30,10 @@ fn bad_arguments_and_data_fail_cleanly() {
     assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'two_correct')", "22P02", "holds 2, which is neither 0 nor 1");
     Spi::run("CREATE VIEW null_ids AS SELECT NULLIF(user_id, 3) AS user_id, question_id, is_correct AS correct, created_at FROM attempt_log").unwrap();
     assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'null_ids')", "23502", "NULL user_id or question_id");
+    // The memory guard refuses before loading anything.
+    Spi::run("SET pg_irt.max_answers = 1000").unwrap();
+    assert_fails("SELECT mirt_calibrate('2PL', 60)", "54000", "12426 rows in the window exceed pg_irt.max_answers = 1000");
+    Spi::run("RESET pg_irt.max_answers").unwrap();
     // An empty window.
     Spi::run("CREATE VIEW old_only AS SELECT * FROM attempt WHERE created_at < now() - interval '100 days'").unwrap();
     assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'old_only')", "22000", "no usable answers");
@@ -46,4 +50,14 @@ fn unusable_anchors_are_warned_and_skipped() {
     .unwrap();
     let n_anchors: i32 = Spi::get_one("SELECT n_anchors FROM mirt_calibrate('2PL', 60)").unwrap().unwrap();
     assert_eq!(n_anchors, 47);
+}
+
+#[pg_test]
+fn max_threads_caps_the_pool() {
+    load_demo();
+    Spi::run("SET pg_irt.max_threads = 1").unwrap();
+    Spi::run("SELECT mirt_calibrate('2PL', 60, threads => 2)").unwrap();
+    assert_eq!(one::<String>("SELECT model_spec->>'threads' FROM mirt_fit_meta"), "1");
+    let err = error_of("SET pg_irt.no_such_setting = 1").unwrap();
+    assert!(err.contains("invalid configuration parameter"), "{err}");
 }

@@ -37,6 +37,7 @@ fn recovery(linking: &str) -> (f64, f64, f64, f64, f64, f64) {
 
 #[pg_test]
 fn shifted_population_is_linked_onto_the_anchor_scale() {
+    hold_run_lock();
     Spi::run(SHIFTED_POPULATION).unwrap();
     for linking in ["stocking_lord", "haebara", "fixed"] {
         let (slope, intercept, rmse_a, rmse_b, rmse_theta, sd_theta) = recovery(linking);

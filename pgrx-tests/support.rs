@@ -4,7 +4,14 @@
 pub const DEMO: &str = include_str!("../scripts/demo_data.sql");
 
 pub fn load_demo() {
+    hold_run_lock();
     Spi::run(DEMO).expect("demo data loads");
+}
+
+/// pgrx runs tests in parallel sessions, and a second mirt_calibrate fails at once: tests that
+/// calibrate queue for the run lock first (it is re-entrant within a session).
+pub fn hold_run_lock() {
+    Spi::run("SELECT pg_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))").unwrap();
 }
 
 pub fn one<T: pgrx::FromDatum + pgrx::IntoDatum>(query: &str) -> T {

@@ -118,8 +118,8 @@ pub fn mirt_calibrate(
         invalid_argument("max_cycles, min_anchors and min_responses must be at least 1, quadrature_points at least 5");
     }
     let threads = match threads {
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        Some(n) if (1..=256).contains(&n) => n as usize,
+        None => crate::guc::threads(None),
+        Some(n) if (1..=256).contains(&n) => crate::guc::threads(Some(n as usize)),
         Some(n) => invalid_argument(format!("threads must be between 1 and 256, got {n}")),
     };
     let locked =

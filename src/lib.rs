@@ -10,12 +10,19 @@ use pgrx::prelude::*;
 mod calibrate;
 mod errors;
 mod functions;
+mod guc;
 mod load;
 mod prepare;
 mod schedule;
 mod write;
 
 ::pgrx::pg_module_magic!(name, version);
+
+/// Registers the settings when the library loads.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    guc::init();
+}
 
 extension_sql_file!("../sql/tables.sql", name = "tables", bootstrap);
 extension_sql_file!(

@@ -183,6 +183,15 @@ pub fn read_answers(
     let row = stats.first();
     let count = |i| row.get::<i64>(i).ok().flatten().unwrap_or(0);
     let (rows_in_window, null_answers, null_ids) = (count(1), count(2), count(3));
+    let limit = crate::guc::MAX_ANSWERS.get() as i64;
+    if rows_in_window > limit {
+        raise(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!("{rows_in_window} rows in the window exceed pg_irt.max_answers = {limit}"),
+            Some("Nothing was loaded. A run needs about 40 bytes of backend memory per answer.".into()),
+            Some("Shorten lookback_days, or raise pg_irt.max_answers (a superuser setting) if the server has the memory."),
+        );
+    }
     if null_ids > 0 {
         raise(
             PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
