@@ -108,6 +108,22 @@ DATABASE_URL="postgresql://postgres@/$DB?host=$SOCK&port=$PORT" \
 check "psql from k8s/cronjob.yaml succeeds" '(( status == 0 ))' "exit $status"
 check "and writes a run" '(( $(value "SELECT count(*) FROM mirt_fit_meta") == runs_before + 1 ))' "$(grep -c NOTICE "$DIR/cronjob.out") NOTICE lines"
 
+echo "== README: migration from the old pipeline's tables"
+as_pg createdb -h "$SOCK" -p "$PORT" pg_irt_migrate
+as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_migrate -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE TABLE mirt_item_params (item_id bigint PRIMARY KEY, params jsonb, fitted_at timestamptz);
+CREATE TABLE mirt_ability (user_id bigint PRIMARY KEY, theta float8, fitted_at timestamptz);
+CREATE TABLE mirt_fit_meta (run_id text PRIMARY KEY, model_spec jsonb, metrics jsonb, fitted_at timestamptz);
+INSERT INTO mirt_fit_meta VALUES ('fit-2025-11-02T04:15:23Z', '{"model": "2PL", "n_items": 2}', '{"aic": 12345.67}', '2025-11-02 04:15:23+00');
+INSERT INTO mirt_item_params VALUES (1, '{"a": 1.1, "b": 0.2}', '2025-11-02 04:15:23+00'), (2, '{"a": 0.9, "b": -0.4}', '2025-11-02 04:15:23+00');
+INSERT INTO mirt_ability VALUES (10, 0.3, '2025-11-02 04:15:23+00');
+SQL
+# The block that follows the "Existing mirt_* tables" paragraph, run as written.
+awk '/^\*\*Existing `mirt_\*` tables/ { on = 1 } on && /^```sql/ { code = 1; next } code && /^```/ { exit } code' README.md >"$DIR/migrate.sql"
+out=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_migrate -v ON_ERROR_STOP=1 -At -f "$DIR/migrate.sql" \
+    -c "SELECT (SELECT count(*) FROM mirt_fit_meta) || '/' || (SELECT count(*) FROM mirt_item_params) || '/' || (SELECT count(*) FROM mirt_ability) || '/' || (SELECT params->>'a' FROM mirt_item_params WHERE item_id = '1')" 2>&1 || true)
+check "the README's migration moves the old rows in" '[[ $out == *"1/2/1/1.1" ]]' "$(tail -1 <<<"$out")"
+
 echo "== SQL golden files"
 for sql in pgrx-tests/sql/*.sql; do
     name=$(basename "$sql" .sql)

@@ -171,7 +171,8 @@ fn probability() -> impl Strategy<Value = f64> {
 fn noise_answers() -> impl Strategy<Value = (usize, Vec<Vec<Option<bool>>>)> {
     (1..=40usize, 1..=12usize, probability(), probability()).prop_flat_map(
         |(persons, items, answered, right)| {
-            let cell = prop::option::weighted(answered, prop::bool::weighted(right));
+            let cell = (prop::bool::weighted(answered), prop::bool::weighted(right))
+                .prop_map(|(answered, right)| answered.then_some(right));
             (Just(items), vec(vec(cell, items), persons))
         },
     )
