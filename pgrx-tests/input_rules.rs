@@ -61,3 +61,48 @@ fn max_threads_caps_the_pool() {
     let err = error_of("SET pg_irt.no_such_setting = 1").unwrap();
     assert!(err.contains("invalid configuration parameter"), "{err}");
 }
+
+#[pg_test]
+fn contract_details_are_honoured_and_recorded() {
+    load_demo();
+    // An anchor on the normal-ogive metric: a·D is what the run holds it at.
+    Spi::run("UPDATE question SET meta = jsonb_set(meta, '{irt}', '{\"a\": 1, \"b\": 0.5, \"D\": 1.7}') WHERE id = 1").unwrap();
+    Spi::run("SELECT mirt_calibrate('2PL', 60, linking => 'fixed')").unwrap();
+    assert_eq!(one::<String>("SELECT round((params->>'a')::numeric, 6)::text FROM mirt_item_params WHERE item_id = '1'"), "1.700000");
+    let window: bool = one(
+        "SELECT (model_spec->'window'->>'end')::timestamptz - (model_spec->'window'->>'start')::timestamptz = interval '60 days' FROM mirt_fit_meta",
+    );
+    assert!(window);
+    // Retries: the first attempt counts unless asked otherwise; the answers differ, the counts not.
+    let first: f64 = one("SELECT sum(p_value * n_responses) FROM mirt_item_params");
+    Spi::run("SELECT mirt_calibrate('2PL', 60, attempt => 'last')").unwrap();
+    let last: f64 = one("SELECT sum(p_value * n_responses) FROM mirt_item_params");
+    assert!((first - last).abs() > 0.5, "{first} {last}");
+    assert_eq!(one::<i64>("SELECT sum(n_responses)::bigint FROM mirt_item_params"), 12000);
+    // Items answered in the window but not in the bank are calibrated like any other.
+    Spi::run("DELETE FROM question WHERE id > 140").unwrap();
+    assert_eq!(one::<i32>("SELECT n_items FROM mirt_calibrate('2PL', 60)"), 150);
+    // Thin items are excluded, listed with their reason, and their users dropped if nothing is left.
+    let excluded: i64 = one("SELECT jsonb_array_length(model_spec->'excluded_items') FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
+    assert_eq!(excluded, 0);
+    Spi::run("SELECT mirt_calibrate('2PL', 60, min_responses => 85)").unwrap();
+    let (kept, listed) = Spi::get_two::<i64, i64>(
+        "SELECT (SELECT count(*) FROM mirt_item_params_history h WHERE h.run_id = m.run_id), jsonb_array_length(model_spec->'excluded_items') \
+         FROM mirt_fit_meta m ORDER BY fitted_at DESC LIMIT 1",
+    )
+    .unwrap();
+    assert_eq!(kept.unwrap() + listed.unwrap(), 150);
+    assert!(listed.unwrap() > 0);
+    let reason: String = one("SELECT model_spec->'excluded_items'->0->>'reason' FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
+    assert!(reason.contains("fewer than min_responses = 85"), "{reason}");
+}
+
+#[pg_test]
+fn a_nonconverged_run_can_be_accepted() {
+    load_demo();
+    let converged: bool = one("SELECT converged FROM mirt_calibrate('2PL', 60, max_cycles => 3, accept_nonconverged => true)");
+    assert!(!converged);
+    assert_eq!(one::<String>("SELECT status FROM mirt_fit_meta"), "not_converged");
+    assert_eq!(one::<String>("SELECT status FROM mirt_run_status"), "not_converged");
+    assert_eq!(one::<i64>("SELECT count(*) FROM mirt_health() WHERE component = 'last_run' AND status = 'FAIL'"), 1);
+}

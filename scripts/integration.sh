@@ -108,6 +108,14 @@ DATABASE_URL="postgresql://postgres@/$DB?host=$SOCK&port=$PORT" \
 check "psql from k8s/cronjob.yaml succeeds" '(( status == 0 ))' "exit $status"
 check "and writes a run" '(( $(value "SELECT count(*) FROM mirt_fit_meta") == runs_before + 1 ))' "$(grep -c NOTICE "$DIR/cronjob.out") NOTICE lines"
 
+echo "== CREATE EXTENSION ... WITH SCHEMA"
+as_pg createdb -h "$SOCK" -p "$PORT" pg_irt_schema
+out=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_schema -v ON_ERROR_STOP=1 -At \
+    -f scripts/demo_data.sql -c "CREATE SCHEMA irt" -c "CREATE EXTENSION pg_irt WITH SCHEMA irt" \
+    -c "SELECT n_items FROM irt.mirt_calibrate('2PL', 60)" \
+    -c "SELECT count(*) FROM irt.mirt_ability" -c "SELECT string_agg(status, ',') FROM irt.mirt_health()" 2>/dev/null | tail -3 | paste -sd/ || true)
+check "the extension lives and writes in the schema it was given" '[[ $out == "150/500/OK,OK,OK,OK" ]]' "$out"
+
 echo "== README: migration from the old pipeline's tables"
 as_pg createdb -h "$SOCK" -p "$PORT" pg_irt_migrate
 as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_migrate -v ON_ERROR_STOP=1 >/dev/null <<'SQL'

@@ -97,7 +97,7 @@ pub fn write_run(
     let person_counts: Vec<i32> = (0..prepared.responses.n_persons())
         .map(|i| prepared.responses.person(i).0.len() as i32)
         .collect();
-    let model_spec = json!({
+    let mut model_spec = json!({
         "model": record.model.name(),
         "n_items": n_items,
         "n_users": prepared.user_ids.len(),
@@ -141,6 +141,18 @@ pub fn write_run(
     };
 
     Spi::connect_mut(|client| {
+        // The window as load.rs read it: from now() − lookback_days to the transaction's now().
+        let window: Option<String> = client
+            .select(
+                "SELECT json_build_object('start', now() - make_interval(days => $1), 'end', now())::text",
+                None,
+                &[record.lookback_days.into()],
+            )
+            .and_then(|t| t.first().get_one())
+            .unwrap_or_else(|e| spi_error(e));
+        model_spec["window"] = window
+            .and_then(|w| serde_json::from_str(&w).ok())
+            .unwrap_or(Value::Null);
         let schema: String = client
             .select("SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_irt'", None, &[])
             .and_then(|t| t.first().get_one())
