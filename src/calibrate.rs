@@ -136,12 +136,23 @@ pub fn mirt_calibrate(
         );
     }
 
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap_or_else(|e| {
+            raise(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES,
+                format!("cannot start {threads} threads: {e}"),
+                None,
+                None,
+            )
+        });
     let mut phases = Phases::default();
     let t = Instant::now();
     let (answers, bank, source_name, items_name) = Spi::connect(|client| {
         let source_rel = Relation::resolve(client, source, "source");
         let items_rel = Relation::resolve(client, items, "items");
-        let answers = read_answers(client, &source_rel, lookback_days, rule);
+        let answers = read_answers(client, &source_rel, lookback_days, rule, &pool);
         let bank = if linking == Linking::None {
             None
         } else {
@@ -231,17 +242,6 @@ pub fn mirt_calibrate(
         anchors.len(),
         linking.name()
     );
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap_or_else(|e| {
-            raise(
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES,
-                format!("cannot start {threads} threads: {e}"),
-                None,
-                None,
-            )
-        });
     let result = fit(&prepared.responses, &config, &pool, |r| {
         pgrx::check_for_interrupts!();
         if r.cycle % 10 == 0 {

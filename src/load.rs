@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use irt_core::{ItemParams, Responses};
+use irt_core::{Attempt, ItemParams, Responses};
 use pgrx::spi::SpiClient;
 use pgrx::{JsonB, PgSqlErrorCode};
 
@@ -129,6 +129,7 @@ pub fn read_answers(
     source: &Relation,
     lookback_days: i32,
     rule: AttemptRule,
+    pool: &rayon::ThreadPool,
 ) -> Answers {
     for col in ["user_id", "question_id", "created_at"] {
         source.column(col, SOURCE_COLUMNS);
@@ -209,21 +210,16 @@ pub fn read_answers(
         );
     }
     let correct = if numeric { "correct = 1" } else { "correct" };
-    let order = if rule == AttemptRule::First {
-        "ASC"
-    } else {
-        "DESC"
-    };
+    // Unsorted: resolving repeats and grouping by user is done in Rust, in parallel, which is
+    // several times faster than a DISTINCT ON sort in the database (measured in the notes).
     let query = format!(
-        "SELECT DISTINCT ON (user_id, question_id) user_id::text, question_id::text, {correct} \
-         FROM {rel} WHERE {window} AND correct IS NOT NULL \
-         ORDER BY user_id, question_id, created_at {order}"
+        "SELECT user_id::text, question_id::text, {correct}, (extract(epoch FROM created_at) * 1000000)::int8 \
+         FROM {rel} WHERE {window} AND correct IS NOT NULL"
     );
     let mut cursor = client.open_cursor(query.as_str(), &[lookback_days.into()]);
-    let mut user_ids = Vec::new();
+    let mut user_index: HashMap<String, u32> = HashMap::new();
     let mut item_index: HashMap<String, u32> = HashMap::new();
-    let mut item_ids = Vec::new();
-    let (mut offsets, mut items, mut answers) = (vec![0usize], Vec::new(), Vec::new());
+    let mut attempts = Vec::new();
     loop {
         let table = cursor.fetch(FETCH).unwrap_or_else(|e| {
             raise(
@@ -237,43 +233,56 @@ pub fn read_answers(
             break;
         }
         for row in table {
-            let (Ok(Some(user)), Ok(Some(item)), Ok(Some(right))) = (
-                row.get::<String>(1),
-                row.get::<String>(2),
+            let (Ok(Some(user)), Ok(Some(item)), Ok(Some(correct)), Ok(Some(time))) = (
+                row.get::<&str>(1),
+                row.get::<&str>(2),
                 row.get::<bool>(3),
+                row.get::<i64>(4),
             ) else {
                 continue;
             };
-            if user_ids.last() != Some(&user) {
-                if !user_ids.is_empty() {
-                    offsets.push(items.len());
-                }
-                user_ids.push(user);
-            }
-            let next = item_ids.len() as u32;
-            let j = *item_index.entry(item).or_insert_with_key(|k| {
-                item_ids.push(k.clone());
-                next
+            attempts.push(Attempt {
+                person: intern(&mut user_index, user),
+                item: intern(&mut item_index, item),
+                time,
+                correct,
             });
-            items.push(j);
-            answers.push(right as u8);
         }
         pgrx::check_for_interrupts!();
     }
-    if !user_ids.is_empty() {
-        offsets.push(items.len());
-    }
-    let n_answers = items.len() as i64;
-    let responses = Responses::from_parts(item_ids.len(), offsets, items, answers)
-        .unwrap_or_else(|e| crate::errors::raise_core(e));
+    let (responses, repeated) = Responses::from_attempts(
+        user_index.len(),
+        item_index.len(),
+        attempts,
+        rule == AttemptRule::Last,
+        pool,
+    )
+    .unwrap_or_else(|e| crate::errors::raise_core(e));
     Answers {
-        user_ids,
-        item_ids,
+        user_ids: ids_in_order(user_index),
+        item_ids: ids_in_order(item_index),
         responses,
         rows_in_window,
         null_answers,
-        repeated: rows_in_window - null_answers - n_answers,
+        repeated: repeated as i64,
     }
+}
+
+/// The index of `id`, given the next free one when it is new.
+fn intern(index: &mut HashMap<String, u32>, id: &str) -> u32 {
+    if let Some(&i) = index.get(id) {
+        return i;
+    }
+    let next = index.len() as u32;
+    index.insert(id.to_owned(), next);
+    next
+}
+
+/// The ids of an interned index, ordered by their index.
+fn ids_in_order(index: HashMap<String, u32>) -> Vec<String> {
+    let mut ids: Vec<(String, u32)> = index.into_iter().collect();
+    ids.sort_unstable_by_key(|&(_, i)| i);
+    ids.into_iter().map(|(id, _)| id).collect()
 }
 
 /// Known parameters from the item bank: anchors, and start values for other items.

@@ -28,5 +28,5 @@ pub use model::{ItemModel, ItemParams};
 pub use params::{Algorithm, FitConfig, FitParams};
 pub use priors::{NormalPrior, Priors};
 pub use quadrature::{Grid, Latent};
-pub use responses::{ItemStats, Responses};
+pub use responses::{Attempt, ItemStats, Responses};
 pub use scoring::{score, Score, ScoreMethod};
