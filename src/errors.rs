@@ -61,3 +61,14 @@ pub fn raise_linking(err: LinkingError) -> ! {
         None,
     )
 }
+
+/// An SPI call that should not fail did (the database's own error has already been raised
+/// where there was one): XX000 with what SPI said.
+pub fn spi_failed(err: pgrx::spi::SpiError) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("SPI call failed: {err}"),
+        None,
+        None,
+    )
+}

@@ -8,7 +8,7 @@ use irt_core::{Attempt, ItemParams, Responses};
 use pgrx::spi::SpiClient;
 use pgrx::{JsonB, PgSqlErrorCode};
 
-use crate::errors::raise;
+use crate::errors::{raise, spi_failed};
 
 /// Rows fetched from the cursor at a time.
 const FETCH: i64 = 50_000;
@@ -48,14 +48,7 @@ impl Relation {
                 None,
                 &[quoted.clone().into()],
             )
-            .unwrap_or_else(|e| {
-                raise(
-                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                    e.to_string(),
-                    None,
-                    None,
-                )
-            });
+            .unwrap_or_else(|e| spi_failed(e));
         for row in rows {
             let (Ok(Some(name)), Ok(Some(ty))) = (row.get::<String>(1), row.get::<String>(2))
             else {
@@ -173,14 +166,7 @@ pub fn read_answers(
             None,
             &[lookback_days.into()],
         )
-        .unwrap_or_else(|e| {
-            raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                e.to_string(),
-                None,
-                None,
-            )
-        });
+        .unwrap_or_else(|e| spi_failed(e));
     let row = stats.first();
     let count = |i| row.get::<i64>(i).ok().flatten().unwrap_or(0);
     let (rows_in_window, null_answers, null_ids) = (count(1), count(2), count(3));
@@ -221,14 +207,7 @@ pub fn read_answers(
     let mut item_index: HashMap<String, u32> = HashMap::new();
     let mut attempts = Vec::new();
     loop {
-        let table = cursor.fetch(FETCH).unwrap_or_else(|e| {
-            raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                e.to_string(),
-                None,
-                None,
-            )
-        });
+        let table = cursor.fetch(FETCH).unwrap_or_else(|e| spi_failed(e));
         if table.is_empty() {
             break;
         }
@@ -309,14 +288,7 @@ pub fn read_bank(client: &SpiClient<'_>, items: &Relation) -> BankParams {
     );
     let rows = client
         .select(query.as_str(), None, &[])
-        .unwrap_or_else(|e| {
-            raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                e.to_string(),
-                None,
-                None,
-            )
-        });
+        .unwrap_or_else(|e| spi_failed(e));
     let mut anchors: Vec<(String, ItemParams)> = Vec::new();
     let mut starts = HashMap::new();
     for row in rows {

@@ -10,7 +10,7 @@ use pgrx::PgSqlErrorCode;
 use serde_json::{json, Value};
 
 use crate::calibrate::{linked_item, linked_latent, Phases};
-use crate::errors::raise;
+use crate::errors::{raise, spi_failed};
 use crate::prepare::Prepared;
 
 /// What a run records about itself beside the estimates.
@@ -41,15 +41,6 @@ fn finite(x: f64) -> Value {
     } else {
         Value::Null
     }
-}
-
-fn spi_error(e: pgrx::spi::SpiError) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-        format!("writing the run failed: {e}"),
-        None,
-        None,
-    )
 }
 
 pub fn write_run(
@@ -149,7 +140,7 @@ pub fn write_run(
                 &[record.lookback_days.into()],
             )
             .and_then(|t| t.first().get_one())
-            .unwrap_or_else(|e| spi_error(e));
+            .unwrap_or_else(|e| spi_failed(e));
         model_spec["window"] = window
             .and_then(|w| serde_json::from_str(&w).ok())
             .unwrap_or(Value::Null);
@@ -195,13 +186,14 @@ pub fn write_run(
             "max_change": finite(result.max_change),
             "ms": {"load": phases.load, "fit": phases.fit, "score": phases.score, "link": phases.link},
         });
-        client
-            .update(
-                &format!("INSERT INTO {schema}.mirt_fit_meta (run_id, model_spec, metrics, status, fitted_at) VALUES ($1, $2::jsonb, $3::jsonb, $4, $5)"),
-                None,
-                &[run_id.clone().into(), model_spec.to_string().into(), metrics.to_string().into(), status.into(), stamp.into()],
-            )
-            .unwrap_or_else(|e| spi_error(e));
+        execute(
+            client,
+            &format!(
+                "INSERT INTO {schema}.mirt_fit_meta (run_id, model_spec, metrics, status, fitted_at) \
+                 VALUES ($1, $2::jsonb, $3::jsonb, $4, $5)"
+            ),
+            &[run_id.clone().into(), model_spec.to_string().into(), metrics.to_string().into(), status.into(), stamp.into()],
+        );
         let model = record.model.name();
         let item_args = || -> Vec<pgrx::datum::DatumWithOid<'_>> {
             vec![
@@ -214,53 +206,57 @@ pub fn write_run(
                 stamp.into(),
             ]
         };
-        client
-            .update(
-                &format!(
-                    "INSERT INTO {schema}.mirt_item_params (item_id, model, params, n_responses, p_value, run_id, fitted_at) \
-                     SELECT i, $6, p::jsonb, n, pv, $5, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv) \
-                     ON CONFLICT (item_id) DO UPDATE SET model = EXCLUDED.model, params = EXCLUDED.params, \
-                     n_responses = EXCLUDED.n_responses, p_value = EXCLUDED.p_value, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
-                ),
-                None,
-                &item_args(),
-            )
-            .unwrap_or_else(|e| spi_error(e));
-        client
-            .update(
-                &format!(
-                    "INSERT INTO {schema}.mirt_item_params_history (run_id, item_id, model, params, n_responses, p_value, fitted_at) \
-                     SELECT $5, i, $6, p::jsonb, n, pv, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv)"
-                ),
-                None,
-                &item_args(),
-            )
-            .unwrap_or_else(|e| spi_error(e));
-        client
-            .update(
-                &format!(
-                    "INSERT INTO {schema}.mirt_ability (user_id, theta, se, n_responses, run_id, fitted_at) \
-                     SELECT u, t, s, n, $5, $6 FROM unnest($1::text[], $2::float8[], $3::float8[], $4::int[]) AS x(u, t, s, n) \
-                     ON CONFLICT (user_id) DO UPDATE SET theta = EXCLUDED.theta, se = EXCLUDED.se, \
-                     n_responses = EXCLUDED.n_responses, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
-                ),
-                None,
-                &[prepared.user_ids.clone().into(), thetas.clone().into(), ses.clone().into(), person_counts.clone().into(), run_id.clone().into(), stamp.into()],
-            )
-            .unwrap_or_else(|e| spi_error(e));
+        let upsert_items = format!(
+            "INSERT INTO {schema}.mirt_item_params (item_id, model, params, n_responses, p_value, run_id, fitted_at) \
+             SELECT i, $6, p::jsonb, n, pv, $5, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv) \
+             ON CONFLICT (item_id) DO UPDATE SET model = EXCLUDED.model, params = EXCLUDED.params, \
+             n_responses = EXCLUDED.n_responses, p_value = EXCLUDED.p_value, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
+        );
+        execute(client, &upsert_items, &item_args());
+        let append_history = format!(
+            "INSERT INTO {schema}.mirt_item_params_history (run_id, item_id, model, params, n_responses, p_value, fitted_at) \
+             SELECT $5, i, $6, p::jsonb, n, pv, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv)"
+        );
+        execute(client, &append_history, &item_args());
+        let upsert_abilities = format!(
+            "INSERT INTO {schema}.mirt_ability (user_id, theta, se, n_responses, run_id, fitted_at) \
+             SELECT u, t, s, n, $5, $6 FROM unnest($1::text[], $2::float8[], $3::float8[], $4::int[]) AS x(u, t, s, n) \
+             ON CONFLICT (user_id) DO UPDATE SET theta = EXCLUDED.theta, se = EXCLUDED.se, \
+             n_responses = EXCLUDED.n_responses, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
+        );
+        let ability_args = [
+            prepared.user_ids.clone().into(),
+            thetas.clone().into(),
+            ses.clone().into(),
+            person_counts.clone().into(),
+            run_id.clone().into(),
+            stamp.into(),
+        ];
+        execute(client, &upsert_abilities, &ability_args);
         phases.write = t.elapsed().as_secs_f64() * 1e3;
-        client
-            .update(
-                &format!(
-                    "UPDATE {schema}.mirt_fit_meta SET metrics = jsonb_set(jsonb_set(metrics, '{{ms,write}}', to_jsonb($2::float8)), \
-                     '{{ms,total}}', to_jsonb($3::float8)) WHERE run_id = $1"
-                ),
-                None,
-                &[run_id.clone().into(), phases.write.into(), (started.elapsed().as_secs_f64() * 1e3).into()],
-            )
-            .unwrap_or_else(|e| spi_error(e));
+        let record_timing = format!(
+            "UPDATE {schema}.mirt_fit_meta SET metrics = jsonb_set(jsonb_set(metrics, '{{ms,write}}', to_jsonb($2::float8)), \
+             '{{ms,total}}', to_jsonb($3::float8)) WHERE run_id = $1"
+        );
+        let total_ms = started.elapsed().as_secs_f64() * 1e3;
+        execute(
+            client,
+            &record_timing,
+            &[run_id.clone().into(), phases.write.into(), total_ms.into()],
+        );
         run_id
     })
+}
+
+/// Runs one write statement of the run.
+fn execute(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+) {
+    client
+        .update(sql, None, args)
+        .unwrap_or_else(|e| spi_failed(e));
 }
 
 /// SE of d* = −a*·b* on the linked scale, by the delta method on (a, b).
