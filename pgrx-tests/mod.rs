@@ -9,3 +9,4 @@ include!("calibrate.rs");
 include!("input_rules.rs");
 include!("functions.rs");
 include!("recovery.rs");
+include!("security.rs");
