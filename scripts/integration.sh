@@ -87,6 +87,36 @@ wait "$first" || true
 out=$(psql_it -c "SELECT 'free again' FROM mirt_calibrate('2PL', 60)" 2>&1 || true)
 check "the lock is released with the first run's transaction" '[[ $out == *"free again"* ]]' "a third run succeeds"
 
+echo "== a backend terminated during the write"
+before=$(counts)
+params_before=$(value "SELECT md5(string_agg(item_id || params::text, ',' ORDER BY item_id)) FROM mirt_item_params")
+# A statement trigger holds the run inside its write phase long enough to kill it there.
+value "CREATE FUNCTION slow_write() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END \$\$;
+       CREATE TRIGGER slow_write BEFORE INSERT ON mirt_ability FOR EACH STATEMENT EXECUTE FUNCTION slow_write()" >/dev/null
+psql_it -c "SET application_name = 'pg_irt_victim'" -c "SELECT mirt_calibrate('2PL', 60)" >"$DIR/terminate.out" 2>&1 &
+victim=$!
+for _ in $(seq 1 50); do
+    [[ $(value "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_irt_victim' AND wait_event = 'PgSleep'") == 1 ]] && break
+    sleep 0.1
+done
+value "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_irt_victim'" >/dev/null
+wait "$victim" || true
+value "DROP TRIGGER slow_write ON mirt_ability; DROP FUNCTION slow_write()" >/dev/null
+check "the killed run's writes are rolled back" '[[ $(counts) == "$before" ]]' "runs/items/abilities/history $(counts)"
+check "and the previous parameters stay current" '[[ $(value "SELECT md5(string_agg(item_id || params::text, '"','"' ORDER BY item_id)) FROM mirt_item_params") == "$params_before" ]]' "$(grep -o 'terminating connection[^.]*' "$DIR/terminate.out" | head -1)"
+
+echo "== soak: 20 consecutive runs in one session"
+# Each run its own statement and transaction, as nightly runs are.
+rss="SELECT 'rss ' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'RssAnon:\\s+(\\d+)'))[1];"
+run="SELECT count(*) FROM mirt_calibrate('2PL', 60);"
+out=$({ for _ in 1 2 3; do echo "$run"; done; echo "$rss"; for _ in $(seq 1 20); do echo "$run"; done; echo "$rss"; } |
+    psql_it -At -v ON_ERROR_STOP=1 2>/dev/null)
+rss_warm=$(awk '$1 == "rss" { print $2 }' <<<"$out" | sed -n 1p)
+rss_after=$(awk '$1 == "rss" { print $2 }' <<<"$out" | sed -n 2p)
+check "backend memory does not grow over 20 runs" '[[ -n $rss_warm && -n $rss_after ]] && (( rss_after - rss_warm < 2048 ))' "private memory (RssAnon) ${rss_warm} kB after 3 runs, ${rss_after} kB after 23"
+check "current tables keep one row per item and user" '[[ $(value "SELECT count(*) FROM mirt_item_params")/$(value "SELECT count(*) FROM mirt_ability") == 150/500 ]]' "150 items, 500 users"
+check "only the history grows" '(( $(value "SELECT count(DISTINCT run_id) FROM mirt_item_params_history") >= 24 ))' "$(value "SELECT count(*) FROM mirt_item_params_history") history rows"
+
 echo "== pg_cron"
 job=$(value "SELECT mirt_schedule('* * * * *')")
 runs_before=$(value "SELECT count(*) FROM mirt_fit_meta")
