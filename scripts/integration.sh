@@ -35,6 +35,8 @@ cargo pgrx install --pg-config /usr/bin/pg_config >/dev/null
 stop_cluster
 rm -rf "$DIR"
 install -d -o postgres -g postgres "$DIR"
+# Debian makes the socket directory when a cluster of its own starts; a fresh machine may not have.
+[[ -d $SOCK ]] || install -d -o postgres -g postgres -m 2775 "$SOCK"
 as_pg "$BIN/initdb" -D "$DIR" -A trust --locale=C.UTF-8 >/dev/null
 cat >>"$DIR/postgresql.conf" <<CONF
 port = $PORT
