@@ -119,6 +119,11 @@ check "backend memory does not grow over 20 runs" '[[ -n $rss_warm && -n $rss_af
 check "current tables keep one row per item and user" '[[ $(value "SELECT count(*) FROM mirt_item_params")/$(value "SELECT count(*) FROM mirt_ability") == 150/500 ]]' "150 items, 500 users"
 check "only the history grows" '(( $(value "SELECT count(DISTINCT run_id) FROM mirt_item_params_history") >= 24 ))' "$(value "SELECT count(*) FROM mirt_item_params_history") history rows"
 
+echo "== the postgres_exporter query of k8s/"
+query=$(target/k8s-venv/bin/python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["pg_irt"]["query"])' k8s/postgres-exporter-queries.yaml)
+out=$(psql_it -At -F' ' -v ON_ERROR_STOP=1 -c "$query" 2>&1 || true)
+check "it runs against mirt_run_status and returns the last run" '[[ $(wc -l <<<"$out") == 1 && $out == *succeeded* ]]' "$out"
+
 echo "== pg_cron"
 job=$(value "SELECT mirt_schedule('* * * * *')")
 runs_before=$(value "SELECT count(*) FROM mirt_fit_meta")
