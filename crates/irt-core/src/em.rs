@@ -201,7 +201,7 @@ impl Layout {
                 a: slope.map_or(c[0], |s| x[s]),
                 d: c[1],
                 c: if free.guessing() {
-                    crate::model::logistic(c[2])
+                    crate::model::guessing_at_logit(c[2])
                 } else {
                     items[j].c
                 },
@@ -394,13 +394,13 @@ fn run_em(
     accelerate: bool,
 ) -> Result<(Vec<f64>, Termination)> {
     // One EM cycle, recorded; Some(termination) when the loop must stop at its `next`.
-    let mut cycle = |from: &[f64]| -> (Step, Option<Termination>) {
+    let cycle = |progress: &mut Progress<_>, from: &[f64]| -> (Step, Option<Termination>) {
         let step = engine.step(from);
         let stop = progress.record(step.log_lik, max_abs_diff(&step.next, from));
         (step, stop)
     };
     loop {
-        let (first, stop) = cycle(&x);
+        let (first, stop) = cycle(progress, &x);
         if !first.next.iter().all(|v| v.is_finite()) {
             return Err(CoreError::NonFinite {
                 what: "item parameters",
@@ -413,7 +413,7 @@ fn run_em(
             x = first.next;
             continue;
         }
-        let (second, stop) = cycle(&first.next);
+        let (second, stop) = cycle(progress, &first.next);
         if let Some(t) = stop {
             return Ok((second.next, t));
         }
@@ -441,13 +441,19 @@ fn run_em(
             x = second.next;
             continue;
         }
-        let (third, stop) = cycle(&extrapolated);
+        let (third, stop) = cycle(progress, &extrapolated);
         let kept = third.log_posterior >= second.log_posterior;
         x = if kept { third.next } else { second.next };
-        if let Some(t) = stop {
-            if kept || t != Termination::Converged {
-                return Ok((x, t));
+        let stop = match stop {
+            // Convergence seen from a rejected extrapolation says nothing about `x`: go on, but
+            // not past the cycle limit (one cycle more than allowed used to run).
+            Some(Termination::Converged) if !kept => {
+                (progress.cycles >= progress.max_cycles).then_some(Termination::MaxCycles)
             }
+            other => other,
+        };
+        if let Some(t) = stop {
+            return Ok((x, t));
         }
     }
 }

@@ -102,6 +102,9 @@ pub enum LinkingError {
     /// Newton's method found no strict minimum of the characteristic-curve
     /// criterion (e.g. a flat criterion) within the iteration limit.
     NoConvergence,
+    /// Finite input whose constants (or criterion) are not: sums and products of
+    /// parameters near f64::MAX overflow, tiny over huge slopes underflow to A = 0.
+    OutOfRange,
 }
 
 impl fmt::Display for LinkingError {
@@ -124,6 +127,12 @@ impl fmt::Display for LinkingError {
             }
             LinkingError::NoConvergence => {
                 write!(f, "linking criterion minimisation did not converge")
+            }
+            LinkingError::OutOfRange => {
+                write!(
+                    f,
+                    "item parameters put the linking constants out of numeric range"
+                )
             }
         }
     }
@@ -173,6 +182,15 @@ pub fn linking_constants(
         LinkingMethod::Haebara => characteristic_curve(CurveMethod::Haebara, from, to)?,
         LinkingMethod::StockingLord => characteristic_curve(CurveMethod::StockingLord, from, to)?,
     };
+    let (slope, intercept, criterion) = (fit.slope(), fit.intercept(), fit.criterion());
+    // Checked because these were returned as inf, NaN or A = 0 (see `OutOfRange`).
+    let in_range = slope.is_finite()
+        && slope > 0.0
+        && intercept.is_finite()
+        && criterion.is_none_or(f64::is_finite);
+    if !in_range {
+        return Err(LinkingError::OutOfRange);
+    }
     let (slope_se, intercept_se) = match from_cov {
         Some(cov) => {
             let [var_a, var_b] = delta_variances(&fit.jacobian(from, to), cov);
@@ -181,11 +199,11 @@ pub fn linking_constants(
         None => (None, None),
     };
     Ok(LinkingConstants {
-        slope: fit.slope(),
-        intercept: fit.intercept(),
+        slope,
+        intercept,
         slope_se,
         intercept_se,
-        criterion: fit.criterion(),
+        criterion,
     })
 }
 

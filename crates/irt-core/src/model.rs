@@ -105,12 +105,19 @@ impl ItemParams {
         (log_p, log_q)
     }
 
-    /// Fisher information of the item at θ.
+    /// Fisher information of the item at θ: P'²/(PQ) with P' = a(1 − c)s(1 − s), s the
+    /// logistic, reduced to a²(1 − c)s(1 − s)·s/P. The quotient itself is 0/0 (NaN) wherever s
+    /// rounds to 1 (aθ + d > 37, e.g. a steep item in MAP scoring), or to 0 without guessing;
+    /// the reduced form is exact there and finite everywhere.
     pub fn information(&self, theta: f64) -> f64 {
         let s = logistic(self.a * theta + self.d);
-        let p = self.c + (1.0 - self.c) * s;
-        let dp = self.a * (1.0 - self.c) * s * (1.0 - s);
-        dp * dp / (p * (1.0 - p))
+        // s/P is 1 without guessing, and at most 1/(1 − c) with it.
+        let s_over_p = if self.c == 0.0 {
+            1.0
+        } else {
+            s / self.prob(theta)
+        };
+        self.a * self.a * (1.0 - self.c) * s * (1.0 - s) * s_over_p
     }
 }
 
@@ -121,6 +128,14 @@ pub fn logistic(z: f64) -> f64 {
         let e = z.exp();
         e / (1.0 + e)
     }
+}
+
+/// The lower asymptote c at logit c = x, kept strictly inside (0, 1). Without a guessing prior
+/// EM can drive logit c past −745 or +37, where the logistic rounds to exactly 0 or 1: logit c
+/// is then ∓∞, the M-step's derivatives are not finite (its Newton loop never ended), and log Q
+/// is −∞. Inside the bounds this is the logistic itself, bit for bit.
+pub fn guessing_at_logit(x: f64) -> f64 {
+    logistic(x).clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON / 2.0)
 }
 
 /// log(1 + e^z), exact for large |z|.
@@ -151,6 +166,39 @@ mod tests {
         let steep = ItemParams::from_irt(4.0, 0.0, 0.0);
         let (lp, lq) = steep.log_probs(-300.0);
         assert!(lp.is_finite() && lp < -1000.0 && lq == 0.0);
+    }
+
+    /// Regression (found by tests/fuzz_properties.rs): where the logistic rounds to 0 or 1
+    /// the information was 0/0, and MAP scores on steep items came out NaN.
+    #[test]
+    fn information_is_finite_in_the_tails() {
+        for c in [0.0, 0.2] {
+            let item = ItemParams::from_irt(1.3, 0.4, c);
+            let (p, dp) = (
+                item.prob(0.5),
+                1.3 * (1.0 - c) * logistic(1.3 * 0.1) * logistic(-0.13),
+            );
+            approx::assert_relative_eq!(
+                item.information(0.5),
+                dp * dp / (p * (1.0 - p)),
+                max_relative = 1e-12
+            );
+            for theta in [-40.0, 40.0] {
+                let info = ItemParams::from_irt(2.8, 0.0, c).information(theta);
+                assert!((0.0..1e-40).contains(&info), "c = {c}, θ = {theta}: {info}");
+            }
+        }
+    }
+
+    /// Regression (found by tests/fuzz_properties.rs): a 3PL fit without priors drove logit c
+    /// below −745, c rounded to 0 and the M-step hung.
+    #[test]
+    fn guessing_stays_strictly_inside_the_unit_interval() {
+        assert_eq!(guessing_at_logit(-1.3), logistic(-1.3));
+        for x in [-1e4, -746.0, 37.0, 1e4] {
+            let c = guessing_at_logit(x);
+            assert!(c > 0.0 && c < 1.0 && logit(c).is_finite(), "{x}: {c}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use ndarray::ArrayView1;
 
 use crate::linalg::solve_spd;
-use crate::model::{logistic, logit, ItemParams};
+use crate::model::{guessing_at_logit, logistic, logit, ItemParams};
 use crate::priors::{Deriv3, Priors};
 use crate::quadrature::Latent;
 
@@ -54,7 +54,11 @@ fn params_at(x: &[f64; 3], guessing: bool, fixed_c: f64) -> ItemParams {
     ItemParams {
         a: x[0],
         d: x[1],
-        c: if guessing { logistic(x[2]) } else { fixed_c },
+        c: if guessing {
+            guessing_at_logit(x[2])
+        } else {
+            fixed_c
+        },
     }
 }
 
@@ -204,6 +208,11 @@ pub fn maximise_common_slope(
                     );
                     return (total(x, &items), step);
                 }
+                // A non-finite Hessian never becomes definite: no step (`ascend` stops), rather
+                // than raising λ for ever.
+                if !lambda.is_finite() {
+                    return (total(x, &items), vec![f64::NAN; x.len()]);
+                }
                 lambda = if lambda == 0.0 {
                     1e-8 * (1.0 + alpha.abs())
                 } else {
@@ -215,7 +224,13 @@ pub fn maximise_common_slope(
     at(&x)
 }
 
-/// The latent mean and variance that maximise the expected log density of the nodes' mass.
+/// The smallest latent variance estimated: mirt's lower bound. Without it the variance can
+/// collapse to exactly 0 where the data do not tell persons apart (a Rasch fit in which everyone
+/// answers one item) or the grid is coarse, and the quadrature weights are then NaN.
+pub const MIN_LATENT_VARIANCE: f64 = 1e-4;
+
+/// The latent mean and variance that maximise the expected log density of the nodes' mass, the
+/// variance at least [`MIN_LATENT_VARIANCE`].
 pub fn latent_moments(mass: &[f64], nodes: &[f64], free_mean: bool, current: Latent) -> Latent {
     let total: f64 = mass.iter().sum();
     let mean = if free_mean {
@@ -229,6 +244,12 @@ pub fn latent_moments(mass: &[f64], nodes: &[f64], free_mean: bool, current: Lat
         .map(|(m, t)| m * (t - mean).powi(2))
         .sum::<f64>()
         / total;
+    // Not `max`, which would turn a NaN (caught later as non-finite) into the bound.
+    let variance = if variance < MIN_LATENT_VARIANCE {
+        MIN_LATENT_VARIANCE
+    } else {
+        variance
+    };
     Latent { mean, variance }
 }
 
@@ -282,6 +303,11 @@ fn newton_step(h: &[Vec<f64>], g: &[f64]) -> Vec<f64> {
             .collect();
         if let Some(s) = solve_spd(m, g) {
             return s;
+        }
+        // A non-finite Hessian never becomes definite: no step (`ascend` stops), rather than
+        // raising λ for ever.
+        if !lambda.is_finite() {
+            return vec![f64::NAN; n];
         }
         lambda = if lambda == 0.0 {
             1e-8 * scale
@@ -345,6 +371,30 @@ mod tests {
             approx::assert_relative_eq!(fit.d, truth.d, epsilon = 1e-6);
             approx::assert_relative_eq!(fit.c, truth.c, epsilon = 1e-6);
         }
+    }
+
+    /// Regression (found by tests/fuzz_properties.rs): a non-finite Hessian made the λ loops of
+    /// both Newton steps run for ever.
+    #[test]
+    fn newton_steps_end_on_a_non_finite_hessian() {
+        let step = newton_step(&[vec![f64::NAN, 0.0], vec![0.0, 1.0]], &[1.0, 1.0]);
+        assert!(step.iter().all(|s| s.is_nan()));
+        let nodes = [-1.0, 0.0, 1.0];
+        let (right, wrong) = (Array1::from(vec![f64::NAN, 1.0, 1.0]), Array1::ones(3));
+        let counts = ItemCounts {
+            right: right.view(),
+            wrong: wrong.view(),
+            nodes: &nodes,
+        };
+        let start = ItemParams {
+            a: 1.0,
+            d: 0.0,
+            c: 0.0,
+        };
+        assert_eq!(
+            maximise_common_slope(&[counts, counts], &[start, start], &Priors::NONE),
+            [start, start]
+        );
     }
 
     #[test]

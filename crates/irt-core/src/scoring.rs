@@ -75,9 +75,15 @@ fn posterior_moments(post: &[f64], nodes: &[f64]) -> Score {
         .zip(nodes)
         .map(|(p, t)| p * (t - mean).powi(2))
         .sum();
+    // A posterior narrower than a grid cell (very steep items, or a latent variance at its
+    // bound) has all its mass on one node, and its SD came out as exactly 0. The grid resolves
+    // no more than the cell, so report at least the SD of a uniform spread over it, h/√12.
+    // (Not `max`, which would hide a NaN.)
+    let resolution = (nodes[1] - nodes[0]) / 12f64.sqrt();
+    let sd = var.sqrt();
     Score {
         theta: mean,
-        se: var.sqrt(),
+        se: if sd < resolution { resolution } else { sd },
     }
 }
 

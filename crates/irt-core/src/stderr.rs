@@ -171,17 +171,25 @@ pub(crate) fn item_covariances(
     subtract_prior_hessian(&mut info, n, config, layout, &index, items, slope);
     cholesky(&mut info, n)?;
     let l_inv = invert_lower(&info, n);
-    Some(
-        index
-            .iter()
-            .enumerate()
-            .map(|(j, slot)| {
-                slot.map(|(_, idx)| {
-                    abc_covariance(&items[j], idx, |u, v| inverse_entry(&l_inv, n, u, v))
-                })
+    let covariances: Vec<Option<ItemCovariance>> = index
+        .iter()
+        .enumerate()
+        .map(|(j, slot)| {
+            slot.map(|(_, idx)| {
+                abc_covariance(&items[j], idx, |u, v| inverse_entry(&l_inv, n, u, v))
             })
-            .collect(),
-    )
+        })
+        .collect();
+    // Cholesky accepts any positive pivot, but a tiny one (a lower asymptote run off towards 0
+    // without a prior, c ≈ 1e-160, carries next to no information) inverts to infinity, and the
+    // delta method then gave NaN. Such a matrix is singular in all but name.
+    let finite = covariances
+        .iter()
+        .flatten()
+        .flatten()
+        .flatten()
+        .all(|v| v.is_finite());
+    finite.then_some(covariances)
 }
 
 fn subtract_prior_hessian(

@@ -356,6 +356,18 @@ fn mean_sigma_rejects_zero_spread() {
     );
 }
 
+/// Regression (found by tests/fuzz_properties.rs): finite slopes near f64::MAX gave an
+/// infinite A as a result.
+#[test]
+fn constants_out_of_numeric_range_are_an_error() {
+    let huge = [item(1e308, 1.0, 0.0), item(1e308, 2.0, 0.0)];
+    let unit = [item(1.0, 0.0, 0.0), item(1.0, 1.0, 0.0)];
+    assert_eq!(
+        error_of(LinkingMethod::MeanMean, &huge, &unit, None),
+        LinkingError::OutOfRange
+    );
+}
+
 #[test]
 fn curve_methods_report_no_convergence_on_a_flat_criterion() {
     // 'From' items so far off the quadrature range that every P* underflows
@@ -382,6 +394,7 @@ fn error_messages_are_lowercase_without_trailing_period() {
         LinkingError::NonPositiveSlope { index: 1 },
         LinkingError::DegenerateSpread,
         LinkingError::NoConvergence,
+        LinkingError::OutOfRange,
     ];
     for e in errors {
         let boxed: Box<dyn std::error::Error> = Box::new(e.clone());
