@@ -252,8 +252,8 @@ impl Engine<'_> {
 
     pub fn item_counts<'c>(&'c self, counts: &'c Counts, item: usize) -> ItemCounts<'c> {
         ItemCounts {
-            right: counts.right.row(item),
-            wrong: counts.wrong.row(item),
+            right: counts.right(item),
+            wrong: counts.wrong(item),
             nodes: self.config.grid.nodes(),
         }
     }
@@ -488,7 +488,7 @@ pub fn fit(
         data,
         config,
         pool,
-        leaves: Leaves::for_accumulators(data, 2 * data.n_items() * config.grid.len()),
+        leaves: Leaves::for_accumulators(data, data.n_items()),
         layout,
         template,
         start_latent: Latent::STANDARD,

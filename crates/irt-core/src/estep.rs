@@ -1,44 +1,48 @@
 //! The E-step: every person's posterior over the quadrature nodes, in log space, summed into
 //! expected counts of right and wrong answers per item and node.
 
-use ndarray::{Array2, Zip};
+use ndarray::{Array2, ArrayView1};
 
 use rayon::ThreadPool;
 
 use crate::model::ItemParams;
-use crate::quadrature::{log_sum_exp, Grid, Latent};
+use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
 use crate::responses::Responses;
 
-/// log P and log Q of every item at every node, so that the per-answer work is one add per node.
+/// log Q and log P of every item at every node, so that the per-answer work is one add per node.
+/// Row `2j + x` holds item j's log-probability of answer x at each node, contiguous, so the inner
+/// loops run over plain slices the compiler vectorises.
 pub struct LogTables {
-    pub log_p: Array2<f64>,
-    pub log_q: Array2<f64>,
+    by_answer: Vec<f64>,
+    n_nodes: usize,
 }
 
 impl LogTables {
     pub fn new(items: &[ItemParams], nodes: &[f64]) -> Self {
-        let shape = (items.len(), nodes.len());
-        let mut log_p = Array2::zeros(shape);
-        let mut log_q = Array2::zeros(shape);
-        Zip::indexed(&mut log_p)
-            .and(&mut log_q)
-            .for_each(|(j, k), lp, lq| {
-                (*lp, *lq) = items[j].log_probs(nodes[k]);
-            });
-        Self { log_p, log_q }
+        let mut by_answer = Vec::with_capacity(2 * items.len() * nodes.len());
+        for item in items {
+            let logs: Vec<(f64, f64)> = nodes.iter().map(|&t| item.log_probs(t)).collect();
+            by_answer.extend(logs.iter().map(|l| l.1));
+            by_answer.extend(logs.iter().map(|l| l.0));
+        }
+        Self {
+            by_answer,
+            n_nodes: nodes.len(),
+        }
+    }
+
+    /// log P(x | θ) of item j at every node.
+    pub fn row(&self, j: u32, x: u8) -> &[f64] {
+        let at = (2 * j as usize + usize::from(x == 1)) * self.n_nodes;
+        &self.by_answer[at..at + self.n_nodes]
     }
 
     /// Adds person i's log-likelihood at every node to `out` (which starts as the log prior).
     pub fn add_person(&self, data: &Responses, i: usize, out: &mut [f64]) {
         let (items, correct) = data.person(i);
         for (&j, &x) in items.iter().zip(correct) {
-            let row = if x == 1 {
-                self.log_p.row(j as usize)
-            } else {
-                self.log_q.row(j as usize)
-            };
-            for (o, l) in out.iter_mut().zip(row) {
+            for (o, l) in out.iter_mut().zip(self.row(j, x)) {
                 *o += l;
             }
         }
@@ -54,21 +58,35 @@ impl LogTables {
     ) -> f64 {
         post.copy_from_slice(log_weights);
         self.add_person(data, i, post);
-        let log_lik = log_sum_exp(post);
-        for p in post.iter_mut() {
-            *p = (*p - log_lik).exp();
-        }
-        log_lik
+        normalise_log(post)
     }
+}
+
+/// Turns log densities into probabilities that sum to one, in place, with one exp per entry;
+/// returns log Σ exp(x), shifted by the maximum so that nothing under- or overflows.
+fn normalise_log(x: &mut [f64]) -> f64 {
+    let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        x.fill(f64::NAN);
+        return max;
+    }
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let scale = 1.0 / sum;
+    for v in x.iter_mut() {
+        *v *= scale;
+    }
+    max + sum.ln()
 }
 
 /// Expected counts at the nodes given the current parameters.
 #[derive(Clone, Debug)]
 pub struct Counts {
-    /// Posterior mass of right answers, items × nodes.
-    pub right: Array2<f64>,
-    /// Posterior mass of wrong answers, items × nodes.
-    pub wrong: Array2<f64>,
+    /// Posterior mass of answers, row `2j + x` for answer x to item j, × nodes.
+    pub by_answer: Array2<f64>,
     /// Posterior mass of persons at each node.
     pub mass: Vec<f64>,
     /// The marginal log-likelihood of the data at the parameters used.
@@ -78,16 +96,24 @@ pub struct Counts {
 impl Counts {
     fn zeros(n_items: usize, n_nodes: usize) -> Self {
         Self {
-            right: Array2::zeros((n_items, n_nodes)),
-            wrong: Array2::zeros((n_items, n_nodes)),
+            by_answer: Array2::zeros((2 * n_items, n_nodes)),
             mass: vec![0.0; n_nodes],
             log_lik: 0.0,
         }
     }
 
+    /// Posterior mass of right answers to item j at each node.
+    pub fn right(&self, j: usize) -> ArrayView1<'_, f64> {
+        self.by_answer.row(2 * j + 1)
+    }
+
+    /// Posterior mass of wrong answers to item j at each node.
+    pub fn wrong(&self, j: usize) -> ArrayView1<'_, f64> {
+        self.by_answer.row(2 * j)
+    }
+
     fn merge(mut self, other: Self) -> Self {
-        self.right += &other.right;
-        self.wrong += &other.wrong;
+        self.by_answer += &other.by_answer;
         for (m, o) in self.mass.iter_mut().zip(&other.mass) {
             *m += o;
         }
@@ -118,16 +144,20 @@ pub fn log_likelihood(
     grid: &Grid,
     pool: &ThreadPool,
 ) -> f64 {
-    let leaves = Leaves::for_accumulators(data, 2 * items.len() * grid.len());
+    let leaves = Leaves::for_accumulators(data, items.len());
     expected_counts(data, &leaves, items, latent, grid, pool).log_lik
 }
 
 /// Runs the E-step on the current thread pool (call inside `pool.install`).
 fn e_step(data: &Responses, leaves: &Leaves, tables: &LogTables, log_weights: &[f64]) -> Counts {
-    let (n_items, n_nodes) = tables.log_p.dim();
+    let n_nodes = log_weights.len();
     leaves.reduce(
         |persons| {
-            let mut acc = Counts::zeros(n_items, n_nodes);
+            let mut acc = Counts::zeros(data.n_items(), n_nodes);
+            let by_answer = acc
+                .by_answer
+                .as_slice_mut()
+                .expect("a new array is contiguous");
             let mut post = vec![0.0; n_nodes];
             for i in persons {
                 acc.log_lik += tables.posterior(data, i, log_weights, &mut post);
@@ -136,12 +166,8 @@ fn e_step(data: &Responses, leaves: &Leaves, tables: &LogTables, log_weights: &[
                 }
                 let (items, correct) = data.person(i);
                 for (&j, &x) in items.iter().zip(correct) {
-                    let target = if x == 1 {
-                        &mut acc.right
-                    } else {
-                        &mut acc.wrong
-                    };
-                    for (t, p) in target.row_mut(j as usize).iter_mut().zip(&post) {
+                    let at = (2 * j as usize + usize::from(x == 1)) * n_nodes;
+                    for (t, p) in by_answer[at..at + n_nodes].iter_mut().zip(&post) {
                         *t += p;
                     }
                 }
@@ -185,10 +211,6 @@ mod tests {
             counts.log_lik
         );
         approx::assert_relative_eq!(counts.mass.iter().sum::<f64>(), 1.0, epsilon = 1e-12);
-        approx::assert_relative_eq!(
-            counts.right.sum() + counts.wrong.sum(),
-            2000.0,
-            epsilon = 1e-9
-        );
+        approx::assert_relative_eq!(counts.by_answer.sum(), 2000.0, epsilon = 1e-9);
     }
 }

@@ -18,6 +18,7 @@ pub mod quadrature;
 mod reduce;
 pub mod responses;
 pub mod scoring;
+pub mod simulate;
 mod start;
 pub mod stderr;
 

@@ -10,7 +10,7 @@ use rayon::ThreadPool;
 
 use crate::em::Layout;
 use crate::estep::LogTables;
-use crate::linalg::{cholesky, inverse_entry, invert_lower};
+use crate::linalg::{cholesky, dot, InverseFromFactor};
 use crate::model::{logistic, ItemParams};
 use crate::mstep::FreeCoords;
 use crate::params::FitConfig;
@@ -40,9 +40,11 @@ fn coordinate_indices(
     }
 }
 
-/// Per item and node, the derivative of log P(x | θ) with respect to the logit z = aθ + d and to
-/// logit c, for a right (x = 1) and a wrong (x = 0) answer.
+/// Per item and node, the derivative of log P(x | θ) with respect to the slope, the intercept
+/// d (the logit z = aθ + d) and logit c, for a right (x = 1) and a wrong (x = 0) answer. A
+/// person's score is then a dot product of the posterior with a row.
 struct ScoreTables {
+    da: [Vec<f64>; 2],
     dz: [Vec<f64>; 2],
     dg: [Vec<f64>; 2],
     n_nodes: usize,
@@ -51,6 +53,7 @@ struct ScoreTables {
 impl ScoreTables {
     fn new(items: &[ItemParams], nodes: &[f64]) -> Self {
         let mut out = Self {
+            da: [vec![], vec![]],
             dz: [vec![], vec![]],
             dg: [vec![], vec![]],
             n_nodes: nodes.len(),
@@ -60,8 +63,11 @@ impl ScoreTables {
                 let s = logistic(p.a * theta + p.d);
                 let prob = p.prob(theta);
                 let s_over_p = if p.c == 0.0 { 1.0 } else { s / prob };
-                out.dz[1].push((1.0 - prob) * s_over_p);
-                out.dz[0].push(-prob * s_over_p);
+                let dz = [-prob * s_over_p, (1.0 - prob) * s_over_p];
+                for x in 0..2 {
+                    out.dz[x].push(dz[x]);
+                    out.da[x].push(dz[x] * theta);
+                }
                 out.dg[1].push((1.0 - prob) * p.c / prob);
                 out.dg[0].push(-p.c);
             }
@@ -112,19 +118,14 @@ pub(crate) fn item_covariances(
                 continue;
             };
             let row = j as usize * scores.n_nodes..(j as usize + 1) * scores.n_nodes;
-            let dz = &scores.dz[x as usize][row.clone()];
-            let (mut ga, mut gd, mut gg) = (0.0, 0.0, 0.0);
-            for ((p, z), t) in post.iter().zip(dz).zip(nodes) {
-                gd += p * z;
-                ga += p * z * t;
-            }
-            if free.guessing() {
-                gg = post
-                    .iter()
-                    .zip(&scores.dg[x as usize][row])
-                    .map(|(p, d)| p * d)
-                    .sum();
-            }
+            let x = x as usize;
+            let ga = dot(post, &scores.da[x][row.clone()]);
+            let gd = dot(post, &scores.dz[x][row.clone()]);
+            let gg = if free.guessing() {
+                dot(post, &scores.dg[x][row])
+            } else {
+                0.0
+            };
             for (value, at) in [ga, gd, gg].into_iter().zip(idx) {
                 match at {
                     Some(k) if Some(k) == slope => common += value,
@@ -141,9 +142,11 @@ pub(crate) fn item_covariances(
                 g.push((k, post.iter().zip(d).map(|(p, v)| p * v).sum()));
             }
         }
+        g.sort_unstable_by_key(|&(k, _)| k);
         g
     };
 
+    // Only the lower triangle: the factorisation reads no other.
     let mut info = vec![0.0; n * n];
     let rows_per_block = n.div_ceil(4 * pool.current_num_threads().max(1)).max(1);
     pool.install(|| {
@@ -158,9 +161,12 @@ pub(crate) fn item_covariances(
                 .for_each(|(b, block)| {
                     let rows = b * rows_per_block..(b * rows_per_block + block.len() / n);
                     for g in &batch {
-                        for &(r, vr) in g.iter().filter(|(r, _)| rows.contains(r)) {
+                        for (at, &(r, vr)) in g.iter().enumerate() {
+                            if !rows.contains(&r) {
+                                continue;
+                            }
                             let row = &mut block[(r - rows.start) * n..(r - rows.start + 1) * n];
-                            for &(c, vc) in g {
+                            for &(c, vc) in &g[..=at] {
                                 row[c] += vr * vc;
                             }
                         }
@@ -169,15 +175,15 @@ pub(crate) fn item_covariances(
         }
     });
     subtract_prior_hessian(&mut info, n, config, layout, &index, items, slope);
-    cholesky(&mut info, n)?;
-    let l_inv = invert_lower(&info, n);
+    let inverse = pool.install(|| {
+        cholesky(&mut info, n)?;
+        Some(InverseFromFactor::new(&info, n))
+    })?;
     let covariances: Vec<Option<ItemCovariance>> = index
         .iter()
         .enumerate()
         .map(|(j, slot)| {
-            slot.map(|(_, idx)| {
-                abc_covariance(&items[j], idx, |u, v| inverse_entry(&l_inv, n, u, v))
-            })
+            slot.map(|(_, idx)| abc_covariance(&items[j], idx, |u, v| inverse.entry(u, v)))
         })
         .collect();
     // Cholesky accepts any positive pivot, but a tiny one (a lower asymptote run off towards 0
