@@ -64,9 +64,9 @@ impl ScoreTables {
                 let prob = p.prob(theta);
                 let s_over_p = if p.c == 0.0 { 1.0 } else { s / prob };
                 let dz = [-prob * s_over_p, (1.0 - prob) * s_over_p];
-                for x in 0..2 {
-                    out.dz[x].push(dz[x]);
-                    out.da[x].push(dz[x] * theta);
+                for ((to_z, to_a), dz) in out.dz.iter_mut().zip(&mut out.da).zip(dz) {
+                    to_z.push(dz);
+                    to_a.push(dz * theta);
                 }
                 out.dg[1].push((1.0 - prob) * p.c / prob);
                 out.dg[0].push(-p.c);

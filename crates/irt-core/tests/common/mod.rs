@@ -76,6 +76,7 @@ pub fn worst(pairs: impl IntoIterator<Item = (f64, f64)>) -> (f64, usize) {
         .fold((0.0, 0), |m, x| if x.0 > m.0 { x } else { m })
 }
 
+#[allow(unused_imports)] // each test binary uses a different part
 pub use irt_core::simulate::{simulate, Rng, Simulation};
 
 /// Linking constants without standard errors, to move items by a known A and B.
