@@ -6,16 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+source scripts/cluster.sh
 PORT=${PG_IRT_IT_PORT:-54329}
-SOCK=/var/run/postgresql
+SOCK=$CLUSTER_SOCK
 DB=pg_irt_it
 DIR="$PWD/target/it-cluster"
-BIN="$(/usr/bin/pg_config --bindir)"
 UPDATE=${1:-}
 passed=0
 failed=0
 
-as_pg() { runuser -u postgres -- "$@"; }
 psql_it() { as_pg psql -X -q -h "$SOCK" -p "$PORT" -d "$DB" "$@"; }
 value() { psql_it -At -v ON_ERROR_STOP=1 -c "$1"; }
 now() { date +%s.%N; }
@@ -29,26 +28,12 @@ check() { # name, condition (an awk expression or a shell test), detail
 }
 counts() { value "SELECT (SELECT count(*) FROM mirt_fit_meta) || '/' || (SELECT count(*) FROM mirt_item_params) || '/' || (SELECT count(*) FROM mirt_ability) || '/' || (SELECT count(*) FROM mirt_item_params_history)"; }
 
-stop_cluster() { [[ -f $DIR/postmaster.pid ]] && as_pg "$BIN/pg_ctl" -D "$DIR" stop -m fast >/dev/null 2>&1 || true; }
-
 cargo pgrx install --pg-config /usr/bin/pg_config >/dev/null
-stop_cluster
-rm -rf "$DIR"
-install -d -o postgres -g postgres "$DIR"
-# Debian makes the socket directory when a cluster of its own starts; a fresh machine may not have.
-[[ -d $SOCK ]] || install -d -o postgres -g postgres -m 2775 "$SOCK"
-as_pg "$BIN/initdb" -D "$DIR" -A trust --locale=C.UTF-8 >/dev/null
-cat >>"$DIR/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$SOCK'
-shared_preload_libraries = 'pg_cron'
+trap 'cluster_stop "$DIR"' EXIT
+cluster_start "$DIR" "$PORT" "shared_preload_libraries = 'pg_cron'
 cron.database_name = '$DB'
 cron.use_background_workers = on
-max_worker_processes = 16
-CONF
-trap stop_cluster EXIT
-as_pg "$BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w start >/dev/null
+max_worker_processes = 16"
 as_pg createdb -h "$SOCK" -p "$PORT" "$DB"
 psql_it -v ON_ERROR_STOP=1 -f scripts/demo_data.sql >/dev/null
 psql_it -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_irt" -c "CREATE EXTENSION pg_cron" -c "SELECT mirt_calibrate('2PL', 60)" >/dev/null 2>&1

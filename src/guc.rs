@@ -22,7 +22,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"pg_irt.max_answers",
         c"Largest number of answers in the window that a calibration loads.",
-        c"Larger runs are refused before loading with SQLSTATE 54000; the backend needs about 40 bytes per answer.",
+        c"A larger window is refused with SQLSTATE 54000: the read stops at the limit. A run peaks at about 25 bytes of backend memory per answer.",
         &MAX_ANSWERS,
         1,
         i32::MAX,

@@ -11,8 +11,10 @@ mod calibrate;
 mod errors;
 mod functions;
 mod guc;
+mod ids;
 mod load;
 mod prepare;
+mod scan;
 mod schedule;
 mod write;
 

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 
 use irt_core::{Attempt, ItemParams, Responses};
 use pgrx::spi::SpiClient;
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
 
 use crate::errors::{raise, spi_failed};
-
-/// Rows fetched from the cursor at a time.
-const FETCH: i64 = 50_000;
+use crate::ids::IdColumn;
+use crate::scan::for_each_row;
 
 /// A relation resolved at call time: its quoted name and column types.
 pub struct Relation {
@@ -150,35 +151,80 @@ pub fn read_answers(
         );
     }
     let rel = &source.quoted;
-    let window = "created_at >= now() - make_interval(days => $1)";
-    let bad_value = if numeric {
-        "min(correct::text) FILTER (WHERE correct NOT IN (0, 1))"
-    } else {
-        "NULL::text"
-    };
-    let stats = client
+    // The window's start, computed once: `now() - interval` evaluated per row cost more than
+    // the scan itself.
+    let cutoff = client
         .select(
-            &format!(
-                "SELECT count(*), count(*) FILTER (WHERE correct IS NULL), \
-                 count(*) FILTER (WHERE user_id IS NULL OR question_id IS NULL), {bad_value} \
-                 FROM {rel} WHERE {window}"
-            ),
+            "SELECT now() - make_interval(days => $1)",
             None,
             &[lookback_days.into()],
         )
-        .unwrap_or_else(|e| spi_failed(e));
-    let row = stats.first();
-    let count = |i| row.get::<i64>(i).ok().flatten().unwrap_or(0);
-    let (rows_in_window, null_answers, null_ids) = (count(1), count(2), count(3));
+        .and_then(|t| t.first().get_one::<TimestampWithTimeZone>())
+        .unwrap_or_else(|e| spi_failed(e))
+        .expect("now() minus an interval is not NULL");
+    let mut users = IdColumn::for_type(source.column("user_id", SOURCE_COLUMNS));
+    let mut items = IdColumn::for_type(source.column("question_id", SOURCE_COLUMNS));
+    let correct = if numeric { "correct::float8" } else { "correct" };
+    // Attempt times only order a user's attempts at an item: read as stored (microseconds since
+    // 2000), without calendar arithmetic; a date becomes midnight.
+    let time = if created == "date" {
+        "created_at::timestamp"
+    } else {
+        "created_at"
+    };
+    // Unsorted: resolving repeats and grouping by user is done in Rust, in parallel, which is
+    // several times faster than a DISTINCT ON sort in the database (measured in the notes).
+    let query = format!(
+        "SELECT {}, {}, {correct}, {time} FROM {rel} WHERE created_at >= $1",
+        users.select("user_id"),
+        items.select("question_id"),
+    );
     let limit = crate::guc::MAX_ANSWERS.get() as i64;
-    if rows_in_window > limit {
-        raise(
-            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-            format!("{rows_in_window} rows in the window exceed pg_irt.max_answers = {limit}"),
-            Some("Nothing was loaded. A run needs about 40 bytes of backend memory per answer.".into()),
-            Some("Shorten lookback_days, or raise pg_irt.max_answers (a superuser setting) if the server has the memory."),
-        );
-    }
+    let (mut rows_in_window, mut null_answers, mut null_ids) = (0i64, 0i64, 0i64);
+    let mut attempts = Vec::new();
+    let params = [(pg_sys::TIMESTAMPTZOID, cutoff.into_datum().expect("a timestamp"))];
+    for_each_row(&query, &params, |values, nulls| {
+        rows_in_window += 1;
+        if rows_in_window > limit {
+            raise(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                format!("more than {limit} rows in the window of {rel}: pg_irt.max_answers = {limit}"),
+                Some("The read stopped there, before the rest was loaded; nothing was calibrated. A run needs about 40 bytes of backend memory per answer.".into()),
+                Some("Shorten lookback_days, or raise pg_irt.max_answers (a superuser setting) if the server has the memory."),
+            );
+        }
+        if nulls[0] || nulls[1] {
+            null_ids += 1;
+            return;
+        }
+        if nulls[2] {
+            null_answers += 1;
+            return;
+        }
+        let correct = if numeric {
+            // SAFETY: the query casts the column to float8.
+            match unsafe { f64::from_datum(values[2], false) } {
+                Some(v) if v == 0.0 || v == 1.0 => v == 1.0,
+                other => raise(
+                    PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+                    format!(
+                        "column correct of {rel} holds {}, which is neither 0 nor 1",
+                        other.unwrap_or(f64::NAN)
+                    ),
+                    Some("correct must be boolean, or a number that is 0 or 1.".into()),
+                    None,
+                ),
+            }
+        } else {
+            values[2].value() != 0
+        };
+        attempts.push(Attempt::new(
+            users.index(values[0]),
+            items.index(values[1]),
+            values[3].value() as i64,
+            correct,
+        ));
+    });
     if null_ids > 0 {
         raise(
             PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
@@ -187,81 +233,22 @@ pub fn read_answers(
             Some("Filter them out in a view, or fix the rows."),
         );
     }
-    if let Ok(Some(value)) = row.get::<String>(4) {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
-            format!("column correct of {rel} holds {value}, which is neither 0 nor 1"),
-            Some("correct must be boolean, or a number that is 0 or 1.".into()),
-            None,
-        );
-    }
-    let correct = if numeric { "correct = 1" } else { "correct" };
-    // Unsorted: resolving repeats and grouping by user is done in Rust, in parallel, which is
-    // several times faster than a DISTINCT ON sort in the database (measured in the notes).
-    let query = format!(
-        "SELECT user_id::text, question_id::text, {correct}, (extract(epoch FROM created_at) * 1000000)::int8 \
-         FROM {rel} WHERE {window} AND correct IS NOT NULL"
-    );
-    let mut cursor = client.open_cursor(query.as_str(), &[lookback_days.into()]);
-    let mut user_index: HashMap<String, u32> = HashMap::new();
-    let mut item_index: HashMap<String, u32> = HashMap::new();
-    let mut attempts = Vec::new();
-    loop {
-        let table = cursor.fetch(FETCH).unwrap_or_else(|e| spi_failed(e));
-        if table.is_empty() {
-            break;
-        }
-        for row in table {
-            let (Ok(Some(user)), Ok(Some(item)), Ok(Some(correct)), Ok(Some(time))) = (
-                row.get::<&str>(1),
-                row.get::<&str>(2),
-                row.get::<bool>(3),
-                row.get::<i64>(4),
-            ) else {
-                continue;
-            };
-            attempts.push(Attempt {
-                person: intern(&mut user_index, user),
-                item: intern(&mut item_index, item),
-                time,
-                correct,
-            });
-        }
-        pgrx::check_for_interrupts!();
-    }
     let (responses, repeated) = Responses::from_attempts(
-        user_index.len(),
-        item_index.len(),
+        users.len(),
+        items.len(),
         attempts,
         rule == AttemptRule::Last,
         pool,
     )
     .unwrap_or_else(|e| crate::errors::raise_core(e));
     Answers {
-        user_ids: ids_in_order(user_index),
-        item_ids: ids_in_order(item_index),
+        user_ids: users.into_ids(),
+        item_ids: items.into_ids(),
         responses,
         rows_in_window,
         null_answers,
         repeated: repeated as i64,
     }
-}
-
-/// The index of `id`, given the next free one when it is new.
-fn intern(index: &mut HashMap<String, u32>, id: &str) -> u32 {
-    if let Some(&i) = index.get(id) {
-        return i;
-    }
-    let next = index.len() as u32;
-    index.insert(id.to_owned(), next);
-    next
-}
-
-/// The ids of an interned index, ordered by their index.
-fn ids_in_order(index: HashMap<String, u32>) -> Vec<String> {
-    let mut ids: Vec<(String, u32)> = index.into_iter().collect();
-    ids.sort_unstable_by_key(|&(_, i)| i);
-    ids.into_iter().map(|(id, _)| id).collect()
 }
 
 /// Known parameters from the item bank: anchors, and start values for other items.

@@ -2,20 +2,32 @@
 //! serves the small Newton systems of the M-step and the information matrix of the standard
 //! errors, which has thousands of rows on a large item bank.
 
-/// Σ aᵢbᵢ over the common length, in four interleaved partial sums so that the loop
-/// vectorises; the order of additions depends only on the length.
+/// Σ aᵢbᵢ over the common length. Sixteen interleaved partial sums keep enough independent
+/// additions in flight for the loop to run at the vector units' throughput rather than at the
+/// latency of one add; the order of additions depends only on the length.
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    const LANES: usize = 16;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0; 4];
-    let split = n - n % 4;
-    for (x, y) in a[..split].chunks_exact(4).zip(b[..split].chunks_exact(4)) {
-        for k in 0..4 {
+    let mut acc = [0.0; LANES];
+    let split = n - n % LANES;
+    for (x, y) in a[..split].chunks_exact(LANES).zip(b[..split].chunks_exact(LANES)) {
+        for k in 0..LANES {
             acc[k] += x[k] * y[k];
         }
     }
-    let tail: f64 = a[split..].iter().zip(&b[split..]).map(|(x, y)| x * y).sum();
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    for (k, (x, y)) in a[split..].iter().zip(&b[split..]).enumerate() {
+        acc[k] += x * y;
+    }
+    // A fixed pairwise tree over the partial sums.
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for k in 0..width {
+            acc[k] += acc[k + width];
+        }
+    }
+    acc[0]
 }
 
 /// Below this many multiply-adds per column, a Cholesky column is computed on one thread.
@@ -79,17 +91,28 @@ pub struct InverseFromFactor {
 }
 
 impl InverseFromFactor {
-    /// Solves the columns in parallel on the current rayon pool.
+    /// Solves the columns in parallel on the current rayon pool, a block of columns at a time
+    /// so that each row of L is read once per block rather than once per column.
     pub fn new(l: &[f64], n: usize) -> Self {
         use rayon::prelude::*;
+        const BLOCK: usize = 8;
         let mut columns = vec![0.0; n * n];
         columns
-            .par_chunks_exact_mut(n)
+            .par_chunks_mut(BLOCK * n)
             .enumerate()
-            .for_each(|(u, x)| {
-                x[u] = 1.0 / l[u * n + u];
-                for i in u + 1..n {
-                    x[i] = -dot(&l[i * n + u..i * n + i], &x[u..i]) / l[i * n + i];
+            .for_each(|(b, block)| {
+                let first = b * BLOCK;
+                for i in first..n {
+                    let row = &l[i * n + first..i * n + i];
+                    for (c, x) in block.chunks_exact_mut(n).enumerate() {
+                        let u = first + c;
+                        if i == u {
+                            x[i] = 1.0 / l[i * n + i];
+                        } else if i > u {
+                            // x is zero before u, so the dot may start at the block's first column.
+                            x[i] = -dot(row, &x[first..i]) / l[i * n + i];
+                        }
+                    }
                 }
             });
         Self { columns, n }

@@ -12,14 +12,32 @@ pub struct Responses {
     correct: Vec<u8>,
 }
 
-/// One answer as read from the database, before repeats are resolved.
+/// One answer as read from the database, before repeats are resolved: 16 bytes, the largest
+/// thing held per answer while a window is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attempt {
     pub person: u32,
     pub item: u32,
-    /// Any monotone time stamp, e.g. microseconds since the epoch.
-    pub time: i64,
-    pub correct: bool,
+    /// The time stamp with the answer in its lowest bit, so that ordering by it orders by time
+    /// and breaks ties by the answer.
+    order: i64,
+}
+
+impl Attempt {
+    /// `time` is any monotone time stamp, e.g. microseconds since an epoch; stamps beyond
+    /// ±2⁶² (far past any calendar date) are clamped.
+    pub fn new(person: u32, item: u32, time: i64, correct: bool) -> Self {
+        let time = time.clamp(i64::MIN >> 1, i64::MAX >> 1);
+        Self {
+            person,
+            item,
+            order: (time << 1) | i64::from(correct),
+        }
+    }
+
+    pub fn correct(&self) -> bool {
+        self.order & 1 == 1
+    }
 }
 
 /// Per-item classical statistics, used for start values and exclusion rules.
@@ -110,7 +128,7 @@ impl Responses {
     ) -> Result<(Self, usize)> {
         use rayon::slice::ParallelSliceMut;
         pool.install(|| {
-            attempts.par_sort_unstable_by_key(|a| (a.person, a.item, a.time, a.correct))
+            attempts.par_sort_unstable_by_key(|a| (a.person, a.item, a.order))
         });
         let mut offsets = Vec::with_capacity(n_persons + 1);
         offsets.push(0);
@@ -138,7 +156,7 @@ impl Responses {
                 person += 1;
             }
             items.push(a.item);
-            correct.push(a.correct as u8);
+            correct.push(u8::from(a.correct()));
         }
         while offsets.len() <= n_persons {
             offsets.push(items.len());
@@ -292,12 +310,7 @@ mod tests {
             .num_threads(2)
             .build()
             .unwrap();
-        let at = |person, item, time, correct| Attempt {
-            person,
-            item,
-            time,
-            correct,
-        };
+        let at = Attempt::new;
         let attempts = vec![
             at(1, 0, 5, true),
             at(0, 1, 9, false),

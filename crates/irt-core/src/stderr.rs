@@ -25,7 +25,7 @@ pub use crate::linking::ItemCovariance;
 type ItemSlot = Option<(FreeCoords, [Option<usize>; 3])>;
 
 /// Persons whose score vectors are held at once before they are added into the information.
-const BATCH: usize = 8192;
+const BATCH: usize = 1024;
 
 /// Index in the parameter vector of each of an item's (a, d, logit c), where estimated.
 fn coordinate_indices(
