@@ -15,6 +15,7 @@ use rayon::ThreadPool;
 
 use crate::error::{CoreError, Result};
 use crate::estep::{expected_counts, Counts};
+use crate::forms::Forms;
 use crate::mirt_compat;
 use crate::model::{ItemModel, ItemParams};
 use crate::mstep::{coords, latent_moments, maximise_common_slope, FreeCoords, ItemCounts};
@@ -228,6 +229,7 @@ pub(crate) struct Engine<'a> {
     pub config: &'a FitConfig,
     pool: &'a ThreadPool,
     leaves: Leaves,
+    forms: Forms,
     pub layout: Layout,
     template: Vec<ItemParams>,
     start_latent: Latent,
@@ -238,6 +240,7 @@ impl Engine<'_> {
         expected_counts(
             self.data,
             &self.leaves,
+            &self.forms,
             items,
             latent,
             &self.config.grid,
@@ -489,6 +492,7 @@ pub fn fit(
         config,
         pool,
         leaves: Leaves::for_accumulators(data, data.n_items()),
+        forms: Forms::detect(data),
         layout,
         template,
         start_latent: Latent::STANDARD,
@@ -508,7 +512,15 @@ pub fn fit(
         });
     }
     let covariances = if config.standard_errors && termination != Termination::Interrupted {
-        item_covariances(data, config, &engine.layout, &items, latent, pool)
+        item_covariances(
+            data,
+            &engine.forms,
+            config,
+            &engine.layout,
+            &items,
+            latent,
+            pool,
+        )
     } else {
         None
     };

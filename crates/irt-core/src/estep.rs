@@ -5,6 +5,7 @@ use ndarray::{Array2, ArrayView1};
 
 use rayon::ThreadPool;
 
+use crate::forms::Forms;
 use crate::model::ItemParams;
 use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
@@ -39,7 +40,7 @@ impl LogTables {
     }
 
     /// Adds person i's log-likelihood at every node to `out` (which starts as the log prior).
-    pub fn add_person(&self, data: &Responses, i: usize, out: &mut [f64]) {
+    fn add_person(&self, data: &Responses, i: usize, out: &mut [f64]) {
         let (items, correct) = data.person(i);
         for (&j, &x) in items.iter().zip(correct) {
             for (o, l) in out.iter_mut().zip(self.row(j, x)) {
@@ -49,13 +50,7 @@ impl LogTables {
     }
 
     /// Person i's normalised posterior into `post`; returns the log marginal likelihood.
-    pub fn posterior(
-        &self,
-        data: &Responses,
-        i: usize,
-        log_weights: &[f64],
-        post: &mut [f64],
-    ) -> f64 {
+    fn posterior(&self, data: &Responses, i: usize, log_weights: &[f64], post: &mut [f64]) -> f64 {
         post.copy_from_slice(log_weights);
         self.add_person(data, i, post);
         normalise_log(post)
@@ -126,14 +121,63 @@ impl Counts {
 pub fn expected_counts(
     data: &Responses,
     leaves: &Leaves,
+    forms: &Forms,
     items: &[ItemParams],
     latent: Latent,
     grid: &Grid,
     pool: &ThreadPool,
 ) -> Counts {
-    let tables = LogTables::new(items, grid.nodes());
-    let log_weights = grid.log_weights(latent);
-    pool.install(|| e_step(data, leaves, &tables, &log_weights))
+    let posteriors = Posteriors::new(data, forms, items, latent, grid.nodes());
+    let partial = pool.install(|| e_step(data, leaves, &posteriors));
+    partial.into_counts(data, forms)
+}
+
+/// Every person's posterior over the nodes at given parameters: by the form's shortcut for a
+/// person of a test form where it applies, else answer by answer.
+pub(crate) struct Posteriors<'a> {
+    tables: LogTables,
+    log_weights: Vec<f64>,
+    forms: Option<FormTables<'a>>,
+}
+
+impl<'a> Posteriors<'a> {
+    pub fn new(
+        data: &Responses,
+        forms: &'a Forms,
+        items: &[ItemParams],
+        latent: Latent,
+        nodes: &'a [f64],
+    ) -> Self {
+        let tables = LogTables::new(items, nodes);
+        let log_weights = Grid::log_weights_at(nodes, latent);
+        let forms = FormTables::new(data, forms, items, &tables, &log_weights, nodes);
+        Self {
+            tables,
+            log_weights,
+            forms,
+        }
+    }
+
+    /// Person i's normalised posterior into `post`; returns the log marginal likelihood and the
+    /// person's form if the shortcut was taken.
+    pub fn posterior(&self, data: &Responses, i: usize, post: &mut [f64]) -> (f64, Option<usize>) {
+        match self.forms.as_ref().and_then(|t| t.posterior(data, i, post)) {
+            Some((log_lik, f)) => (log_lik, Some(f)),
+            None => (
+                self.tables.posterior(data, i, &self.log_weights, post),
+                None,
+            ),
+        }
+    }
+
+    /// The log prior weights of the nodes.
+    pub fn log_weights(&self) -> &[f64] {
+        &self.log_weights
+    }
+
+    fn n_forms(&self) -> usize {
+        self.forms.as_ref().map_or(0, |t| t.forms.len())
+    }
 }
 
 /// The marginal log-likelihood of `data` at the given parameters.
@@ -145,37 +189,183 @@ pub fn log_likelihood(
     pool: &ThreadPool,
 ) -> f64 {
     let leaves = Leaves::for_accumulators(data, items.len());
-    expected_counts(data, &leaves, items, latent, grid, pool).log_lik
+    let forms = Forms::detect(data);
+    expected_counts(data, &leaves, &forms, items, latent, grid, pool).log_lik
+}
+
+/// Per form, the log prior plus Σ log Q over its items at each node, and every item's slope and
+/// intercept: what a person of the form needs besides their right answers (see `forms`).
+struct FormTables<'a> {
+    forms: &'a Forms,
+    base: Vec<f64>,
+    slopes: Vec<f64>,
+    intercepts: Vec<f64>,
+    nodes: &'a [f64],
+}
+
+impl<'a> FormTables<'a> {
+    /// None when there are no forms or an item of one has a lower asymptote, where
+    /// log P − log Q is not linear in θ.
+    fn new(
+        data: &Responses,
+        forms: &'a Forms,
+        items: &[ItemParams],
+        tables: &LogTables,
+        log_weights: &[f64],
+        nodes: &'a [f64],
+    ) -> Option<Self> {
+        let in_forms = || (0..forms.len()).flat_map(|f| forms.items(data, f));
+        if forms.is_empty() || in_forms().any(|&j| items[j as usize].c != 0.0) {
+            return None;
+        }
+        let mut base = Vec::with_capacity(forms.len() * nodes.len());
+        for f in 0..forms.len() {
+            let mut row = log_weights.to_vec();
+            for &j in forms.items(data, f) {
+                for (b, l) in row.iter_mut().zip(tables.row(j, 0)) {
+                    *b += l;
+                }
+            }
+            base.extend(row);
+        }
+        Some(Self {
+            forms,
+            base,
+            slopes: items.iter().map(|p| p.a).collect(),
+            intercepts: items.iter().map(|p| p.d).collect(),
+            nodes,
+        })
+    }
+
+    /// Person i's normalised posterior into `post` if they took a form; their log marginal
+    /// likelihood and the form.
+    fn posterior(&self, data: &Responses, i: usize, post: &mut [f64]) -> Option<(f64, usize)> {
+        let f = self.forms.of(i)?;
+        let (items, correct) = data.person(i);
+        let (mut a, mut d) = (0.0, 0.0);
+        for (&j, &x) in items.iter().zip(correct) {
+            if x == 1 {
+                a += self.slopes[j as usize];
+                d += self.intercepts[j as usize];
+            }
+        }
+        let n = self.nodes.len();
+        for ((p, b), t) in post
+            .iter_mut()
+            .zip(&self.base[f * n..(f + 1) * n])
+            .zip(self.nodes)
+        {
+            *p = b + a * t + d;
+        }
+        Some((normalise_log(post), f))
+    }
+}
+
+/// A leaf's sums: the counts of persons outside the forms, and for persons in forms their
+/// right answers and each form's total mass.
+struct Partial {
+    counts: Counts,
+    form_right: Vec<f64>,
+    form_mass: Vec<f64>,
+}
+
+impl Partial {
+    fn merge(mut self, other: Self) -> Self {
+        self.counts = self.counts.merge(other.counts);
+        for (s, o) in self.form_right.iter_mut().zip(&other.form_right) {
+            *s += o;
+        }
+        for (s, o) in self.form_mass.iter_mut().zip(&other.form_mass) {
+            *s += o;
+        }
+        self
+    }
+
+    /// Adds the form persons' answers: right ones as summed, wrong ones as the form's mass less
+    /// the right ones.
+    fn into_counts(self, data: &Responses, forms: &Forms) -> Counts {
+        let mut counts = self.counts;
+        if self.form_mass.is_empty() {
+            return counts;
+        }
+        let n = counts.mass.len();
+        let by_answer = counts
+            .by_answer
+            .as_slice_mut()
+            .expect("counts are contiguous");
+        for f in 0..forms.len() {
+            for &j in forms.items(data, f) {
+                let wrong = 2 * j as usize * n;
+                for (w, m) in by_answer[wrong..wrong + n]
+                    .iter_mut()
+                    .zip(&self.form_mass[f * n..(f + 1) * n])
+                {
+                    *w += m;
+                }
+            }
+        }
+        for (j, right) in self.form_right.chunks_exact(n).enumerate() {
+            for (k, r) in right.iter().enumerate() {
+                by_answer[2 * j * n + k] -= r;
+                by_answer[(2 * j + 1) * n + k] += r;
+            }
+        }
+        counts
+    }
 }
 
 /// Runs the E-step on the current thread pool (call inside `pool.install`).
-fn e_step(data: &Responses, leaves: &Leaves, tables: &LogTables, log_weights: &[f64]) -> Counts {
-    let n_nodes = log_weights.len();
+fn e_step(data: &Responses, leaves: &Leaves, posteriors: &Posteriors) -> Partial {
+    let n_nodes = posteriors.log_weights.len();
+    let n_forms = posteriors.n_forms();
     leaves.reduce(
         |persons| {
-            let mut acc = Counts::zeros(data.n_items(), n_nodes);
+            let mut acc = Partial {
+                counts: Counts::zeros(data.n_items(), n_nodes),
+                form_right: vec![
+                    0.0;
+                    if n_forms > 0 {
+                        data.n_items() * n_nodes
+                    } else {
+                        0
+                    }
+                ],
+                form_mass: vec![0.0; n_forms * n_nodes],
+            };
             let by_answer = acc
+                .counts
                 .by_answer
                 .as_slice_mut()
                 .expect("a new array is contiguous");
             let mut post = vec![0.0; n_nodes];
             for i in persons {
-                acc.log_lik += tables.posterior(data, i, log_weights, &mut post);
-                for (m, p) in acc.mass.iter_mut().zip(&post) {
-                    *m += p;
-                }
+                let (log_lik, form) = posteriors.posterior(data, i, &mut post);
+                acc.counts.log_lik += log_lik;
+                add(&mut acc.counts.mass, &post);
                 let (items, correct) = data.person(i);
-                for (&j, &x) in items.iter().zip(correct) {
-                    let at = (2 * j as usize + usize::from(x == 1)) * n_nodes;
-                    for (t, p) in by_answer[at..at + n_nodes].iter_mut().zip(&post) {
-                        *t += p;
+                if let Some(f) = form {
+                    add(&mut acc.form_mass[f * n_nodes..(f + 1) * n_nodes], &post);
+                    for (&j, _) in items.iter().zip(correct).filter(|(_, &x)| x == 1) {
+                        let at = j as usize * n_nodes;
+                        add(&mut acc.form_right[at..at + n_nodes], &post);
+                    }
+                } else {
+                    for (&j, &x) in items.iter().zip(correct) {
+                        let at = (2 * j as usize + usize::from(x == 1)) * n_nodes;
+                        add(&mut by_answer[at..at + n_nodes], &post);
                     }
                 }
             }
             acc
         },
-        Counts::merge,
+        Partial::merge,
     )
+}
+
+fn add(to: &mut [f64], from: &[f64]) {
+    for (t, f) in to.iter_mut().zip(from) {
+        *t += f;
+    }
 }
 
 #[cfg(test)]
@@ -200,6 +390,7 @@ mod tests {
         let counts = expected_counts(
             &data,
             &Leaves::new(&data, 1),
+            &Forms::default(),
             &items,
             Latent::STANDARD,
             &grid,
@@ -212,5 +403,43 @@ mod tests {
         );
         approx::assert_relative_eq!(counts.mass.iter().sum::<f64>(), 1.0, epsilon = 1e-12);
         approx::assert_relative_eq!(counts.by_answer.sum(), 2000.0, epsilon = 1e-9);
+    }
+    /// The test-form shortcut gives the E-step of the general path: same counts, same
+    /// log-likelihood, on a complete design mixed with persons outside any form.
+    #[test]
+    fn the_form_shortcut_matches_the_general_path() {
+        let mut sim = crate::simulate::simulate(5, 400, 12, 12, 0.2, 1.1);
+        let mut rng = crate::simulate::Rng::new(6);
+        for _ in 0..30 {
+            let answers: Vec<(u32, bool)> = rng
+                .sample(12, 5)
+                .into_iter()
+                .map(|j| (j, rng.uniform() < 0.6))
+                .collect();
+            sim.data.push_person(answers).unwrap();
+        }
+        let forms = Forms::detect(&sim.data);
+        assert_eq!(forms.len(), 1);
+        let grid = Grid::new(61, -6.0, 6.0).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let leaves = Leaves::new(&sim.data, 500);
+        let latent = Latent {
+            mean: 0.1,
+            variance: 1.3,
+        };
+        let run = |forms: &Forms| {
+            expected_counts(&sim.data, &leaves, forms, &sim.items, latent, &grid, &pool)
+        };
+        let (short, general) = (run(&forms), run(&Forms::default()));
+        approx::assert_relative_eq!(short.log_lik, general.log_lik, max_relative = 1e-13);
+        for (a, b) in short.by_answer.iter().zip(&general.by_answer) {
+            approx::assert_abs_diff_eq!(a, b, epsilon = 1e-10);
+        }
+        for (a, b) in short.mass.iter().zip(&general.mass) {
+            approx::assert_abs_diff_eq!(a, b, epsilon = 1e-10);
+        }
     }
 }

@@ -7,6 +7,7 @@ mod bfgs;
 pub mod em;
 pub mod error;
 pub mod estep;
+mod forms;
 pub mod linalg;
 pub mod linking;
 mod mirt_compat;

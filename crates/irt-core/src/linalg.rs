@@ -11,7 +11,10 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0; LANES];
     let split = n - n % LANES;
-    for (x, y) in a[..split].chunks_exact(LANES).zip(b[..split].chunks_exact(LANES)) {
+    for (x, y) in a[..split]
+        .chunks_exact(LANES)
+        .zip(b[..split].chunks_exact(LANES))
+    {
         for k in 0..LANES {
             acc[k] += x[k] * y[k];
         }

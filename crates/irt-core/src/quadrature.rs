@@ -56,8 +56,12 @@ impl Grid {
 
     /// log of the normalised prior weights of N(mean, variance) at the nodes.
     pub fn log_weights(&self, latent: Latent) -> Vec<f64> {
-        let raw: Vec<f64> = self
-            .nodes
+        Self::log_weights_at(&self.nodes, latent)
+    }
+
+    /// [`Self::log_weights`] for any nodes.
+    pub fn log_weights_at(nodes: &[f64], latent: Latent) -> Vec<f64> {
+        let raw: Vec<f64> = nodes
             .iter()
             .map(|&t| -0.5 * (t - latent.mean).powi(2) / latent.variance)
             .collect();

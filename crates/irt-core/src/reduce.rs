@@ -30,12 +30,12 @@ impl Leaves {
         Self(leaves)
     }
 
-    /// Leaves for sums that keep two numbers per item and node and do a few operations per
-    /// answer and node: a leaf of 40 answers per item spends about a twentieth of its time
-    /// zeroing and merging its accumulator, and most data sets still cut into many leaves to
-    /// balance across threads.
+    /// Leaves for sums that keep a few numbers per item and node: about 64 leaves, enough to
+    /// balance across threads, unless that would make a leaf's accumulator large beside its
+    /// work (more than 160 answers per item is never needed; fewer than 4,096 answers is too
+    /// little work to share).
     pub fn for_accumulators(data: &Responses, n_items: usize) -> Self {
-        Self::new(data, (40 * n_items).max(4_096))
+        Self::new(data, (data.n_answers() / 64).min(160 * n_items).max(4_096))
     }
 
     /// Maps every leaf and merges the results along the fixed tree; call inside the pool.

@@ -5,7 +5,8 @@ use rayon::prelude::*;
 use rayon::ThreadPool;
 
 use crate::error::{CoreError, Result};
-use crate::estep::LogTables;
+use crate::estep::Posteriors;
+use crate::forms::Forms;
 use crate::model::{logistic, ItemParams};
 use crate::quadrature::{Grid, Latent};
 use crate::responses::Responses;
@@ -48,15 +49,15 @@ pub fn score(
     method: ScoreMethod,
     pool: &ThreadPool,
 ) -> Vec<Score> {
-    let tables = LogTables::new(items, grid.nodes());
-    let log_weights = grid.log_weights(latent);
+    let forms = Forms::detect(data);
+    let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes());
     pool.install(|| {
         (0..data.n_persons())
             .into_par_iter()
             .map_init(
                 || vec![0.0; grid.len()],
                 |post, i| {
-                    tables.posterior(data, i, &log_weights, post);
+                    posteriors.posterior(data, i, post);
                     let eap = posterior_moments(post, grid.nodes());
                     match method {
                         ScoreMethod::Eap => eap,

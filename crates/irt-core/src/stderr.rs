@@ -5,11 +5,14 @@
 //! keeps it cheap on millions of answers; it is consistent, and slightly noisier than Louis's or
 //! Oakes's estimators in small samples.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 use rayon::ThreadPool;
 
 use crate::em::Layout;
-use crate::estep::LogTables;
+use crate::estep::Posteriors;
+use crate::forms::Forms;
 use crate::linalg::{cholesky, dot, InverseFromFactor};
 use crate::model::{logistic, ItemParams};
 use crate::mstep::FreeCoords;
@@ -80,6 +83,7 @@ impl ScoreTables {
 /// information matrix is not positive definite.
 pub(crate) fn item_covariances(
     data: &Responses,
+    forms: &Forms,
     config: &FitConfig,
     layout: &Layout,
     items: &[ItemParams],
@@ -93,14 +97,14 @@ pub(crate) fn item_covariances(
     for (&(j, free), &at) in layout.free.iter().zip(&offsets) {
         index[j] = Some((free, coordinate_indices(free, at, slope)));
     }
-    let tables = LogTables::new(items, nodes);
+    let posteriors = Posteriors::new(data, forms, items, latent, nodes);
     let scores = ScoreTables::new(items, nodes);
-    let log_weights = config.grid.log_weights(latent);
+    let log_weights = posteriors.log_weights();
     // d log w_k / d(mean, variance) of the normalised weights.
     let latent_scores = |raw: &dyn Fn(f64) -> f64| -> Vec<f64> {
         let centre: f64 = nodes
             .iter()
-            .zip(&log_weights)
+            .zip(log_weights)
             .map(|(&t, lw)| lw.exp() * raw(t))
             .sum();
         nodes.iter().map(|&t| raw(t) - centre).collect()
@@ -108,8 +112,8 @@ pub(crate) fn item_covariances(
     let d_mean = latent_scores(&|t| (t - latent.mean) / latent.variance);
     let d_var = latent_scores(&|t| 0.5 * (t - latent.mean).powi(2) / latent.variance.powi(2));
 
-    let person_score = |i: usize, post: &mut Vec<f64>| -> Vec<(usize, f64)> {
-        tables.posterior(data, i, &log_weights, post);
+    let person_score = |i: usize, post: &mut Vec<f64>| -> ScoreVector {
+        posteriors.posterior(data, i, post);
         let mut g = Vec::new();
         let mut common = 0.0;
         let (answered, correct) = data.person(i);
@@ -142,8 +146,7 @@ pub(crate) fn item_covariances(
                 g.push((k, post.iter().zip(d).map(|(p, v)| p * v).sum()));
             }
         }
-        g.sort_unstable_by_key(|&(k, _)| k);
-        g
+        ScoreVector::new(g)
     };
 
     // Only the lower triangle: the factorisation reads no other.
@@ -151,25 +154,22 @@ pub(crate) fn item_covariances(
     let rows_per_block = n.div_ceil(4 * pool.current_num_threads().max(1)).max(1);
     pool.install(|| {
         for start in (0..data.n_persons()).step_by(BATCH) {
-            let batch: Vec<Vec<(usize, f64)>> = (start..(start + BATCH).min(data.n_persons()))
+            let batch: Vec<(Option<usize>, ScoreVector)> = (start
+                ..(start + BATCH).min(data.n_persons()))
                 .into_par_iter()
-                .map_init(|| vec![0.0; nodes.len()], |post, i| person_score(i, post))
+                .map_init(
+                    || vec![0.0; nodes.len()],
+                    |post, i| (forms.of(i), person_score(i, post)),
+                )
                 .collect();
-            // Each block of rows adds the persons in order, so the sums do not depend on threads.
+            let groups = groups(&batch);
+            // Each block of rows adds the groups in order, so the sums do not depend on threads.
             info.par_chunks_mut(rows_per_block * n)
                 .enumerate()
                 .for_each(|(b, block)| {
                     let rows = b * rows_per_block..(b * rows_per_block + block.len() / n);
-                    for g in &batch {
-                        for (at, &(r, vr)) in g.iter().enumerate() {
-                            if !rows.contains(&r) {
-                                continue;
-                            }
-                            let row = &mut block[(r - rows.start) * n..(r - rows.start + 1) * n];
-                            for &(c, vc) in &g[..=at] {
-                                row[c] += vr * vc;
-                            }
-                        }
+                    for group in &groups {
+                        ScoreVector::add_outer_lower(group, &rows, block, n);
                     }
                 });
         }
@@ -196,6 +196,88 @@ pub(crate) fn item_covariances(
         .flatten()
         .all(|v| v.is_finite());
     finite.then_some(covariances)
+}
+
+/// One person's score vector: its non-zero coordinates in order, and the runs of consecutive
+/// coordinates among them (an item's slope and intercept; every item on a complete test), so
+/// that its outer product is added to the information as contiguous, vectorisable row updates.
+struct ScoreVector {
+    coords: Vec<usize>,
+    values: Vec<f64>,
+    /// Ranges of positions in `coords` whose coordinates are consecutive.
+    runs: Vec<Range<usize>>,
+}
+
+impl ScoreVector {
+    fn new(mut entries: Vec<(usize, f64)>) -> Self {
+        entries.sort_unstable_by_key(|&(k, _)| k);
+        let (coords, values): (Vec<usize>, Vec<f64>) = entries.into_iter().unzip();
+        let mut runs: Vec<Range<usize>> = Vec::new();
+        for (p, &c) in coords.iter().enumerate() {
+            match runs.last_mut() {
+                Some(run) if coords[run.end - 1] + 1 == c => run.end = p + 1,
+                _ => runs.push(p..p + 1),
+            }
+        }
+        Self {
+            coords,
+            values,
+            runs,
+        }
+    }
+
+    /// Adds the lower triangle of Σ g gᵀ over `group`, score vectors with the same coordinates,
+    /// to `block`, the rows `rows` of an n × n matrix. A row takes the whole group's updates
+    /// while it is in the nearest cache: on a complete test, streaming the matrix once per
+    /// person rather than once per group was what bounded the time.
+    fn add_outer_lower(group: &[&Self], rows: &Range<usize>, block: &mut [f64], n: usize) {
+        let shape = group[0];
+        debug_assert!(group.iter().all(|g| g.coords == shape.coords));
+        for (at, &r) in shape.coords.iter().enumerate() {
+            if !rows.contains(&r) {
+                continue;
+            }
+            let row = &mut block[(r - rows.start) * n..(r - rows.start + 1) * n];
+            for g in group {
+                let vr = g.values[at];
+                for run in &shape.runs {
+                    let first = shape.coords[run.start];
+                    if first > r {
+                        break;
+                    }
+                    let len = run.len().min(r - first + 1);
+                    let values = &g.values[run.start..run.start + len];
+                    for (t, v) in row[first..first + len].iter_mut().zip(values) {
+                        *t += vr * v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Persons of one test form added to the information together.
+const GROUP: usize = 8;
+
+/// The batch's score vectors in groups of up to [`GROUP`] with the same coordinates: persons of
+/// one form together, in batch order, and every other person alone.
+fn groups<'b>(batch: &'b [(Option<usize>, ScoreVector)]) -> Vec<Vec<&'b ScoreVector>> {
+    let mut open: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Vec<&ScoreVector>> = Vec::new();
+    for (form, g) in batch {
+        let Some(f) = form else {
+            out.push(vec![g]);
+            continue;
+        };
+        match open.get(f) {
+            Some(&at) if out[at].len() < GROUP => out[at].push(g),
+            _ => {
+                open.insert(*f, out.len());
+                out.push(vec![g]);
+            }
+        }
+    }
+    out
 }
 
 fn subtract_prior_hessian(
