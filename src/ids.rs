@@ -61,7 +61,10 @@ impl IdColumn {
     /// The ids as text, ordered by their index.
     pub fn into_ids(self) -> Vec<String> {
         let mut ids: Vec<(String, u32)> = match self {
-            Self::Integer(index) => index.into_iter().map(|(id, i)| (id.to_string(), i)).collect(),
+            Self::Integer(index) => index
+                .into_iter()
+                .map(|(id, i)| (id.to_string(), i))
+                .collect(),
             Self::Text(index) => index.into_iter().collect(),
         };
         ids.sort_unstable_by_key(|&(_, i)| i);

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use irt_core::{Attempt, ItemParams, Responses};
-use pgrx::spi::SpiClient;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
 use pgrx::{JsonB, PgSqlErrorCode};
 
 use crate::errors::{raise, spi_failed};
@@ -164,7 +164,11 @@ pub fn read_answers(
         .expect("now() minus an interval is not NULL");
     let mut users = IdColumn::for_type(source.column("user_id", SOURCE_COLUMNS));
     let mut items = IdColumn::for_type(source.column("question_id", SOURCE_COLUMNS));
-    let correct = if numeric { "correct::float8" } else { "correct" };
+    let correct = if numeric {
+        "correct::float8"
+    } else {
+        "correct"
+    };
     // Attempt times only order a user's attempts at an item: read as stored (microseconds since
     // 2000), without calendar arithmetic; a date becomes midnight.
     let time = if created == "date" {
@@ -182,7 +186,10 @@ pub fn read_answers(
     let limit = crate::guc::MAX_ANSWERS.get() as i64;
     let (mut rows_in_window, mut null_answers, mut null_ids) = (0i64, 0i64, 0i64);
     let mut attempts = Vec::new();
-    let params = [(pg_sys::TIMESTAMPTZOID, cutoff.into_datum().expect("a timestamp"))];
+    let params = [(
+        pg_sys::TIMESTAMPTZOID,
+        cutoff.into_datum().expect("a timestamp"),
+    )];
     for_each_row(&query, &params, |values, nulls| {
         rows_in_window += 1;
         if rows_in_window > limit {

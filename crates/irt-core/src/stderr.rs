@@ -261,7 +261,7 @@ const GROUP: usize = 8;
 
 /// The batch's score vectors in groups of up to [`GROUP`] with the same coordinates: persons of
 /// one form together, in batch order, and every other person alone.
-fn groups<'b>(batch: &'b [(Option<usize>, ScoreVector)]) -> Vec<Vec<&'b ScoreVector>> {
+fn groups(batch: &[(Option<usize>, ScoreVector)]) -> Vec<Vec<&ScoreVector>> {
     let mut open: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
     let mut out: Vec<Vec<&ScoreVector>> = Vec::new();
     for (form, g) in batch {
