@@ -62,7 +62,7 @@ trap 'cluster_stop "$DIR"' EXIT
 # Creates and fills the set's database unless it already holds this shape.
 load_set() {
     local name=$1 persons=$2 items=$3 per=$4 anchors=$5
-    local db="bench_${name//-/_}" shape="$persons $items $per $anchors seed 1"
+    local db="bench_${name//-/_}" shape="$persons $items $per $anchors seed 1, time order"
     if [[ $(psql_b -d postgres -At -c "SELECT 1 FROM pg_database WHERE datname = '$db'") == 1 ]] &&
         [[ $(psql_b -d "$db" -At -c "SELECT shape FROM bench_shape" 2>/dev/null) == "$shape" ]]; then
         return
@@ -86,11 +86,13 @@ SELECT id, CASE WHEN id <= $anchors
     THEN jsonb_build_object('tags', '["anchor"]'::jsonb, 'irt', jsonb_build_object('a', a, 'b', b))
     ELSE '{"tags": ["practice"]}' END
 FROM bench_truth;
--- Spread over the last 50 days, deterministically.
+-- Spread over the last 50 days, deterministically, and stored in time order as a log is.
 INSERT INTO attempt_log
-SELECT user_id, question_id, correct = 1,
-       now() - ((user_id * 7 + question_id) % 50) * interval '1 day' - (question_id % 3600) * interval '1 second'
-FROM bench_answers;
+SELECT user_id, question_id, correct = 1, created_at
+FROM (SELECT *, now() - ((user_id * 7 + question_id) % 50) * interval '1 day'
+                      - ((user_id * 13 + question_id) % 86400) * interval '1 second' AS created_at
+      FROM bench_answers) AS a
+ORDER BY created_at;
 DROP TABLE bench_truth, bench_answers;
 SQL
     psql_b -d "$db" -c "VACUUM (FREEZE, ANALYZE) attempt_log" -c "CHECKPOINT" \

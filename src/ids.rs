@@ -10,9 +10,18 @@ use pgrx::FromDatum;
 
 const INTEGER_TYPES: [&str; 3] = ["smallint", "integer", "bigint"];
 
+/// Integer ids below this are looked up in a table indexed by the id itself (at most 4 MiB):
+/// serial ids of questions, and of users on most platforms, need no hashing at all.
+const DIRECT_IDS: i64 = 1 << 20;
+const UNSEEN: u32 = u32::MAX;
+
 /// The ids of one column of the source.
 pub enum IdColumn {
-    Integer(HashMap<i64, u32, BuildHasherDefault<IntegerHasher>>),
+    Integer {
+        direct: Vec<u32>,
+        hashed: HashMap<i64, u32, BuildHasherDefault<IntegerHasher>>,
+        count: usize,
+    },
     Text(HashMap<String, u32>),
 }
 
@@ -20,7 +29,11 @@ impl IdColumn {
     /// For a column of the given type (as `format_type` spells it).
     pub fn for_type(ty: &str) -> Self {
         if INTEGER_TYPES.contains(&ty) {
-            Self::Integer(HashMap::default())
+            Self::Integer {
+                direct: Vec::new(),
+                hashed: HashMap::default(),
+                count: 0,
+            }
         } else {
             Self::Text(HashMap::new())
         }
@@ -29,7 +42,7 @@ impl IdColumn {
     /// The select-list expression that reads `column` in the form this reader expects.
     pub fn select(&self, column: &str) -> String {
         match self {
-            Self::Integer(_) => format!("{column}::int8"),
+            Self::Integer { .. } => format!("{column}::int8"),
             Self::Text(_) => format!("{column}::text"),
         }
     }
@@ -38,7 +51,27 @@ impl IdColumn {
     pub fn index(&mut self, id: pg_sys::Datum) -> u32 {
         let next = self.len() as u32;
         match self {
-            Self::Integer(index) => *index.entry(id.value() as i64).or_insert(next),
+            Self::Integer {
+                direct,
+                hashed,
+                count,
+            } => {
+                let id = id.value() as i64;
+                let slot = if (0..DIRECT_IDS).contains(&id) {
+                    let at = id as usize;
+                    if at >= direct.len() {
+                        direct.resize((at + 1).next_power_of_two(), UNSEEN);
+                    }
+                    &mut direct[at]
+                } else {
+                    hashed.entry(id).or_insert(UNSEEN)
+                };
+                if *slot == UNSEEN {
+                    *slot = next;
+                    *count += 1;
+                }
+                *slot
+            }
             Self::Text(index) => {
                 // SAFETY: the expression yields text, and the caller checked it is not NULL.
                 let id = unsafe { <&str>::from_datum(id, false) }.expect("not NULL");
@@ -53,7 +86,7 @@ impl IdColumn {
 
     pub fn len(&self) -> usize {
         match self {
-            Self::Integer(index) => index.len(),
+            Self::Integer { count, .. } => *count,
             Self::Text(index) => index.len(),
         }
     }
@@ -61,8 +94,12 @@ impl IdColumn {
     /// The ids as text, ordered by their index.
     pub fn into_ids(self) -> Vec<String> {
         let mut ids: Vec<(String, u32)> = match self {
-            Self::Integer(index) => index
+            Self::Integer { direct, hashed, .. } => direct
                 .into_iter()
+                .enumerate()
+                .filter(|&(_, i)| i != UNSEEN)
+                .map(|(id, i)| (id as i64, i))
+                .chain(hashed)
                 .map(|(id, i)| (id.to_string(), i))
                 .collect(),
             Self::Text(index) => index.into_iter().collect(),

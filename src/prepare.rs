@@ -47,6 +47,15 @@ pub fn exclude_items(answers: Answers, min_responses: i64) -> Prepared {
             }
         }
     }
+    if excluded.is_empty() {
+        // Every user read has an answer: nothing to rebuild.
+        return Prepared {
+            responses: answers.responses,
+            item_ids,
+            user_ids: answers.user_ids,
+            excluded,
+        };
+    }
     let data = &answers.responses;
     let mut kept = Responses::with_items(item_ids.len());
     let mut user_ids = Vec::new();

@@ -238,23 +238,45 @@ impl ScoreVector {
                 continue;
             }
             let row = &mut block[(r - rows.start) * n..(r - rows.start + 1) * n];
-            for g in group {
-                let vr = g.values[at];
-                for run in &shape.runs {
-                    let first = shape.coords[run.start];
-                    if first > r {
-                        break;
+            let mut vr = [0.0; GROUP];
+            for (v, g) in vr.iter_mut().zip(group) {
+                *v = g.values[at];
+            }
+            for run in &shape.runs {
+                let first = shape.coords[run.start];
+                if first > r {
+                    break;
+                }
+                let len = run.len().min(r - first + 1);
+                // Eight columns at a time stay in registers while every person of the group
+                // adds to them, so the row is loaded and stored once per group.
+                let mut done = 0;
+                while done + TILE <= len {
+                    let tile = &mut row[first + done..first + done + TILE];
+                    let mut acc = [0.0; TILE];
+                    acc.copy_from_slice(tile);
+                    for (g, &v) in group.iter().zip(&vr) {
+                        let values = &g.values[run.start + done..run.start + done + TILE];
+                        for l in 0..TILE {
+                            acc[l] += v * values[l];
+                        }
                     }
-                    let len = run.len().min(r - first + 1);
-                    let values = &g.values[run.start..run.start + len];
-                    for (t, v) in row[first..first + len].iter_mut().zip(values) {
-                        *t += vr * v;
+                    tile.copy_from_slice(&acc);
+                    done += TILE;
+                }
+                for (g, &v) in group.iter().zip(&vr) {
+                    let values = &g.values[run.start + done..run.start + len];
+                    for (t, x) in row[first + done..first + len].iter_mut().zip(values) {
+                        *t += v * x;
                     }
                 }
             }
         }
     }
 }
+
+/// Columns of the information updated together in registers.
+const TILE: usize = 8;
 
 /// Persons of one test form added to the information together.
 const GROUP: usize = 8;
