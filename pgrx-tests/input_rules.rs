@@ -106,3 +106,50 @@ fn a_nonconverged_run_can_be_accepted() {
     assert_eq!(one::<String>("SELECT status FROM mirt_run_status"), "not_converged");
     assert_eq!(one::<i64>("SELECT count(*) FROM mirt_health() WHERE component = 'last_run' AND status = 'FAIL'"), 1);
 }
+
+#[pg_test]
+fn items_and_users_with_a_single_answer() {
+    load_demo();
+    // A new item answered once, and a new user who answered one item.
+    Spi::run(
+        "INSERT INTO question VALUES (9001, '{\"tags\": [\"practice\"]}'); \
+         INSERT INTO attempt_log (user_id, question_id, is_correct, created_at) VALUES \
+             (7, 9001, true, now() - interval '1 day'), (90001, 5, false, now() - interval '1 day')",
+    )
+    .unwrap();
+    Spi::run("SELECT mirt_calibrate('2PL', 60)").unwrap();
+    // The item is left out with its reason; the user is scored from one answer.
+    let reason: String = one(
+        "SELECT e->>'reason' FROM mirt_fit_meta, jsonb_array_elements(model_spec->'excluded_items') e WHERE e->>'item_id' = '9001'",
+    );
+    assert_eq!(reason, "1 answers, fewer than min_responses = 5");
+    assert_eq!(one::<i64>("SELECT count(*) FROM mirt_item_params WHERE item_id = '9001'"), 0);
+    let (theta, se): (f64, f64) = (
+        one("SELECT theta FROM mirt_ability WHERE user_id = '90001'"),
+        one("SELECT se FROM mirt_ability WHERE user_id = '90001'"),
+    );
+    assert!(theta.is_finite() && theta < 0.5, "one wrong answer: θ = {theta}");
+    assert!(se > 0.6 && se < 1.2, "one answer says little: SE = {se}");
+    // With min_responses = 1 the item is estimated, its slope held near the prior's centre.
+    Spi::run("SELECT mirt_calibrate('2PL', 60, min_responses => 1, accept_nonconverged => true)").unwrap();
+    let a: f64 = one("SELECT (params->>'a')::float8 FROM mirt_item_params WHERE item_id = '9001'");
+    assert!(a.is_finite() && a > 0.2 && a < 5.0, "a = {a}");
+}
+
+#[pg_test]
+fn three_pl_on_a_tiny_sample() {
+    load_demo();
+    // 40 users: far too few for a lower asymptote, which the default priors then hold.
+    Spi::run("CREATE VIEW tiny AS SELECT * FROM attempt WHERE user_id <= 40").unwrap();
+    let converged: bool = one("SELECT converged FROM mirt_calibrate('3PL', 60, source => 'tiny', linking => 'none', min_responses => 1, accept_nonconverged => true)");
+    let (worst_c, worst_a): (f64, f64) = (
+        one("SELECT max((params->>'c')::float8) FROM mirt_item_params"),
+        one("SELECT max((params->>'a')::float8) FROM mirt_item_params"),
+    );
+    assert!(worst_c < 0.5 && worst_a < 10.0, "c ≤ {worst_c}, a ≤ {worst_a}, converged {converged}");
+    // Without priors the same run must not write nonsense: it fails or stays finite.
+    match error_of("SELECT mirt_calibrate('3PL', 60, source => 'tiny', linking => 'none', min_responses => 1, priors => 'none')") {
+        Some(err) => assert!(err.starts_with("22000") || err.starts_with("22003"), "{err}"),
+        None => assert!(one::<bool>("SELECT bool_and((params->>'a')::float8 < 1e6) FROM mirt_item_params")),
+    }
+}

@@ -71,6 +71,7 @@ fn constants(
 
 /// Constants of θ_to = slope·θ_from + intercept from common items (c = 0).
 #[pg_extern(name = "mirt_linking_constants", immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_linking_constants(
     method: &str,
     from_a: Vec<f64>,
@@ -96,6 +97,7 @@ fn mirt_linking_constants(
 
 /// The same with lower asymptotes.
 #[pg_extern(name = "mirt_linking_constants", immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::too_many_arguments)]
 fn mirt_linking_constants_3pl(
     method: &str,
@@ -124,12 +126,14 @@ fn mirt_linking_constants_3pl(
 
 /// P(correct | θ) = c + (1 − c) / (1 + exp(−a(θ − b))).
 #[pg_extern(immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_irf(theta: f64, a: f64, b: f64, c: default!(f64, 0.0)) -> f64 {
     items("item", &[a], &[b], Some(&[c]))[0].prob(theta)
 }
 
 /// Fisher information of one item at θ.
 #[pg_extern(immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_item_information(theta: f64, a: f64, b: f64, c: default!(f64, 0.0)) -> f64 {
     items("item", &[a], &[b], Some(&[c]))[0].information(theta)
 }
@@ -170,6 +174,7 @@ fn curves(
 
 /// Test characteristic curve (expected score), test information and its SE over a θ grid.
 #[pg_extern(name = "mirt_test_curves", immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_test_curves(
     a: Vec<f64>,
     b: Vec<f64>,
@@ -190,6 +195,7 @@ fn mirt_test_curves(
 
 /// The same with lower asymptotes.
 #[pg_extern(name = "mirt_test_curves", immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_test_curves_3pl(
     a: Vec<f64>,
     b: Vec<f64>,
@@ -256,6 +262,7 @@ fn score_pattern(
 
 /// EAP θ and posterior SD of one response pattern (NULL = not answered), prior N(mean, sd²).
 #[pg_extern(name = "mirt_score_eap", immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_score_eap(
     correct: Vec<Option<bool>>,
     a: Vec<f64>,
@@ -268,6 +275,7 @@ fn mirt_score_eap(
 
 /// The same with lower asymptotes.
 #[pg_extern(name = "mirt_score_eap", immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_score_eap_3pl(
     correct: Vec<Option<bool>>,
     a: Vec<f64>,

@@ -284,6 +284,7 @@ pub fn read_bank(client: &SpiClient<'_>, items: &Relation) -> BankParams {
         .select(query.as_str(), None, &[])
         .unwrap_or_else(|e| spi_failed(e));
     let mut anchors: Vec<(String, ItemParams)> = Vec::new();
+    let mut conflicting: Option<String> = None;
     let mut starts = HashMap::new();
     for row in rows {
         let Ok(Some(id)) = row.get::<String>(1) else {
@@ -292,16 +293,23 @@ pub fn read_bank(client: &SpiClient<'_>, items: &Relation) -> BankParams {
         let anchor = row.get::<bool>(2).ok().flatten().unwrap_or(false);
         let irt = row.get::<JsonB>(3).ok().flatten().map(|j| j.0);
         match (anchor, irt.as_ref().map(parse_irt)) {
-            (true, Some(Ok(p))) => {
-                if anchors.last().is_some_and(|(last, _)| *last == id) {
+            (true, Some(Ok(p))) => match anchors.last() {
+                // Rows come ordered by id, so a repeat follows its first row.
+                Some((last, q)) if *last == id && *q == p => pgrx::warning!(
+                    "anchor {id} appears more than once in {} with the same parameters; used once",
+                    items.quoted
+                ),
+                Some((last, _)) if *last == id => {
                     pgrx::warning!(
-                        "anchor {id} appears more than once in {}; the first row is used",
+                        "anchor {id} appears more than once in {} with different parameters; left out",
                         items.quoted
                     );
-                } else {
-                    anchors.push((id, p));
+                    anchors.pop();
+                    conflicting = Some(id);
                 }
-            }
+                _ if conflicting.as_ref() == Some(&id) => {}
+                _ => anchors.push((id, p)),
+            },
             (true, Some(Err(why))) => pgrx::warning!("anchor {id} left out: {why}"),
             (true, None) => pgrx::warning!("anchor {id} left out: meta has no \"irt\" parameters"),
             (false, Some(Ok(p))) => {
@@ -315,6 +323,9 @@ pub fn read_bank(client: &SpiClient<'_>, items: &Relation) -> BankParams {
 
 /// `{"a": …, "b": …, "c": …, "D": …}` on the logistic metric; an explicit D multiplies a.
 fn parse_irt(v: &serde_json::Value) -> Result<ItemParams, String> {
+    if !v.is_object() {
+        return Err(format!("meta->'irt' is not an object: {v}"));
+    }
     let number = |key: &str, required: bool| -> Result<Option<f64>, String> {
         match v.get(key) {
             None | Some(serde_json::Value::Null) if !required => Ok(None),

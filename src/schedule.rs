@@ -30,6 +30,7 @@ fn require_pg_cron() {
 /// Schedules `mirt_calibrate(model, lookback_days)` under `job_name` (replacing a job of that
 /// name); returns pg_cron's job id.
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_schedule(
     schedule: default!(&str, "'0 3 * * *'"),
     model: default!(&str, "'2PL'"),
@@ -65,6 +66,7 @@ fn mirt_schedule(
 
 /// Removes the job scheduled by `mirt_schedule`; false when there was none.
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_unschedule(job_name: default!(&str, "'pg_irt_calibrate'")) -> bool {
     require_pg_cron();
     let exists = Spi::get_one_with_args::<bool>(

@@ -233,6 +233,22 @@ impl ScoreVector {
     fn add_outer_lower(group: &[&Self], rows: &Range<usize>, block: &mut [f64], n: usize) {
         let shape = group[0];
         debug_assert!(group.iter().all(|g| g.coords == shape.coords));
+        if shape.runs.len() * SHORT_RUNS > shape.coords.len() {
+            // Runs of an item's two or three coordinates: entry by entry costs less than the
+            // per-run set-up.
+            for g in group {
+                for (at, (&r, &vr)) in g.coords.iter().zip(&g.values).enumerate() {
+                    if !rows.contains(&r) {
+                        continue;
+                    }
+                    let row = &mut block[(r - rows.start) * n..(r - rows.start + 1) * n];
+                    for (&c, &vc) in g.coords[..=at].iter().zip(&g.values[..=at]) {
+                        row[c] += vr * vc;
+                    }
+                }
+            }
+            return;
+        }
         for (at, &r) in shape.coords.iter().enumerate() {
             if !rows.contains(&r) {
                 continue;
@@ -277,6 +293,8 @@ impl ScoreVector {
 
 /// Columns of the information updated together in registers.
 const TILE: usize = 8;
+/// Below this many coordinates per run on average, runs are not worth their set-up.
+const SHORT_RUNS: usize = 4;
 
 /// Persons of one test form added to the information together.
 const GROUP: usize = 8;
