@@ -24,15 +24,21 @@ pub fn exclude_items(answers: Answers, min_responses: i64) -> Prepared {
     let mut new_index = vec![None; stats.len()];
     let mut item_ids = Vec::new();
     for (j, s) in stats.iter().enumerate() {
+        let all = if s.n == 1 {
+            "its only answer".to_string()
+        } else {
+            format!("all {} answers", s.n)
+        };
         let reason = if (s.n as i64) < min_responses {
             Some(format!(
-                "{} answers, fewer than min_responses = {min_responses}",
-                s.n
+                "{} answer{}, fewer than min_responses = {min_responses}",
+                s.n,
+                if s.n == 1 { "" } else { "s" }
             ))
         } else if s.n_correct == s.n {
-            Some(format!("all {} answers correct", s.n))
+            Some(format!("{all} correct"))
         } else if s.n_correct == 0 {
-            Some(format!("all {} answers wrong", s.n))
+            Some(format!("{all} wrong"))
         } else {
             None
         };

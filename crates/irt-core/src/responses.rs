@@ -127,7 +127,11 @@ impl Responses {
         pool: &rayon::ThreadPool,
     ) -> Result<(Self, usize)> {
         use rayon::slice::ParallelSliceMut;
-        pool.install(|| attempts.par_sort_unstable_by_key(|a| ((u64::from(a.person) << 32) | u64::from(a.item), a.order)));
+        pool.install(|| {
+            attempts.par_sort_unstable_by_key(|a| {
+                ((u64::from(a.person) << 32) | u64::from(a.item), a.order)
+            })
+        });
         let mut offsets = Vec::with_capacity(n_persons + 1);
         offsets.push(0);
         let mut items = Vec::with_capacity(attempts.len());
