@@ -14,6 +14,7 @@ use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
 use crate::errors::{invalid_argument, raise, raise_core, raise_linking};
+use crate::memory::TrimOnExit;
 use crate::load::{read_answers, read_bank, AttemptRule, Relation};
 use crate::prepare::exclude_items;
 use crate::write::{write_run, RunRecord};
@@ -107,6 +108,7 @@ pub fn mirt_calibrate(
         name!(elapsed_ms, f64),
     ),
 > {
+    let _trim = TrimOnExit;
     let started = Instant::now();
     let item_model = parse_model(model);
     check_lookback(lookback_days);

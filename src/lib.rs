@@ -13,6 +13,7 @@ mod functions;
 mod guc;
 mod ids;
 mod load;
+mod memory;
 mod prepare;
 mod scan;
 mod schedule;
