@@ -16,6 +16,8 @@ fn bad_arguments_and_data_fail_cleanly() {
     assert_fails("SELECT mirt_calibrate('2PL', 60, linking => 'magic')", "22023", "valid methods are mean_mean, mean_sigma, haebara, stocking_lord, fixed, none");
     assert_fails("SELECT mirt_calibrate('2PL', 60, priors => 'flat')", "22023", "valid priors are default, none");
     assert_fails("SELECT mirt_calibrate('2PL', 0)", "22023", "lookback_days");
+    assert_fails("SELECT mirt_calibrate('2PL', -7)", "22023", "lookback_days must be between 1 and 36500, got -7");
+    assert_fails("SELECT mirt_calibrate('2PL', 100000)", "22023", "lookback_days must be between 1 and 36500, got 100000");
     assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'no_such_view')", "42P01", "source relation \"no_such_view\" does not exist");
     assert_fails("SELECT mirt_calibrate('2PL', 60, items => 'nope')", "42P01", "items relation \"nope\" does not exist");
     assert_fails("SELECT mirt_calibrate('2PL', 60, min_anchors => 51)", "22000", "50 usable anchors, fewer than min_anchors = 51");
@@ -28,6 +30,10 @@ fn bad_arguments_and_data_fail_cleanly() {
     // Values other than 0 and 1.
     Spi::run("CREATE VIEW two_correct AS SELECT user_id, question_id, CASE WHEN user_id = 7 THEN 2 ELSE is_correct::int END AS correct, created_at FROM attempt_log").unwrap();
     assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'two_correct')", "22P02", "holds 2, which is neither 0 nor 1");
+    Spi::run("CREATE VIEW minus_one AS SELECT user_id, question_id, CASE WHEN user_id = 7 THEN -1 ELSE is_correct::int END AS correct, created_at FROM attempt_log").unwrap();
+    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'minus_one')", "22P02", "holds -1, which is neither 0 nor 1");
+    Spi::run("CREATE VIEW half AS SELECT user_id, question_id, CASE WHEN user_id = 7 THEN 0.5 ELSE is_correct::int END AS correct, created_at FROM attempt_log").unwrap();
+    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'half')", "22P02", "holds 0.5, which is neither 0 nor 1");
     Spi::run("CREATE VIEW null_ids AS SELECT NULLIF(user_id, 3) AS user_id, question_id, is_correct AS correct, created_at FROM attempt_log").unwrap();
     assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'null_ids')", "23502", "NULL user_id or question_id");
     // The memory guard stops the read as soon as the window holds more rows than allowed.
@@ -37,6 +43,8 @@ fn bad_arguments_and_data_fail_cleanly() {
     // An empty window.
     Spi::run("CREATE VIEW old_only AS SELECT * FROM attempt WHERE created_at < now() - interval '100 days'").unwrap();
     assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'old_only')", "22000", "no usable answers");
+    // Every answer on excluded items.
+    assert_fails("SELECT mirt_calibrate('2PL', 60, min_responses => 100000)", "22000", "no usable answers");
 }
 
 #[pg_test]
