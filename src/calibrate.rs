@@ -14,8 +14,8 @@ use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
 use crate::errors::{invalid_argument, raise, raise_core, raise_linking};
-use crate::memory::TrimOnExit;
 use crate::load::{read_answers, read_bank, AttemptRule, Relation};
+use crate::memory::TrimOnExit;
 use crate::prepare::exclude_items;
 use crate::write::{write_run, RunRecord};
 

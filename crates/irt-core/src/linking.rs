@@ -96,6 +96,8 @@ pub enum LinkingError {
     /// A discrimination ≤ 0 in either set (the transformation divides by a
     /// positive slope, so the sign of a must already be positive).
     NonPositiveSlope { index: usize },
+    /// A lower asymptote outside [0, 1) in either set: not a probability a curve can start at.
+    GuessingOutOfRange { index: usize },
     /// Zero spread makes the constants undefined: mean–sigma with sd(b) = 0
     /// in either set.
     DegenerateSpread,
@@ -121,6 +123,9 @@ impl fmt::Display for LinkingError {
             }
             LinkingError::NonPositiveSlope { index } => {
                 write!(f, "non-positive discrimination at item {index}")
+            }
+            LinkingError::GuessingOutOfRange { index } => {
+                write!(f, "lower asymptote outside [0, 1) at item {index}")
             }
             LinkingError::DegenerateSpread => {
                 write!(f, "item parameters have zero spread, linking is undefined")
@@ -282,6 +287,9 @@ fn validate_items(items: &[ItemPoint], names: [&'static str; 3]) -> Result<(), L
         }
         if item.a <= 0.0 {
             return Err(LinkingError::NonPositiveSlope { index });
+        }
+        if !(0.0..1.0).contains(&item.c) {
+            return Err(LinkingError::GuessingOutOfRange { index });
         }
     }
     Ok(())

@@ -659,11 +659,14 @@ impl AnyLink {
         if n < 2 {
             return Some(LinkingError::TooFewItems { needed: 2, got: n });
         }
-        self.from
-            .iter()
-            .chain(&self.to)
-            .position(|p| p.a <= 0.0)
-            .map(|i| LinkingError::NonPositiveSlope { index: i % n })
+        let bad = |p: &ItemPoint| p.a <= 0.0 || !(0.0..1.0).contains(&p.c);
+        let i = self.from.iter().chain(&self.to).position(bad)?;
+        let p = if i < n { self.from[i] } else { self.to[i - n] };
+        Some(if p.a <= 0.0 {
+            LinkingError::NonPositiveSlope { index: i % n }
+        } else {
+            LinkingError::GuessingOutOfRange { index: i % n }
+        })
     }
 
     /// What only the method itself can find out about valid input; parameters near f64::MAX

@@ -321,6 +321,14 @@ fn rejects_invalid_input_with_typed_errors() {
         error_of(method, &good, &with(6, |p| p.a = -1.0), None),
         LinkingError::NonPositiveSlope { index: 6 }
     );
+    assert_eq!(
+        error_of(method, &with(1, |p| p.c = 1.0), &good, None),
+        LinkingError::GuessingOutOfRange { index: 1 }
+    );
+    assert_eq!(
+        error_of(method, &good, &with(3, |p| p.c = -0.1), None),
+        LinkingError::GuessingOutOfRange { index: 3 }
+    );
 }
 
 #[test]
@@ -435,6 +443,15 @@ fn numeric_jacobian(
     (0..from.len())
         .map(|i| {
             let columns = [0, 1, 2].map(|j| {
+                if j == 2 && from[i].c < h {
+                    // c = 0 is the edge of its range: the one-sided second-order difference.
+                    let (f0, f1, f2) =
+                        (shifted(i, j, 0.0), shifted(i, j, h), shifted(i, j, 2.0 * h));
+                    let d = |g: fn(&LinkingConstants) -> f64| {
+                        (-3.0 * g(&f0) + 4.0 * g(&f1) - g(&f2)) / (2.0 * h)
+                    };
+                    return [d(|k| k.slope), d(|k| k.intercept)];
+                }
                 let (plus, minus) = (shifted(i, j, h), shifted(i, j, -h));
                 [
                     (plus.slope - minus.slope) / (2.0 * h),
