@@ -8,43 +8,69 @@ fn assert_fails(statement: &str, sqlstate: &str, fragment: &str) {
     assert_eq!(table_counts(), before, "{statement} wrote something");
 }
 
-#[pg_test]
-fn bad_arguments_and_data_fail_cleanly() {
-    load_demo();
-    Spi::run("SELECT mirt_calibrate('2PL', 60)").unwrap();
-    assert_fails("SELECT mirt_calibrate('4PL', 60)", "22023", "valid models are Rasch, 1PL, 2PL, 3PL");
-    assert_fails("SELECT mirt_calibrate('2PL', 60, linking => 'magic')", "22023", "valid methods are mean_mean, mean_sigma, haebara, stocking_lord, fixed, none");
-    assert_fails("SELECT mirt_calibrate('2PL', 60, priors => 'flat')", "22023", "valid priors are default, none");
-    assert_fails("SELECT mirt_calibrate('2PL', 0)", "22023", "lookback_days");
-    assert_fails("SELECT mirt_calibrate('2PL', -7)", "22023", "lookback_days must be between 1 and 36500, got -7");
-    assert_fails("SELECT mirt_calibrate('2PL', 100000)", "22023", "lookback_days must be between 1 and 36500, got 100000");
-    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'no_such_view')", "42P01", "source relation \"no_such_view\" does not exist");
-    assert_fails("SELECT mirt_calibrate('2PL', 60, items => 'nope')", "42P01", "items relation \"nope\" does not exist");
-    assert_fails("SELECT mirt_calibrate('2PL', 60, min_anchors => 51)", "22000", "50 usable anchors, fewer than min_anchors = 51");
-    assert_fails("SELECT mirt_calibrate('2PL', 60, max_cycles => 2)", "22000", "did not converge in 2 cycles");
-    // Columns missing or of the wrong type.
-    Spi::run("CREATE VIEW no_correct AS SELECT user_id, question_id, created_at FROM attempt_log").unwrap();
-    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'no_correct')", "42703", "has no column \"correct\"");
-    Spi::run("CREATE VIEW text_correct AS SELECT user_id, question_id, 'yes'::text AS correct, created_at FROM attempt_log").unwrap();
-    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'text_correct')", "42804", "has type text");
-    // Values other than 0 and 1.
-    Spi::run("CREATE VIEW two_correct AS SELECT user_id, question_id, CASE WHEN user_id = 7 THEN 2 ELSE is_correct::int END AS correct, created_at FROM attempt_log").unwrap();
-    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'two_correct')", "22P02", "holds 2, which is neither 0 nor 1");
-    Spi::run("CREATE VIEW minus_one AS SELECT user_id, question_id, CASE WHEN user_id = 7 THEN -1 ELSE is_correct::int END AS correct, created_at FROM attempt_log").unwrap();
-    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'minus_one')", "22P02", "holds -1, which is neither 0 nor 1");
-    Spi::run("CREATE VIEW half AS SELECT user_id, question_id, CASE WHEN user_id = 7 THEN 0.5 ELSE is_correct::int END AS correct, created_at FROM attempt_log").unwrap();
-    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'half')", "22P02", "holds 0.5, which is neither 0 nor 1");
-    Spi::run("CREATE VIEW null_ids AS SELECT NULLIF(user_id, 3) AS user_id, question_id, is_correct AS correct, created_at FROM attempt_log").unwrap();
-    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'null_ids')", "23502", "NULL user_id or question_id");
-    // The memory guard stops the read as soon as the window holds more rows than allowed.
-    Spi::run("SET pg_irt.max_answers = 1000").unwrap();
-    assert_fails("SELECT mirt_calibrate('2PL', 60)", "54000", "more than 1000 rows in the window of attempt: pg_irt.max_answers = 1000");
-    Spi::run("RESET pg_irt.max_answers").unwrap();
-    // An empty window.
-    Spi::run("CREATE VIEW old_only AS SELECT * FROM attempt WHERE created_at < now() - interval '100 days'").unwrap();
-    assert_fails("SELECT mirt_calibrate('2PL', 60, source => 'old_only')", "22000", "no usable answers");
-    // Every answer on excluded items.
-    assert_fails("SELECT mirt_calibrate('2PL', 60, min_responses => 100000)", "22000", "no usable answers");
+/// One test per bad input: on the demo database after a good run, `setup` and then `statement`,
+/// which must fail with `sqlstate` and a message containing `fragment`, writing nothing.
+macro_rules! bad_inputs {
+    ($($name:ident: $setup:expr, $statement:expr => $sqlstate:expr, $fragment:expr;)*) => {$(
+        #[pg_test]
+        fn $name() {
+            load_demo();
+            Spi::run("SELECT mirt_calibrate('2PL', 60)").unwrap();
+            Spi::run($setup).unwrap();
+            assert_fails($statement, $sqlstate, $fragment);
+        }
+    )*};
+}
+
+const NOTHING: &str = "SELECT";
+const VIEW_OF: &str = "CREATE VIEW v AS SELECT user_id, question_id, created_at, ";
+
+bad_inputs! {
+    unknown_model: NOTHING, "SELECT mirt_calibrate('4PL', 60)"
+        => "22023", "valid models are Rasch, 1PL, 2PL, 3PL";
+    unknown_linking_method: NOTHING, "SELECT mirt_calibrate('2PL', 60, linking => 'magic')"
+        => "22023", "valid methods are mean_mean, mean_sigma, haebara, stocking_lord, fixed, none";
+    unknown_priors: NOTHING, "SELECT mirt_calibrate('2PL', 60, priors => 'flat')"
+        => "22023", "valid priors are default, none";
+    lookback_zero: NOTHING, "SELECT mirt_calibrate('2PL', 0)"
+        => "22023", "lookback_days must be between 1 and 36500, got 0";
+    lookback_negative: NOTHING, "SELECT mirt_calibrate('2PL', -7)"
+        => "22023", "lookback_days must be between 1 and 36500, got -7";
+    lookback_absurd: NOTHING, "SELECT mirt_calibrate('2PL', 100000)"
+        => "22023", "lookback_days must be between 1 and 36500, got 100000";
+    source_missing: NOTHING, "SELECT mirt_calibrate('2PL', 60, source => 'no_such_view')"
+        => "42P01", "source relation \"no_such_view\" does not exist";
+    items_missing: NOTHING, "SELECT mirt_calibrate('2PL', 60, items => 'nope')"
+        => "42P01", "items relation \"nope\" does not exist";
+    column_missing: "CREATE VIEW v AS SELECT user_id, question_id, created_at FROM attempt_log",
+        "SELECT mirt_calibrate('2PL', 60, source => 'v')"
+        => "42703", "has no column \"correct\"";
+    correct_of_text_type: &format!("{VIEW_OF} 'yes'::text AS correct FROM attempt_log"),
+        "SELECT mirt_calibrate('2PL', 60, source => 'v')"
+        => "42804", "column correct of v has type text";
+    correct_is_two: &format!("{VIEW_OF} CASE WHEN user_id = 7 THEN 2 ELSE is_correct::int END AS correct FROM attempt_log"),
+        "SELECT mirt_calibrate('2PL', 60, source => 'v')"
+        => "22P02", "holds 2, which is neither 0 nor 1";
+    correct_is_minus_one: &format!("{VIEW_OF} CASE WHEN user_id = 7 THEN -1 ELSE is_correct::int END AS correct FROM attempt_log"),
+        "SELECT mirt_calibrate('2PL', 60, source => 'v')"
+        => "22P02", "holds -1, which is neither 0 nor 1";
+    correct_is_a_half: &format!("{VIEW_OF} CASE WHEN user_id = 7 THEN 0.5 ELSE is_correct::int END AS correct FROM attempt_log"),
+        "SELECT mirt_calibrate('2PL', 60, source => 'v')"
+        => "22P02", "holds 0.5, which is neither 0 nor 1";
+    null_ids: "CREATE VIEW v AS SELECT NULLIF(user_id, 3) AS user_id, question_id, is_correct AS correct, created_at FROM attempt_log",
+        "SELECT mirt_calibrate('2PL', 60, source => 'v')"
+        => "23502", "rows of v in the window have a NULL user_id or question_id";
+    window_over_max_answers: "SET LOCAL pg_irt.max_answers = 1000", "SELECT mirt_calibrate('2PL', 60)"
+        => "54000", "more than 1000 rows in the window of attempt: pg_irt.max_answers = 1000";
+    empty_window: "CREATE VIEW v AS SELECT * FROM attempt WHERE created_at < now() - interval '100 days'",
+        "SELECT mirt_calibrate('2PL', 60, source => 'v')"
+        => "22000", "no usable answers in v in the last 60 days";
+    every_answer_on_excluded_items: NOTHING, "SELECT mirt_calibrate('2PL', 60, min_responses => 100000)"
+        => "22000", "no usable answers";
+    too_few_anchors: NOTHING, "SELECT mirt_calibrate('2PL', 60, min_anchors => 51)"
+        => "22000", "50 usable anchors, fewer than min_anchors = 51";
+    non_convergence_by_default: NOTHING, "SELECT mirt_calibrate('2PL', 60, max_cycles => 2)"
+        => "22000", "did not converge in 2 cycles";
 }
 
 #[pg_test]
