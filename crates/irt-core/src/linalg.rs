@@ -157,4 +157,33 @@ mod tests {
         approx::assert_relative_eq!(x[0], (5.0 - 8.0 + 6.0) / 12.0, epsilon = 1e-14);
         assert!(solve_spd(vec![1.0, 2.0, 2.0, 1.0], &[1.0, 1.0]).is_none());
     }
+    /// Large enough for the parallel factorisation and several blocks of inverse columns (600 is
+    /// not a multiple of the block): M · M⁻¹ = I.
+    #[test]
+    fn inverse_of_a_large_matrix() {
+        let n = 600;
+        let mut rng = crate::simulate::Rng::new(9);
+        let a: Vec<f64> = (0..n * n).map(|_| rng.normal()).collect();
+        let mut m = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                m[i * n + j] = dot(&a[i * n..(i + 1) * n], &a[j * n..(j + 1) * n]);
+            }
+            m[i * n + i] += n as f64;
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mut l = m.clone();
+        let inverse = pool.install(|| {
+            cholesky(&mut l, n).unwrap();
+            InverseFromFactor::new(&l, n)
+        });
+        for (i, j) in [(0, 0), (5, 3), (599, 0), (300, 301), (599, 599), (17, 450)] {
+            let product: f64 = (0..n).map(|k| m[i * n + k] * inverse.entry(k, j)).sum();
+            let expected = if i == j { 1.0 } else { 0.0 };
+            assert!((product - expected).abs() < 1e-10, "({i}, {j}): {product}");
+        }
+    }
 }

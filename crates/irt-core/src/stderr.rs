@@ -381,3 +381,60 @@ fn abc_covariance(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::Rng;
+
+    /// The information added group by group, in blocks of rows, equals Σ g gᵀ formed naively:
+    /// for short runs (an item's two coordinates), long runs (a complete test), groups of a form
+    /// and persons alone.
+    #[test]
+    fn outer_products_add_up_to_the_naive_sum() {
+        let n = 57;
+        let mut rng = Rng::new(3);
+        let mut vector = |coords: &[usize]| {
+            ScoreVector::new(coords.iter().map(|&c| (c, rng.normal())).collect())
+        };
+        let sparse: Vec<usize> = (0..n).filter(|c| c % 7 < 2).collect();
+        let dense: Vec<usize> = (3..n).collect();
+        let mixed: Vec<usize> = (0..20).chain(30..31).chain(40..n).collect();
+        let vectors: Vec<ScoreVector> = [&sparse, &dense, &dense, &dense, &mixed, &sparse]
+            .iter()
+            .map(|c| vector(c))
+            .collect();
+        let groups: Vec<Vec<&ScoreVector>> = vec![
+            vec![&vectors[0]],
+            vec![&vectors[1], &vectors[2], &vectors[3]],
+            vec![&vectors[4]],
+            vec![&vectors[5]],
+        ];
+        let mut naive = vec![0.0; n * n];
+        for g in &vectors {
+            for (&r, &vr) in g.coords.iter().zip(&g.values) {
+                for (&c, &vc) in g.coords.iter().zip(&g.values) {
+                    if c <= r {
+                        naive[r * n + c] += vr * vc;
+                    }
+                }
+            }
+        }
+        let rows_per_block = 10;
+        let mut info = vec![0.0; n * n];
+        for (b, block) in info.chunks_mut(rows_per_block * n).enumerate() {
+            let rows = b * rows_per_block..b * rows_per_block + block.len() / n;
+            for group in &groups {
+                ScoreVector::add_outer_lower(group, &rows, block, n);
+            }
+        }
+        for (i, (a, b)) in info.iter().zip(&naive).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-12,
+                "entry ({}, {}): {a} vs {b}",
+                i / n,
+                i % n
+            );
+        }
+    }
+}
