@@ -33,29 +33,64 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     acc[0]
 }
 
-/// Below this many multiply-adds per column, a Cholesky column is computed on one thread.
+/// Columns of the factor computed together below the diagonal.
+const PANEL: usize = 8;
+/// Below this many multiply-adds, a panel's rows are computed on one thread.
 const PARALLEL_WORK: usize = 1 << 16;
 
 /// Factors `m` (n × n, row-major) in place into its lower Cholesky factor; None when `m` is
-/// not positive definite. Only the lower triangle is read; the upper is left untouched. Large
-/// matrices update the rows below each pivot in parallel on the current rayon pool; every row
-/// is computed the same way either way, so the result does not depend on the threads.
+/// not positive definite. Only the lower triangle is read; the upper is left untouched.
+///
+/// Left-looking, eight columns (a panel) at a time: the panel's own rows entry by entry, then
+/// every row below it in one pass over its finished part, with the panel's rows interleaved so
+/// that each entry of the row feeds all eight columns from registers. Those rows are
+/// independent and run in parallel on the current rayon pool for large matrices; each is
+/// computed the same way either way, so the result does not depend on the threads.
 pub fn cholesky(m: &mut [f64], n: usize) -> Option<()> {
-    for j in 0..n {
-        let row_j = &mut m[j * n..j * n + n];
-        let diag = row_j[j] - dot(&row_j[..j], &row_j[..j]);
-        if !(diag > 0.0 && diag.is_finite()) {
-            return None;
+    for j0 in (0..n).step_by(PANEL) {
+        let w = PANEL.min(n - j0);
+        for i in j0..j0 + w {
+            for j in j0..=i {
+                let s = m[i * n + j] - dot(&m[i * n..i * n + j], &m[j * n..j * n + j]);
+                if i == j {
+                    if !(s > 0.0 && s.is_finite()) {
+                        return None;
+                    }
+                    m[i * n + i] = s.sqrt();
+                } else {
+                    m[i * n + j] = s / m[j * n + j];
+                }
+            }
         }
-        row_j[j] = diag.sqrt();
-        let (head, tail) = m.split_at_mut((j + 1) * n);
-        let row_j = &head[j * n..j * n + n];
-        let update =
-            |row_i: &mut [f64]| row_i[j] = (row_i[j] - dot(&row_i[..j], &row_j[..j])) / row_j[j];
-        if j * (n - j) >= PARALLEL_WORK {
+        if j0 + w == n {
+            break;
+        }
+        let (head, tail) = m.split_at_mut((j0 + w) * n);
+        let panel = &head[j0 * n..];
+        // interleaved[k·PANEL + c] = L[j0 + c][k] for the columns before the panel.
+        let mut interleaved = vec![0.0; j0 * PANEL];
+        for (c, row) in panel.chunks_exact(n).enumerate() {
+            for (k, v) in row[..j0].iter().enumerate() {
+                interleaved[k * PANEL + c] = *v;
+            }
+        }
+        let update = |row: &mut [f64]| {
+            let mut acc = [0.0; PANEL];
+            for (lk, pk) in row[..j0].iter().zip(interleaved.chunks_exact(PANEL)) {
+                for c in 0..PANEL {
+                    acc[c] += lk * pk[c];
+                }
+            }
+            for c in 0..w {
+                let own = &panel[c * n + j0..c * n + j0 + c];
+                let s = row[j0 + c] - acc[c] - dot(&row[j0..j0 + c], own);
+                row[j0 + c] = s / panel[c * n + j0 + c];
+            }
+        };
+        if (n - j0 - w) * j0 * w >= PARALLEL_WORK {
             use rayon::prelude::*;
             tail.par_chunks_exact_mut(n)
-                .with_min_len(16)
+                .with_min_len(8)
                 .for_each(update);
         } else {
             tail.chunks_exact_mut(n).for_each(update);
@@ -94,8 +129,9 @@ pub struct InverseFromFactor {
 }
 
 impl InverseFromFactor {
-    /// Solves the columns in parallel on the current rayon pool, a block of columns at a time
-    /// so that each row of L is read once per block rather than once per column.
+    /// Solves the columns in parallel on the current rayon pool, a block of columns at a time:
+    /// the block is held interleaved while it is solved, so that one pass over a row of L
+    /// updates every column of the block from registers.
     pub fn new(l: &[f64], n: usize) -> Self {
         use rayon::prelude::*;
         const BLOCK: usize = 8;
@@ -105,16 +141,32 @@ impl InverseFromFactor {
             .enumerate()
             .for_each(|(b, block)| {
                 let first = b * BLOCK;
+                let width = block.len() / n;
+                // x[(k − first)·BLOCK + c] is entry k of column first + c; zero above its diagonal.
+                let mut x = vec![0.0; (n - first) * BLOCK];
                 for i in first..n {
-                    let row = &l[i * n + first..i * n + i];
-                    for (c, x) in block.chunks_exact_mut(n).enumerate() {
+                    let mut acc = [0.0; BLOCK];
+                    for (lk, xk) in l[i * n + first..i * n + i]
+                        .iter()
+                        .zip(x.chunks_exact(BLOCK))
+                    {
+                        for c in 0..BLOCK {
+                            acc[c] += lk * xk[c];
+                        }
+                    }
+                    let (at, diag) = ((i - first) * BLOCK, l[i * n + i]);
+                    for (c, sum) in acc.iter().enumerate().take(width) {
                         let u = first + c;
                         if i == u {
-                            x[i] = 1.0 / l[i * n + i];
+                            x[at + c] = 1.0 / diag;
                         } else if i > u {
-                            // x is zero before u, so the dot may start at the block's first column.
-                            x[i] = -dot(row, &x[first..i]) / l[i * n + i];
+                            x[at + c] = -sum / diag;
                         }
+                    }
+                }
+                for (c, column) in block.chunks_exact_mut(n).enumerate() {
+                    for (k, xk) in x.chunks_exact(BLOCK).enumerate() {
+                        column[first + k] = xk[c];
                     }
                 }
             });
