@@ -33,10 +33,22 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     acc[0]
 }
 
-/// Columns of the factor computed together below the diagonal.
+/// Columns of the factor, and of its inverse, computed together.
 const PANEL: usize = 8;
 /// Below this many multiply-adds, a panel's rows are computed on one thread.
 const PARALLEL_WORK: usize = 1 << 16;
+
+/// Σₖ row[k] · panel[k·PANEL + c] for the PANEL columns c of an interleaved panel at once: each
+/// entry of `row` is loaded once and feeds every column from registers.
+fn dot_interleaved(row: &[f64], panel: &[f64]) -> [f64; PANEL] {
+    let mut acc = [0.0; PANEL];
+    for (r, p) in row.iter().zip(panel.chunks_exact(PANEL)) {
+        for c in 0..PANEL {
+            acc[c] += r * p[c];
+        }
+    }
+    acc
+}
 
 /// Factors `m` (n × n, row-major) in place into its lower Cholesky factor; None when `m` is
 /// not positive definite. Only the lower triangle is read; the upper is left untouched.
@@ -75,12 +87,7 @@ pub fn cholesky(m: &mut [f64], n: usize) -> Option<()> {
             }
         }
         let update = |row: &mut [f64]| {
-            let mut acc = [0.0; PANEL];
-            for (lk, pk) in row[..j0].iter().zip(interleaved.chunks_exact(PANEL)) {
-                for c in 0..PANEL {
-                    acc[c] += lk * pk[c];
-                }
-            }
+            let acc = dot_interleaved(&row[..j0], &interleaved);
             for c in 0..w {
                 let own = &panel[c * n + j0..c * n + j0 + c];
                 let s = row[j0 + c] - acc[c] - dot(&row[j0..j0 + c], own);
@@ -134,27 +141,18 @@ impl InverseFromFactor {
     /// updates every column of the block from registers.
     pub fn new(l: &[f64], n: usize) -> Self {
         use rayon::prelude::*;
-        const BLOCK: usize = 8;
         let mut columns = vec![0.0; n * n];
         columns
-            .par_chunks_mut(BLOCK * n)
+            .par_chunks_mut(PANEL * n)
             .enumerate()
             .for_each(|(b, block)| {
-                let first = b * BLOCK;
+                let first = b * PANEL;
                 let width = block.len() / n;
-                // x[(k − first)·BLOCK + c] is entry k of column first + c; zero above its diagonal.
-                let mut x = vec![0.0; (n - first) * BLOCK];
+                // x[(k − first)·PANEL + c] is entry k of column first + c; zero above its diagonal.
+                let mut x = vec![0.0; (n - first) * PANEL];
                 for i in first..n {
-                    let mut acc = [0.0; BLOCK];
-                    for (lk, xk) in l[i * n + first..i * n + i]
-                        .iter()
-                        .zip(x.chunks_exact(BLOCK))
-                    {
-                        for c in 0..BLOCK {
-                            acc[c] += lk * xk[c];
-                        }
-                    }
-                    let (at, diag) = ((i - first) * BLOCK, l[i * n + i]);
+                    let acc = dot_interleaved(&l[i * n + first..i * n + i], &x);
+                    let (at, diag) = ((i - first) * PANEL, l[i * n + i]);
                     for (c, sum) in acc.iter().enumerate().take(width) {
                         let u = first + c;
                         if i == u {
@@ -165,7 +163,7 @@ impl InverseFromFactor {
                     }
                 }
                 for (c, column) in block.chunks_exact_mut(n).enumerate() {
-                    for (k, xk) in x.chunks_exact(BLOCK).enumerate() {
+                    for (k, xk) in x.chunks_exact(PANEL).enumerate() {
                         column[first + k] = xk[c];
                     }
                 }
