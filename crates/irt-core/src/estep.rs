@@ -11,9 +11,16 @@ use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
 use crate::responses::Responses;
 
-/// log Q and log P of every item at every node, so that the per-answer work is one add per node.
-/// Row `2j + x` holds item j's log-probability of answer x at each node, contiguous, so the inner
-/// loops run over plain slices the compiler vectorises.
+/// The layout of every per-answer table here: row `2j + x` (contiguous over the nodes) is for
+/// answer x (0 wrong, 1 right) to item j, so that the inner loops run over plain slices the
+/// compiler vectorises. The entries of that row in a table of `n_nodes` columns.
+fn answer_row(j: usize, x: u8, n_nodes: usize) -> std::ops::Range<usize> {
+    let at = (2 * j + usize::from(x == 1)) * n_nodes;
+    at..at + n_nodes
+}
+
+/// log Q and log P of every item at every node, so that the per-answer work is one add per node
+/// (rows as [`answer_row`] lays them out).
 pub struct LogTables {
     by_answer: Vec<f64>,
     n_nodes: usize,
@@ -35,8 +42,7 @@ impl LogTables {
 
     /// log P(x | θ) of item j at every node.
     pub fn row(&self, j: u32, x: u8) -> &[f64] {
-        let at = (2 * j as usize + usize::from(x == 1)) * self.n_nodes;
-        &self.by_answer[at..at + self.n_nodes]
+        &self.by_answer[answer_row(j as usize, x, self.n_nodes)]
     }
 
     /// Adds person i's log-likelihood at every node to `out` (which starts as the log prior).
@@ -80,7 +86,7 @@ fn normalise_log(x: &mut [f64]) -> f64 {
 /// Expected counts at the nodes given the current parameters.
 #[derive(Clone, Debug)]
 pub struct Counts {
-    /// Posterior mass of answers, row `2j + x` for answer x to item j, × nodes.
+    /// Posterior mass of answers, rows as [`answer_row`] lays them out.
     pub by_answer: Array2<f64>,
     /// Posterior mass of persons at each node.
     pub mass: Vec<f64>,
@@ -295,8 +301,7 @@ impl Partial {
             .expect("counts are contiguous");
         for f in 0..forms.len() {
             for &j in forms.items(data, f) {
-                let wrong = 2 * j as usize * n;
-                for (w, m) in by_answer[wrong..wrong + n]
+                for (w, m) in by_answer[answer_row(j as usize, 0, n)]
                     .iter_mut()
                     .zip(&self.form_mass[f * n..(f + 1) * n])
                 {
@@ -305,10 +310,10 @@ impl Partial {
             }
         }
         for (j, right) in self.form_right.chunks_exact(n).enumerate() {
-            for (k, r) in right.iter().enumerate() {
-                by_answer[2 * j * n + k] -= r;
-                by_answer[(2 * j + 1) * n + k] += r;
+            for (w, r) in by_answer[answer_row(j, 0, n)].iter_mut().zip(right) {
+                *w -= r;
             }
+            add(&mut by_answer[answer_row(j, 1, n)], right);
         }
         counts
     }
@@ -351,8 +356,7 @@ fn e_step(data: &Responses, leaves: &Leaves, posteriors: &Posteriors) -> Partial
                     }
                 } else {
                     for (&j, &x) in items.iter().zip(correct) {
-                        let at = (2 * j as usize + usize::from(x == 1)) * n_nodes;
-                        add(&mut by_answer[at..at + n_nodes], &post);
+                        add(&mut by_answer[answer_row(j as usize, x, n_nodes)], &post);
                     }
                 }
             }
