@@ -25,10 +25,15 @@ pub struct Forms {
 
 impl Forms {
     pub fn detect(data: &Responses) -> Self {
+        // One pass: for every person, the first person who answered the same items.
         let mut shared: HashMap<&[u32], (usize, usize)> = HashMap::new();
-        for i in 0..data.n_persons() {
-            shared.entry(data.person(i).0).or_insert((i, 0)).1 += 1;
-        }
+        let first_of: Vec<usize> = (0..data.n_persons())
+            .map(|i| {
+                let entry = shared.entry(data.person(i).0).or_insert((i, 0));
+                entry.1 += 1;
+                entry.0
+            })
+            .collect();
         let mut kept: Vec<(usize, usize)> = shared
             .into_values()
             .filter(|&(_, count)| count >= MIN_PERSONS)
@@ -36,18 +41,19 @@ impl Forms {
         // Most shared first, ties by first person: the choice depends on the data alone.
         kept.sort_unstable_by_key(|&(first, count)| (std::cmp::Reverse(count), first));
         kept.truncate(MAX_FORMS);
-        kept.sort_unstable();
-        let representative: Vec<usize> = kept.iter().map(|&(first, _)| first).collect();
-        let ids: HashMap<&[u32], u32> = representative
-            .iter()
-            .enumerate()
-            .map(|(f, &i)| (data.person(i).0, f as u32))
-            .collect();
-        let of_person = if ids.is_empty() {
+        // Forms numbered in order of their first person, so that it finds them by search.
+        let mut representative: Vec<usize> = kept.iter().map(|&(first, _)| first).collect();
+        representative.sort_unstable();
+        let of_person = if representative.is_empty() {
             Vec::new()
         } else {
-            (0..data.n_persons())
-                .map(|i| ids.get(data.person(i).0).copied().unwrap_or(NO_FORM))
+            first_of
+                .iter()
+                .map(|first| {
+                    representative
+                        .binary_search(first)
+                        .map_or(NO_FORM, |f| f as u32)
+                })
                 .collect()
         };
         Self {
