@@ -24,10 +24,12 @@ pub fn exclude_items(answers: Answers, min_responses: i64) -> Prepared {
     let mut new_index = vec![None; stats.len()];
     let mut item_ids = Vec::new();
     for (j, s) in stats.iter().enumerate() {
-        let all = if s.n == 1 {
-            "its only answer".to_string()
-        } else {
-            format!("all {} answers", s.n)
+        let all = |outcome: &str| {
+            if s.n == 1 {
+                format!("its only answer {outcome}")
+            } else {
+                format!("all {} answers {outcome}", s.n)
+            }
         };
         let reason = if (s.n as i64) < min_responses {
             Some(format!(
@@ -36,9 +38,9 @@ pub fn exclude_items(answers: Answers, min_responses: i64) -> Prepared {
                 if s.n == 1 { "" } else { "s" }
             ))
         } else if s.n_correct == s.n {
-            Some(format!("{all} correct"))
+            Some(all("correct"))
         } else if s.n_correct == 0 {
-            Some(format!("{all} wrong"))
+            Some(all("wrong"))
         } else {
             None
         };
