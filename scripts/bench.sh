@@ -55,8 +55,7 @@ if [[ ! -f $DIR/PG_VERSION ]]; then
 max_wal_size = 4GB
 checkpoint_timeout = 30min"
 else
-    cluster_stop "$DIR"
-    as_pg "$CLUSTER_BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w start >/dev/null
+    cluster_resume "$DIR"
 fi
 trap 'cluster_stop "$DIR"' EXIT
 
