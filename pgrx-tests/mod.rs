@@ -10,3 +10,5 @@ include!("input_rules.rs");
 include!("functions.rs");
 include!("recovery.rs");
 include!("security.rs");
+include!("server_safety.rs");
+include!("argument_matrix.rs");

@@ -15,26 +15,29 @@ fn hostile_relation_names_are_resolved_not_spliced() {
     assert_eq!(source, r#""a""; DROP TABLE question; --""#);
 }
 
+/// The README's recipe, as written there: the block after "Two roles cover the usual split".
+fn readme_roles() -> String {
+    let readme = include_str!("../README.md");
+    let from = readme.find("Two roles cover the usual split").expect("the recipe is in the README");
+    let block = &readme[from..];
+    let start = block.find("```sql\n").unwrap() + 7;
+    let end = start + block[start..].find("```").unwrap();
+    block[start..end].to_string()
+}
+
 #[pg_test]
 fn a_read_only_role_cannot_calibrate_and_a_calibrator_can() {
     load_demo();
     Spi::run("SELECT mirt_calibrate('2PL', 60)").unwrap();
-    // The README's roles, as written there.
-    Spi::run(
-        "CREATE ROLE irt_reader NOLOGIN;
-         GRANT SELECT ON mirt_item_params, mirt_ability, mirt_fit_meta, mirt_item_params_history, mirt_run_status TO irt_reader;
-         CREATE ROLE irt_calibrator NOLOGIN;
-         GRANT SELECT ON attempt, question TO irt_calibrator;
-         GRANT SELECT, INSERT, UPDATE ON mirt_item_params, mirt_ability, mirt_fit_meta, mirt_item_params_history TO irt_calibrator;",
-    )
-    .unwrap();
+    Spi::run(&readme_roles()).unwrap();
     Spi::run("SET ROLE irt_reader").unwrap();
     let before = table_counts();
     let err = error_of("SELECT mirt_calibrate('2PL', 60)").unwrap();
-    assert!(err.starts_with("42501"), "{err}");
+    assert!(err.starts_with("42501") && err.contains("permission denied for function mirt_calibrate"), "{err}");
     assert_eq!(table_counts(), before);
     assert_eq!(one::<i64>("SELECT count(*) FROM mirt_health() WHERE status = 'OK'"), 4);
-    Spi::run("RESET ROLE; SET ROLE irt_calibrator").unwrap();
+    // The recipe's login role runs the calibration through irt_calibrator.
+    Spi::run("RESET ROLE; SET ROLE calibration_job").unwrap();
     assert_eq!(one::<i32>("SELECT n_users FROM mirt_calibrate('2PL', 60)"), 500);
     Spi::run("RESET ROLE").unwrap();
     // Every function of the extension runs with the caller's rights.
@@ -55,4 +58,37 @@ fn a_read_only_role_cannot_calibrate_and_a_calibrator_can() {
     )
     .unwrap();
     assert_eq!(unpinned, None);
+}
+
+/// A login role with no grant at all — the role that once took the server down with a run on
+/// its own temporary table — cannot start a run or touch the schedule; the helpers stay open.
+#[pg_test]
+fn a_login_role_without_grants_cannot_start_a_run() {
+    load_demo();
+    let before = table_counts();
+    Spi::run("CREATE ROLE irt_stranger LOGIN; SET ROLE irt_stranger").unwrap();
+    Spi::run("CREATE TEMP TABLE mine AS SELECT 1 AS user_id, 1 AS question_id, true AS correct, now() AS created_at").unwrap();
+    for call in [
+        "SELECT mirt_calibrate('2PL', 60, source => 'mine', items => 'mine', linking => 'none', quadrature_points => 301)",
+        "SELECT mirt_schedule()",
+        "SELECT mirt_unschedule()",
+    ] {
+        let err = error_of(call).unwrap_or_else(|| panic!("{call} ran"));
+        assert!(err.starts_with("42501: permission denied for function"), "{call}: {err}");
+    }
+    assert!((one::<f64>("SELECT mirt_irf(0, 1, 0)") - 0.5).abs() < 1e-12);
+    Spi::run("RESET ROLE").unwrap();
+    assert_eq!(table_counts(), before);
+    // The privileges as installed: EXECUTE on the three is irt_calibrator's, not PUBLIC's.
+    let public: i64 = one(
+        "SELECT count(*) FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a \
+         WHERE p.proname IN ('mirt_calibrate', 'mirt_schedule', 'mirt_unschedule') AND a.grantee = 0",
+    );
+    assert_eq!(public, 0);
+    let granted: i64 = one(
+        "SELECT count(*) FROM pg_proc p, aclexplode(p.proacl) a \
+         WHERE p.proname IN ('mirt_calibrate', 'mirt_schedule', 'mirt_unschedule') \
+           AND a.grantee = 'irt_calibrator'::regrole AND a.privilege_type = 'EXECUTE'",
+    );
+    assert_eq!(granted, 3);
 }

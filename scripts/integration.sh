@@ -39,7 +39,7 @@ psql_it -v ON_ERROR_STOP=1 -f scripts/demo_data.sql >/dev/null
 psql_it -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_irt" -c "CREATE EXTENSION pg_cron" -c "SELECT mirt_calibrate('2PL', 60)" >/dev/null 2>&1
 
 # Plain MML on the sparse demo drifts for thousands of cycles: a run that only a deadline ends.
-LONG_RUN="SELECT mirt_calibrate('2PL', 60, priors => 'none', max_cycles => 1000000)"
+LONG_RUN="SELECT mirt_calibrate('2PL', 60, priors => 'none', max_cycles => 100000)"
 
 echo "== statement_timeout and cancellation"
 before=$(counts)
@@ -141,6 +141,31 @@ out=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_schema -v ON_ERROR_STOP=1
     -c "SELECT n_items FROM irt.mirt_calibrate('2PL', 60)" \
     -c "SELECT count(*) FROM irt.mirt_ability" -c "SELECT string_agg(status, ',') FROM irt.mirt_health()" 2>/dev/null | tail -3 | paste -sd/ || true)
 check "the extension lives and writes in the schema it was given" '[[ $out == "150/500/OK,OK,OK,OK" ]]' "$out"
+
+echo "== upgrade from 0.1.0"
+# The install script 0.1.0 shipped (made by its `cargo pgrx schema`), beside the current one
+# for as long as this test runs; 0.1.0 -> current must end where a new installation starts.
+extdir=$(/usr/bin/pg_config --sharedir)/extension
+current=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+cp pgrx-tests/upgrade/pg_irt--0.1.0.sql "$extdir/"
+trap 'rm -f "$extdir/pg_irt--0.1.0.sql"; cluster_stop "$DIR"' EXIT
+catalog="SELECT string_agg(format('%s(%s) returns %s strict=%s volatile=%s config=%s symbol=%s acl=%s', p.proname, pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid), p.proisstrict, p.provolatile, p.proconfig, p.prosrc, p.proacl), E'\\n' ORDER BY 1)
+         FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_irt'"
+tables="SELECT string_agg(format('%s %s', relname, relacl), E'\\n' ORDER BY 1) FROM pg_class WHERE relname LIKE 'mirt%' AND relkind IN ('r', 'v')"
+for db in pg_irt_upgraded pg_irt_fresh; do as_pg createdb -h "$SOCK" -p "$PORT" "$db"; done
+old_acl=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_upgraded -v ON_ERROR_STOP=1 -At \
+    -c "CREATE EXTENSION pg_irt VERSION '0.1.0'" \
+    -c "SELECT coalesce(proacl::text, 'default') FROM pg_proc WHERE proname = 'mirt_calibrate'" 2>&1 || true)
+upgraded=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_upgraded -v ON_ERROR_STOP=1 -At \
+    -c "ALTER EXTENSION pg_irt UPDATE" -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_irt'" -c "$catalog" -c "$tables" 2>&1 || true)
+fresh=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_fresh -v ON_ERROR_STOP=1 -At \
+    -c "CREATE EXTENSION pg_irt" -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_irt'" -c "$catalog" -c "$tables" 2>&1 || true)
+check "0.1.0 installs and let PUBLIC run mirt_calibrate" '[[ $old_acl == default ]]' "proacl $old_acl"
+check "ALTER EXTENSION UPDATE reaches $current" '[[ $(head -1 <<<"$upgraded") == "$current" ]]' "$(head -1 <<<"$upgraded")"
+check "the upgraded functions, strictness and privileges equal a new installation's" '[[ $upgraded == "$fresh" ]]' \
+    "$(diff <(printf '%s\n' "$fresh") <(printf '%s\n' "$upgraded") | head -5 | paste -sd' ')"
+check "and EXECUTE on mirt_calibrate is not PUBLIC's" '[[ $fresh == *"mirt_calibrate("*"acl={"*"irt_calibrator=X/"* && $(grep "^mirt_calibrate(" <<<"$fresh") != *"{=X"* && $(grep "^mirt_calibrate(" <<<"$fresh") != *",=X"* ]]' \
+    "$(grep "^mirt_calibrate(" <<<"$fresh" | grep -o 'acl=.*')"
 
 echo "== README: migration from the old pipeline's tables"
 as_pg createdb -h "$SOCK" -p "$PORT" pg_irt_migrate

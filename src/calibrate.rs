@@ -13,9 +13,11 @@ use irt_core::{
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
+use crate::args::{self, int_in, required, required_float, required_int};
 use crate::errors::{invalid_argument, raise, raise_core, raise_linking};
 use crate::load::{read_answers, read_bank, AttemptRule, Relation};
 use crate::memory::TrimOnExit;
+use crate::panics;
 use crate::prepare::exclude_items;
 use crate::write::{write_run, RunRecord};
 
@@ -74,21 +76,21 @@ fn ms_since(t: Instant) -> f64 {
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile, parallel_unsafe)]
 pub fn mirt_calibrate(
-    model: default!(&str, "'2PL'"),
-    lookback_days: default!(i32, 60),
-    linking: default!(&str, "'stocking_lord'"),
-    priors: default!(&str, "'default'"),
-    source: default!(&str, "'attempt'"),
-    items: default!(&str, "'question'"),
-    max_cycles: default!(i32, 500),
-    tolerance: default!(f64, 1e-4),
-    quadrature_points: default!(i32, 61),
+    model: default!(Option<&str>, "'2PL'"),
+    lookback_days: default!(Option<i32>, 60),
+    linking: default!(Option<&str>, "'stocking_lord'"),
+    priors: default!(Option<&str>, "'default'"),
+    source: default!(Option<&str>, "'attempt'"),
+    items: default!(Option<&str>, "'question'"),
+    max_cycles: default!(Option<i32>, 500),
+    tolerance: default!(Option<f64>, 1e-4),
+    quadrature_points: default!(Option<i32>, 61),
     threads: default!(Option<i32>, "NULL"),
-    accept_nonconverged: default!(bool, false),
-    min_anchors: default!(i32, 5),
-    min_responses: default!(i32, 5),
-    attempt: default!(&str, "'first'"),
-    algorithm: default!(&str, "'squarem'"),
+    accept_nonconverged: default!(Option<bool>, false),
+    min_anchors: default!(Option<i32>, 5),
+    min_responses: default!(Option<i32>, 5),
+    attempt: default!(Option<&str>, "'first'"),
+    algorithm: default!(Option<&str>, "'squarem'"),
 ) -> TableIterator<
     'static,
     (
@@ -108,72 +110,85 @@ pub fn mirt_calibrate(
         name!(elapsed_ms, f64),
     ),
 > {
-    let _trim = TrimOnExit;
-    let started = Instant::now();
-    let item_model = parse_model(model);
-    check_lookback(lookback_days);
-    let item_priors = Priors::preset(priors).unwrap_or_else(|e| raise_core(e));
-    let linking = Linking::parse(linking);
-    let rule = AttemptRule::parse(attempt);
-    let em_algorithm = Algorithm::parse(algorithm).unwrap_or_else(|e| raise_core(e));
-    if max_cycles < 1 || quadrature_points < 5 || min_anchors < 1 || min_responses < 1 {
-        invalid_argument("max_cycles, min_anchors and min_responses must be at least 1, quadrature_points at least 5");
-    }
-    let threads = match threads {
-        None => crate::guc::threads(None),
-        Some(n) if (1..=256).contains(&n) => crate::guc::threads(Some(n as usize)),
-        Some(n) => invalid_argument(format!("threads must be between 1 and 256, got {n}")),
-    };
-    let locked =
-        Spi::get_one::<bool>("SELECT pg_try_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))")
-            .ok()
-            .flatten()
-            .unwrap_or(false);
-    if !locked {
-        raise(
+    panics::guarded("mirt_calibrate", || {
+        let _trim = TrimOnExit;
+        let started = Instant::now();
+        // Every argument is checked before anything is read; NULL means the default only for
+        // threads.
+        let model = required(model, "model");
+        let item_model = parse_model(model);
+        let lookback_days = lookback(required(lookback_days, "lookback_days"));
+        let priors = required(priors, "priors");
+        let item_priors = Priors::preset(priors).unwrap_or_else(|e| raise_core(e));
+        let linking = Linking::parse(required(linking, "linking"));
+        let source = required(source, "source");
+        let items = required(items, "items");
+        let max_cycles = required_int(max_cycles, "max_cycles", args::MAX_CYCLES);
+        let tolerance = required_float(tolerance, "tolerance", args::TOLERANCE);
+        let quadrature_points = required_int(
+            quadrature_points,
+            "quadrature_points",
+            args::QUADRATURE_POINTS,
+        );
+        let threads =
+            crate::guc::threads(threads.map(|n| int_in(n, "threads", args::THREADS) as usize));
+        let accept_nonconverged = required(accept_nonconverged, "accept_nonconverged");
+        let min_anchors = required_int(min_anchors, "min_anchors", args::MIN_COUNT);
+        let min_responses = required_int(min_responses, "min_responses", args::MIN_COUNT);
+        let rule = AttemptRule::parse(required(attempt, "attempt"));
+        let algorithm = required(algorithm, "algorithm");
+        let em_algorithm = Algorithm::parse(algorithm).unwrap_or_else(|e| raise_core(e));
+        let locked = Spi::get_one::<bool>(
+            "SELECT pg_try_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))",
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        if !locked {
+            raise(
             PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
             "another mirt_calibrate is running",
             None,
             Some("Wait for it to finish; runs are serialised by an advisory lock so that two runs never interleave their writes."),
         );
-    }
+        }
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap_or_else(|e| {
-            raise(
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES,
-                format!("cannot start {threads} threads: {e}"),
-                None,
-                None,
-            )
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap_or_else(|e| {
+                raise(
+                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES,
+                    format!("cannot start {threads} threads: {e}"),
+                    None,
+                    None,
+                )
+            });
+        let mut phases = Phases::default();
+        let t = Instant::now();
+        let (answers, bank, source_name, items_name) = Spi::connect(|client| {
+            let source_rel = Relation::resolve(client, source, "source");
+            let items_rel = Relation::resolve(client, items, "items");
+            let answers = read_answers(client, &source_rel, lookback_days, rule, &pool);
+            let bank = if linking == Linking::None {
+                None
+            } else {
+                Some(read_bank(client, &items_rel))
+            };
+            (answers, bank, source_rel.quoted, items_rel.quoted)
         });
-    let mut phases = Phases::default();
-    let t = Instant::now();
-    let (answers, bank, source_name, items_name) = Spi::connect(|client| {
-        let source_rel = Relation::resolve(client, source, "source");
-        let items_rel = Relation::resolve(client, items, "items");
-        let answers = read_answers(client, &source_rel, lookback_days, rule, &pool);
-        let bank = if linking == Linking::None {
-            None
-        } else {
-            Some(read_bank(client, &items_rel))
-        };
-        (answers, bank, source_rel.quoted, items_rel.quoted)
-    });
-    let (rows_in_window, null_answers, repeated) = (
-        answers.rows_in_window,
-        answers.null_answers,
-        answers.repeated,
-    );
-    notice!("Loaded {} observations from {source_name} ({null_answers} NULL answers skipped, {repeated} repeated attempts ignored)", answers.responses.n_answers());
-    let prepared = exclude_items(answers, min_responses as i64);
-    for e in &prepared.excluded {
-        warning!("item {} excluded: {}", e.item_id, e.reason);
-    }
-    if prepared.responses.n_answers() == 0 {
-        raise(
+        let (rows_in_window, null_answers, repeated) = (
+            answers.rows_in_window,
+            answers.null_answers,
+            answers.repeated,
+        );
+        notice!("Loaded {} observations from {source_name} ({null_answers} NULL answers skipped, {repeated} repeated attempts ignored)", answers.responses.n_answers());
+        let prepared = exclude_items(answers, min_responses as i64);
+        for e in &prepared.excluded {
+            warning!("item {} excluded: {}", e.item_id, e.reason);
+        }
+        if prepared.responses.n_answers() == 0 {
+            raise(
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
             format!("no usable answers in {source_name} in the last {lookback_days} days"),
             Some(format!(
@@ -182,177 +197,179 @@ pub fn mirt_calibrate(
             )),
             Some("Widen lookback_days, or check that the source relation holds recent answers."),
         );
-    }
-    let item_index: std::collections::HashMap<&str, usize> = prepared
-        .item_ids
-        .iter()
-        .enumerate()
-        .map(|(j, id)| (id.as_str(), j))
-        .collect();
-    let anchors: Vec<(usize, ItemParams)> = bank
-        .as_ref()
-        .map(|b| {
-            b.anchors
-                .iter()
-                .filter_map(|(id, p)| item_index.get(id.as_str()).map(|&j| (j, *p)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let n_bank_anchors = bank.as_ref().map_or(0, |b| b.anchors.len());
-    if linking != Linking::None {
-        notice!(
+        }
+        let item_index: std::collections::HashMap<&str, usize> = prepared
+            .item_ids
+            .iter()
+            .enumerate()
+            .map(|(j, id)| (id.as_str(), j))
+            .collect();
+        let anchors: Vec<(usize, ItemParams)> = bank
+            .as_ref()
+            .map(|b| {
+                b.anchors
+                    .iter()
+                    .filter_map(|(id, p)| item_index.get(id.as_str()).map(|&j| (j, *p)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let n_bank_anchors = bank.as_ref().map_or(0, |b| b.anchors.len());
+        if linking != Linking::None {
+            notice!(
             "Loaded {n_bank_anchors} anchors from {items_name}; {} answered in the window, {} without answers left out",
             anchors.len(),
             n_bank_anchors - anchors.len()
         );
-        if anchors.len() < min_anchors as usize {
-            raise(
+            if anchors.len() < min_anchors as usize {
+                raise(
                 PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
                 format!("{} usable anchors, fewer than min_anchors = {min_anchors}", anchors.len()),
                 Some(format!("{n_bank_anchors} anchors in {items_name}, {} answered in the window.", anchors.len())),
                 Some("Tag more items with \"anchor\" and give them meta->'irt', lower min_anchors, or calibrate without linking (linking => 'none')."),
             );
-        }
-    }
-    phases.load = ms_since(t);
-
-    let t = Instant::now();
-    let mut params = FitParams::new(item_model)
-        .priors(item_priors)
-        .max_cycles(max_cycles as usize)
-        .tolerance(tolerance)
-        .algorithm(em_algorithm)
-        .quadrature(quadrature_points as usize, -6.0, 6.0);
-    if let Some(bank) = &bank {
-        for (id, p) in &bank.starts {
-            if let Some(&j) = item_index.get(id.as_str()) {
-                params = params.start_item(j, *p);
             }
         }
-    }
-    if linking == Linking::Fixed {
-        for &(j, p) in &anchors {
-            params = params.fix_item(j, p);
+        phases.load = ms_since(t);
+
+        let t = Instant::now();
+        let mut params = FitParams::new(item_model)
+            .priors(item_priors)
+            .max_cycles(max_cycles as usize)
+            .tolerance(tolerance)
+            .algorithm(em_algorithm)
+            .quadrature(quadrature_points as usize, -6.0, 6.0);
+        if let Some(bank) = &bank {
+            for (id, p) in &bank.starts {
+                if let Some(&j) = item_index.get(id.as_str()) {
+                    params = params.start_item(j, *p);
+                }
+            }
         }
-    }
-    let config = params
-        .check(prepared.responses.n_items())
+        if linking == Linking::Fixed {
+            for &(j, p) in &anchors {
+                params = params.fix_item(j, p);
+            }
+        }
+        let config = params
+            .check(prepared.responses.n_items())
+            .unwrap_or_else(|e| raise_core(e));
+        notice!(
+            "Model: {}, Anchors: {}, Linking: {}",
+            item_model.name(),
+            anchors.len(),
+            linking.name()
+        );
+        let result = fit(&prepared.responses, &config, &pool, |r| {
+            pgrx::check_for_interrupts!();
+            if r.cycle % 10 == 0 {
+                notice!(
+                    "EM cycle {}: logLik {:.4}, max change {:.2e}",
+                    r.cycle,
+                    r.log_lik,
+                    r.max_change
+                );
+            }
+            ControlFlow::Continue(())
+        })
         .unwrap_or_else(|e| raise_core(e));
-    notice!(
-        "Model: {}, Anchors: {}, Linking: {}",
-        item_model.name(),
-        anchors.len(),
-        linking.name()
-    );
-    let result = fit(&prepared.responses, &config, &pool, |r| {
-        pgrx::check_for_interrupts!();
-        if r.cycle % 10 == 0 {
-            notice!(
-                "EM cycle {}: logLik {:.4}, max change {:.2e}",
-                r.cycle,
-                r.log_lik,
-                r.max_change
-            );
-        }
-        ControlFlow::Continue(())
-    })
-    .unwrap_or_else(|e| raise_core(e));
-    phases.fit = ms_since(t);
-    if result.termination != Termination::Converged {
-        let message = format!(
+        phases.fit = ms_since(t);
+        if result.termination != Termination::Converged {
+            let message = format!(
             "EM did not converge in {} cycles (largest change {:.2e}, tolerance {tolerance:.1e})",
             result.cycles, result.max_change
         );
-        if !accept_nonconverged {
-            raise(
+            if !accept_nonconverged {
+                raise(
                 PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
                 message,
                 Some("Nothing was written; the previous calibration stays current.".into()),
                 Some("Raise max_cycles, use default priors, or accept the run with accept_nonconverged => true."),
             );
+            }
+            warning!("{message}; written with status not_converged");
         }
-        warning!("{message}; written with status not_converged");
-    }
 
-    let t = Instant::now();
-    let constants = link(&result, &anchors, linking);
-    // With fixed anchors the estimates are already on the anchors' scale.
-    let applied = if linking == Linking::Fixed {
-        LinkingConstants {
-            slope: 1.0,
-            intercept: 0.0,
-            ..constants
-        }
-    } else {
-        constants
-    };
-    phases.link = ms_since(t);
-    notice!(
-        "Linking constants: slope {:.4}, intercept {:.4}",
-        constants.slope,
-        constants.intercept
-    );
+        let t = Instant::now();
+        let constants = link(&result, &anchors, linking);
+        // With fixed anchors the estimates are already on the anchors' scale.
+        let applied = if linking == Linking::Fixed {
+            LinkingConstants {
+                slope: 1.0,
+                intercept: 0.0,
+                ..constants
+            }
+        } else {
+            constants
+        };
+        phases.link = ms_since(t);
+        notice!(
+            "Linking constants: slope {:.4}, intercept {:.4}",
+            constants.slope,
+            constants.intercept
+        );
 
-    let t = Instant::now();
-    let grid = Grid::new(irt_core::scoring::DEFAULT_SCORING_POINTS, -6.0, 6.0)
+        let t = Instant::now();
+        let grid = Grid::new(irt_core::scoring::DEFAULT_SCORING_POINTS, -6.0, 6.0)
+            .unwrap_or_else(|e| raise_core(e));
+        let mut scores = score(
+            &prepared.responses,
+            &result.item_params(),
+            result.latent,
+            &grid,
+            ScoreMethod::Eap,
+            &pool,
+        )
         .unwrap_or_else(|e| raise_core(e));
-    let scores: Vec<Score> = score(
-        &prepared.responses,
-        &result.item_params(),
-        result.latent,
-        &grid,
-        ScoreMethod::Eap,
-        &pool,
-    )
-    .into_iter()
-    .map(|s| Score {
-        theta: applied.slope * s.theta + applied.intercept,
-        se: applied.slope * s.se,
+        for s in &mut scores {
+            *s = Score {
+                theta: applied.slope * s.theta + applied.intercept,
+                se: applied.slope * s.se,
+            };
+        }
+        phases.score = ms_since(t);
+
+        let record = RunRecord {
+            model: item_model,
+            lookback_days,
+            linking: linking.name(),
+            constants,
+            applied,
+            priors,
+            algorithm: em_algorithm.name(),
+            tolerance,
+            quadrature_points,
+            threads,
+            n_anchors: anchors.len(),
+            rows_in_window,
+            null_answers,
+            repeated,
+            source: &source_name,
+            items: &items_name,
+        };
+        let run_id = write_run(&prepared, &result, &scores, &record, &mut phases, started);
+        notice!(
+            "Calibration upsert completed: {} items, {} abilities",
+            prepared.item_ids.len(),
+            scores.len()
+        );
+
+        TableIterator::once((
+            run_id,
+            item_model.name().to_string(),
+            prepared.item_ids.len() as i32,
+            prepared.user_ids.len() as i32,
+            anchors.len() as i32,
+            prepared.responses.n_answers() as i64,
+            constants.slope,
+            constants.intercept,
+            result.log_lik,
+            result.aic,
+            result.bic,
+            result.cycles as i32,
+            result.converged(),
+            ms_since(started),
+        ))
     })
-    .collect();
-    phases.score = ms_since(t);
-
-    let record = RunRecord {
-        model: item_model,
-        lookback_days,
-        linking: linking.name(),
-        constants,
-        applied,
-        priors,
-        algorithm: em_algorithm.name(),
-        tolerance,
-        quadrature_points,
-        threads,
-        n_anchors: anchors.len(),
-        rows_in_window,
-        null_answers,
-        repeated,
-        source: &source_name,
-        items: &items_name,
-    };
-    let run_id = write_run(&prepared, &result, &scores, &record, &mut phases, started);
-    notice!(
-        "Calibration upsert completed: {} items, {} abilities",
-        prepared.item_ids.len(),
-        scores.len()
-    );
-
-    TableIterator::once((
-        run_id,
-        item_model.name().to_string(),
-        prepared.item_ids.len() as i32,
-        prepared.user_ids.len() as i32,
-        anchors.len() as i32,
-        prepared.responses.n_answers() as i64,
-        constants.slope,
-        constants.intercept,
-        result.log_lik,
-        result.aic,
-        result.bic,
-        result.cycles as i32,
-        result.converged(),
-        ms_since(started),
-    ))
 }
 
 pub fn parse_model(model: &str) -> ItemModel {
@@ -360,12 +377,8 @@ pub fn parse_model(model: &str) -> ItemModel {
 }
 
 /// A window of one day up to a century.
-pub fn check_lookback(lookback_days: i32) {
-    if !(1..=36_500).contains(&lookback_days) {
-        invalid_argument(format!(
-            "lookback_days must be between 1 and 36500, got {lookback_days}"
-        ));
-    }
+pub fn lookback(lookback_days: i32) -> i32 {
+    int_in(lookback_days, "lookback_days", args::LOOKBACK_DAYS)
 }
 
 /// The constants of θ_anchor = slope·θ_new + intercept.

@@ -34,6 +34,22 @@ pub fn invalid_argument(message: impl Into<String>) -> ! {
     )
 }
 
+/// What the hint of an out-of-memory error says: a run's size follows the window, the bank
+/// and the arguments, and nothing of it was written.
+pub const OUT_OF_MEMORY_HINT: &str = "Nothing was written and the server is unaffected. Shorten lookback_days, \
+calibrate fewer items, lower quadrature_points, or free memory on the server; pg_irt.max_answers bounds how many \
+answers a run loads.";
+
+/// The server could not give `what` the memory it needs to grow (53200).
+pub fn out_of_memory(what: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+        format!("out of memory: {what} could not grow"),
+        None,
+        Some(OUT_OF_MEMORY_HINT),
+    )
+}
+
 pub fn raise_core(err: CoreError) -> ! {
     use PgSqlErrorCode::*;
     let code = match &err {
@@ -49,8 +65,10 @@ pub fn raise_core(err: CoreError) -> ! {
         CoreError::SingularInformation | CoreError::NonFinite { .. } => {
             ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
         }
+        CoreError::OutOfMemory { .. } => ERRCODE_OUT_OF_MEMORY,
     };
-    raise(code, err.to_string(), None, None)
+    let hint = matches!(err, CoreError::OutOfMemory { .. }).then_some(OUT_OF_MEMORY_HINT);
+    raise(code, err.to_string(), None, hint)
 }
 
 pub fn raise_linking(err: LinkingError) -> ! {

@@ -1,14 +1,18 @@
 //! Standalone helpers, usable without a calibration: linking constants, the item response
 //! function, information, the test characteristic curve and EAP scoring of one pattern.
-//! All immutable, strict and parallel safe; where c is optional there is an overload without it
-//! (a NULL default would make a strict function return NULL).
+//! All immutable, strict (a NULL argument gives a NULL result) and parallel safe; where c is
+//! optional there is an overload without it (a NULL default would make a strict function return
+//! NULL). Item parameters follow the anchors' rule (`ItemParams::given`); an array element that
+//! is NULL is an error, except in `correct`, where it means "not answered".
 
 use irt_core::linking::{linking_constants, ItemPoint, LinkingMethod};
 use irt_core::scoring::{test_characteristic, test_information, DEFAULT_SCORING_POINTS};
-use irt_core::{score, Grid, ItemParams, Latent, Responses, ScoreMethod};
+use irt_core::{alloc, score, Grid, ItemParams, Latent, Responses, ScoreMethod};
 use pgrx::prelude::*;
 
+use crate::args::{self, finite, float_in, int_in, required};
 use crate::errors::{invalid_argument, raise_core, raise_linking};
+use crate::panics;
 
 fn method(name: &str) -> LinkingMethod {
     LinkingMethod::parse(name).unwrap_or_else(|| {
@@ -20,18 +24,62 @@ fn method(name: &str) -> LinkingMethod {
     })
 }
 
-/// Items from parallel arrays; c is zero where not given.
-fn items(what: &str, a: &[f64], b: &[f64], c: Option<&[f64]>) -> Vec<ItemParams> {
-    if a.len() != b.len() || c.is_some_and(|c| c.len() != a.len()) {
-        invalid_argument(format!("{what}: a, b (and c) must have the same length"));
+/// The elements of an array argument, none of them NULL, copied into memory allocated
+/// fallibly (an array can hold up to a gigabyte).
+fn floats(array: &Array<'_, f64>, name: &str) -> Vec<f64> {
+    let mut out =
+        alloc::with_capacity(array.len(), "an array argument").unwrap_or_else(|e| raise_core(e));
+    for (k, value) in array.iter().enumerate() {
+        out.push(value.unwrap_or_else(|| required(None, &format!("{name}[{}]", k + 1))));
     }
-    (0..a.len())
-        .map(|i| {
-            let p = ItemParams::from_irt(a[i], b[i], c.map_or(0.0, |c| c[i]));
-            p.check(i).unwrap_or_else(|e| raise_core(e));
-            p
-        })
-        .collect()
+    out
+}
+
+/// One item's parameters, by the rule the anchors follow too.
+fn item(what: &str, a: f64, b: f64, c: f64) -> ItemParams {
+    ItemParams::given(a, b, c).unwrap_or_else(|why| invalid_argument(format!("{what}: {why}")))
+}
+
+/// Items from parallel array arguments (`prefix` names them: `from_a`, `from_b`, …); c is zero
+/// where not given.
+fn items(
+    prefix: &str,
+    a: &Array<'_, f64>,
+    b: &Array<'_, f64>,
+    c: Option<&Array<'_, f64>>,
+) -> Vec<ItemParams> {
+    let a = floats(a, &format!("{prefix}a"));
+    let b = floats(b, &format!("{prefix}b"));
+    let c = c.map(|c| floats(c, &format!("{prefix}c")));
+    if a.len() != b.len() || c.as_ref().is_some_and(|c| c.len() != a.len()) {
+        invalid_argument(format!(
+            "{prefix}a, {prefix}b{} must have the same length, got {}, {}{}",
+            if c.is_some() {
+                format!(" and {prefix}c")
+            } else {
+                String::new()
+            },
+            a.len(),
+            b.len(),
+            c.as_ref()
+                .map_or(String::new(), |c| format!(", {}", c.len())),
+        ));
+    }
+    if a.is_empty() {
+        invalid_argument(format!("{prefix}a must hold at least one item"));
+    }
+    let mut out =
+        alloc::with_capacity(a.len(), "an array argument").unwrap_or_else(|e| raise_core(e));
+    for k in 0..a.len() {
+        let c = c.as_ref().map_or(0.0, |c| c[k]);
+        out.push(item(
+            &format!("item {} of {prefix}a, {prefix}b", k + 1),
+            a[k],
+            b[k],
+            c,
+        ));
+    }
+    out
 }
 
 fn points(p: &[ItemParams]) -> Vec<ItemPoint> {
@@ -74,10 +122,10 @@ fn constants(
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_linking_constants(
     method: &str,
-    from_a: Vec<f64>,
-    from_b: Vec<f64>,
-    to_a: Vec<f64>,
-    to_b: Vec<f64>,
+    from_a: Array<'_, f64>,
+    from_b: Array<'_, f64>,
+    to_a: Array<'_, f64>,
+    to_b: Array<'_, f64>,
 ) -> TableIterator<
     'static,
     (
@@ -88,11 +136,13 @@ fn mirt_linking_constants(
         name!(criterion, Option<f64>),
     ),
 > {
-    constants(
-        method,
-        items("from", &from_a, &from_b, None),
-        items("to", &to_a, &to_b, None),
-    )
+    panics::guarded("mirt_linking_constants", || {
+        constants(
+            method,
+            items("from_", &from_a, &from_b, None),
+            items("to_", &to_a, &to_b, None),
+        )
+    })
 }
 
 /// The same with lower asymptotes.
@@ -101,12 +151,12 @@ fn mirt_linking_constants(
 #[allow(clippy::too_many_arguments)]
 fn mirt_linking_constants_3pl(
     method: &str,
-    from_a: Vec<f64>,
-    from_b: Vec<f64>,
-    to_a: Vec<f64>,
-    to_b: Vec<f64>,
-    from_c: Vec<f64>,
-    to_c: Vec<f64>,
+    from_a: Array<'_, f64>,
+    from_b: Array<'_, f64>,
+    to_a: Array<'_, f64>,
+    to_b: Array<'_, f64>,
+    from_c: Array<'_, f64>,
+    to_c: Array<'_, f64>,
 ) -> TableIterator<
     'static,
     (
@@ -117,25 +167,31 @@ fn mirt_linking_constants_3pl(
         name!(criterion, Option<f64>),
     ),
 > {
-    constants(
-        method,
-        items("from", &from_a, &from_b, Some(&from_c)),
-        items("to", &to_a, &to_b, Some(&to_c)),
-    )
+    panics::guarded("mirt_linking_constants", || {
+        constants(
+            method,
+            items("from_", &from_a, &from_b, Some(&from_c)),
+            items("to_", &to_a, &to_b, Some(&to_c)),
+        )
+    })
 }
 
 /// P(correct | θ) = c + (1 − c) / (1 + exp(−a(θ − b))).
 #[pg_extern(immutable, strict, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_irf(theta: f64, a: f64, b: f64, c: default!(f64, 0.0)) -> f64 {
-    items("item", &[a], &[b], Some(&[c]))[0].prob(theta)
+    panics::guarded("mirt_irf", || {
+        item("item", a, b, c).prob(finite(theta, "theta"))
+    })
 }
 
 /// Fisher information of one item at θ.
 #[pg_extern(immutable, strict, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_item_information(theta: f64, a: f64, b: f64, c: default!(f64, 0.0)) -> f64 {
-    items("item", &[a], &[b], Some(&[c]))[0].information(theta)
+    panics::guarded("mirt_item_information", || {
+        item("item", a, b, c).information(finite(theta, "theta"))
+    })
 }
 
 fn curves(
@@ -152,14 +208,20 @@ fn curves(
         name!(se, f64),
     ),
 > {
-    let valid = theta_from.is_finite() && theta_to.is_finite() && theta_from < theta_to;
-    if !valid || !(2..=10_000).contains(&points) {
-        invalid_argument("curves need theta_from < theta_to and between 2 and 10000 points");
+    let (from, to) = (
+        finite(theta_from, "theta_from"),
+        finite(theta_to, "theta_to"),
+    );
+    if from >= to {
+        invalid_argument(format!(
+            "theta_from must be less than theta_to, got {from} and {to}"
+        ));
     }
-    let step = (theta_to - theta_from) / (points - 1) as f64;
+    let points = int_in(points, "points", args::CURVE_POINTS);
+    let step = (to - from) / (points - 1) as f64;
     let rows: Vec<_> = (0..points)
         .map(|k| {
-            let theta = theta_from + step * k as f64;
+            let theta = from + step * k as f64;
             let info = test_information(&items, theta);
             (
                 theta,
@@ -176,8 +238,8 @@ fn curves(
 #[pg_extern(name = "mirt_test_curves", immutable, strict, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_test_curves(
-    a: Vec<f64>,
-    b: Vec<f64>,
+    a: Array<'_, f64>,
+    b: Array<'_, f64>,
     theta_from: default!(f64, "-4.0"),
     theta_to: default!(f64, 4.0),
     points: default!(i32, 81),
@@ -190,16 +252,18 @@ fn mirt_test_curves(
         name!(se, f64),
     ),
 > {
-    curves(items("items", &a, &b, None), theta_from, theta_to, points)
+    panics::guarded("mirt_test_curves", || {
+        curves(items("", &a, &b, None), theta_from, theta_to, points)
+    })
 }
 
 /// The same with lower asymptotes.
 #[pg_extern(name = "mirt_test_curves", immutable, strict, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_test_curves_3pl(
-    a: Vec<f64>,
-    b: Vec<f64>,
-    c: Vec<f64>,
+    a: Array<'_, f64>,
+    b: Array<'_, f64>,
+    c: Array<'_, f64>,
     theta_from: default!(f64, "-4.0"),
     theta_to: default!(f64, 4.0),
     points: default!(i32, 81),
@@ -212,25 +276,30 @@ fn mirt_test_curves_3pl(
         name!(se, f64),
     ),
 > {
-    curves(
-        items("items", &a, &b, Some(&c)),
-        theta_from,
-        theta_to,
-        points,
-    )
+    panics::guarded("mirt_test_curves", || {
+        curves(items("", &a, &b, Some(&c)), theta_from, theta_to, points)
+    })
 }
 
 fn score_pattern(
-    correct: Vec<Option<bool>>,
+    correct: &Array<'_, bool>,
     items: Vec<ItemParams>,
     mean: f64,
     sd: f64,
 ) -> TableIterator<'static, (name!(theta, f64), name!(se, f64))> {
     if correct.len() != items.len() {
-        invalid_argument("correct must have one entry per item");
+        invalid_argument(format!(
+            "correct must have one entry per item, got {} entries for {} items",
+            correct.len(),
+            items.len()
+        ));
     }
-    if !(mean.is_finite() && sd.is_finite() && sd > 0.0) {
-        invalid_argument("the prior needs a finite mean and a positive sd");
+    let mean = float_in(mean, "mean", args::PRIOR_MEAN);
+    if !(sd > 0.0 && sd <= args::PRIOR_SD_MAX) {
+        invalid_argument(format!(
+            "sd must be positive and at most {}, got {sd}",
+            args::PRIOR_SD_MAX
+        ));
     }
     // NULL entries are unanswered items.
     let mut data = Responses::with_items(items.len());
@@ -256,7 +325,8 @@ fn score_pattern(
         &grid,
         ScoreMethod::Eap,
         &pool,
-    )[0];
+    )
+    .unwrap_or_else(|e| raise_core(e))[0];
     TableIterator::once((s.theta, s.se))
 }
 
@@ -264,25 +334,29 @@ fn score_pattern(
 #[pg_extern(name = "mirt_score_eap", immutable, strict, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_score_eap(
-    correct: Vec<Option<bool>>,
-    a: Vec<f64>,
-    b: Vec<f64>,
+    correct: Array<'_, bool>,
+    a: Array<'_, f64>,
+    b: Array<'_, f64>,
     mean: default!(f64, 0.0),
     sd: default!(f64, 1.0),
 ) -> TableIterator<'static, (name!(theta, f64), name!(se, f64))> {
-    score_pattern(correct, items("items", &a, &b, None), mean, sd)
+    panics::guarded("mirt_score_eap", || {
+        score_pattern(&correct, items("", &a, &b, None), mean, sd)
+    })
 }
 
 /// The same with lower asymptotes.
 #[pg_extern(name = "mirt_score_eap", immutable, strict, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_score_eap_3pl(
-    correct: Vec<Option<bool>>,
-    a: Vec<f64>,
-    b: Vec<f64>,
-    c: Vec<f64>,
+    correct: Array<'_, bool>,
+    a: Array<'_, f64>,
+    b: Array<'_, f64>,
+    c: Array<'_, f64>,
     mean: default!(f64, 0.0),
     sd: default!(f64, 1.0),
 ) -> TableIterator<'static, (name!(theta, f64), name!(se, f64))> {
-    score_pattern(correct, items("items", &a, &b, Some(&c)), mean, sd)
+    panics::guarded("mirt_score_eap", || {
+        score_pattern(&correct, items("", &a, &b, Some(&c)), mean, sd)
+    })
 }

@@ -5,8 +5,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use irt_core::alloc;
 use pgrx::pg_sys;
 use pgrx::FromDatum;
+
+use crate::errors::{out_of_memory, raise_core};
 
 const INTEGER_TYPES: [&str; 3] = ["smallint", "integer", "bigint"];
 
@@ -60,10 +63,16 @@ impl IdColumn {
                 let slot = if (0..DIRECT_IDS).contains(&id) {
                     let at = id as usize;
                     if at >= direct.len() {
-                        direct.resize((at + 1).next_power_of_two(), UNSEEN);
+                        let len = (at + 1).next_power_of_two();
+                        alloc::grow(direct, len - direct.len(), "the id table")
+                            .unwrap_or_else(|e| raise_core(e));
+                        direct.resize(len, UNSEEN);
                     }
                     &mut direct[at]
                 } else {
+                    hashed
+                        .try_reserve(1)
+                        .unwrap_or_else(|_| out_of_memory("the id table"));
                     hashed.entry(id).or_insert(UNSEEN)
                 };
                 if *slot == UNSEEN {
@@ -78,6 +87,9 @@ impl IdColumn {
                 if let Some(&i) = index.get(id) {
                     return i;
                 }
+                index
+                    .try_reserve(1)
+                    .unwrap_or_else(|_| out_of_memory("the id table"));
                 index.insert(id.to_owned(), next);
                 next
             }

@@ -7,6 +7,7 @@
 
 use pgrx::prelude::*;
 
+mod args;
 mod calibrate;
 mod errors;
 mod functions;
@@ -14,6 +15,7 @@ mod guc;
 mod ids;
 mod load;
 mod memory;
+mod panics;
 mod prepare;
 mod scan;
 mod schedule;
@@ -24,6 +26,7 @@ mod write;
 /// Registers the settings when the library loads.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    panics::install_hook();
     guc::init();
 }
 
@@ -33,6 +36,7 @@ extension_sql_file!(
     name = "monitoring",
     requires = ["tables"]
 );
+extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 // pgrx runs every #[pg_test] from one inline schema module named `tests`.
 #[cfg(any(test, feature = "pg_test"))]

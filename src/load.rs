@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use irt_core::{Attempt, ItemParams, Responses};
+use irt_core::{alloc, Attempt, ItemParams, Responses};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::{JsonB, PgSqlErrorCode};
 
-use crate::errors::{raise, spi_failed};
+use crate::errors::{raise, raise_core, spi_failed};
 use crate::ids::IdColumn;
 use crate::scan::for_each_row;
 
@@ -196,7 +196,7 @@ pub fn read_answers(
             raise(
                 PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 format!("more than {limit} rows in the window of {rel}: pg_irt.max_answers = {limit}"),
-                Some("The read stopped there, before the rest was loaded; nothing was calibrated. A run needs about 40 bytes of backend memory per answer.".into()),
+                Some("The read stopped there, before the rest was loaded; nothing was calibrated. A run peaks at about 25 bytes of backend memory per answer.".into()),
                 Some("Shorten lookback_days, or raise pg_irt.max_answers (a superuser setting) if the server has the memory."),
             );
         }
@@ -225,6 +225,7 @@ pub fn read_answers(
         } else {
             values[2].value() != 0
         };
+        alloc::grow(&mut attempts, 1, "the answers read").unwrap_or_else(|e| raise_core(e));
         attempts.push(Attempt::new(
             users.index(values[0]),
             items.index(values[1]),
@@ -247,7 +248,7 @@ pub fn read_answers(
         rule == AttemptRule::Last,
         pool,
     )
-    .unwrap_or_else(|e| crate::errors::raise_core(e));
+    .unwrap_or_else(|e| raise_core(e));
     Answers {
         user_ids: users.into_ids(),
         item_ids: items.into_ids(),
@@ -341,14 +342,8 @@ fn parse_irt(v: &serde_json::Value) -> Result<ItemParams, String> {
     let b = number("b", true)?.unwrap_or_default();
     let c = number("c", false)?.unwrap_or(0.0);
     let scale = number("D", false)?.unwrap_or(1.0);
-    if a <= 0.0 {
-        return Err(format!("a must be positive, got {a}"));
-    }
-    if !(0.0..1.0).contains(&c) {
-        return Err(format!("c must lie in [0, 1), got {c}"));
-    }
     if scale <= 0.0 {
         return Err(format!("D must be positive, got {scale}"));
     }
-    Ok(ItemParams::from_irt(a * scale, b, c))
+    ItemParams::given(a * scale, b, c)
 }

@@ -3,6 +3,8 @@
 
 use irt_core::Responses;
 
+use crate::errors::raise_core;
+
 use crate::load::Answers;
 
 pub struct Excluded {
@@ -19,7 +21,10 @@ pub struct Prepared {
 }
 
 pub fn exclude_items(answers: Answers, min_responses: i64) -> Prepared {
-    let stats = answers.responses.item_stats();
+    let stats = answers
+        .responses
+        .item_stats()
+        .unwrap_or_else(|e| raise_core(e));
     let mut excluded = Vec::new();
     let mut new_index = vec![None; stats.len()];
     let mut item_ids = Vec::new();
@@ -64,24 +69,16 @@ pub fn exclude_items(answers: Answers, min_responses: i64) -> Prepared {
             excluded,
         };
     }
-    let data = &answers.responses;
-    let mut kept = Responses::with_items(item_ids.len());
-    let mut user_ids = Vec::new();
-    for (i, user) in answers.user_ids.iter().enumerate() {
-        let (items, correct) = data.person(i);
-        let answered: Vec<(u32, bool)> = items
-            .iter()
-            .zip(correct)
-            .filter_map(|(&j, &x)| new_index[j as usize].map(|k| (k, x == 1)))
-            .collect();
-        if !answered.is_empty() {
-            kept.push_person(answered)
-                .expect("indices come from the kept items");
-            user_ids.push(user.clone());
-        }
-    }
+    let (responses, persons) = answers
+        .responses
+        .keep_items(&new_index, item_ids.len())
+        .unwrap_or_else(|e| raise_core(e));
+    let user_ids = persons
+        .into_iter()
+        .map(|i| answers.user_ids[i].clone())
+        .collect();
     Prepared {
-        responses: kept,
+        responses,
         item_ids,
         user_ids,
         excluded,

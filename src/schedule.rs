@@ -3,8 +3,10 @@
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
-use crate::calibrate::{check_lookback, parse_model};
+use crate::args::required;
+use crate::calibrate::{lookback, parse_model};
 use crate::errors::raise;
+use crate::panics;
 
 const NO_PG_CRON_HINT: &str = "Install postgresql-15-cron, set shared_preload_libraries = 'pg_cron', cron.database_name to this \
 database and cron.use_background_workers = on (see the README's Scheduling section), restart, then CREATE EXTENSION pg_cron. \
@@ -32,15 +34,18 @@ fn require_pg_cron() {
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_schedule(
-    schedule: default!(&str, "'0 3 * * *'"),
-    model: default!(&str, "'2PL'"),
-    lookback_days: default!(i32, 60),
-    job_name: default!(&str, "'pg_irt_calibrate'"),
+    schedule: default!(Option<&str>, "'0 3 * * *'"),
+    model: default!(Option<&str>, "'2PL'"),
+    lookback_days: default!(Option<i32>, 60),
+    job_name: default!(Option<&str>, "'pg_irt_calibrate'"),
 ) -> i64 {
-    let model = parse_model(model);
-    check_lookback(lookback_days);
-    require_pg_cron();
-    let command: String = Spi::get_one_with_args(
+    panics::guarded("mirt_schedule", || {
+        let schedule = required(schedule, "schedule");
+        let model = parse_model(required(model, "model"));
+        let lookback_days = lookback(required(lookback_days, "lookback_days"));
+        let job_name = required(job_name, "job_name");
+        require_pg_cron();
+        let command: String = Spi::get_one_with_args(
         "SELECT format('SELECT * FROM %I.mirt_calibrate(%L, %s)', n.nspname, $1, $2) \
          FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_irt'",
         &[model.name().into(), lookback_days.into()],
@@ -48,37 +53,41 @@ fn mirt_schedule(
     .ok()
     .flatten()
     .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, "extension pg_irt is not installed", None, None));
-    Spi::get_one_with_args::<i64>(
-        "SELECT cron.schedule($1, $2, $3)",
-        &[job_name.into(), schedule.into(), command.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("pg_cron refused the schedule \"{schedule}\""),
-            None,
-            None,
+        Spi::get_one_with_args::<i64>(
+            "SELECT cron.schedule($1, $2, $3)",
+            &[job_name.into(), schedule.into(), command.into()],
         )
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("pg_cron refused the schedule \"{schedule}\""),
+                None,
+                None,
+            )
+        })
     })
 }
 
 /// Removes the job scheduled by `mirt_schedule`; false when there was none.
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn mirt_unschedule(job_name: default!(&str, "'pg_irt_calibrate'")) -> bool {
-    require_pg_cron();
-    let exists = Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1)",
-        &[job_name.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(false);
-    exists
-        && Spi::get_one_with_args::<bool>("SELECT cron.unschedule($1)", &[job_name.into()])
-            .ok()
-            .flatten()
-            .unwrap_or(false)
+fn mirt_unschedule(job_name: default!(Option<&str>, "'pg_irt_calibrate'")) -> bool {
+    panics::guarded("mirt_unschedule", || {
+        let job_name = required(job_name, "job_name");
+        require_pg_cron();
+        let exists = Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1)",
+            &[job_name.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        exists
+            && Spi::get_one_with_args::<bool>("SELECT cron.unschedule($1)", &[job_name.into()])
+                .ok()
+                .flatten()
+                .unwrap_or(false)
+    })
 }

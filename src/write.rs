@@ -4,13 +4,13 @@
 use std::time::Instant;
 
 use irt_core::linking::LinkingConstants;
-use irt_core::{FitResult, ItemModel, Score};
+use irt_core::{alloc, FitResult, ItemModel, Score};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use serde_json::{json, Value};
 
 use crate::calibrate::{linked_item, linked_latent, Phases};
-use crate::errors::{raise, spi_failed};
+use crate::errors::{raise, raise_core, spi_failed};
 use crate::prepare::Prepared;
 
 /// What a run records about itself beside the estimates.
@@ -43,6 +43,11 @@ fn finite(x: f64) -> Value {
     }
 }
 
+/// An empty column with room for `n` rows, allocated fallibly.
+fn room<T>(n: usize, what: &'static str) -> Vec<T> {
+    alloc::with_capacity(n, what).unwrap_or_else(|e| raise_core(e))
+}
+
 pub fn write_run(
     prepared: &Prepared,
     result: &FitResult,
@@ -54,9 +59,9 @@ pub fn write_run(
     let t = Instant::now();
     let k = &record.applied;
     let n_items = prepared.item_ids.len();
-    let mut params = Vec::with_capacity(n_items);
-    let mut n_responses = Vec::with_capacity(n_items);
-    let mut p_values = Vec::with_capacity(n_items);
+    let mut params: Vec<String> = room(n_items, "the item rows");
+    let mut n_responses: Vec<i64> = room(n_items, "the item rows");
+    let mut p_values: Vec<f64> = room(n_items, "the item rows");
     for (est, stats) in result.items.iter().zip(&result.item_stats) {
         let p = linked_item(&est.params, k);
         let se = est.standard_errors();
@@ -85,9 +90,11 @@ pub fn write_run(
         p_values.push(stats.p_value());
     }
     let latent = linked_latent(result.latent, &record.constants);
-    let person_counts: Vec<i32> = (0..prepared.responses.n_persons())
-        .map(|i| prepared.responses.person(i).0.len() as i32)
-        .collect();
+    let person_counts: Vec<i32> = alloc::collect(
+        (0..prepared.responses.n_persons()).map(|i| prepared.responses.person(i).0.len() as i32),
+        "the ability rows",
+    )
+    .unwrap_or_else(|e| raise_core(e));
     let mut model_spec = json!({
         "model": record.model.name(),
         "n_items": n_items,
@@ -115,8 +122,11 @@ pub fn write_run(
         "skipped_rows": {"null_answers": record.null_answers, "repeated_attempts": record.repeated, "rows_in_window": record.rows_in_window},
         "extension_version": env!("CARGO_PKG_VERSION"),
     });
-    let thetas: Vec<f64> = scores.iter().map(|s| s.theta).collect();
-    let ses: Vec<f64> = scores.iter().map(|s| s.se).collect();
+    let column = |value: fn(&Score) -> f64| {
+        alloc::collect(scores.iter().map(value), "the ability rows")
+            .unwrap_or_else(|e| raise_core(e))
+    };
+    let (thetas, ses) = (column(|s| s.theta), column(|s| s.se));
     if thetas.iter().chain(&ses).any(|v| !v.is_finite()) {
         raise(
             PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,

@@ -236,7 +236,7 @@ pub(crate) struct Engine<'a> {
 }
 
 impl Engine<'_> {
-    pub fn e_step(&self, items: &[ItemParams], latent: Latent) -> Counts {
+    pub fn e_step(&self, items: &[ItemParams], latent: Latent) -> Result<Counts> {
         expected_counts(
             self.data,
             &self.leaves,
@@ -330,14 +330,14 @@ impl Engine<'_> {
         self.layout.pack(&next, next_latent)
     }
 
-    fn step(&self, x: &[f64]) -> Step {
+    fn step(&self, x: &[f64]) -> Result<Step> {
         let (items, latent) = self.unpack(x);
-        let counts = self.e_step(&items, latent);
-        Step {
+        let counts = self.e_step(&items, latent)?;
+        Ok(Step {
             next: self.m_step(&items, latent, &counts),
             log_lik: counts.log_lik,
             log_posterior: counts.log_lik + self.log_prior(&items),
-        }
+        })
     }
 }
 
@@ -397,13 +397,13 @@ fn run_em(
     accelerate: bool,
 ) -> Result<(Vec<f64>, Termination)> {
     // One EM cycle, recorded; Some(termination) when the loop must stop at its `next`.
-    let cycle = |progress: &mut Progress<_>, from: &[f64]| -> (Step, Option<Termination>) {
-        let step = engine.step(from);
+    let cycle = |progress: &mut Progress<_>, from: &[f64]| -> Result<(Step, Option<Termination>)> {
+        let step = engine.step(from)?;
         let stop = progress.record(step.log_lik, max_abs_diff(&step.next, from));
-        (step, stop)
+        Ok((step, stop))
     };
     loop {
-        let (first, stop) = cycle(progress, &x);
+        let (first, stop) = cycle(progress, &x)?;
         if !first.next.iter().all(|v| v.is_finite()) {
             return Err(CoreError::NonFinite {
                 what: "item parameters",
@@ -416,7 +416,7 @@ fn run_em(
             x = first.next;
             continue;
         }
-        let (second, stop) = cycle(progress, &first.next);
+        let (second, stop) = cycle(progress, &first.next)?;
         if let Some(t) = stop {
             return Ok((second.next, t));
         }
@@ -444,7 +444,7 @@ fn run_em(
             x = second.next;
             continue;
         }
-        let (third, stop) = cycle(progress, &extrapolated);
+        let (third, stop) = cycle(progress, &extrapolated)?;
         let kept = third.log_posterior >= second.log_posterior;
         x = if kept { third.next } else { second.next };
         let stop = match stop {
@@ -492,7 +492,7 @@ pub fn fit(
         config,
         pool,
         leaves: Leaves::for_accumulators(data, data.n_items()),
-        forms: Forms::detect(data),
+        forms: Forms::detect(data)?,
         layout,
         template,
         start_latent: Latent::STANDARD,
@@ -505,7 +505,7 @@ pub fn fit(
         Algorithm::MirtCompatible => mirt_compat::run(&engine, &mut progress, start)?,
     };
     let (items, latent) = engine.unpack(&x);
-    let counts = engine.e_step(&items, latent);
+    let counts = engine.e_step(&items, latent)?;
     if !counts.log_lik.is_finite() {
         return Err(CoreError::NonFinite {
             what: "log-likelihood",
@@ -520,7 +520,7 @@ pub fn fit(
             &items,
             latent,
             pool,
-        )
+        )?
     } else {
         None
     };

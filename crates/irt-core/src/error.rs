@@ -25,6 +25,24 @@ pub enum CoreError {
     SingularInformation,
     #[error("estimation produced a non-finite value for {what}")]
     NonFinite { what: &'static str },
+    #[error("out of memory: {what} needs {} that the allocator could not give", human_bytes(*.bytes))]
+    OutOfMemory { what: &'static str, bytes: u128 },
 }
 
 pub type Result<T> = std::result::Result<T, CoreError>;
+
+/// A size as people read it: 1.5 GB, 820 MB, 12 kB.
+pub fn human_bytes(bytes: u128) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}

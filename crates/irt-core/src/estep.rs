@@ -5,6 +5,8 @@ use ndarray::{Array2, ArrayView1};
 
 use rayon::ThreadPool;
 
+use crate::alloc;
+use crate::error::Result;
 use crate::forms::Forms;
 use crate::model::ItemParams;
 use crate::quadrature::{Grid, Latent};
@@ -27,17 +29,18 @@ pub struct LogTables {
 }
 
 impl LogTables {
-    pub fn new(items: &[ItemParams], nodes: &[f64]) -> Self {
-        let mut by_answer = Vec::with_capacity(2 * items.len() * nodes.len());
+    pub fn new(items: &[ItemParams], nodes: &[f64]) -> Result<Self> {
+        let mut by_answer =
+            alloc::with_capacity(2 * items.len() * nodes.len(), "the E-step's log tables")?;
         for item in items {
             let logs: Vec<(f64, f64)> = nodes.iter().map(|&t| item.log_probs(t)).collect();
             by_answer.extend(logs.iter().map(|l| l.1));
             by_answer.extend(logs.iter().map(|l| l.0));
         }
-        Self {
+        Ok(Self {
             by_answer,
             n_nodes: nodes.len(),
-        }
+        })
     }
 
     /// log P(x | θ) of item j at every node.
@@ -95,12 +98,14 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn zeros(n_items: usize, n_nodes: usize) -> Self {
-        Self {
-            by_answer: Array2::zeros((2 * n_items, n_nodes)),
+    fn zeros(n_items: usize, n_nodes: usize) -> Result<Self> {
+        let cells = alloc::filled(2 * n_items * n_nodes, 0.0, "the E-step's expected counts")?;
+        Ok(Self {
+            by_answer: Array2::from_shape_vec((2 * n_items, n_nodes), cells)
+                .expect("one cell per row and node"),
             mass: vec![0.0; n_nodes],
             log_lik: 0.0,
-        }
+        })
     }
 
     /// Posterior mass of right answers to item j at each node.
@@ -132,10 +137,10 @@ pub fn expected_counts(
     latent: Latent,
     grid: &Grid,
     pool: &ThreadPool,
-) -> Counts {
-    let posteriors = Posteriors::new(data, forms, items, latent, grid.nodes());
-    let partial = pool.install(|| e_step(data, leaves, &posteriors));
-    partial.into_counts(data, forms)
+) -> Result<Counts> {
+    let posteriors = Posteriors::new(data, forms, items, latent, grid.nodes())?;
+    let partial = pool.install(|| e_step(data, leaves, &posteriors))?;
+    Ok(partial.into_counts(data, forms))
 }
 
 /// Every person's posterior over the nodes at given parameters: by the form's shortcut for a
@@ -153,15 +158,15 @@ impl<'a> Posteriors<'a> {
         items: &[ItemParams],
         latent: Latent,
         nodes: &'a [f64],
-    ) -> Self {
-        let tables = LogTables::new(items, nodes);
+    ) -> Result<Self> {
+        let tables = LogTables::new(items, nodes)?;
         let log_weights = Grid::log_weights_at(nodes, latent);
-        let forms = FormTables::new(data, forms, items, &tables, &log_weights, nodes);
-        Self {
+        let forms = FormTables::new(data, forms, items, &tables, &log_weights, nodes)?;
+        Ok(Self {
             tables,
             log_weights,
             forms,
-        }
+        })
     }
 
     /// Person i's normalised posterior into `post`; returns the log marginal likelihood and the
@@ -193,10 +198,10 @@ pub fn log_likelihood(
     latent: Latent,
     grid: &Grid,
     pool: &ThreadPool,
-) -> f64 {
+) -> Result<f64> {
     let leaves = Leaves::for_accumulators(data, items.len());
-    let forms = Forms::detect(data);
-    expected_counts(data, &leaves, &forms, items, latent, grid, pool).log_lik
+    let forms = Forms::detect(data)?;
+    Ok(expected_counts(data, &leaves, &forms, items, latent, grid, pool)?.log_lik)
 }
 
 /// Per form, the log prior plus Σ log Q over its items at each node, and every item's slope and
@@ -219,12 +224,12 @@ impl<'a> FormTables<'a> {
         tables: &LogTables,
         log_weights: &[f64],
         nodes: &'a [f64],
-    ) -> Option<Self> {
+    ) -> Result<Option<Self>> {
         let in_forms = || (0..forms.len()).flat_map(|f| forms.items(data, f));
         if forms.is_empty() || in_forms().any(|&j| items[j as usize].c != 0.0) {
-            return None;
+            return Ok(None);
         }
-        let mut base = Vec::with_capacity(forms.len() * nodes.len());
+        let mut base = alloc::with_capacity(forms.len() * nodes.len(), "the test forms' tables")?;
         for f in 0..forms.len() {
             let mut row = log_weights.to_vec();
             for &j in forms.items(data, f) {
@@ -234,13 +239,13 @@ impl<'a> FormTables<'a> {
             }
             base.extend(row);
         }
-        Some(Self {
+        Ok(Some(Self {
             forms,
             base,
-            slopes: items.iter().map(|p| p.a).collect(),
-            intercepts: items.iter().map(|p| p.d).collect(),
+            slopes: alloc::collect(items.iter().map(|p| p.a), "the test forms' tables")?,
+            intercepts: alloc::collect(items.iter().map(|p| p.d), "the test forms' tables")?,
             nodes,
-        })
+        }))
     }
 
     /// Person i's normalised posterior into `post` if they took a form; their log marginal
@@ -320,22 +325,20 @@ impl Partial {
 }
 
 /// Runs the E-step on the current thread pool (call inside `pool.install`).
-fn e_step(data: &Responses, leaves: &Leaves, posteriors: &Posteriors) -> Partial {
+fn e_step(data: &Responses, leaves: &Leaves, posteriors: &Posteriors) -> Result<Partial> {
     let n_nodes = posteriors.log_weights.len();
     let n_forms = posteriors.n_forms();
     leaves.reduce(
         |persons| {
+            let form_cells = if n_forms > 0 {
+                data.n_items() * n_nodes
+            } else {
+                0
+            };
             let mut acc = Partial {
-                counts: Counts::zeros(data.n_items(), n_nodes),
-                form_right: vec![
-                    0.0;
-                    if n_forms > 0 {
-                        data.n_items() * n_nodes
-                    } else {
-                        0
-                    }
-                ],
-                form_mass: vec![0.0; n_forms * n_nodes],
+                counts: Counts::zeros(data.n_items(), n_nodes)?,
+                form_right: alloc::filled(form_cells, 0.0, "the test forms' counts")?,
+                form_mass: alloc::filled(n_forms * n_nodes, 0.0, "the test forms' counts")?,
             };
             let by_answer = acc
                 .counts
@@ -360,9 +363,9 @@ fn e_step(data: &Responses, leaves: &Leaves, posteriors: &Posteriors) -> Partial
                     }
                 }
             }
-            acc
+            Ok(acc)
         },
-        Partial::merge,
+        |left, right| Ok(Partial::merge(left?, right?)),
     )
 }
 
@@ -399,7 +402,8 @@ mod tests {
             Latent::STANDARD,
             &grid,
             &pool,
-        );
+        )
+        .unwrap();
         assert!(
             counts.log_lik.is_finite() && counts.log_lik < -745.0,
             "{}",
@@ -422,7 +426,7 @@ mod tests {
                 .collect();
             sim.data.push_person(answers).unwrap();
         }
-        let forms = Forms::detect(&sim.data);
+        let forms = Forms::detect(&sim.data).unwrap();
         assert_eq!(forms.len(), 1);
         let grid = Grid::new(61, -6.0, 6.0).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()
@@ -435,7 +439,7 @@ mod tests {
             variance: 1.3,
         };
         let run = |forms: &Forms| {
-            expected_counts(&sim.data, &leaves, forms, &sim.items, latent, &grid, &pool)
+            expected_counts(&sim.data, &leaves, forms, &sim.items, latent, &grid, &pool).unwrap()
         };
         let (short, general) = (run(&forms), run(&Forms::default()));
         approx::assert_relative_eq!(short.log_lik, general.log_lik, max_relative = 1e-13);

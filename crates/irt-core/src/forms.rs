@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use crate::alloc;
+use crate::error::{CoreError, Result};
 use crate::responses::Responses;
 
 /// A form is used when at least this many persons share it: below that, its per-cycle set-up
@@ -24,16 +26,23 @@ pub struct Forms {
 }
 
 impl Forms {
-    pub fn detect(data: &Responses) -> Self {
+    pub fn detect(data: &Responses) -> Result<Self> {
         // One pass: for every person, the first person who answered the same items.
         let mut shared: HashMap<&[u32], (usize, usize)> = HashMap::new();
-        let first_of: Vec<usize> = (0..data.n_persons())
-            .map(|i| {
+        shared
+            .try_reserve(data.n_persons())
+            .map_err(|_| CoreError::OutOfMemory {
+                what: "the test forms",
+                bytes: data.n_persons() as u128 * 40,
+            })?;
+        let first_of: Vec<usize> = alloc::collect(
+            (0..data.n_persons()).map(|i| {
                 let entry = shared.entry(data.person(i).0).or_insert((i, 0));
                 entry.1 += 1;
                 entry.0
-            })
-            .collect();
+            }),
+            "the test forms",
+        )?;
         let mut kept: Vec<(usize, usize)> = shared
             .into_values()
             .filter(|&(_, count)| count >= MIN_PERSONS)
@@ -47,19 +56,19 @@ impl Forms {
         let of_person = if representative.is_empty() {
             Vec::new()
         } else {
-            first_of
-                .iter()
-                .map(|first| {
+            alloc::collect(
+                first_of.iter().map(|first| {
                     representative
                         .binary_search(first)
                         .map_or(NO_FORM, |f| f as u32)
-                })
-                .collect()
+                }),
+                "the test forms",
+            )?
         };
-        Self {
+        Ok(Self {
             of_person,
             representative,
-        }
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -100,7 +109,7 @@ mod tests {
             data.push_person(items.into_iter().map(|j| (j, i % 3 == 0)))
                 .unwrap();
         }
-        let forms = Forms::detect(&data);
+        let forms = Forms::detect(&data).unwrap();
         // 20 persons took items 0-2; the others split into two groups of 10, too few to count.
         assert_eq!(forms.len(), 1);
         assert_eq!(forms.items(&data, 0), &[0, 1, 2]);

@@ -3,6 +3,7 @@
 //! pool with bit-identical results for any thread count. A mirt-compatible mode reproduces
 //! mirt's own EM run, for checking parity with it.
 
+pub mod alloc;
 mod bfgs;
 pub mod em;
 pub mod error;

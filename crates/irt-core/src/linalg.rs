@@ -139,9 +139,9 @@ impl InverseFromFactor {
     /// Solves the columns in parallel on the current rayon pool, a block of columns at a time:
     /// the block is held interleaved while it is solved, so that one pass over a row of L
     /// updates every column of the block from registers.
-    pub fn new(l: &[f64], n: usize) -> Self {
+    pub fn new(l: &[f64], n: usize) -> crate::error::Result<Self> {
         use rayon::prelude::*;
-        let mut columns = vec![0.0; n * n];
+        let mut columns = crate::alloc::square(n, "the inverse of the information")?;
         columns
             .par_chunks_mut(PANEL * n)
             .enumerate()
@@ -168,7 +168,7 @@ impl InverseFromFactor {
                     }
                 }
             });
-        Self { columns, n }
+        Ok(Self { columns, n })
     }
 
     /// Entry (u, v) of the inverse.
@@ -192,7 +192,7 @@ mod tests {
         let m = vec![4.0, 2.0, 0.0, 2.0, 3.0, 1.0, 0.0, 1.0, 2.0];
         let mut l = m.clone();
         cholesky(&mut l, 3).unwrap();
-        let inverse = InverseFromFactor::new(&l, 3);
+        let inverse = InverseFromFactor::new(&l, 3).unwrap();
         let expected = [[5.0, -4.0, 2.0], [-4.0, 8.0, -4.0], [2.0, -4.0, 8.0]];
         for i in 0..3 {
             for j in 0..3 {
@@ -228,7 +228,7 @@ mod tests {
         let mut l = m.clone();
         let inverse = pool.install(|| {
             cholesky(&mut l, n).unwrap();
-            InverseFromFactor::new(&l, n)
+            InverseFromFactor::new(&l, n).unwrap()
         });
         for (i, j) in [(0, 0), (5, 3), (599, 0), (300, 301), (599, 599), (17, 450)] {
             let product: f64 = (0..n).map(|k| m[i * n + k] * inverse.entry(k, j)).sum();

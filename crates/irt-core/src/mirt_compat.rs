@@ -49,7 +49,7 @@ pub(crate) fn run(
     let mut last_move = vec![0.0; x.len()];
     loop {
         let (items, latent) = engine.unpack(&x);
-        let counts = engine.e_step(&items, latent);
+        let counts = engine.e_step(&items, latent)?;
         if counts.log_lik > last_log_lik {
             rate = (last_log_lik - counts.log_lik).exp();
         }

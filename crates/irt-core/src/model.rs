@@ -60,6 +60,10 @@ pub struct ItemParams {
     pub c: f64,
 }
 
+/// The largest slope and the largest |b| that [`ItemParams::given`] accepts.
+pub const MAX_GIVEN_SLOPE: f64 = 1000.0;
+pub const MAX_GIVEN_LOCATION: f64 = 1000.0;
+
 impl ItemParams {
     /// From the IRT form; `b` is the difficulty.
     pub fn from_irt(a: f64, b: f64, c: f64) -> Self {
@@ -68,6 +72,27 @@ impl ItemParams {
 
     pub fn b(&self) -> f64 {
         -self.d / self.a
+    }
+
+    /// Parameters given from outside (an anchor's stored values, a function's arguments),
+    /// checked by the one rule every entry point applies: 0 < a ≤ 1000, |b| ≤ 1000 and c in
+    /// [0, 1). The bounds are far past any real item, and keep a·θ + d finite for every
+    /// finite θ. The error says which value breaks the rule.
+    pub fn given(a: f64, b: f64, c: f64) -> std::result::Result<Self, String> {
+        if !(a > 0.0 && a <= MAX_GIVEN_SLOPE) {
+            return Err(format!(
+                "a must be positive and at most {MAX_GIVEN_SLOPE}, got {a}"
+            ));
+        }
+        if !(-MAX_GIVEN_LOCATION..=MAX_GIVEN_LOCATION).contains(&b) {
+            return Err(format!(
+                "b must lie in [-{MAX_GIVEN_LOCATION}, {MAX_GIVEN_LOCATION}], got {b}"
+            ));
+        }
+        if !(0.0..1.0).contains(&c) {
+            return Err(format!("c must lie in [0, 1), got {c}"));
+        }
+        Ok(Self::from_irt(a, b, c))
     }
 
     pub fn check(&self, item: usize) -> Result<()> {
@@ -154,6 +179,30 @@ pub fn logit(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_parameters_follow_one_rule() {
+        assert_eq!(
+            ItemParams::given(1.2, -0.5, 0.2),
+            Ok(ItemParams::from_irt(1.2, -0.5, 0.2))
+        );
+        for (a, b, c, word) in [
+            (0.0, 0.0, 0.0, "a must"),
+            (-1.0, 0.0, 0.0, "a must"),
+            (f64::NAN, 0.0, 0.0, "a must"),
+            (f64::INFINITY, 0.0, 0.0, "a must"),
+            (1.0, f64::NAN, 0.0, "b must"),
+            (1.0, f64::NEG_INFINITY, 0.0, "b must"),
+            (1.0, 0.0, 1.0, "c must"),
+            (1.0, 0.0, -0.1, "c must"),
+            (1.0, 0.0, f64::NAN, "c must"),
+            (1000.5, 0.0, 0.0, "a must"),
+            (1.0, -1000.5, 0.0, "b must"),
+        ] {
+            let err = ItemParams::given(a, b, c).unwrap_err();
+            assert!(err.starts_with(word), "({a}, {b}, {c}): {err}");
+        }
+    }
 
     #[test]
     fn log_probs_agree_with_prob_and_stay_finite() {

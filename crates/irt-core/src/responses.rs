@@ -1,6 +1,7 @@
 //! Sparse answers, held compactly: compressed rows by person, a u32 item index and one byte per
 //! answer. An unanswered item is simply absent; no person × item matrix is ever formed.
 
+use crate::alloc;
 use crate::error::{CoreError, Result};
 
 #[derive(Clone, Debug, Default)]
@@ -132,10 +133,10 @@ impl Responses {
                 ((u64::from(a.person) << 32) | u64::from(a.item), a.order)
             })
         });
-        let mut offsets = Vec::with_capacity(n_persons + 1);
+        let mut offsets = alloc::with_capacity(n_persons + 1, "the answers' person offsets")?;
         offsets.push(0);
-        let mut items = Vec::with_capacity(attempts.len());
-        let mut correct = Vec::with_capacity(attempts.len());
+        let mut items = alloc::with_capacity(attempts.len(), "the answers' items")?;
+        let mut correct = alloc::with_capacity(attempts.len(), "the answers' outcomes")?;
         let mut person = 0u32;
         for (k, a) in attempts.iter().enumerate() {
             let same_pair = |b: &Attempt| b.person == a.person && b.item == a.item;
@@ -165,6 +166,40 @@ impl Responses {
         }
         let repeats = attempts.len() - items.len();
         Ok((Self::from_parts(n_items, offsets, items, correct)?, repeats))
+    }
+
+    /// The answers to the items that `new_index` maps to an index among `n_kept` items; persons
+    /// left without answers drop out. Returns the new set and the old index of every person in it.
+    pub fn keep_items(
+        &self,
+        new_index: &[Option<u32>],
+        n_kept: usize,
+    ) -> Result<(Self, Vec<usize>)> {
+        let kept_answers = self
+            .items
+            .iter()
+            .filter(|&&j| new_index[j as usize].is_some())
+            .count();
+        let mut offsets = alloc::with_capacity(self.n_persons() + 1, "the kept answers")?;
+        let mut items = alloc::with_capacity(kept_answers, "the kept answers")?;
+        let mut correct = alloc::with_capacity(kept_answers, "the kept answers")?;
+        let mut persons = alloc::with_capacity(self.n_persons(), "the kept persons")?;
+        offsets.push(0);
+        for i in 0..self.n_persons() {
+            let (answered, outcomes) = self.person(i);
+            let before = items.len();
+            for (&j, &x) in answered.iter().zip(outcomes) {
+                if let Some(k) = new_index[j as usize] {
+                    items.push(k);
+                    correct.push(x);
+                }
+            }
+            if items.len() > before {
+                offsets.push(items.len());
+                persons.push(i);
+            }
+        }
+        Ok((Self::from_parts(n_kept, offsets, items, correct)?, persons))
     }
 
     /// Builds from long-format triples (person, item, correct) in any order; persons and items
@@ -225,11 +260,11 @@ impl Responses {
             + self.correct.capacity()
     }
 
-    pub fn item_stats(&self) -> Vec<ItemStats> {
-        let mut stats = vec![ItemStats::default(); self.n_items];
+    pub fn item_stats(&self) -> Result<Vec<ItemStats>> {
+        let mut stats = alloc::filled(self.n_items, ItemStats::default(), "item statistics")?;
         // Sums for the correlation of x_ij with the rest score proportion r_ij.
         // Per item over persons with other answers: Σr, Σr², Σxr, n, Σx.
-        let mut sums = vec![[0.0f64; 5]; self.n_items];
+        let mut sums = alloc::filled(self.n_items, [0.0f64; 5], "item statistics")?;
         for i in 0..self.n_persons() {
             let (items, correct) = self.person(i);
             let total: u32 = correct.iter().map(|&x| x as u32).sum();
@@ -260,7 +295,7 @@ impl Responses {
                 s.point_biserial = cov / (var_x * var_r).sqrt();
             }
         }
-        stats
+        Ok(stats)
     }
 
     /// Every person answered something and no item is empty or constant.
@@ -273,7 +308,7 @@ impl Responses {
         {
             return Err(CoreError::EmptyPerson { person });
         }
-        let stats = self.item_stats();
+        let stats = self.item_stats()?;
         for (item, s) in stats.iter().enumerate() {
             if s.n == 0 {
                 return Err(CoreError::EmptyItem { item });

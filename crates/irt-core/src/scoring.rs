@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 use rayon::ThreadPool;
 
+use crate::alloc;
 use crate::error::{CoreError, Result};
 use crate::estep::Posteriors;
 use crate::forms::Forms;
@@ -48,25 +49,28 @@ pub fn score(
     grid: &Grid,
     method: ScoreMethod,
     pool: &ThreadPool,
-) -> Vec<Score> {
-    let forms = Forms::detect(data);
-    let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes());
+) -> Result<Vec<Score>> {
+    let forms = Forms::detect(data)?;
+    let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes())?;
+    let unscored = Score {
+        theta: f64::NAN,
+        se: f64::NAN,
+    };
+    let mut scores = alloc::filled(data.n_persons(), unscored, "the scores")?;
     pool.install(|| {
-        (0..data.n_persons())
-            .into_par_iter()
-            .map_init(
-                || vec![0.0; grid.len()],
-                |post, i| {
-                    posteriors.posterior(data, i, post);
-                    let eap = posterior_moments(post, grid.nodes());
-                    match method {
-                        ScoreMethod::Eap => eap,
-                        ScoreMethod::Map => map_score(data, i, items, latent, eap.theta),
-                    }
-                },
-            )
-            .collect()
-    })
+        scores.par_iter_mut().enumerate().for_each_init(
+            || vec![0.0; grid.len()],
+            |post, (i, out)| {
+                posteriors.posterior(data, i, post);
+                let eap = posterior_moments(post, grid.nodes());
+                *out = match method {
+                    ScoreMethod::Eap => eap,
+                    ScoreMethod::Map => map_score(data, i, items, latent, eap.theta),
+                };
+            },
+        )
+    });
+    Ok(scores)
 }
 
 fn posterior_moments(post: &[f64], nodes: &[f64]) -> Score {

@@ -10,7 +10,9 @@ use std::ops::Range;
 use rayon::prelude::*;
 use rayon::ThreadPool;
 
+use crate::alloc;
 use crate::em::Layout;
+use crate::error::Result;
 use crate::estep::Posteriors;
 use crate::forms::Forms;
 use crate::linalg::{cholesky, dot, InverseFromFactor};
@@ -89,15 +91,15 @@ pub(crate) fn item_covariances(
     items: &[ItemParams],
     latent: Latent,
     pool: &ThreadPool,
-) -> Option<Vec<Option<ItemCovariance>>> {
+) -> Result<Option<Vec<Option<ItemCovariance>>>> {
     let n = layout.len();
     let nodes = config.grid.nodes();
     let (offsets, slope, mean, variance) = layout.offsets();
-    let mut index: Vec<ItemSlot> = vec![None; data.n_items()];
+    let mut index: Vec<ItemSlot> = alloc::filled(data.n_items(), None, "the standard errors")?;
     for (&(j, free), &at) in layout.free.iter().zip(&offsets) {
         index[j] = Some((free, coordinate_indices(free, at, slope)));
     }
-    let posteriors = Posteriors::new(data, forms, items, latent, nodes);
+    let posteriors = Posteriors::new(data, forms, items, latent, nodes)?;
     let scores = ScoreTables::new(items, nodes);
     let log_weights = posteriors.log_weights();
     // d log w_k / d(mean, variance) of the normalised weights.
@@ -150,7 +152,7 @@ pub(crate) fn item_covariances(
     };
 
     // Only the lower triangle: the factorisation reads no other.
-    let mut info = vec![0.0; n * n];
+    let mut info = alloc::square(n, "the information matrix")?;
     let rows_per_block = n.div_ceil(4 * pool.current_num_threads().max(1)).max(1);
     pool.install(|| {
         for start in (0..data.n_persons()).step_by(BATCH) {
@@ -175,10 +177,11 @@ pub(crate) fn item_covariances(
         }
     });
     subtract_prior_hessian(&mut info, n, config, layout, &index, items, slope);
-    let inverse = pool.install(|| {
-        cholesky(&mut info, n)?;
-        Some(InverseFromFactor::new(&info, n))
-    })?;
+    if pool.install(|| cholesky(&mut info, n)).is_none() {
+        return Ok(None);
+    }
+    let inverse = pool.install(|| InverseFromFactor::new(&info, n))?;
+    drop(info);
     let covariances: Vec<Option<ItemCovariance>> = index
         .iter()
         .enumerate()
@@ -195,7 +198,7 @@ pub(crate) fn item_covariances(
         .flatten()
         .flatten()
         .all(|v| v.is_finite());
-    finite.then_some(covariances)
+    Ok(finite.then_some(covariances))
 }
 
 /// One person's score vector: its non-zero coordinates in order, and the runs of consecutive

@@ -354,7 +354,9 @@ fn assert_sound_scores(data: &Responses, result: &FitResult) -> Result<(), TestC
     let grid = Grid::new(DEFAULT_SCORING_POINTS, lower, upper).unwrap();
     for method in [ScoreMethod::Eap, ScoreMethod::Map] {
         let items = result.item_params();
-        let scores = POOL.with(|pool| score(data, &items, result.latent, &grid, method, pool));
+        let scores = POOL
+            .with(|pool| score(data, &items, result.latent, &grid, method, pool))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(scores.len(), data.n_persons());
         for (i, s) in scores.iter().enumerate() {
             prop_assert!(

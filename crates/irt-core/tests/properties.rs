@@ -38,7 +38,8 @@ fn one_and_many_threads_give_identical_bits() {
             &grid,
             ScoreMethod::Eap,
             &pool(1),
-        );
+        )
+        .unwrap();
         let s4 = score(
             &sim.data,
             &one.item_params(),
@@ -46,7 +47,8 @@ fn one_and_many_threads_give_identical_bits() {
             &grid,
             ScoreMethod::Eap,
             &pool(4),
-        );
+        )
+        .unwrap();
         assert_eq!(s1, s4);
         println!(
             "{model:?}: 1 and 4 threads agree to the bit over {} cycles",

@@ -49,7 +49,8 @@ fn dense_2pl_recovers_items_and_persons() {
             &grid,
             method,
             &pool(2),
-        );
+        )
+        .unwrap();
         let rmse_theta = rmse(scores.iter().zip(&sim.thetas).map(|(s, &t)| (s.theta, t)));
         let mean_se = scores.iter().map(|s| s.se).sum::<f64>() / scores.len() as f64;
         println!("dense 2PL {method:?}: RMSE θ {rmse_theta:.4}, mean SE {mean_se:.4}");

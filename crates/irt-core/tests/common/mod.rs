@@ -109,4 +109,5 @@ pub fn mirt_eap(data: &Responses, result: &irt_core::FitResult) -> Vec<irt_core:
         irt_core::ScoreMethod::Eap,
         &pool(2),
     )
+    .unwrap()
 }
