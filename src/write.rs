@@ -89,7 +89,9 @@ pub fn write_run(
         n_responses.push(stats.n as i64);
         p_values.push(stats.p_value());
     }
-    let latent = linked_latent(result.latent, &record.constants);
+    // On the reported scale: what was applied to the estimates (with fixed anchors they are
+    // already on it, and the reported constants must not move them again).
+    let latent = linked_latent(result.latent, &record.applied);
     let person_counts: Vec<i32> = alloc::collect(
         (0..prepared.responses.n_persons()).map(|i| prepared.responses.person(i).0.len() as i32),
         "the ability rows",
