@@ -9,6 +9,7 @@ include!("calibrate.rs");
 include!("input_rules.rs");
 include!("functions.rs");
 include!("recovery.rs");
+include!("standard_errors.rs");
 include!("security.rs");
 include!("server_safety.rs");
 include!("argument_matrix.rs");

@@ -4,11 +4,12 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use irt_core::linking::{
-    linking_constants, transform_item, ItemPoint, LinkingConstants, LinkingMethod,
+    latent_as_constants, linking_constants, transform_item, ItemPoint, LinkingConstants,
+    LinkingMethod,
 };
 use irt_core::{
     fit, score, Algorithm, FitParams, FitResult, Grid, ItemModel, ItemParams, Latent, Priors,
-    Score, ScoreMethod, Termination,
+    Score, ScoreMethod, SeStatus, Termination,
 };
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -245,10 +246,17 @@ pub fn mirt_calibrate(
                 }
             }
         }
-        if linking == Linking::Fixed {
-            for &(j, p) in &anchors {
-                params = params.fix_item(j, p);
+        match linking {
+            Linking::Fixed => {
+                for &(j, p) in &anchors {
+                    params = params.fix_item(j, p);
+                }
             }
+            // The link's standard errors need the anchors' estimates jointly.
+            Linking::Separate(_) => {
+                params = params.joint_covariance_of(anchors.iter().map(|&(j, _)| j).collect());
+            }
+            Linking::None => {}
         }
         let config = params
             .check(prepared.responses.n_items())
@@ -289,6 +297,9 @@ pub fn mirt_calibrate(
             warning!("{message}; written with status not_converged");
         }
 
+        if result.se_status == SeStatus::NotPositiveDefinite {
+            warning!("standard errors not computed: the information matrix is not positive definite where the estimates ended, so the data do not identify every parameter there; the run is written without item and linking standard errors (metrics->>'se_status' = 'not_positive_definite')");
+        }
         let t = Instant::now();
         let constants = link(&result, &anchors, linking);
         // With fixed anchors the estimates are already on the anchors' scale.
@@ -393,11 +404,7 @@ fn link(result: &FitResult, anchors: &[(usize, ItemParams)], linking: Linking) -
     match linking {
         Linking::None => identity,
         // The fixed anchors define the scale; the latent distribution found on it is the link.
-        Linking::Fixed => LinkingConstants {
-            slope: result.latent.variance.sqrt(),
-            intercept: result.latent.mean,
-            ..identity
-        },
+        Linking::Fixed => latent_as_constants(result.latent, result.latent_covariance),
         Linking::Separate(method) => {
             let point = |p: &ItemParams| ItemPoint {
                 a: p.a,
@@ -409,11 +416,7 @@ fn link(result: &FitResult, anchors: &[(usize, ItemParams)], linking: Linking) -
                 .map(|&(j, _)| point(&result.items[j].params))
                 .collect();
             let to: Vec<ItemPoint> = anchors.iter().map(|(_, p)| point(p)).collect();
-            let covariances: Option<Vec<_>> = anchors
-                .iter()
-                .map(|&(j, _)| result.items[j].covariance)
-                .collect();
-            linking_constants(method, &from, &to, covariances.as_deref())
+            linking_constants(method, &from, &to, result.joint_covariance.as_ref())
                 .unwrap_or_else(|e| raise_linking(e))
         }
     }

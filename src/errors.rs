@@ -62,9 +62,7 @@ pub fn raise_core(err: CoreError) -> ! {
         | CoreError::EmptyItem { .. }
         | CoreError::ConstantItem { .. }
         | CoreError::NothingToEstimate => ERRCODE_DATA_EXCEPTION,
-        CoreError::SingularInformation | CoreError::NonFinite { .. } => {
-            ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
-        }
+        CoreError::NonFinite { .. } => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
         CoreError::OutOfMemory { .. } => ERRCODE_OUT_OF_MEMORY,
     };
     let hint = matches!(err, CoreError::OutOfMemory { .. }).then_some(OUT_OF_MEMORY_HINT);

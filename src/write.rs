@@ -195,7 +195,7 @@ pub fn write_run(
         let metrics = json!({
             "loglik": finite(result.log_lik), "aic": finite(result.aic), "bic": finite(result.bic),
             "n_params": result.n_params, "em_cycles": result.cycles, "converged": result.converged(),
-            "max_change": finite(result.max_change),
+            "max_change": finite(result.max_change), "se_status": result.se_status.name(),
             "ms": {"load": phases.load, "fit": phases.fit, "score": phases.score, "link": phases.link},
         });
         execute(

@@ -24,7 +24,7 @@ use crate::quadrature::Latent;
 use crate::reduce::Leaves;
 use crate::responses::{ItemStats, Responses};
 use crate::start::start_values;
-use crate::stderr::{item_covariances, ItemCovariance, SE_METHOD};
+use crate::stderr::{item_covariances, ItemCovariance, JointCovariance, SE_METHOD};
 
 /// Why the EM loop stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,27 @@ pub struct CycleReport {
     pub log_lik: f64,
     /// Largest absolute parameter change made by this cycle's EM step.
     pub max_change: f64,
+}
+
+/// Whether a fit's standard errors were computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeStatus {
+    Ok,
+    /// The information matrix is not positive definite, or inverts to values that are not
+    /// finite: the data do not identify every parameter where the estimates ended.
+    NotPositiveDefinite,
+    /// Not asked for, or the run was interrupted.
+    Skipped,
+}
+
+impl SeStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::NotPositiveDefinite => "not_positive_definite",
+            Self::Skipped => "skipped",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -88,6 +109,11 @@ pub struct FitResult {
     pub max_change: f64,
     /// How the standard errors were computed.
     pub se_method: &'static str,
+    pub se_status: SeStatus,
+    /// Covariance of the (a, b, c) of `FitConfig::joint`'s items, across items.
+    pub joint_covariance: Option<JointCovariance>,
+    /// Covariance of the latent (mean, variance), zero where they are fixed.
+    pub latent_covariance: Option<[[f64; 2]; 2]>,
 }
 
 impl FitResult {
@@ -511,7 +537,8 @@ pub fn fit(
             what: "log-likelihood",
         });
     }
-    let covariances = if config.standard_errors && termination != Termination::Interrupted {
+    let wanted = config.standard_errors && termination != Termination::Interrupted;
+    let covariances = if wanted {
         item_covariances(
             data,
             &engine.forms,
@@ -524,6 +551,11 @@ pub fn fit(
     } else {
         None
     };
+    let se_status = match (wanted, &covariances) {
+        (false, _) => SeStatus::Skipped,
+        (true, None) => SeStatus::NotPositiveDefinite,
+        (true, Some(_)) => SeStatus::Ok,
+    };
     let n_params = engine.layout.len();
     let n_persons = data.n_persons();
     Ok(FitResult {
@@ -534,7 +566,7 @@ pub fn fit(
             .map(|(j, &params)| ItemEstimate {
                 params,
                 fixed: config.fixed[j].is_some(),
-                covariance: covariances.as_ref().and_then(|c| c[j]),
+                covariance: covariances.as_ref().and_then(|c| c.items[j]),
             })
             .collect(),
         item_stats,
@@ -548,5 +580,8 @@ pub fn fit(
         termination,
         max_change: progress.max_change,
         se_method: SE_METHOD,
+        se_status,
+        latent_covariance: covariances.as_ref().map(|c| c.latent),
+        joint_covariance: covariances.map(|c| c.joint),
     })
 }

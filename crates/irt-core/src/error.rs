@@ -21,8 +21,6 @@ pub enum CoreError {
     InvalidItemParams { item: usize, reason: String },
     #[error("every item is fixed: nothing to estimate")]
     NothingToEstimate,
-    #[error("the information matrix is singular: standard errors cannot be computed")]
-    SingularInformation,
     #[error("estimation produced a non-finite value for {what}")]
     NonFinite { what: &'static str },
     #[error("out of memory: {what} needs {} that the allocator could not give", human_bytes(*.bytes))]

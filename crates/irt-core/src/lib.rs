@@ -24,7 +24,7 @@ pub mod simulate;
 mod start;
 pub mod stderr;
 
-pub use em::{fit, CycleReport, FitResult, ItemEstimate, Termination};
+pub use em::{fit, CycleReport, FitResult, ItemEstimate, SeStatus, Termination};
 pub use error::{CoreError, Result};
 pub use estep::log_likelihood;
 pub use model::{ItemModel, ItemParams};

@@ -65,6 +65,7 @@ pub struct FitParams {
     standard_errors: bool,
     fixed: Vec<(usize, ItemParams)>,
     start: Vec<(usize, ItemParams)>,
+    joint: Vec<usize>,
 }
 
 /// Validated settings.
@@ -81,6 +82,9 @@ pub struct FitConfig {
     pub fixed: Vec<Option<ItemParams>>,
     /// Per item: start here instead of at classical estimates.
     pub start: Vec<Option<ItemParams>>,
+    /// Items whose (a, b, c) estimates are wanted with their covariance across items (the
+    /// anchors of a link), in this order.
+    pub joint: Vec<usize>,
 }
 
 impl FitConfig {
@@ -112,6 +116,7 @@ impl FitParams {
             standard_errors: true,
             fixed: Vec::new(),
             start: Vec::new(),
+            joint: Vec::new(),
         }
     }
 
@@ -150,6 +155,12 @@ impl FitParams {
     /// Holds item `item` at `params` (an anchor).
     pub fn fix_item(mut self, item: usize, params: ItemParams) -> Self {
         self.fixed.push((item, params));
+        self
+    }
+
+    /// Asks for the joint covariance of these items' estimates (see [`FitConfig::joint`]).
+    pub fn joint_covariance_of(mut self, items: Vec<usize>) -> Self {
+        self.joint = items;
         self
     }
 
@@ -193,6 +204,9 @@ impl FitParams {
             return Err(CoreError::NothingToEstimate);
         }
         let start = per_item(&self.start)?;
+        if let Some(&item) = self.joint.iter().find(|&&j| j >= n_items) {
+            return Err(CoreError::ItemOutOfRange { item, n_items });
+        }
         Ok(FitConfig {
             model: self.model,
             priors: self.priors,
@@ -203,6 +217,7 @@ impl FitParams {
             standard_errors: self.standard_errors,
             fixed,
             start,
+            joint: self.joint.clone(),
         })
     }
 

@@ -24,7 +24,17 @@ use crate::responses::Responses;
 
 pub const SE_METHOD: &str = "crossprod";
 
-pub use crate::linking::ItemCovariance;
+pub use crate::linking::{ItemCovariance, JointCovariance};
+
+/// The sampling covariances a fit reports: each estimated item's (a, b, c), the (a, b, c) of the
+/// items asked for jointly (`FitConfig::joint`, cross-item entries included), and the latent
+/// (mean, variance) where estimated (zero where fixed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Covariances {
+    pub items: Vec<Option<ItemCovariance>>,
+    pub joint: JointCovariance,
+    pub latent: [[f64; 2]; 2],
+}
 
 /// A free item's coordinates and where each sits in the parameter vector.
 type ItemSlot = Option<(FreeCoords, [Option<usize>; 3])>;
@@ -91,7 +101,7 @@ pub(crate) fn item_covariances(
     items: &[ItemParams],
     latent: Latent,
     pool: &ThreadPool,
-) -> Result<Option<Vec<Option<ItemCovariance>>>> {
+) -> Result<Option<Covariances>> {
     let n = layout.len();
     let nodes = config.grid.nodes();
     let (offsets, slope, mean, variance) = layout.offsets();
@@ -182,23 +192,60 @@ pub(crate) fn item_covariances(
     }
     let inverse = pool.install(|| InverseFromFactor::new(&info, n))?;
     drop(info);
-    let covariances: Vec<Option<ItemCovariance>> = index
-        .iter()
-        .enumerate()
-        .map(|(j, slot)| {
-            slot.map(|(_, idx)| abc_covariance(&items[j], idx, |u, v| inverse.entry(u, v)))
-        })
-        .collect();
+    let entry = |u: usize, v: usize| inverse.entry(u, v);
+    let cross = |i: usize, j: usize| -> ItemCovariance {
+        match (index[i], index[j]) {
+            (Some((_, ii)), Some((_, jj))) => {
+                abc_cross_covariance(&items[i], ii, &items[j], jj, entry)
+            }
+            _ => [[0.0; 3]; 3],
+        }
+    };
+    let per_item: Vec<Option<ItemCovariance>> = alloc::collect(
+        index
+            .iter()
+            .enumerate()
+            .map(|(j, slot)| slot.map(|_| cross(j, j))),
+        "the standard errors",
+    )?;
+    let k = config.joint.len();
+    let mut joint = alloc::filled(9 * k * k, 0.0, "the anchors' joint covariance")?;
+    for (p, &i) in config.joint.iter().enumerate() {
+        for (q, &j) in config.joint.iter().enumerate() {
+            for (r, row) in cross(i, j).iter().enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    joint[(3 * p + r) * 3 * k + 3 * q + c] = v;
+                }
+            }
+        }
+    }
+    let latent_entry = |u: Option<usize>, v: Option<usize>| match (u, v) {
+        (Some(u), Some(v)) => inverse.entry(u, v),
+        _ => 0.0,
+    };
+    let latent = [
+        [latent_entry(mean, mean), latent_entry(mean, variance)],
+        [
+            latent_entry(variance, mean),
+            latent_entry(variance, variance),
+        ],
+    ];
     // Cholesky accepts any positive pivot, but a tiny one (a lower asymptote run off towards 0
     // without a prior, c ≈ 1e-160, carries next to no information) inverts to infinity, and the
     // delta method then gave NaN. Such a matrix is singular in all but name.
-    let finite = covariances
+    let finite = per_item
         .iter()
         .flatten()
         .flatten()
         .flatten()
-        .all(|v| v.is_finite());
-    Ok(finite.then_some(covariances))
+        .all(|v| v.is_finite())
+        && joint.iter().all(|v| v.is_finite())
+        && latent.iter().flatten().all(|v| v.is_finite());
+    Ok(finite.then(|| Covariances {
+        items: per_item,
+        joint: JointCovariance::new(k, joint).expect("(3k)² entries"),
+        latent,
+    }))
 }
 
 /// One person's score vector: its non-zero coordinates in order, and the runs of consecutive
@@ -351,38 +398,38 @@ fn subtract_prior_hessian(
     }
 }
 
-/// Maps the covariance of (a, d, logit c) to (a, b, c) by the delta method.
-fn abc_covariance(
+/// Cov((a, b, c) of item p, (a, b, c) of item q) from the covariance of their (a, d, logit c)
+/// coordinates, by the delta method: J_p · Cov · J_qᵀ.
+fn abc_cross_covariance(
     p: &ItemParams,
-    idx: [Option<usize>; 3],
+    p_idx: [Option<usize>; 3],
+    q: &ItemParams,
+    q_idx: [Option<usize>; 3],
     entry: impl Fn(usize, usize) -> f64,
 ) -> ItemCovariance {
     let mut raw = [[0.0; 3]; 3];
-    for r in 0..3 {
-        for c in 0..3 {
-            if let (Some(u), Some(v)) = (idx[r], idx[c]) {
+    for (r, &u) in p_idx.iter().enumerate() {
+        for (c, &v) in q_idx.iter().enumerate() {
+            if let (Some(u), Some(v)) = (u, v) {
                 raw[r][c] = entry(u, v);
             }
         }
     }
-    let jac = [
-        [1.0, 0.0, 0.0],
-        [p.d / (p.a * p.a), -1.0 / p.a, 0.0],
-        [0.0, 0.0, p.c * (1.0 - p.c)],
-    ];
-    let mut out = [[0.0; 3]; 3];
-    for r in 0..3 {
-        for c in 0..3 {
-            out[r][c] = (0..3)
-                .map(|u| {
-                    (0..3)
-                        .map(|v| jac[r][u] * raw[u][v] * jac[c][v])
-                        .sum::<f64>()
-                })
-                .sum();
-        }
-    }
-    out
+    let jacobian = |p: &ItemParams| {
+        [
+            [1.0, 0.0, 0.0],
+            [p.d / (p.a * p.a), -1.0 / p.a, 0.0],
+            [0.0, 0.0, p.c * (1.0 - p.c)],
+        ]
+    };
+    let (jp, jq) = (jacobian(p), jacobian(q));
+    std::array::from_fn(|r| {
+        std::array::from_fn(|c| {
+            (0..3)
+                .map(|u| (0..3).map(|v| jp[r][u] * raw[u][v] * jq[c][v]).sum::<f64>())
+                .sum()
+        })
+    })
 }
 
 #[cfg(test)]

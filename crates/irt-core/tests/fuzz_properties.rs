@@ -18,7 +18,8 @@ use std::ops::ControlFlow;
 
 use common::{known, pool, simulate};
 use irt_core::linking::{
-    linking_constants, transform_item, ItemCovariance, ItemPoint, LinkingError, LinkingMethod,
+    linking_constants, transform_item, ItemCovariance, ItemPoint, JointCovariance, LinkingError,
+    LinkingMethod,
 };
 use irt_core::params::{
     DEFAULT_MAX_CYCLES, DEFAULT_QUADRATURE_POINTS, DEFAULT_THETA_RANGE, DEFAULT_TOLERANCE,
@@ -739,7 +740,8 @@ proptest! {
     /// finite constants.
     #[test]
     fn linking_is_typed_or_finite_on_any_input(case in any_link()) {
-        let result = linking_constants(case.method, &case.from, &case.to, case.cov.as_deref());
+        let joint = case.cov.as_deref().map(JointCovariance::block_diagonal);
+        let result = linking_constants(case.method, &case.from, &case.to, joint.as_ref());
         match (case.invalid(), result) {
             (Some(expected), result) => prop_assert_eq!(result, Err(expected)),
             (None, Err(e)) => prop_assert!(case.may_fail_with(&e), "{:?}", e),

@@ -266,7 +266,8 @@ fn error_of(
     to: &[ItemPoint],
     cov: Option<&[ItemCovariance]>,
 ) -> LinkingError {
-    linking_constants(method, from, to, cov).expect_err("input must be rejected")
+    let joint = cov.map(JointCovariance::block_diagonal);
+    linking_constants(method, from, to, joint.as_ref()).expect_err("input must be rejected")
 }
 
 #[test]
@@ -496,7 +497,8 @@ fn with_cov(
     to: &[ItemPoint],
     cov: &[ItemCovariance],
 ) -> (f64, f64) {
-    let k = linking_constants(method, from, to, Some(cov)).expect("linking succeeds");
+    let joint = JointCovariance::block_diagonal(cov);
+    let k = linking_constants(method, from, to, Some(&joint)).expect("linking succeeds");
     (
         k.slope_se.expect("slope se"),
         k.intercept_se.expect("intercept se"),
