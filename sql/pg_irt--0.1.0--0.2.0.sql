@@ -5,6 +5,46 @@
 ALTER FUNCTION mirt_schedule(text, text, integer, text) CALLED ON NULL INPUT;
 ALTER FUNCTION mirt_unschedule(text) CALLED ON NULL INPUT;
 
+-- mirt_linking_constants no longer returns slope_se and intercept_se: it is given no covariance
+-- of the estimates, so they were always NULL.
+DROP FUNCTION mirt_linking_constants(text, double precision[], double precision[],
+                                     double precision[], double precision[]);
+DROP FUNCTION mirt_linking_constants(text, double precision[], double precision[],
+                                     double precision[], double precision[],
+                                     double precision[], double precision[]);
+CREATE FUNCTION mirt_linking_constants(
+    "method" TEXT,
+    "from_a" double precision[],
+    "from_b" double precision[],
+    "to_a" double precision[],
+    "to_b" double precision[]
+) RETURNS TABLE (
+    "slope" double precision,
+    "intercept" double precision,
+    "criterion" double precision
+)
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mirt_linking_constants_wrapper';
+CREATE FUNCTION mirt_linking_constants(
+    "method" TEXT,
+    "from_a" double precision[],
+    "from_b" double precision[],
+    "to_a" double precision[],
+    "to_b" double precision[],
+    "from_c" double precision[],
+    "to_c" double precision[]
+) RETURNS TABLE (
+    "slope" double precision,
+    "intercept" double precision,
+    "criterion" double precision
+)
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mirt_linking_constants_3pl_wrapper';
+
 -- Least privilege, as a new installation has it (sql/privileges.sql).
 DO $$
 DECLARE

@@ -101,20 +101,12 @@ fn constants(
     (
         name!(slope, f64),
         name!(intercept, f64),
-        name!(slope_se, Option<f64>),
-        name!(intercept_se, Option<f64>),
         name!(criterion, Option<f64>),
     ),
 > {
     let k = linking_constants(method(method_name), &points(&from), &points(&to), None)
         .unwrap_or_else(|e| raise_linking(e));
-    TableIterator::once((
-        k.slope,
-        k.intercept,
-        k.slope_se,
-        k.intercept_se,
-        k.criterion,
-    ))
+    TableIterator::once((k.slope, k.intercept, k.criterion))
 }
 
 /// Constants of θ_to = slope·θ_from + intercept from common items (c = 0).
@@ -131,8 +123,6 @@ fn mirt_linking_constants(
     (
         name!(slope, f64),
         name!(intercept, f64),
-        name!(slope_se, Option<f64>),
-        name!(intercept_se, Option<f64>),
         name!(criterion, Option<f64>),
     ),
 > {
@@ -162,8 +152,6 @@ fn mirt_linking_constants_3pl(
     (
         name!(slope, f64),
         name!(intercept, f64),
-        name!(slope_se, Option<f64>),
-        name!(intercept_se, Option<f64>),
         name!(criterion, Option<f64>),
     ),
 > {

@@ -356,6 +356,22 @@ impl Engine<'_> {
         self.layout.pack(&next, next_latent)
     }
 
+    /// The largest change between two points, on the scale mirt judges convergence on: slopes,
+    /// intercepts, lower asymptotes as probabilities (on the logit scale an asymptote drifting
+    /// towards 0 never stops moving), and the latent mean and variance.
+    pub fn max_change(&self, from: &[f64], to: &[f64]) -> f64 {
+        let (before, latent_before) = self.unpack(from);
+        let (after, latent_after) = self.unpack(to);
+        let latent = (latent_before.mean - latent_after.mean)
+            .abs()
+            .max((latent_before.variance - latent_after.variance).abs());
+        before.iter().zip(&after).fold(latent, |m, (p, q)| {
+            m.max((p.a - q.a).abs())
+                .max((p.d - q.d).abs())
+                .max((p.c - q.c).abs())
+        })
+    }
+
     fn step(&self, x: &[f64]) -> Result<Step> {
         let (items, latent) = self.unpack(x);
         let counts = self.e_step(&items, latent)?;
@@ -365,10 +381,6 @@ impl Engine<'_> {
             log_posterior: counts.log_lik + self.log_prior(&items),
         })
     }
-}
-
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
 }
 
 /// Counts the EM cycles, reports each to the observer and says when to stop.
@@ -425,7 +437,7 @@ fn run_em(
     // One EM cycle, recorded; Some(termination) when the loop must stop at its `next`.
     let cycle = |progress: &mut Progress<_>, from: &[f64]| -> Result<(Step, Option<Termination>)> {
         let step = engine.step(from)?;
-        let stop = progress.record(step.log_lik, max_abs_diff(&step.next, from));
+        let stop = progress.record(step.log_lik, engine.max_change(from, &step.next));
         Ok((step, stop))
     };
     loop {
@@ -584,4 +596,45 @@ pub fn fit(
         latent_covariance: covariances.as_ref().map(|c| c.latent),
         joint_covariance: covariances.map(|c| c.joint),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::FitParams;
+
+    /// Convergence is judged on the lower asymptote as a probability, as mirt judges it: an
+    /// asymptote near 0 whose logit still moves by half a unit has all but stopped, while the
+    /// same move of a slope is a real change.
+    #[test]
+    fn an_asymptote_is_judged_on_the_probability_scale() {
+        let sim = crate::simulate::simulate(3, 200, 4, 4, 0.0, 1.0);
+        let config = FitParams::new(ItemModel::ThreePL).check(4).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let stats = sim.data.check().unwrap();
+        let engine = Engine {
+            data: &sim.data,
+            config: &config,
+            pool: &pool,
+            leaves: Leaves::for_accumulators(&sim.data, 4),
+            forms: Forms::detect(&sim.data).unwrap(),
+            layout: Layout::new(&config),
+            template: start_values(&config, &stats),
+            start_latent: Latent::STANDARD,
+        };
+        let items: Vec<ItemParams> = (0..4)
+            .map(|_| ItemParams::from_irt(1.0, 0.0, 1e-6))
+            .collect();
+        let from = engine.layout.pack(&items, Latent::STANDARD);
+        // Coordinates per item: slope, intercept, logit c.
+        let mut to = from.clone();
+        to[2] += 0.5;
+        let change = engine.max_change(&from, &to);
+        assert!(change < 1e-6 && change > 0.0, "{change}");
+        to[0] += 0.5;
+        assert_eq!(engine.max_change(&from, &to), 0.5);
+    }
 }

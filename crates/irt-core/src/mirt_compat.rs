@@ -60,7 +60,7 @@ pub(crate) fn run(
                 what: "item parameters",
             });
         }
-        let stop = progress.record(counts.log_lik, max_change(engine, &x, &next));
+        let stop = progress.record(counts.log_lik, engine.max_change(&x, &next));
         let moved: Vec<f64> = next.iter().zip(&x).map(|(a, b)| a - b).collect();
         // At the cycle limit mirt still extrapolates: its loop ends after the acceleration.
         let accelerate = progress.cycles.is_multiple_of(ACCELERATION_PERIOD)
@@ -115,21 +115,6 @@ fn negative_log_lik(engine: &Engine, counts: &Counts, x: &[f64]) -> (f64, Vec<f6
         }
     }
     (value, grad)
-}
-
-/// mirt's convergence measure: the largest change of any parameter, the lower asymptote on the
-/// probability scale.
-fn max_change(engine: &Engine, from: &[f64], to: &[f64]) -> f64 {
-    let (before, latent_before) = engine.unpack(from);
-    let (after, latent_after) = engine.unpack(to);
-    let latent = (latent_before.mean - latent_after.mean)
-        .abs()
-        .max((latent_before.variance - latent_after.variance).abs());
-    before.iter().zip(&after).fold(latent, |m, (p, q)| {
-        m.max((p.a - q.a).abs())
-            .max((p.d - q.d).abs())
-            .max((p.c - q.c).abs())
-    })
 }
 
 /// Ramsay's acceleration as mirt applies it: the item coordinates go `ratio` times this cycle's
