@@ -7,9 +7,10 @@ use irt_core::linking::{
     latent_as_constants, linking_constants, transform_item, ItemPoint, LinkingConstants,
     LinkingMethod,
 };
+use irt_core::scoring::scoring_grid;
 use irt_core::{
-    fit, score, Algorithm, FitParams, FitResult, Grid, ItemModel, ItemParams, Latent, Priors,
-    Score, ScoreMethod, SeStatus, Termination,
+    fit, score, Algorithm, FitParams, FitResult, ItemModel, ItemParams, Latent, Priors, Score,
+    ScoreMethod, SeStatus, Termination,
 };
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -320,8 +321,7 @@ pub fn mirt_calibrate(
         );
 
         let t = Instant::now();
-        let grid = Grid::new(irt_core::scoring::DEFAULT_SCORING_POINTS, -6.0, 6.0)
-            .unwrap_or_else(|e| raise_core(e));
+        let grid = scoring_grid(result.latent).unwrap_or_else(|e| raise_core(e));
         let mut scores = score(
             &prepared.responses,
             &result.item_params(),

@@ -6,8 +6,8 @@
 //! is NULL is an error, except in `correct`, where it means "not answered".
 
 use irt_core::linking::{linking_constants, ItemPoint, LinkingMethod};
-use irt_core::scoring::{test_characteristic, test_information, DEFAULT_SCORING_POINTS};
-use irt_core::{alloc, score, Grid, ItemParams, Latent, Responses, ScoreMethod};
+use irt_core::scoring::{scoring_grid, test_characteristic, test_information};
+use irt_core::{alloc, score, ItemParams, Latent, Responses, ScoreMethod};
 use pgrx::prelude::*;
 
 use crate::args::{self, finite, float_in, int_in, required};
@@ -298,23 +298,17 @@ fn score_pattern(
             .filter_map(|(j, x)| x.map(|x| (j as u32, x))),
     )
     .unwrap_or_else(|e| raise_core(e));
-    let grid = Grid::new(DEFAULT_SCORING_POINTS, -6.0, 6.0).unwrap_or_else(|e| raise_core(e));
+    let latent = Latent {
+        mean,
+        variance: sd * sd,
+    };
+    let grid = scoring_grid(latent).unwrap_or_else(|e| raise_core(e));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .unwrap_or_else(|e| invalid_argument(e.to_string()));
-    let s = score(
-        &data,
-        &items,
-        Latent {
-            mean,
-            variance: sd * sd,
-        },
-        &grid,
-        ScoreMethod::Eap,
-        &pool,
-    )
-    .unwrap_or_else(|e| raise_core(e))[0];
+    let s = score(&data, &items, latent, &grid, ScoreMethod::Eap, &pool)
+        .unwrap_or_else(|e| raise_core(e))[0];
     TableIterator::once((s.theta, s.se))
 }
 

@@ -1,7 +1,10 @@
 //! The rectangular quadrature of mirt: equally spaced nodes on [−6, 6] weighted by a normal
-//! density and normalised to sum to one.
+//! density and normalised to sum to one; for scoring, a grid that covers the latent distribution.
 
 use crate::error::{CoreError, Result};
+
+/// The most nodes [`Grid::covering`] lays.
+pub const MAX_COVERING_POINTS: usize = 2_001;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grid {
@@ -40,6 +43,27 @@ impl Grid {
         Ok(Self {
             nodes: (0..points).map(|k| lower + step * k as f64).collect(),
         })
+    }
+
+    /// Nodes as far apart as `standard_points` on [−6, 6], over the union of [−6, 6] and
+    /// mean ± 6 SD of `latent`: mirt's grid for N(0, 1) and narrower populations, and for a
+    /// shifted or wide one a grid that still holds its mass (on [−6, 6] alone, N(4, 2²) loses a
+    /// sixth of it and its EAPs are pulled towards 6). At most `MAX_COVERING_POINTS` nodes: past
+    /// that the spacing widens.
+    pub fn covering(standard_points: usize, latent: Latent) -> Result<Self> {
+        let sd = latent.variance.sqrt();
+        if !(latent.mean.is_finite() && sd.is_finite() && sd > 0.0) {
+            return Err(CoreError::NonFinite {
+                what: "latent distribution",
+            });
+        }
+        let lower = (latent.mean - 6.0 * sd).min(-6.0);
+        let upper = (latent.mean + 6.0 * sd).max(6.0);
+        let step = 12.0 / standard_points.saturating_sub(1).max(1) as f64;
+        // Less a hair, so that 12 / (12 / 120) rounding up past 120 does not add a node.
+        let cells = ((upper - lower) / step - 1e-9).ceil() as usize;
+        let points = (cells + 1).min(MAX_COVERING_POINTS);
+        Self::new(points, lower, upper)
     }
 
     pub fn nodes(&self) -> &[f64] {
@@ -99,5 +123,44 @@ mod tests {
         let mean: f64 = w.iter().zip(grid.nodes()).map(|(w, t)| w * t).sum();
         approx::assert_relative_eq!(mean, 0.5, epsilon = 1e-9);
         assert!(Grid::new(3, -6.0, 6.0).is_err() && Grid::new(61, 1.0, -1.0).is_err());
+    }
+
+    #[test]
+    fn a_covering_grid_is_mirts_for_a_standard_population_and_follows_a_shifted_one() {
+        let standard = Grid::new(121, -6.0, 6.0).unwrap();
+        assert_eq!(Grid::covering(121, Latent::STANDARD).unwrap(), standard);
+        let narrow = Latent {
+            mean: 0.3,
+            variance: 0.5,
+        };
+        assert_eq!(Grid::covering(121, narrow).unwrap(), standard);
+        let shifted = Grid::covering(
+            121,
+            Latent {
+                mean: 2.0,
+                variance: 2.25,
+            },
+        )
+        .unwrap();
+        let nodes = shifted.nodes();
+        assert_eq!((nodes[0], *nodes.last().unwrap()), (-7.0, 11.0));
+        assert_eq!(nodes.len(), 181);
+        let huge = Grid::covering(
+            121,
+            Latent {
+                mean: 0.0,
+                variance: 1e6,
+            },
+        )
+        .unwrap();
+        assert_eq!(huge.len(), MAX_COVERING_POINTS);
+        assert!(Grid::covering(
+            121,
+            Latent {
+                mean: f64::NAN,
+                variance: 1.0
+            }
+        )
+        .is_err());
     }
 }

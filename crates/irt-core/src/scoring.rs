@@ -15,6 +15,12 @@ use crate::responses::Responses;
 /// mirt's `fscores` integrates on 121 points over [−6, 6].
 pub const DEFAULT_SCORING_POINTS: usize = 121;
 
+/// The grid persons from `latent` are scored on: mirt's for N(0, 1), wider for a population
+/// that [−6, 6] would cut (see [`Grid::covering`]).
+pub fn scoring_grid(latent: Latent) -> Result<Grid> {
+    Grid::covering(DEFAULT_SCORING_POINTS, latent)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScoreMethod {
     Eap,

@@ -205,3 +205,64 @@ fn one_pl_recovers_a_common_slope() {
     assert!(result.items.iter().all(|i| i.params.a == a));
     assert!((a - 1.4).abs() < 0.06 && rmse_b < 0.06);
 }
+
+/// EAPs of a population far from N(0, 1), N(4, 2²), under its own prior: over 20,000 persons
+/// their mean is the population's and their variance plus the mean posterior variance is its
+/// variance (both hold exactly in expectation for the right prior), within sampling error. On
+/// mirt's fixed [−6, 6] grid the prior loses a sixth of its mass and both are visibly off.
+#[test]
+fn eaps_of_a_shifted_wide_population_are_unbiased() {
+    let latent = irt_core::Latent {
+        mean: 4.0,
+        variance: 4.0,
+    };
+    let sim = simulate(21, 20_000, 30, 30, latent.mean, latent.variance.sqrt());
+    // The simulator's items sit around b ~ N(0, 1); move them to where this population is.
+    let items: Vec<irt_core::ItemParams> = sim
+        .items
+        .iter()
+        .map(|p| irt_core::ItemParams::from_irt(p.a, 2.0 * p.b() + 4.0, 0.0))
+        .collect();
+    let mut rng = Rng::new(22);
+    let mut data = irt_core::Responses::with_items(items.len());
+    for &theta in &sim.thetas {
+        let answers: Vec<(u32, bool)> = (0..items.len() as u32)
+            .map(|j| (j, rng.uniform() < items[j as usize].prob(theta)))
+            .collect();
+        data.push_person(answers).unwrap();
+    }
+    let moments = |grid: &Grid| {
+        let scores = score(&data, &items, latent, grid, ScoreMethod::Eap, &pool(2)).unwrap();
+        let n = scores.len() as f64;
+        let mean = scores.iter().map(|s| s.theta).sum::<f64>() / n;
+        let variance = scores
+            .iter()
+            .map(|s| (s.theta - mean).powi(2) + s.se * s.se)
+            .sum::<f64>()
+            / n;
+        (mean, variance)
+    };
+    let true_mean = sim.thetas.iter().sum::<f64>() / sim.thetas.len() as f64;
+    let true_variance = sim
+        .thetas
+        .iter()
+        .map(|t| (t - true_mean).powi(2))
+        .sum::<f64>()
+        / sim.thetas.len() as f64;
+    let (mean, variance) = moments(&irt_core::scoring::scoring_grid(latent).unwrap());
+    let (cut_mean, cut_variance) = moments(&Grid::new(121, -6.0, 6.0).unwrap());
+    println!(
+        "N(4, 2²): sample mean {true_mean:.4}, variance {true_variance:.4}; EAP on the covering grid \
+         {mean:.4}, {variance:.4}; on [−6, 6] {cut_mean:.4}, {cut_variance:.4}"
+    );
+    // Sampling error of a mean of 20,000 EAPs: about 2 / √20000 = 0.014.
+    assert!((mean - true_mean).abs() < 0.03, "{mean} vs {true_mean}");
+    assert!(
+        (variance / true_variance - 1.0).abs() < 0.03,
+        "{variance} vs {true_variance}"
+    );
+    assert!(
+        (cut_mean - true_mean).abs() > 0.1,
+        "[−6, 6] should have cut the prior: {cut_mean}"
+    );
+}
