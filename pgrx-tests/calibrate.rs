@@ -10,8 +10,20 @@ fn seed_verification_queries_report_the_demo_counts() {
     assert_eq!(one::<i64>("SELECT COUNT(*) FROM mirt_ability WHERE fitted_at >= NOW() - INTERVAL '1 hour'"), 500);
     let n_anchors: String = one("SELECT model_spec->>'n_anchors' FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
     assert_eq!(n_anchors, "50");
-    let slope: f64 = one("SELECT (model_spec->'linking_constants'->>'slope')::float FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
-    assert!((0.7..1.5).contains(&slope), "{slope}");
+    // The demo's users are drawn on the anchors' scale: the link must map N(0, 1) onto their
+    // sample's mean and SD, within three of its own standard errors.
+    let constant = |key: &str| -> f64 {
+        one(&format!("SELECT (model_spec->'linking_constants'->>'{key}')::float FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"))
+    };
+    let (true_mean, true_sd): (Option<f64>, Option<f64>) =
+        Spi::get_two("SELECT avg(theta), stddev_pop(theta) FROM demo_users").unwrap();
+    let (true_mean, true_sd) = (true_mean.unwrap(), true_sd.unwrap());
+    let (slope, slope_se) = (constant("slope"), constant("slope_se"));
+    let (intercept, intercept_se) = (constant("intercept"), constant("intercept_se"));
+    assert!((slope - true_sd).abs() < 3.0 * slope_se, "slope {slope} ± {slope_se}, sample sd {true_sd}");
+    assert!((intercept - true_mean).abs() < 3.0 * intercept_se, "intercept {intercept} ± {intercept_se}, sample mean {true_mean}");
+    let correlation: f64 = one("SELECT corr(a.theta, u.theta) FROM mirt_ability a JOIN demo_users u ON u.user_id::text = a.user_id");
+    assert!(correlation > 0.9, "{correlation}");
     assert!(one::<bool>("SELECT (metrics->>'aic')::float > 0 FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"));
     assert_eq!(one::<i64>("SELECT COUNT(*) FROM question WHERE meta->'tags' @> '[\"anchor\"]'::jsonb"), 50);
     // The demo population has mean 0.3 and sd 1.1 on the anchors' scale.

@@ -184,7 +184,8 @@ fn three_pl_on_a_tiny_sample() {
         one("SELECT max((params->>'c')::float8) FROM mirt_item_params"),
         one("SELECT max((params->>'a')::float8) FROM mirt_item_params"),
     );
-    assert!(worst_c < 0.5 && worst_a < 10.0, "c ≤ {worst_c}, a ≤ {worst_a}, converged {converged}");
+    assert!(converged, "the default priors let a 3PL on 40 users converge");
+    assert!(worst_c < 0.5 && worst_a < 10.0, "c ≤ {worst_c}, a ≤ {worst_a}");
     // Without priors the same run must not write nonsense: it fails or stays finite.
     match error_of("SELECT mirt_calibrate('3PL', 60, source => 'tiny', linking => 'none', min_responses => 1, priors => 'none')") {
         Some(err) => assert!(err.starts_with("22000") || err.starts_with("22003"), "{err}"),

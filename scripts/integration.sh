@@ -149,9 +149,9 @@ extdir=$(/usr/bin/pg_config --sharedir)/extension
 current=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 cp pgrx-tests/upgrade/pg_irt--0.1.0.sql "$extdir/"
 trap 'rm -f "$extdir/pg_irt--0.1.0.sql"; cluster_stop "$DIR"' EXIT
-catalog="SELECT string_agg(format('%s(%s) returns %s strict=%s volatile=%s config=%s symbol=%s acl=%s', p.proname, pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid), p.proisstrict, p.provolatile, p.proconfig, p.prosrc, p.proacl), E'\\n' ORDER BY 1)
-         FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_irt'"
-tables="SELECT string_agg(format('%s %s', relname, relacl), E'\\n' ORDER BY 1) FROM pg_class WHERE relname LIKE 'mirt%' AND relkind IN ('r', 'v')"
+catalog="SELECT string_agg(f, E'\\n' ORDER BY f) FROM (SELECT format('%s(%s) returns %s strict=%s volatile=%s config=%s symbol=%s acl=%s', p.proname, pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid), p.proisstrict, p.provolatile, p.proconfig, p.prosrc, p.proacl) AS f
+         FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_irt') s"
+tables="SELECT string_agg(format('%s %s', relname, relacl), E'\\n' ORDER BY relname) FROM pg_class WHERE relname LIKE 'mirt%' AND relkind IN ('r', 'v')"
 for db in pg_irt_upgraded pg_irt_fresh; do as_pg createdb -h "$SOCK" -p "$PORT" "$db"; done
 old_acl=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_upgraded -v ON_ERROR_STOP=1 -At \
     -c "CREATE EXTENSION pg_irt VERSION '0.1.0'" \

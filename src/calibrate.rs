@@ -172,11 +172,8 @@ pub fn mirt_calibrate(
             let source_rel = Relation::resolve(client, source, "source");
             let items_rel = Relation::resolve(client, items, "items");
             let answers = read_answers(client, &source_rel, lookback_days, rule, &pool);
-            let bank = if linking == Linking::None {
-                None
-            } else {
-                Some(read_bank(client, &items_rel))
-            };
+            // Read without linking too: the bank's other known parameters are start values.
+            let bank = read_bank(client, &items_rel);
             (answers, bank, source_rel.quoted, items_rel.quoted)
         });
         let (rows_in_window, null_answers, repeated) = (
@@ -206,27 +203,37 @@ pub fn mirt_calibrate(
             .enumerate()
             .map(|(j, id)| (id.as_str(), j))
             .collect();
-        let anchors: Vec<(usize, ItemParams)> = bank
-            .as_ref()
-            .map(|b| {
-                b.anchors
-                    .iter()
-                    .filter_map(|(id, p)| item_index.get(id.as_str()).map(|&j| (j, *p)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let n_bank_anchors = bank.as_ref().map_or(0, |b| b.anchors.len());
+        let excluded: std::collections::HashSet<&str> = prepared
+            .excluded
+            .iter()
+            .map(|e| e.item_id.as_str())
+            .collect();
+        let mut anchors: Vec<(usize, ItemParams)> = Vec::new();
+        let n_bank_anchors = bank.anchors.len();
         if linking != Linking::None {
+            let (mut unanswered, mut excluded_anchors, mut mismatched) = (0, 0, 0);
+            for (id, p) in &bank.anchors {
+                match item_index.get(id.as_str()) {
+                    Some(&j) => match item_model.anchor_mismatch(p) {
+                        Some(why) => {
+                            warning!("anchor {id} left out: {why}");
+                            mismatched += 1;
+                        }
+                        None => anchors.push((j, *p)),
+                    },
+                    None if excluded.contains(id.as_str()) => excluded_anchors += 1,
+                    None => unanswered += 1,
+                }
+            }
             notice!(
-            "Loaded {n_bank_anchors} anchors from {items_name}; {} answered in the window, {} without answers left out",
-            anchors.len(),
-            n_bank_anchors - anchors.len()
-        );
+                "Loaded {n_bank_anchors} anchors from {items_name}; {} usable, {excluded_anchors} excluded with their items, {unanswered} without answers in the window, {mismatched} left out for their lower asymptote",
+                anchors.len()
+            );
             if anchors.len() < min_anchors as usize {
                 raise(
                 PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
                 format!("{} usable anchors, fewer than min_anchors = {min_anchors}", anchors.len()),
-                Some(format!("{n_bank_anchors} anchors in {items_name}, {} answered in the window.", anchors.len())),
+                Some(format!("{n_bank_anchors} anchors in {items_name}, {} usable.", anchors.len())),
                 Some("Tag more items with \"anchor\" and give them meta->'irt', lower min_anchors, or calibrate without linking (linking => 'none')."),
             );
             }
@@ -240,11 +247,9 @@ pub fn mirt_calibrate(
             .tolerance(tolerance)
             .algorithm(em_algorithm)
             .quadrature(quadrature_points as usize, -6.0, 6.0);
-        if let Some(bank) = &bank {
-            for (id, p) in &bank.starts {
-                if let Some(&j) = item_index.get(id.as_str()) {
-                    params = params.start_item(j, *p);
-                }
+        for (id, p) in &bank.starts {
+            if let Some(&j) = item_index.get(id.as_str()) {
+                params = params.start_item(j, *p);
             }
         }
         match linking {

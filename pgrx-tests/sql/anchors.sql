@@ -16,3 +16,11 @@ CREATE TEMP VIEW bank AS
     UNION ALL SELECT id, jsonb_set(meta, '{irt,b}', '2.5') FROM question WHERE id = 9;
 SELECT n_anchors FROM mirt_calibrate('2PL', 60, items => 'bank');
 ROLLBACK;
+-- Anchors stored with a lower asymptote: a model without guessing cannot compare their curves,
+-- so a 2PL leaves the three of them out, each with a warning (50 - 3 = 47), and a 3PL uses
+-- every one (50).
+BEGIN;
+UPDATE question SET meta = jsonb_set(meta, '{irt,c}', '0.2') WHERE id IN (10, 11, 12);
+SELECT n_anchors FROM mirt_calibrate('2PL', 60);
+SELECT n_anchors FROM mirt_calibrate('3PL', 60);
+ROLLBACK;

@@ -42,6 +42,20 @@ impl ItemModel {
             })
     }
 
+    /// Why an anchor with stored parameters `p` cannot anchor a calibration of this model, if it
+    /// cannot: linking compares its stored curve with the new one, and a curve with a lower
+    /// asymptote c > 0 is one a model without guessing never draws (the 2PL nearest to it would
+    /// differ in a and b too), so such an anchor is left out rather than used with a bias.
+    pub fn anchor_mismatch(self, p: &ItemParams) -> Option<String> {
+        (!self.has_guessing() && p.c > 0.0).then(|| {
+            format!(
+                "its stored lower asymptote c = {} needs a 3PL; a {} has none",
+                p.c,
+                self.name()
+            )
+        })
+    }
+
     pub fn has_guessing(self) -> bool {
         self == Self::ThreePL
     }
@@ -179,6 +193,20 @@ pub fn logit(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anchors_with_guessing_fit_only_a_3pl() {
+        let guessing = ItemParams::from_irt(1.0, 0.0, 0.2);
+        let plain = ItemParams::from_irt(1.0, 0.0, 0.0);
+        for model in [ItemModel::Rasch, ItemModel::OnePL, ItemModel::TwoPL] {
+            assert!(model
+                .anchor_mismatch(&guessing)
+                .unwrap()
+                .contains("needs a 3PL"));
+            assert_eq!(model.anchor_mismatch(&plain), None);
+        }
+        assert_eq!(ItemModel::ThreePL.anchor_mismatch(&guessing), None);
+    }
 
     #[test]
     fn given_parameters_follow_one_rule() {

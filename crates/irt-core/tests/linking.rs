@@ -94,7 +94,14 @@ fn reproduces_equate_irt_for_every_method_and_case() {
             "{:>13} worst deviation from equateIRT: {worst:.3e}",
             method.name()
         );
-        assert!(worst <= 1e-6, "{}: {worst}", method.name());
+        // The moment methods are closed forms; for the curve methods equateIRT's nlminb stops
+        // up to 2.8e-8 from the minimiser (we are within 1e-9 of it, see the next test).
+        let tolerance = if CURVE_METHODS.contains(&method) {
+            5e-8
+        } else {
+            1e-13
+        };
+        assert!(worst <= tolerance, "{}: {worst}", method.name());
     }
 }
 
@@ -115,7 +122,7 @@ fn curve_methods_reach_the_exact_minimiser() {
                  {to_nlminb:.3e}, criterion {criterion:.15e} (rel. diff {relative:.1e})",
                 method.name()
             );
-            assert!(to_exact <= 1e-8, "{name} {}: {to_exact}", method.name());
+            assert!(to_exact <= 1e-9, "{name} {}: {to_exact}", method.name());
             assert!(relative <= 1e-10, "{name} {}: {relative}", method.name());
         }
     }

@@ -16,8 +16,12 @@ use irt_core::{fit, Algorithm, FitParams, FitResult, Responses, Termination};
 
 /// The criterion: a, b and c, and the latent variance.
 const PARAM_TOL: f64 = 1e-3;
-/// 2PL and 3PL, where mirt's run is reproduced.
-const PARITY_TOL: f64 = 1e-5;
+/// Where mirt's run is reproduced, a, b and c agree to (measured: 2PL and SAT12's 3PL ≤ 6e-11,
+/// LSAT7's 3PL, whose asymptotes run towards 0, 4e-7; Rasch 5e-5, where mirt estimates the
+/// variance with nlminb and we with Newton steps).
+const PARITY_2PL: f64 = 1e-10;
+const PARITY_LSAT7_3PL: f64 = 1e-6;
+const PARITY_RASCH: f64 = 1e-4;
 const LOGLIK_TOL: f64 = 1e-2;
 const EAP_TOL: f64 = 1e-3;
 
@@ -48,7 +52,7 @@ fn item_deviations(result: &FitResult, mirt_a: &[f64], mirt_b: &[f64]) -> [(f64,
     [(dev_a, at_a + 1), (dev_b, at_b + 1)]
 }
 
-fn check_classic(dataset: &str, model_name: &str, termination: Termination) {
+fn check_classic(dataset: &str, model_name: &str, termination: Termination, parity: f64) {
     let data = read_long(&format!("classic/{dataset}_long.csv"));
     let reference = read_json(&format!("classic/{dataset}_{model_name}.json"));
     let result = calibrate(&data, model_name);
@@ -80,43 +84,41 @@ fn check_classic(dataset: &str, model_name: &str, termination: Termination) {
     assert!(dev_ll < LOGLIK_TOL, "logLik off");
     assert!(dev_theta < EAP_TOL && dev_se < EAP_TOL, "EAP off");
     assert_eq!(result.cycles, mirt_cycles);
-    if model_name != "Rasch" {
-        assert!(
-            dev_a < PARITY_TOL && dev_b < PARITY_TOL && dev_c < PARITY_TOL,
-            "not mirt's run"
-        );
-    }
+    assert!(
+        dev_a < parity && dev_b < parity && dev_c < parity,
+        "not mirt's run"
+    );
 }
 
 #[test]
 fn lsat7_2pl() {
-    check_classic("LSAT7", "2PL", Termination::Converged);
+    check_classic("LSAT7", "2PL", Termination::Converged, PARITY_2PL);
 }
 
 #[test]
 fn lsat7_rasch() {
-    check_classic("LSAT7", "Rasch", Termination::Converged);
+    check_classic("LSAT7", "Rasch", Termination::Converged, PARITY_RASCH);
 }
 
 #[test]
 fn lsat7_3pl() {
-    check_classic("LSAT7", "3PL", Termination::Converged);
+    check_classic("LSAT7", "3PL", Termination::Converged, PARITY_LSAT7_3PL);
 }
 
 #[test]
 fn sat12_2pl() {
-    check_classic("SAT12", "2PL", Termination::Converged);
+    check_classic("SAT12", "2PL", Termination::Converged, PARITY_2PL);
 }
 
 #[test]
 fn sat12_rasch() {
-    check_classic("SAT12", "Rasch", Termination::Converged);
+    check_classic("SAT12", "Rasch", Termination::Converged, PARITY_RASCH);
 }
 
 /// mirt does not converge here in 500 cycles; neither does its run reproduced.
 #[test]
 fn sat12_3pl_runs_out_of_cycles_as_mirt_does() {
-    check_classic("SAT12", "3PL", Termination::MaxCycles);
+    check_classic("SAT12", "3PL", Termination::MaxCycles, PARITY_2PL);
 }
 
 fn check_sim(name: &str, long: &str) {
@@ -153,7 +155,7 @@ fn check_sim(name: &str, long: &str) {
     );
     assert!(result.converged());
     assert_eq!(result.cycles, mirt_cycles);
-    assert!(dev_a < PARITY_TOL && dev_b < PARITY_TOL, "items off");
+    assert!(dev_a < PARITY_2PL && dev_b < PARITY_2PL, "items off");
     assert!(dev_ll < LOGLIK_TOL, "logLik off");
     assert!(dev_theta < EAP_TOL && dev_se < EAP_TOL, "EAP off");
 }

@@ -200,10 +200,23 @@ fn given_start_values_are_used() {
     for (j, &truth) in sim.items.iter().enumerate() {
         params = params.start_item(j, truth);
     }
-    let from_truth = fit(&sim.data, &params.check(10).unwrap(), &pool(1), |_| {
+    // The first cycle starts where it was told to: its log-likelihood is the truth's.
+    let mut first = None;
+    let from_truth = fit(&sim.data, &params.check(10).unwrap(), &pool(1), |r| {
+        first.get_or_insert(r.log_lik);
         ControlFlow::Continue(())
     })
     .unwrap();
+    let grid = irt_core::Grid::new(61, -6.0, 6.0).unwrap();
+    let at_truth = irt_core::log_likelihood(
+        &sim.data,
+        &sim.items,
+        irt_core::Latent::STANDARD,
+        &grid,
+        &pool(1),
+    )
+    .unwrap();
+    approx::assert_relative_eq!(first.unwrap(), at_truth, max_relative = 1e-12);
     let classical = FitParams::new(ItemModel::TwoPL).check(10).unwrap();
     let classical = fit(&sim.data, &classical, &pool(1), |_| {
         ControlFlow::Continue(())
