@@ -353,7 +353,6 @@ pub fn mirt_calibrate(
             priors,
             algorithm: em_algorithm.name(),
             tolerance,
-            quadrature_points,
             threads,
             n_anchors: anchors.len(),
             rows_in_window,

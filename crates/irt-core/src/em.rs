@@ -8,6 +8,7 @@
 //! small while EM is still going somewhere (mirt issue #257). Plain EM and mirt's own EM
 //! (`mirt_compat`) run on the same engine.
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 
 use rayon::prelude::*;
@@ -20,7 +21,7 @@ use crate::mirt_compat;
 use crate::model::{ItemModel, ItemParams};
 use crate::mstep::{coords, latent_moments, maximise_common_slope, FreeCoords, ItemCounts};
 use crate::params::{Algorithm, FitConfig};
-use crate::quadrature::Latent;
+use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
 use crate::responses::{ItemStats, Responses};
 use crate::start::start_values;
@@ -114,6 +115,9 @@ pub struct FitResult {
     pub joint_covariance: Option<JointCovariance>,
     /// Covariance of the latent (mean, variance), zero where they are fixed.
     pub latent_covariance: Option<[[f64; 2]; 2]>,
+    /// The quadrature the estimates are for: the configured one, or one that follows a free
+    /// latent distribution.
+    pub grid: Grid,
 }
 
 impl FitResult {
@@ -252,13 +256,16 @@ struct Step {
 /// The data, settings and parameter layout that every EM variant works with.
 pub(crate) struct Engine<'a> {
     data: &'a Responses,
-    pub config: &'a FitConfig,
+    /// The settings; its grid is replaced when it must follow a free latent distribution.
+    pub config: Cow<'a, FitConfig>,
     pool: &'a ThreadPool,
     leaves: Leaves,
     forms: Forms,
     pub layout: Layout,
     template: Vec<ItemParams>,
     start_latent: Latent,
+    /// Nodes of the grid as configured, which a grid following the latent keeps the spacing of.
+    standard_points: usize,
 }
 
 impl Engine<'_> {
@@ -370,6 +377,25 @@ impl Engine<'_> {
                 .max((p.d - q.d).abs())
                 .max((p.c - q.c).abs())
         })
+    }
+
+    /// A grid that covers the latent distribution at `x`, when the latent distribution is free,
+    /// the current grid does not reach 5.5 SD either side of its mean, and the algorithm is not
+    /// mirt's (which keeps [−6, 6]). A population far from N(0, 1) on the anchors' scale then
+    /// loses no prior mass: with N(4, 1.5²) on [−6, 6] the latent mean came out 0.31 low.
+    fn grid_for_latent(&self, x: &[f64]) -> Result<Option<Grid>> {
+        let free = self.layout.free_mean || self.layout.free_variance;
+        if !free || self.config.algorithm == Algorithm::MirtCompatible {
+            return Ok(None);
+        }
+        let (_, latent) = self.unpack(x);
+        let (reach, nodes) = (5.5 * latent.variance.sqrt(), self.config.grid.nodes());
+        let covered =
+            nodes[0] <= latent.mean - reach && nodes[nodes.len() - 1] >= latent.mean + reach;
+        if covered {
+            return Ok(None);
+        }
+        Grid::covering(self.standard_points, latent).map(Some)
     }
 
     fn step(&self, x: &[f64]) -> Result<Step> {
@@ -503,6 +529,10 @@ pub(crate) fn norm(u: &[f64]) -> f64 {
     u.iter().map(|e| e * e).sum::<f64>().sqrt()
 }
 
+/// How many times a fit may move its grid to follow the latent distribution: once is the rule,
+/// a second when the first move shifted the estimate enough to need it.
+const MAX_REGRIDS: usize = 3;
+
 /// Calibrates `data` under `config` on `pool`. `observer` is called on the calling thread after
 /// every EM cycle, between parallel sections, so it may check for cancellation and report
 /// progress; returning `Break` ends the loop with [`Termination::Interrupted`].
@@ -525,23 +555,39 @@ pub fn fit(
     let item_stats = data.check()?;
     let layout = Layout::new(config);
     let template = start_values(config, &item_stats);
-    let engine = Engine {
+    let mut engine = Engine {
         data,
-        config,
+        config: Cow::Borrowed(config),
         pool,
         leaves: Leaves::for_accumulators(data, data.n_items()),
         forms: Forms::detect(data)?,
         layout,
         template,
         start_latent: Latent::STANDARD,
+        standard_points: config.grid.len(),
     };
-    let start = engine.layout.pack(&engine.template, engine.start_latent);
+    let mut x = engine.layout.pack(&engine.template, engine.start_latent);
     let mut progress = Progress::new(config, observer);
-    let (x, termination) = match config.algorithm {
-        Algorithm::Squarem => run_em(&engine, &mut progress, start, true)?,
-        Algorithm::Em => run_em(&engine, &mut progress, start, false)?,
-        Algorithm::MirtCompatible => mirt_compat::run(&engine, &mut progress, start)?,
+    let mut regrids = 0;
+    let termination = loop {
+        let (next, termination) = match config.algorithm {
+            Algorithm::Squarem => run_em(&engine, &mut progress, x, true)?,
+            Algorithm::Em => run_em(&engine, &mut progress, x, false)?,
+            Algorithm::MirtCompatible => mirt_compat::run(&engine, &mut progress, x)?,
+        };
+        x = next;
+        let regrid = termination == Termination::Converged
+            && regrids < MAX_REGRIDS
+            && progress.cycles < progress.max_cycles;
+        match engine.grid_for_latent(&x)? {
+            Some(grid) if regrid => {
+                engine.config.to_mut().grid = grid;
+                regrids += 1;
+            }
+            _ => break termination,
+        }
     };
+    let config = &*engine.config;
     let (items, latent) = engine.unpack(&x);
     let counts = engine.e_step(&items, latent)?;
     if !counts.log_lik.is_finite() {
@@ -594,6 +640,7 @@ pub fn fit(
         se_method: SE_METHOD,
         se_status,
         latent_covariance: covariances.as_ref().map(|c| c.latent),
+        grid: config.grid.clone(),
         joint_covariance: covariances.map(|c| c.joint),
     })
 }
@@ -617,13 +664,14 @@ mod tests {
         let stats = sim.data.check().unwrap();
         let engine = Engine {
             data: &sim.data,
-            config: &config,
+            config: Cow::Borrowed(&config),
             pool: &pool,
             leaves: Leaves::for_accumulators(&sim.data, 4),
             forms: Forms::detect(&sim.data).unwrap(),
             layout: Layout::new(&config),
             template: start_values(&config, &stats),
             start_latent: Latent::STANDARD,
+            standard_points: config.grid.len(),
         };
         let items: Vec<ItemParams> = (0..4)
             .map(|_| ItemParams::from_irt(1.0, 0.0, 1e-6))
