@@ -189,6 +189,25 @@ fn linking_standard_errors_use_the_full_covariance() {
             "{}",
             method.name()
         );
+        let equate = &reference["equateIRT"];
+        let (equate_a, equate_b) = (
+            equate["SE_A"].as_f64().unwrap(),
+            equate["SE_B"].as_f64().unwrap(),
+        );
+        if method == LinkingMethod::MeanSigma {
+            // equateIRT's SE(A) is short by exactly (n − 1)/n here (see the fixture's notes).
+            let n = from.len() as f64;
+            assert!(
+                relative(equate_a / se_a, (n - 1.0) / n) < 1e-3,
+                "{equate_a} vs {se_a}"
+            );
+        } else {
+            assert!(
+                relative(se_a, equate_a) < 1e-6 && relative(se_b, equate_b) < 1e-6,
+                "{}",
+                method.name()
+            );
+        }
         // The block-diagonal approximation is what the old per-item sum gave.
         let blocks: Vec<_> = (0..from.len()).map(|i| joint.block(i)).collect();
         let k = linking_constants(
