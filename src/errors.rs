@@ -1,6 +1,6 @@
-//! Every error the extension raises, with its SQLSTATE: the core's typed errors map here once.
+//! Every error the extension raises, with its SQLSTATE: the core's typed errors (which carry the
+//! message, detail and hint both front ends share) map here once.
 
-use irt_core::linking::LinkingError;
 use irt_core::CoreError;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -34,48 +34,49 @@ pub fn invalid_argument(message: impl Into<String>) -> ! {
     )
 }
 
-/// What the hint of an out-of-memory error says: a run's size follows the window, the bank
-/// and the arguments, and nothing of it was written.
-pub const OUT_OF_MEMORY_HINT: &str = "Nothing was written and the server is unaffected. Shorten lookback_days, \
-calibrate fewer items, lower quadrature_points, or free memory on the server; pg_irt.max_answers bounds how many \
-answers a run loads.";
-
-/// The server could not give `what` the memory it needs to grow (53200).
-pub fn out_of_memory(what: &str) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
-        format!("out of memory: {what} could not grow"),
-        None,
-        Some(OUT_OF_MEMORY_HINT),
-    )
-}
-
-pub fn raise_core(err: CoreError) -> ! {
+/// The SQLSTATE of each core error.
+fn sqlstate(err: &CoreError) -> PgSqlErrorCode {
     use PgSqlErrorCode::*;
-    let code = match &err {
-        CoreError::InvalidSetting { .. } | CoreError::ItemOutOfRange { .. } => {
-            ERRCODE_INVALID_PARAMETER_VALUE
-        }
-        CoreError::InvalidItemParams { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+    match err {
+        CoreError::NullArgument { .. } => ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        CoreError::InvalidArgument { .. }
+        | CoreError::InvalidSetting { .. }
+        | CoreError::ItemOutOfRange { .. }
+        | CoreError::InvalidItemParams { .. }
+        | CoreError::Linking(_) => ERRCODE_INVALID_PARAMETER_VALUE,
+        CoreError::InvalidRelationName { .. } => ERRCODE_INVALID_NAME,
+        CoreError::MissingRelation { .. } => ERRCODE_UNDEFINED_TABLE,
+        CoreError::MissingColumn { .. } => ERRCODE_UNDEFINED_COLUMN,
+        CoreError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
+        CoreError::NotBinary { .. } => ERRCODE_INVALID_TEXT_REPRESENTATION,
+        CoreError::NullIds { .. } => ERRCODE_NOT_NULL_VIOLATION,
+        CoreError::TooManyAnswers { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         CoreError::NoAnswers
+        | CoreError::NoUsableAnswers { .. }
+        | CoreError::TooFewAnchors { .. }
         | CoreError::EmptyPerson { .. }
         | CoreError::EmptyItem { .. }
         | CoreError::ConstantItem { .. }
-        | CoreError::NothingToEstimate => ERRCODE_DATA_EXCEPTION,
+        | CoreError::NothingToEstimate
+        | CoreError::NotConverged { .. } => ERRCODE_DATA_EXCEPTION,
         CoreError::NonFinite { .. } => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
         CoreError::OutOfMemory { .. } => ERRCODE_OUT_OF_MEMORY,
-    };
-    let hint = matches!(err, CoreError::OutOfMemory { .. }).then_some(OUT_OF_MEMORY_HINT);
-    raise(code, err.to_string(), None, hint)
+    }
 }
 
-pub fn raise_linking(err: LinkingError) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        format!("linking failed: {err}"),
-        None,
-        None,
-    )
+pub fn raise_core(err: CoreError) -> ! {
+    raise(sqlstate(&err), err.to_string(), err.detail(), err.hint())
+}
+
+/// A core result, or its error raised.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> OrRaise<T> for Result<T, CoreError> {
+    fn or_raise(self) -> T {
+        self.unwrap_or_else(|e| raise_core(e))
+    }
 }
 
 /// An SPI call that should not fail did (the database's own error has already been raised

@@ -10,9 +10,15 @@ use irt_core::scoring::{scoring_grid, test_characteristic, test_information};
 use irt_core::{alloc, score, ItemParams, Latent, Responses, ScoreMethod};
 use pgrx::prelude::*;
 
-use crate::args::{self, finite, float_in, int_in, required};
-use crate::errors::{invalid_argument, raise_core, raise_linking};
+use irt_core::settings::{finite, float_in, int_in, required};
+
+use crate::errors::{invalid_argument, OrRaise};
 use crate::panics;
+
+/// Points of a curve, and the prior of one pattern's EAP.
+const CURVE_POINTS: std::ops::RangeInclusive<i32> = 2..=10_000;
+const PRIOR_MEAN: std::ops::RangeInclusive<f64> = -100.0..=100.0;
+const PRIOR_SD_MAX: f64 = 100.0;
 
 fn method(name: &str) -> LinkingMethod {
     LinkingMethod::parse(name).unwrap_or_else(|| {
@@ -27,10 +33,9 @@ fn method(name: &str) -> LinkingMethod {
 /// The elements of an array argument, none of them NULL, copied into memory allocated
 /// fallibly (an array can hold up to a gigabyte).
 fn floats(array: &Array<'_, f64>, name: &str) -> Vec<f64> {
-    let mut out =
-        alloc::with_capacity(array.len(), "an array argument").unwrap_or_else(|e| raise_core(e));
+    let mut out = alloc::with_capacity(array.len(), "an array argument").or_raise();
     for (k, value) in array.iter().enumerate() {
-        out.push(value.unwrap_or_else(|| required(None, &format!("{name}[{}]", k + 1))));
+        out.push(required(value, &format!("{name}[{}]", k + 1)).or_raise());
     }
     out
 }
@@ -68,8 +73,7 @@ fn items(
     if a.is_empty() {
         invalid_argument(format!("{prefix}a must hold at least one item"));
     }
-    let mut out =
-        alloc::with_capacity(a.len(), "an array argument").unwrap_or_else(|e| raise_core(e));
+    let mut out = alloc::with_capacity(a.len(), "an array argument").or_raise();
     for k in 0..a.len() {
         let c = c.as_ref().map_or(0.0, |c| c[k]);
         out.push(item(
@@ -105,7 +109,8 @@ fn constants(
     ),
 > {
     let k = linking_constants(method(method_name), &points(&from), &points(&to), None)
-        .unwrap_or_else(|e| raise_linking(e));
+        .map_err(irt_core::CoreError::from)
+        .or_raise();
     TableIterator::once((k.slope, k.intercept, k.criterion))
 }
 
@@ -169,7 +174,7 @@ fn mirt_linking_constants_3pl(
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_irf(theta: f64, a: f64, b: f64, c: default!(f64, 0.0)) -> f64 {
     panics::guarded("mirt_irf", || {
-        item("item", a, b, c).prob(finite(theta, "theta"))
+        item("item", a, b, c).prob(finite(theta, "theta").or_raise())
     })
 }
 
@@ -178,7 +183,7 @@ fn mirt_irf(theta: f64, a: f64, b: f64, c: default!(f64, 0.0)) -> f64 {
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_item_information(theta: f64, a: f64, b: f64, c: default!(f64, 0.0)) -> f64 {
     panics::guarded("mirt_item_information", || {
-        item("item", a, b, c).information(finite(theta, "theta"))
+        item("item", a, b, c).information(finite(theta, "theta").or_raise())
     })
 }
 
@@ -197,15 +202,15 @@ fn curves(
     ),
 > {
     let (from, to) = (
-        finite(theta_from, "theta_from"),
-        finite(theta_to, "theta_to"),
+        finite(theta_from, "theta_from").or_raise(),
+        finite(theta_to, "theta_to").or_raise(),
     );
     if from >= to {
         invalid_argument(format!(
             "theta_from must be less than theta_to, got {from} and {to}"
         ));
     }
-    let points = int_in(points, "points", args::CURVE_POINTS);
+    let points = int_in(points, "points", CURVE_POINTS).or_raise();
     let step = (to - from) / (points - 1) as f64;
     let rows: Vec<_> = (0..points)
         .map(|k| {
@@ -282,11 +287,11 @@ fn score_pattern(
             items.len()
         ));
     }
-    let mean = float_in(mean, "mean", args::PRIOR_MEAN);
-    if !(sd > 0.0 && sd <= args::PRIOR_SD_MAX) {
+    let mean = float_in(mean, "mean", PRIOR_MEAN).or_raise();
+    if !(sd > 0.0 && sd <= PRIOR_SD_MAX) {
         invalid_argument(format!(
             "sd must be positive and at most {}, got {sd}",
-            args::PRIOR_SD_MAX
+            PRIOR_SD_MAX
         ));
     }
     // NULL entries are unanswered items.
@@ -297,18 +302,17 @@ fn score_pattern(
             .enumerate()
             .filter_map(|(j, x)| x.map(|x| (j as u32, x))),
     )
-    .unwrap_or_else(|e| raise_core(e));
+    .or_raise();
     let latent = Latent {
         mean,
         variance: sd * sd,
     };
-    let grid = scoring_grid(latent).unwrap_or_else(|e| raise_core(e));
+    let grid = scoring_grid(latent).or_raise();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .unwrap_or_else(|e| invalid_argument(e.to_string()));
-    let s = score(&data, &items, latent, &grid, ScoreMethod::Eap, &pool)
-        .unwrap_or_else(|e| raise_core(e))[0];
+    let s = score(&data, &items, latent, &grid, ScoreMethod::Eap, &pool).or_raise()[0];
     TableIterator::once((s.theta, s.se))
 }
 

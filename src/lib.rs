@@ -7,16 +7,13 @@
 
 use pgrx::prelude::*;
 
-mod args;
 mod calibrate;
 mod errors;
 mod functions;
 mod guc;
-mod ids;
 mod load;
 mod memory;
 mod panics;
-mod prepare;
 mod scan;
 mod schedule;
 mod write;

@@ -3,9 +3,10 @@
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
-use crate::args::required;
-use crate::calibrate::{lookback, parse_model};
-use crate::errors::raise;
+use irt_core::settings::{int_in, required, LOOKBACK_DAYS};
+use irt_core::ItemModel;
+
+use crate::errors::{raise, OrRaise};
 use crate::panics;
 
 const NO_PG_CRON_HINT: &str = "Install postgresql-15-cron, set shared_preload_libraries = 'pg_cron', cron.database_name to this \
@@ -40,10 +41,12 @@ fn mirt_schedule(
     job_name: default!(Option<&str>, "'pg_irt_calibrate'"),
 ) -> i64 {
     panics::guarded("mirt_schedule", || {
-        let schedule = required(schedule, "schedule");
-        let model = parse_model(required(model, "model"));
-        let lookback_days = lookback(required(lookback_days, "lookback_days"));
-        let job_name = required(job_name, "job_name");
+        let schedule = required(schedule, "schedule").or_raise();
+        let model = ItemModel::parse(required(model, "model").or_raise()).or_raise();
+        let lookback_days = required(lookback_days, "lookback_days")
+            .and_then(|days| int_in(days, "lookback_days", LOOKBACK_DAYS))
+            .or_raise();
+        let job_name = required(job_name, "job_name").or_raise();
         require_pg_cron();
         let command: String = Spi::get_one_with_args(
         "SELECT format('SELECT * FROM %I.mirt_calibrate(%L, %s)', n.nspname, $1, $2) \
@@ -75,7 +78,7 @@ fn mirt_schedule(
 #[search_path(pg_catalog, pg_temp)]
 fn mirt_unschedule(job_name: default!(Option<&str>, "'pg_irt_calibrate'")) -> bool {
     panics::guarded("mirt_unschedule", || {
-        let job_name = required(job_name, "job_name");
+        let job_name = required(job_name, "job_name").or_raise();
         require_pg_cron();
         let exists = Spi::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1)",

@@ -1,12 +1,64 @@
-//! The one error type of the core: every impossible input or setting has its own variant, so
-//! the SQL layer can map each to a deliberate SQLSTATE instead of a panic.
+//! The one error type of the core and of both front ends' shared vocabulary: every impossible
+//! argument, input or outcome has its own variant with its message, detail and hint, so that
+//! the extension (a SQLSTATE) and the command (an exit code) say the same words for it.
 
 use thiserror::Error;
 
+use crate::linking::LinkingError;
+
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum CoreError {
+    // Arguments.
+    #[error("argument {name} must not be NULL")]
+    NullArgument { name: String },
+    #[error("{message}")]
+    InvalidArgument { message: String },
+    #[error("invalid setting {field}: {reason}")]
+    InvalidSetting { field: &'static str, reason: String },
+
+    // The source relations and their rows.
+    #[error("invalid {role} relation name \"{name}\"")]
+    InvalidRelationName { role: &'static str, name: String },
+    #[error("{role} relation \"{name}\" does not exist")]
+    MissingRelation { role: &'static str, name: String },
+    #[error("relation {relation} has no column \"{column}\"")]
+    MissingColumn {
+        relation: String,
+        column: String,
+        expected: &'static str,
+    },
+    #[error("column {column} of {relation} has type {found}")]
+    ColumnType {
+        relation: String,
+        column: &'static str,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("column correct of {relation} holds {value}, which is neither 0 nor 1")]
+    NotBinary { relation: String, value: f64 },
+    #[error("{count} rows of {relation} in the window have a NULL user_id or question_id")]
+    NullIds { relation: String, count: i64 },
+    #[error("more than {limit} rows in the window of {relation}: pg_irt.max_answers = {limit}")]
+    TooManyAnswers { relation: String, limit: i64 },
+
+    // The data a run is left with.
     #[error("no answers to calibrate")]
     NoAnswers,
+    #[error("no usable answers in {source_name} in the last {lookback_days} days")]
+    NoUsableAnswers {
+        source_name: String,
+        lookback_days: i32,
+        rows_in_window: i64,
+        null_answers: i64,
+        excluded: usize,
+    },
+    #[error("{usable} usable anchors, fewer than min_anchors = {min_anchors}")]
+    TooFewAnchors {
+        usable: usize,
+        min_anchors: usize,
+        in_bank: usize,
+        items: String,
+    },
     #[error("person {person} has no answers")]
     EmptyPerson { person: usize },
     #[error("item {item} has no answers")]
@@ -15,19 +67,91 @@ pub enum CoreError {
     ConstantItem { item: usize, all_correct: bool },
     #[error("item index {item} is out of range for {n_items} items")]
     ItemOutOfRange { item: usize, n_items: usize },
-    #[error("invalid setting {field}: {reason}")]
-    InvalidSetting { field: &'static str, reason: String },
     #[error("invalid parameters for item {item}: {reason}")]
     InvalidItemParams { item: usize, reason: String },
     #[error("every item is fixed: nothing to estimate")]
     NothingToEstimate,
+
+    // Outcomes.
+    #[error("EM did not converge in {cycles} cycles (largest change {max_change:.2e}, tolerance {tolerance:.1e})")]
+    NotConverged {
+        cycles: usize,
+        max_change: f64,
+        tolerance: f64,
+    },
     #[error("estimation produced a non-finite value for {what}")]
     NonFinite { what: &'static str },
+    #[error("linking failed: {0}")]
+    Linking(LinkingError),
     #[error("out of memory: {what} needs {} that the allocator could not give", human_bytes(*.bytes))]
     OutOfMemory { what: &'static str, bytes: u128 },
 }
 
 pub type Result<T> = std::result::Result<T, CoreError>;
+
+impl From<LinkingError> for CoreError {
+    fn from(e: LinkingError) -> Self {
+        Self::Linking(e)
+    }
+}
+
+/// What the hint of an out-of-memory error says.
+const OUT_OF_MEMORY_HINT: &str =
+    "Nothing was written and the server is unaffected. Shorten lookback_days, \
+calibrate fewer items, lower quadrature_points, or free memory; pg_irt.max_answers bounds how many \
+answers a run loads.";
+
+impl CoreError {
+    /// A full sentence on the circumstances, where the message alone does not give them.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Self::MissingColumn { expected, .. } => Some(format!("The relation must have columns {expected}.")),
+            Self::ColumnType { expected, .. } => Some(format!("{expected}.")),
+            Self::NotBinary { .. } => Some("correct must be boolean, or a number that is 0 or 1.".into()),
+            Self::TooManyAnswers { .. } => Some(
+                "The read stopped there, before the rest was loaded; nothing was calibrated. A run peaks at about 25 bytes of memory per answer."
+                    .into(),
+            ),
+            Self::NoUsableAnswers { rows_in_window, null_answers, excluded, .. } => Some(format!(
+                "{rows_in_window} rows in the window, {null_answers} with a NULL answer, {excluded} items excluded."
+            )),
+            Self::TooFewAnchors { usable, in_bank, items, .. } => {
+                Some(format!("{in_bank} anchors in {items}, {usable} usable."))
+            }
+            Self::NotConverged { .. } => {
+                Some("Nothing was written; the previous calibration stays current.".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::NullArgument { .. } => "Leave the argument out to take its default.",
+            Self::MissingRelation { .. } => {
+                "Name a table or view visible on the search_path, or create a view with the expected columns."
+            }
+            Self::MissingColumn { .. } => "Adapt your schema with a view that renames the columns.",
+            Self::NullIds { .. } => "Filter them out in a view, or fix the rows.",
+            Self::TooManyAnswers { .. } => {
+                "Shorten lookback_days, or raise pg_irt.max_answers (a superuser setting) if the server has the memory."
+            }
+            Self::NoUsableAnswers { .. } => {
+                "Widen lookback_days, or check that the source relation holds recent answers."
+            }
+            Self::TooFewAnchors { .. } => {
+                "Tag more items with \"anchor\" and give them meta->'irt', lower min_anchors, or calibrate without linking (linking => 'none')."
+            }
+            Self::NotConverged { .. } => {
+                "Raise max_cycles, use default priors, or accept the run with accept_nonconverged => true."
+            }
+            Self::NonFinite { .. } => "Use priors => 'default' or exclude the item.",
+            Self::OutOfMemory { .. } => OUT_OF_MEMORY_HINT,
+            _ => return None,
+        })
+    }
+}
 
 /// A size as people read it: 1.5 GB, 820 MB, 12 kB.
 pub fn human_bytes(bytes: u128) -> String {

@@ -1,13 +1,16 @@
 //! Item response theory calibration without a database: sparse answers in, item parameters,
-//! person scores and scale links out. Bock–Aitkin EM as in R mirt, parallel on a caller's rayon
+//! person scores and scale links out. `pipeline` runs a whole calibration for both front ends
+//! (the extension and the `pg-irt` command), which only read, write and report. Bock–Aitkin EM as in R mirt, parallel on a caller's rayon
 //! pool with bit-identical results for any thread count. A mirt-compatible mode reproduces
 //! mirt's own EM run, for checking parity with it.
 
 pub mod alloc;
+pub mod bank;
 mod bfgs;
 pub mod em;
 pub mod error;
 pub mod estep;
+pub mod exclusion;
 mod forms;
 pub mod linalg;
 pub mod linking;
@@ -15,12 +18,15 @@ mod mirt_compat;
 pub mod model;
 pub mod mstep;
 pub mod params;
+pub mod pipeline;
 pub mod priors;
 pub mod quadrature;
 mod reduce;
 pub mod responses;
 pub mod scoring;
+pub mod settings;
 pub mod simulate;
+pub mod source;
 mod start;
 pub mod stderr;
 

@@ -1,32 +1,30 @@
-//! Which items and users a run keeps: items with too few answers in the window, or answered
-//! all right or all wrong, are excluded (and listed); users left with no answers drop out.
+//! Which items and users a run keeps: items with too few answers in the window, or answered all
+//! right or all wrong, are excluded (and listed with the reason); users left with no answers drop
+//! out.
 
-use irt_core::Responses;
+use crate::alloc;
+use crate::error::Result;
+use crate::pipeline::Answers;
+use crate::responses::Responses;
 
-use crate::errors::raise_core;
-
-use crate::load::Answers;
-
+#[derive(Clone, Debug, PartialEq)]
 pub struct Excluded {
     pub item_id: String,
     pub reason: String,
 }
 
-/// The answers the model sees, with ids of the kept items and users.
-pub struct Prepared {
+/// The answers the model sees, with the ids of the kept items and users.
+pub struct Kept {
     pub responses: Responses,
     pub item_ids: Vec<String>,
     pub user_ids: Vec<String>,
     pub excluded: Vec<Excluded>,
 }
 
-pub fn exclude_items(answers: Answers, min_responses: i64) -> Prepared {
-    let stats = answers
-        .responses
-        .item_stats()
-        .unwrap_or_else(|e| raise_core(e));
+pub fn exclude_items(answers: Answers, min_responses: usize) -> Result<Kept> {
+    let stats = answers.responses.item_stats()?;
     let mut excluded = Vec::new();
-    let mut new_index = vec![None; stats.len()];
+    let mut new_index = alloc::filled(stats.len(), None, "the kept items")?;
     let mut item_ids = Vec::new();
     for (j, s) in stats.iter().enumerate() {
         let all = |outcome: &str| {
@@ -36,7 +34,7 @@ pub fn exclude_items(answers: Answers, min_responses: i64) -> Prepared {
                 format!("all {} answers {outcome}", s.n)
             }
         };
-        let reason = if (s.n as i64) < min_responses {
+        let reason = if (s.n as usize) < min_responses {
             Some(format!(
                 "{} answer{}, fewer than min_responses = {min_responses}",
                 s.n,
@@ -62,25 +60,22 @@ pub fn exclude_items(answers: Answers, min_responses: i64) -> Prepared {
     }
     if excluded.is_empty() {
         // Every user read has an answer: nothing to rebuild.
-        return Prepared {
+        return Ok(Kept {
             responses: answers.responses,
             item_ids,
             user_ids: answers.user_ids,
             excluded,
-        };
+        });
     }
-    let (responses, persons) = answers
-        .responses
-        .keep_items(&new_index, item_ids.len())
-        .unwrap_or_else(|e| raise_core(e));
+    let (responses, persons) = answers.responses.keep_items(&new_index, item_ids.len())?;
     let user_ids = persons
         .into_iter()
         .map(|i| answers.user_ids[i].clone())
         .collect();
-    Prepared {
+    Ok(Kept {
         responses,
         item_ids,
         user_ids,
         excluded,
-    }
+    })
 }

@@ -1,0 +1,130 @@
+//! The item bank's known parameters, as both front ends read them from `meta`: anchors (tagged
+//! "anchor", parameters in `meta->'irt'`) and the stored parameters of other items, which are
+//! start values. An anchor whose parameters break the rule of `ItemParams::given` is left out
+//! with a warning; one listed twice is used once, or left out when its copies disagree.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::model::ItemParams;
+
+/// One row of the bank, as read: the id, whether the item is tagged "anchor", and its
+/// `meta->'irt'` where present.
+pub struct BankRow {
+    pub id: String,
+    pub anchor: bool,
+    pub irt: Option<Value>,
+}
+
+/// Known parameters from the item bank.
+#[derive(Clone, Debug, Default)]
+pub struct Bank {
+    /// Anchors by id, in id order, each once.
+    pub anchors: Vec<(String, ItemParams)>,
+    pub starts: HashMap<String, ItemParams>,
+}
+
+impl Bank {
+    /// From rows ordered by id; `warn` hears of every anchor left out and why (`relation`
+    /// names the bank in those words).
+    pub fn from_rows(
+        rows: impl IntoIterator<Item = BankRow>,
+        relation: &str,
+        mut warn: impl FnMut(String),
+    ) -> Self {
+        let mut bank = Self::default();
+        let mut conflicting: Option<String> = None;
+        for BankRow { id, anchor, irt } in rows {
+            match (anchor, irt.as_ref().map(parse_irt)) {
+                (true, Some(Ok(p))) => match bank.anchors.last() {
+                    // Rows come ordered by id, so a repeat follows its first row.
+                    Some((last, q)) if *last == id && *q == p => warn(format!(
+                        "anchor {id} appears more than once in {relation} with the same parameters; used once"
+                    )),
+                    Some((last, _)) if *last == id => {
+                        warn(format!(
+                            "anchor {id} appears more than once in {relation} with different parameters; left out"
+                        ));
+                        bank.anchors.pop();
+                        conflicting = Some(id);
+                    }
+                    _ if conflicting.as_ref() == Some(&id) => {}
+                    _ => bank.anchors.push((id, p)),
+                },
+                (true, Some(Err(why))) => warn(format!("anchor {id} left out: {why}")),
+                (true, None) => warn(format!("anchor {id} left out: meta has no \"irt\" parameters")),
+                (false, Some(Ok(p))) => {
+                    bank.starts.insert(id, p);
+                }
+                (false, _) => {}
+            }
+        }
+        bank
+    }
+}
+
+/// `{"a": …, "b": …, "c": …, "D": …}` on the logistic metric; an explicit D multiplies a.
+fn parse_irt(v: &Value) -> Result<ItemParams, String> {
+    if !v.is_object() {
+        return Err(format!("meta->'irt' is not an object: {v}"));
+    }
+    let number = |key: &str, required: bool| -> Result<Option<f64>, String> {
+        match v.get(key) {
+            None | Some(Value::Null) if !required => Ok(None),
+            None | Some(Value::Null) => Err(format!("\"{key}\" is missing")),
+            Some(x) => x
+                .as_f64()
+                .filter(|f| f.is_finite())
+                .map(Some)
+                .ok_or_else(|| format!("\"{key}\" is not a number: {x}")),
+        }
+    };
+    let a = number("a", true)?.unwrap_or_default();
+    let b = number("b", true)?.unwrap_or_default();
+    let c = number("c", false)?.unwrap_or(0.0);
+    let scale = number("D", false)?.unwrap_or(1.0);
+    if scale <= 0.0 {
+        return Err(format!("D must be positive, got {scale}"));
+    }
+    ItemParams::given(a * scale, b, c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(id: &str, anchor: bool, irt: Option<Value>) -> BankRow {
+        BankRow {
+            id: id.into(),
+            anchor,
+            irt,
+        }
+    }
+
+    #[test]
+    fn anchors_starts_and_what_is_left_out() {
+        let mut warnings = Vec::new();
+        let bank = Bank::from_rows(
+            [
+                row("1", true, Some(json!({"a": 1.2, "b": 0.3}))),
+                row("2", true, Some(json!({"a": "high", "b": 0.3}))),
+                row("3", true, Some(json!({"a": 1.0, "b": 0.0, "D": 1.7}))),
+                row("4", true, None),
+                row("5", false, Some(json!({"a": 0.8, "b": -1.0}))),
+                row("6", true, Some(json!({"a": 1.0, "b": 0.0}))),
+                row("6", true, Some(json!({"a": 1.0, "b": 0.5}))),
+            ],
+            "bank",
+            |w| warnings.push(w),
+        );
+        let ids: Vec<&str> = bank.anchors.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["1", "3"]);
+        assert!((bank.anchors[1].1.a - 1.7).abs() < 1e-12);
+        assert!(bank.starts.contains_key("5"));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("\"a\" is not a number"));
+        assert!(warnings[2].contains("different parameters"));
+    }
+}

@@ -1,0 +1,297 @@
+//! The arguments of a calibration, as both front ends take them (the extension's
+//! `mirt_calibrate(...)`, the command's `pg-irt calibrate --...`): the same names, defaults,
+//! ranges and messages. A NULL where a value is needed and a value out of its range are refused
+//! here, once, before anything is read.
+
+use std::ops::RangeInclusive;
+
+use crate::error::{CoreError, Result};
+use crate::linking::LinkingMethod;
+use crate::model::ItemModel;
+use crate::params::Algorithm;
+use crate::priors::Priors;
+
+pub const LOOKBACK_DAYS: RangeInclusive<i32> = 1..=36_500;
+pub const MAX_CYCLES: RangeInclusive<i32> = 1..=100_000;
+pub const QUADRATURE_POINTS: RangeInclusive<i32> = 5..=301;
+pub const THREADS: RangeInclusive<i32> = 1..=1_024;
+pub const MIN_COUNT: RangeInclusive<i32> = 1..=1_000_000;
+pub const TOLERANCE: RangeInclusive<f64> = 1e-12..=1.0;
+
+/// The defaults of every argument (the extension's SQL defaults spell the same values).
+pub mod defaults {
+    pub const MODEL: &str = "2PL";
+    pub const LOOKBACK_DAYS: i32 = 60;
+    pub const LINKING: &str = "stocking_lord";
+    pub const PRIORS: &str = "default";
+    pub const SOURCE: &str = "attempt";
+    pub const ITEMS: &str = "question";
+    pub const MAX_CYCLES: i32 = 500;
+    pub const TOLERANCE: f64 = 1e-4;
+    pub const QUADRATURE_POINTS: i32 = 61;
+    pub const ACCEPT_NONCONVERGED: bool = false;
+    pub const MIN_ANCHORS: i32 = 5;
+    pub const MIN_RESPONSES: i32 = 5;
+    pub const ATTEMPT: &str = "first";
+    pub const ALGORITHM: &str = "squarem";
+}
+
+/// The value of an argument that must not be NULL.
+pub fn required<T>(value: Option<T>, name: &str) -> Result<T> {
+    value.ok_or_else(|| CoreError::NullArgument { name: name.into() })
+}
+
+/// An integer argument within its range.
+pub fn int_in(value: i32, name: &str, range: RangeInclusive<i32>) -> Result<i32> {
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    Err(CoreError::InvalidArgument {
+        message: format!(
+            "{name} must be between {} and {}, got {value}",
+            range.start(),
+            range.end()
+        ),
+    })
+}
+
+/// A float argument within its range (NaN and ±Infinity are outside every range).
+pub fn float_in(value: f64, name: &str, range: RangeInclusive<f64>) -> Result<f64> {
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    Err(CoreError::InvalidArgument {
+        message: format!(
+            "{name} must be between {:?} and {:?}, got {value}",
+            range.start(),
+            range.end()
+        ),
+    })
+}
+
+/// A finite float argument.
+pub fn finite(value: f64, name: &str) -> Result<f64> {
+    if value.is_finite() {
+        return Ok(value);
+    }
+    Err(CoreError::InvalidArgument {
+        message: format!("{name} must be a finite number, got {value}"),
+    })
+}
+
+/// How the new calibration is put on the anchors' scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linking {
+    /// Separate calibration, then θ* = A·θ + B from the anchors.
+    Separate(LinkingMethod),
+    /// Anchors held at their stored values during estimation.
+    Fixed,
+    None,
+}
+
+impl Linking {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fixed" => Ok(Self::Fixed),
+            "none" => Ok(Self::None),
+            other => LinkingMethod::parse(other)
+                .map(Self::Separate)
+                .ok_or_else(|| {
+                    let mut valid: Vec<&str> =
+                        LinkingMethod::ALL.iter().map(|m| m.name()).collect();
+                    valid.extend(["fixed", "none"]);
+                    CoreError::InvalidArgument {
+                        message: format!(
+                            "unknown linking method \"{s}\"; valid methods are {}",
+                            valid.join(", ")
+                        ),
+                    }
+                }),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Separate(m) => m.name(),
+            Self::Fixed => "fixed",
+            Self::None => "none",
+        }
+    }
+}
+
+/// Which attempt counts when a user answered an item more than once in the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptRule {
+    First,
+    Last,
+}
+
+impl AttemptRule {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "first" => Ok(Self::First),
+            "last" => Ok(Self::Last),
+            _ => Err(CoreError::InvalidArgument {
+                message: format!("unknown attempt rule \"{s}\"; valid rules are first, last"),
+            }),
+        }
+    }
+}
+
+/// The arguments as given: None where the caller passed NULL (the extension) or where a
+/// front end has no value (the command fills in [`defaults`] first).
+#[derive(Clone, Debug, Default)]
+pub struct Arguments<'a> {
+    pub model: Option<&'a str>,
+    pub lookback_days: Option<i32>,
+    pub linking: Option<&'a str>,
+    pub priors: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub items: Option<&'a str>,
+    pub max_cycles: Option<i32>,
+    pub tolerance: Option<f64>,
+    pub quadrature_points: Option<i32>,
+    /// None: the cores available.
+    pub threads: Option<i32>,
+    pub accept_nonconverged: Option<bool>,
+    pub min_anchors: Option<i32>,
+    pub min_responses: Option<i32>,
+    pub attempt: Option<&'a str>,
+    pub algorithm: Option<&'a str>,
+}
+
+impl Arguments<'static> {
+    /// Every argument at its default.
+    pub fn defaults() -> Self {
+        use defaults::*;
+        Self {
+            model: Some(MODEL),
+            lookback_days: Some(LOOKBACK_DAYS),
+            linking: Some(LINKING),
+            priors: Some(PRIORS),
+            source: Some(SOURCE),
+            items: Some(ITEMS),
+            max_cycles: Some(MAX_CYCLES),
+            tolerance: Some(TOLERANCE),
+            quadrature_points: Some(QUADRATURE_POINTS),
+            threads: None,
+            accept_nonconverged: Some(ACCEPT_NONCONVERGED),
+            min_anchors: Some(MIN_ANCHORS),
+            min_responses: Some(MIN_RESPONSES),
+            attempt: Some(ATTEMPT),
+            algorithm: Some(ALGORITHM),
+        }
+    }
+}
+
+/// Checked settings of one calibration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub model: ItemModel,
+    pub lookback_days: i32,
+    pub linking: Linking,
+    pub priors: Priors,
+    pub priors_name: String,
+    pub source: String,
+    pub items: String,
+    pub max_cycles: usize,
+    pub tolerance: f64,
+    pub quadrature_points: usize,
+    pub threads: Option<usize>,
+    pub accept_nonconverged: bool,
+    pub min_anchors: usize,
+    pub min_responses: usize,
+    pub attempt: AttemptRule,
+    pub algorithm: Algorithm,
+}
+
+impl Settings {
+    /// Checks every argument, in the order they are declared.
+    pub fn from_arguments(a: &Arguments<'_>) -> Result<Self> {
+        let model = ItemModel::parse(required(a.model, "model")?)?;
+        let lookback_days = int_in(
+            required(a.lookback_days, "lookback_days")?,
+            "lookback_days",
+            LOOKBACK_DAYS,
+        )?;
+        let linking = Linking::parse(required(a.linking, "linking")?)?;
+        let priors_name = required(a.priors, "priors")?;
+        let priors = Priors::preset(priors_name)?;
+        let source = required(a.source, "source")?.to_string();
+        let items = required(a.items, "items")?.to_string();
+        let count =
+            |value: Option<i32>, name: &str, range| int_in(required(value, name)?, name, range);
+        let max_cycles = count(a.max_cycles, "max_cycles", MAX_CYCLES)? as usize;
+        let tolerance = float_in(required(a.tolerance, "tolerance")?, "tolerance", TOLERANCE)?;
+        let quadrature_points =
+            count(a.quadrature_points, "quadrature_points", QUADRATURE_POINTS)? as usize;
+        let threads = match a.threads {
+            Some(n) => Some(int_in(n, "threads", THREADS)? as usize),
+            None => None,
+        };
+        let accept_nonconverged = required(a.accept_nonconverged, "accept_nonconverged")?;
+        let min_anchors = count(a.min_anchors, "min_anchors", MIN_COUNT)? as usize;
+        let min_responses = count(a.min_responses, "min_responses", MIN_COUNT)? as usize;
+        let attempt = AttemptRule::parse(required(a.attempt, "attempt")?)?;
+        let algorithm = Algorithm::parse(required(a.algorithm, "algorithm")?)?;
+        Ok(Self {
+            model,
+            lookback_days,
+            linking,
+            priors,
+            priors_name: priors_name.trim().to_ascii_lowercase(),
+            source,
+            items,
+            max_cycles,
+            tolerance,
+            quadrature_points,
+            threads,
+            accept_nonconverged,
+            min_anchors,
+            min_responses,
+            attempt,
+            algorithm,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_settings() {
+        let s = Settings::from_arguments(&Arguments::defaults()).unwrap();
+        assert_eq!(s.model, ItemModel::TwoPL);
+        assert_eq!(s.linking, Linking::Separate(LinkingMethod::StockingLord));
+        assert_eq!(
+            (s.lookback_days, s.max_cycles, s.quadrature_points),
+            (60, 500, 61)
+        );
+    }
+
+    #[test]
+    fn nulls_and_ranges_are_named() {
+        let mut a = Arguments::defaults();
+        a.lookback_days = None;
+        assert_eq!(
+            Settings::from_arguments(&a).unwrap_err().to_string(),
+            "argument lookback_days must not be NULL"
+        );
+        let mut a = Arguments::defaults();
+        a.quadrature_points = Some(2_000_000_000);
+        assert_eq!(
+            Settings::from_arguments(&a).unwrap_err().to_string(),
+            "quadrature_points must be between 5 and 301, got 2000000000"
+        );
+        let mut a = Arguments::defaults();
+        a.tolerance = Some(f64::NAN);
+        assert!(Settings::from_arguments(&a)
+            .unwrap_err()
+            .to_string()
+            .ends_with("got NaN"));
+        let mut a = Arguments::defaults();
+        a.threads = None;
+        assert_eq!(Settings::from_arguments(&a).unwrap().threads, None);
+    }
+}

@@ -1,0 +1,471 @@
+//! The input contract, as both front ends read it: which columns the source and the item bank
+//! must have and of which types, the queries that read them, and what each row of the window
+//! becomes (an answer, a skipped NULL answer, or an error that names the problem). A front end
+//! only decodes the values its connection delivers.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use rayon::ThreadPool;
+
+use crate::alloc;
+use crate::error::{CoreError, Result};
+use crate::pipeline::Answers;
+use crate::responses::{Attempt, Responses};
+use crate::settings::AttemptRule;
+
+pub const SOURCE_COLUMNS: &str =
+    "user_id, question_id, correct (boolean or 0/1) and created_at (timestamp)";
+pub const BANK_COLUMNS: &str = "id and meta (jsonb)";
+const INTEGER_TYPES: [&str; 3] = ["smallint", "integer", "bigint"];
+const NUMERIC_TYPES: [&str; 6] = [
+    "smallint",
+    "integer",
+    "bigint",
+    "numeric",
+    "real",
+    "double precision",
+];
+
+/// How a source's columns are read: ids as integers (int8) or text, `correct` as boolean or
+/// float8, `created_at` as a timestamp (a date becomes midnight).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceShape {
+    pub integer_user_ids: bool,
+    pub integer_item_ids: bool,
+    pub numeric_correct: bool,
+    pub date_created_at: bool,
+}
+
+impl SourceShape {
+    /// Checks the source's columns; `column_type` gives a column's type as `format_type` spells
+    /// it, or None when the relation has no such column.
+    pub fn check(relation: &str, column_type: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let column = |name: &str| {
+            column_type(name).ok_or_else(|| CoreError::MissingColumn {
+                relation: relation.into(),
+                column: name.into(),
+                expected: SOURCE_COLUMNS,
+            })
+        };
+        let (user, item, created) = (
+            column("user_id")?,
+            column("question_id")?,
+            column("created_at")?,
+        );
+        if !created.starts_with("timestamp") && created != "date" {
+            return Err(CoreError::ColumnType {
+                relation: relation.into(),
+                column: "created_at",
+                found: created,
+                expected: "created_at must be a timestamp, timestamptz or date",
+            });
+        }
+        let correct = column("correct")?;
+        let numeric_correct = NUMERIC_TYPES.contains(&correct.as_str());
+        if correct != "boolean" && !numeric_correct {
+            return Err(CoreError::ColumnType {
+                relation: relation.into(),
+                column: "correct",
+                found: correct,
+                expected: "correct must be boolean or a number that is 0 or 1",
+            });
+        }
+        Ok(Self {
+            integer_user_ids: INTEGER_TYPES.contains(&user.as_str()),
+            integer_item_ids: INTEGER_TYPES.contains(&item.as_str()),
+            numeric_correct,
+            date_created_at: created == "date",
+        })
+    }
+
+    /// The select list that reads a row as this shape expects: user, item, correct, time.
+    pub fn select_list(&self) -> String {
+        let id = |integer: bool, column: &str| {
+            format!("{column}::{}", if integer { "int8" } else { "text" })
+        };
+        format!(
+            "{}, {}, {}, {}",
+            id(self.integer_user_ids, "user_id"),
+            id(self.integer_item_ids, "question_id"),
+            if self.numeric_correct {
+                "correct::float8"
+            } else {
+                "correct"
+            },
+            // Attempt times only order a user's attempts at an item: read as stored
+            // (microseconds since 2000), without calendar arithmetic.
+            if self.date_created_at {
+                "created_at::timestamp"
+            } else {
+                "created_at"
+            },
+        )
+    }
+}
+
+/// The query that reads the bank's anchors and stored parameters, ordered by id.
+pub fn bank_query(quoted_relation: &str) -> String {
+    format!(
+        "SELECT id::text, coalesce(meta->'tags' @> '[\"anchor\"]'::jsonb, false), meta->'irt' FROM {quoted_relation} \
+         WHERE meta->'tags' @> '[\"anchor\"]'::jsonb OR meta ? 'irt' ORDER BY 1"
+    )
+}
+
+/// Checks the bank's columns (see [`SourceShape::check`]).
+pub fn check_bank(relation: &str, column_type: impl Fn(&str) -> Option<String>) -> Result<()> {
+    let missing = |column: &str| CoreError::MissingColumn {
+        relation: relation.into(),
+        column: column.into(),
+        expected: BANK_COLUMNS,
+    };
+    column_type("id").ok_or_else(|| missing("id"))?;
+    let meta = column_type("meta").ok_or_else(|| missing("meta"))?;
+    if meta != "jsonb" {
+        return Err(CoreError::ColumnType {
+            relation: relation.into(),
+            column: "meta",
+            found: meta,
+            expected: "meta must be jsonb",
+        });
+    }
+    Ok(())
+}
+
+/// Integer ids below this are looked up in a table indexed by the id itself (at most 4 MiB):
+/// serial ids of questions, and of users on most platforms, need no hashing at all.
+const DIRECT_IDS: i64 = 1 << 20;
+const UNSEEN: u32 = u32::MAX;
+
+/// Dense indices for the ids of one column, in order of first sight. Integer ids are hashed as
+/// numbers, several times cheaper per row than text.
+pub enum Ids {
+    Integer {
+        direct: Vec<u32>,
+        hashed: HashMap<i64, u32, BuildHasherDefault<IntegerHasher>>,
+        count: usize,
+    },
+    Text(HashMap<String, u32>),
+}
+
+impl Ids {
+    pub fn new(integer: bool) -> Self {
+        if integer {
+            Self::Integer {
+                direct: Vec::new(),
+                hashed: HashMap::default(),
+                count: 0,
+            }
+        } else {
+            Self::Text(HashMap::new())
+        }
+    }
+
+    /// The index of an integer id (of an integer column).
+    pub fn integer(&mut self, id: i64) -> Result<u32> {
+        let Self::Integer {
+            direct,
+            hashed,
+            count,
+        } = self
+        else {
+            unreachable!("integer ids are read from integer columns only")
+        };
+        let next = *count as u32;
+        let slot = if (0..DIRECT_IDS).contains(&id) {
+            let at = id as usize;
+            if at >= direct.len() {
+                let len = (at + 1).next_power_of_two();
+                alloc::grow(direct, len - direct.len(), "the id table")?;
+                direct.resize(len, UNSEEN);
+            }
+            &mut direct[at]
+        } else {
+            grow(hashed)?;
+            hashed.entry(id).or_insert(UNSEEN)
+        };
+        if *slot == UNSEEN {
+            *slot = next;
+            *count += 1;
+        }
+        Ok(*slot)
+    }
+
+    /// The index of a text id (of any other column).
+    pub fn text(&mut self, id: &str) -> Result<u32> {
+        let Self::Text(index) = self else {
+            unreachable!("text ids are read from text columns only")
+        };
+        if let Some(&i) = index.get(id) {
+            return Ok(i);
+        }
+        let next = index.len() as u32;
+        grow(index)?;
+        index.insert(id.to_owned(), next);
+        Ok(next)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Integer { count, .. } => *count,
+            Self::Text(index) => index.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ids as text, ordered by their index.
+    pub fn into_ids(self) -> Vec<String> {
+        let mut ids: Vec<(String, u32)> = match self {
+            Self::Integer { direct, hashed, .. } => direct
+                .into_iter()
+                .enumerate()
+                .filter(|&(_, i)| i != UNSEEN)
+                .map(|(id, i)| (id as i64, i))
+                .chain(hashed)
+                .map(|(id, i)| (id.to_string(), i))
+                .collect(),
+            Self::Text(index) => index.into_iter().collect(),
+        };
+        ids.sort_unstable_by_key(|&(_, i)| i);
+        ids.into_iter().map(|(id, _)| id).collect()
+    }
+}
+
+/// Room for one more id, asked of the allocator fallibly.
+fn grow<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
+    map: &mut HashMap<K, u32, S>,
+) -> Result<()> {
+    map.try_reserve(1).map_err(|_| CoreError::OutOfMemory {
+        what: "the id table",
+        bytes: ((map.len() + 1) * 2 * std::mem::size_of::<(K, u32)>()) as u128,
+    })
+}
+
+/// A multiplicative hash of one integer: ids are numbers from the database, not keys an outsider
+/// picks to collide, and SipHash costs more than the rest of the row's handling.
+#[derive(Default)]
+pub struct IntegerHasher(u64);
+
+impl Hasher for IntegerHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    /// The product's high bits are its well-mixed ones; the table indexes by the low bits.
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
+
+/// The value of a non-NULL `correct`, as read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Correct {
+    Boolean(bool),
+    Number(f64),
+}
+
+/// The rows of the window as they arrive, counted and checked: at most `limit` of them, ids not
+/// NULL (counted and refused at the end, with their number), `correct` 0 or 1.
+pub struct Window {
+    relation: String,
+    limit: i64,
+    pub users: Ids,
+    pub items: Ids,
+    rows: i64,
+    null_answers: i64,
+    null_ids: i64,
+    attempts: Vec<Attempt>,
+}
+
+impl Window {
+    pub fn new(relation: &str, shape: SourceShape, limit: i64) -> Self {
+        Self {
+            relation: relation.into(),
+            limit,
+            users: Ids::new(shape.integer_user_ids),
+            items: Ids::new(shape.integer_item_ids),
+            rows: 0,
+            null_answers: 0,
+            null_ids: 0,
+            attempts: Vec::new(),
+        }
+    }
+
+    /// Counts a row before its values are looked at; refuses the row past the limit, so that a
+    /// read stops there.
+    pub fn count_row(&mut self) -> Result<()> {
+        self.rows += 1;
+        if self.rows > self.limit {
+            return Err(CoreError::TooManyAnswers {
+                relation: self.relation.clone(),
+                limit: self.limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// A counted row whose user or question id is NULL: refused at the end, with their number.
+    pub fn null_id(&mut self) {
+        self.null_ids += 1;
+    }
+
+    /// A counted row with a NULL `correct`: skipped and counted. Its ids are not indexed, so a
+    /// user with no other answer does not appear.
+    pub fn null_answer(&mut self) {
+        self.null_answers += 1;
+    }
+
+    /// A counted row with both ids indexed and `correct` not NULL.
+    pub fn answer(&mut self, user: u32, item: u32, correct: Correct, time: i64) -> Result<()> {
+        let correct = match correct {
+            Correct::Boolean(x) => x,
+            Correct::Number(v) if v == 0.0 || v == 1.0 => v == 1.0,
+            Correct::Number(value) => {
+                return Err(CoreError::NotBinary {
+                    relation: self.relation.clone(),
+                    value,
+                })
+            }
+        };
+        alloc::grow(&mut self.attempts, 1, "the answers read")?;
+        self.attempts.push(Attempt::new(user, item, time, correct));
+        Ok(())
+    }
+
+    /// The answers, one per user and item by `rule`, grouped by user.
+    pub fn finish(self, rule: AttemptRule, pool: &ThreadPool) -> Result<Answers> {
+        if self.null_ids > 0 {
+            return Err(CoreError::NullIds {
+                relation: self.relation,
+                count: self.null_ids,
+            });
+        }
+        let (responses, repeated) = Responses::from_attempts(
+            self.users.len(),
+            self.items.len(),
+            self.attempts,
+            rule == AttemptRule::Last,
+            pool,
+        )?;
+        Ok(Answers {
+            user_ids: self.users.into_ids(),
+            item_ids: self.items.into_ids(),
+            responses,
+            rows_in_window: self.rows,
+            null_answers: self.null_answers,
+            repeated: repeated as i64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| t.to_string())
+        }
+    }
+
+    #[test]
+    fn a_source_is_checked_and_read_by_its_shape() {
+        let shape = SourceShape::check(
+            "attempt",
+            types(&[
+                ("user_id", "bigint"),
+                ("question_id", "text"),
+                ("correct", "integer"),
+                ("created_at", "date"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            shape.select_list(),
+            "user_id::int8, question_id::text, correct::float8, created_at::timestamp"
+        );
+        let err = SourceShape::check(
+            "v",
+            types(&[
+                ("user_id", "bigint"),
+                ("question_id", "text"),
+                ("created_at", "date"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "relation v has no column \"correct\"");
+        let err = SourceShape::check(
+            "v",
+            types(&[
+                ("user_id", "bigint"),
+                ("question_id", "text"),
+                ("correct", "text"),
+                ("created_at", "date"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "column correct of v has type text");
+    }
+
+    #[test]
+    fn a_window_counts_checks_and_groups_its_rows() {
+        let shape = SourceShape {
+            integer_user_ids: true,
+            integer_item_ids: false,
+            numeric_correct: true,
+            date_created_at: false,
+        };
+        let mut w = Window::new("attempt", shape, 5);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        for (user, item, correct, time) in [
+            (7, "q1", Correct::Number(1.0), 2),
+            (7, "q1", Correct::Number(0.0), 1),
+            (9, "q2", Correct::Boolean(true), 3),
+        ] {
+            w.count_row().unwrap();
+            let (u, i) = (w.users.integer(user).unwrap(), w.items.text(item).unwrap());
+            w.answer(u, i, correct, time).unwrap();
+        }
+        w.count_row().unwrap();
+        w.null_answer();
+        w.count_row().unwrap();
+        assert!(
+            matches!(w.answer(0, 0, Correct::Number(2.0), 4), Err(CoreError::NotBinary { value, .. }) if value == 2.0)
+        );
+        assert!(matches!(
+            w.count_row(),
+            Err(CoreError::TooManyAnswers { limit: 5, .. })
+        ));
+        let answers = w.finish(AttemptRule::First, &pool).unwrap();
+        assert_eq!(
+            (
+                answers.rows_in_window,
+                answers.null_answers,
+                answers.repeated
+            ),
+            (6, 1, 1)
+        );
+        assert_eq!(answers.user_ids, ["7", "9"]);
+        // The first attempt (time 1, wrong) counts.
+        assert_eq!(answers.responses.person(0).1, [0]);
+    }
+}

@@ -1,0 +1,60 @@
+//! How a calibration is stored, for both front ends: the statements that write a run into the
+//! result tables (the extension runs them through SPI, the `pg-irt` command through its
+//! connection, with the same parameters), and the tables, views and health function as plain
+//! SQL for a database without the extension.
+
+/// The statements of one run's write, against the result tables in `schema` (quoted).
+///
+/// Parameters: `run_id` takes the run's timestamp; `insert_run` (run_id, model_spec, metrics,
+/// status, fitted_at); `upsert_items` and `append_history` (item ids, params, n_responses,
+/// p_values, run_id, model, fitted_at); `upsert_abilities` (user ids, thetas, SEs, n_responses,
+/// run_id, fitted_at); `record_timing` (run_id, write ms, total ms).
+pub struct Statements {
+    pub run_id: String,
+    pub insert_run: String,
+    pub upsert_items: String,
+    pub append_history: String,
+    pub upsert_abilities: String,
+    pub record_timing: String,
+}
+
+impl Statements {
+    pub fn new(schema: &str) -> Self {
+        Self {
+            // fit-<UTC second>, with microseconds when a run already holds that second.
+            run_id: format!(
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM {schema}.mirt_fit_meta WHERE run_id = s) THEN u ELSE s END FROM \
+                 (SELECT 'fit-' || to_char(t, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') s, 'fit-' || to_char(t, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') u \
+                  FROM (SELECT $1::timestamptz AT TIME ZONE 'UTC' t) c) r"
+            ),
+            insert_run: format!(
+                "INSERT INTO {schema}.mirt_fit_meta (run_id, model_spec, metrics, status, fitted_at) \
+                 VALUES ($1, $2::text::jsonb, $3::text::jsonb, $4, $5)"
+            ),
+            upsert_items: format!(
+                "INSERT INTO {schema}.mirt_item_params (item_id, model, params, n_responses, p_value, run_id, fitted_at) \
+                 SELECT i, $6, p::jsonb, n, pv, $5, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv) \
+                 ON CONFLICT (item_id) DO UPDATE SET model = EXCLUDED.model, params = EXCLUDED.params, \
+                 n_responses = EXCLUDED.n_responses, p_value = EXCLUDED.p_value, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
+            ),
+            append_history: format!(
+                "INSERT INTO {schema}.mirt_item_params_history (run_id, item_id, model, params, n_responses, p_value, fitted_at) \
+                 SELECT $5, i, $6, p::jsonb, n, pv, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv)"
+            ),
+            upsert_abilities: format!(
+                "INSERT INTO {schema}.mirt_ability (user_id, theta, se, n_responses, run_id, fitted_at) \
+                 SELECT u, t, s, n, $5, $6 FROM unnest($1::text[], $2::float8[], $3::float8[], $4::int[]) AS x(u, t, s, n) \
+                 ON CONFLICT (user_id) DO UPDATE SET theta = EXCLUDED.theta, se = EXCLUDED.se, \
+                 n_responses = EXCLUDED.n_responses, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
+            ),
+            record_timing: format!(
+                "UPDATE {schema}.mirt_fit_meta SET metrics = jsonb_set(jsonb_set(metrics, '{{ms,write}}', to_jsonb($2::float8)), \
+                 '{{ms,total}}', to_jsonb($3::float8)) WHERE run_id = $1"
+            ),
+        }
+    }
+}
+
+/// The advisory lock that serialises runs: an extension run and a command run take the same
+/// one, so they never interleave their writes.
+pub const RUN_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))";
