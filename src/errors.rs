@@ -61,6 +61,7 @@ fn sqlstate(err: &CoreError) -> PgSqlErrorCode {
         | CoreError::NotConverged { .. } => ERRCODE_DATA_EXCEPTION,
         CoreError::NonFinite { .. } => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
         CoreError::OutOfMemory { .. } => ERRCODE_OUT_OF_MEMORY,
+        CoreError::Interrupted { .. } => ERRCODE_QUERY_CANCELED,
     }
 }
 

@@ -28,7 +28,7 @@ pub struct Relation {
 impl Relation {
     pub fn resolve(client: &SpiClient<'_>, name: &str, role: &'static str) -> Self {
         let found: Option<String> = client
-            .select("SELECT to_regclass($1)::text", None, &[name.into()])
+            .select(irt_store::RESOLVE_RELATION, None, &[name.into()])
             .and_then(|t| t.first().get_one())
             .unwrap_or_else(|_| {
                 raise_core(CoreError::InvalidRelationName {
@@ -44,12 +44,7 @@ impl Relation {
         };
         let mut columns = HashMap::new();
         let rows = client
-            .select(
-                "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute \
-                 WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
-                None,
-                &[quoted.clone().into()],
-            )
+            .select(irt_store::RELATION_COLUMNS, None, &[quoted.clone().into()])
             .unwrap_or_else(|e| spi_failed(e));
         for row in rows {
             let (Ok(Some(name)), Ok(Some(ty))) = (row.get::<String>(1), row.get::<String>(2))

@@ -48,7 +48,7 @@ pub fn write_run(calibration: &Calibration, written: &Written, started: Instant)
         // The window as load.rs read it: from now() − lookback_days to the transaction's now().
         let window: Option<String> = client
             .select(
-                "SELECT json_build_object('start', now() - make_interval(days => $1), 'end', now())::text",
+                irt_store::WINDOW_JSON,
                 None,
                 &[calibration.settings.lookback_days.into()],
             )

@@ -73,6 +73,8 @@ pub enum CoreError {
     NothingToEstimate,
 
     // Outcomes.
+    #[error("canceling the calibration: {reason}")]
+    Interrupted { reason: String },
     #[error("EM did not converge in {cycles} cycles (largest change {max_change:.2e}, tolerance {tolerance:.1e})")]
     NotConverged {
         cycles: usize,
@@ -118,7 +120,7 @@ impl CoreError {
             Self::TooFewAnchors { usable, in_bank, items, .. } => {
                 Some(format!("{in_bank} anchors in {items}, {usable} usable."))
             }
-            Self::NotConverged { .. } => {
+            Self::NotConverged { .. } | Self::Interrupted { .. } => {
                 Some("Nothing was written; the previous calibration stays current.".into())
             }
             _ => None,

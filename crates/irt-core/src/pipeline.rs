@@ -51,6 +51,10 @@ pub trait Reporter {
     /// After every EM cycle, on the calling thread, between parallel sections: where a front end
     /// checks for cancellation. `Break` ends the run.
     fn cycle(&mut self, report: &CycleReport) -> ControlFlow<()>;
+    /// Why `cycle` asked to stop, for the error that ends the run.
+    fn interruption(&self) -> String {
+        "cancelled".into()
+    }
 }
 
 /// One item of the finished calibration, on the reported scale.
@@ -269,6 +273,11 @@ pub fn calibrate(
         reporter.cycle(r)
     })?;
     let fit_ms = ms_since(t);
+    if result.termination == Termination::Interrupted {
+        return Err(CoreError::Interrupted {
+            reason: reporter.interruption(),
+        });
+    }
     if result.termination != Termination::Converged {
         let error = CoreError::NotConverged {
             cycles: result.cycles,

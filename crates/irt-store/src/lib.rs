@@ -58,3 +58,77 @@ impl Statements {
 /// The advisory lock that serialises runs: an extension run and a command run take the same
 /// one, so they never interleave their writes.
 pub const RUN_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))";
+
+/// The window of a run as the database computes it (`$1`: lookback days), for the record.
+pub const WINDOW_JSON: &str =
+    "SELECT json_build_object('start', now() - make_interval(days => $1), 'end', now())::text";
+
+/// The schema of the result tables, quoted, as the search_path finds `mirt_fit_meta`.
+pub const RESULT_SCHEMA: &str = "SELECT quote_ident(n.nspname) FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass('mirt_fit_meta')";
+
+/// A relation named as the caller wrote it, resolved with the search_path: its quoted name, or
+/// NULL when it does not exist (an invalid name is an error).
+pub const RESOLVE_RELATION: &str = "SELECT to_regclass($1)::text";
+
+/// The columns of a resolved relation (`$1`, its quoted name) and their types as `format_type`
+/// spells them.
+pub const RELATION_COLUMNS: &str =
+    "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute \
+     WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped";
+
+/// The tables, views and health function of the extension's install script, as plain SQL that
+/// creates what is missing in `schema` (quoted) and leaves what is there: for a database that
+/// cannot install the extension. The same files make both, so they cannot drift apart.
+pub fn migration(schema: &str) -> String {
+    let mut sql = format!("SET LOCAL search_path = {schema}, pg_catalog;\n");
+    for source in [
+        include_str!("../../../sql/tables.sql"),
+        include_str!("../../../sql/monitoring.sql"),
+    ] {
+        for line in source.lines() {
+            // pg_dump keeps the rows of plain tables anyway.
+            if line.starts_with("SELECT pg_catalog.pg_extension_config_dump") {
+                continue;
+            }
+            let line = line
+                .replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+                .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ")
+                .replace("CREATE VIEW ", "CREATE OR REPLACE VIEW ")
+                .replace("CREATE FUNCTION ", "CREATE OR REPLACE FUNCTION ")
+                .replace("@extschema@", schema);
+            sql.push_str(&line);
+            sql.push('\n');
+        }
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_migration_is_the_install_script_made_idempotent() {
+        let sql = migration("\"irt\"");
+        assert!(sql.starts_with("SET LOCAL search_path = \"irt\", pg_catalog;"));
+        assert!(
+            !sql.contains("SELECT pg_catalog.pg_extension_config_dump")
+                && !sql.contains("@extschema@")
+        );
+        for object in [
+            "mirt_fit_meta",
+            "mirt_item_params",
+            "mirt_item_params_history",
+            "mirt_ability",
+        ] {
+            assert!(
+                sql.contains(&format!("CREATE TABLE IF NOT EXISTS {object} (")),
+                "{object}"
+            );
+        }
+        assert!(sql.contains("CREATE OR REPLACE VIEW mirt_run_status"));
+        assert!(sql.contains("CREATE OR REPLACE FUNCTION mirt_health()"));
+        assert!(!sql.contains("CREATE TABLE mirt") && !sql.contains("CREATE VIEW mirt"));
+    }
+}

@@ -1,0 +1,152 @@
+//! `pg-irt calibrate`: the extension's `mirt_calibrate` from outside the database. One
+//! transaction: the run lock the extension takes, the read, the core's pipeline, the write; any
+//! error, signal or timeout before the commit rolls it all back.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use irt_core::pipeline::{calibrate, Calibration, Provenance, Relations};
+use irt_core::settings::Settings;
+use postgres::Client;
+use serde_json::Value;
+
+use crate::failure::{Exit, Failure};
+use crate::progress::{Progress, Stop};
+use crate::read::{read_answers, read_bank, Relation};
+
+/// A finished run: its id and its calibration.
+pub struct Done {
+    pub run_id: String,
+    pub calibration: Calibration,
+}
+
+pub fn run(
+    client: &mut Client,
+    settings: Settings,
+    max_answers: i64,
+    signalled: Arc<AtomicBool>,
+) -> Result<Done, Failure> {
+    let started = Instant::now();
+    // The session's statement_timeout bounds the whole run, as it bounds the extension's call.
+    let timeout_ms: i64 = client
+        .query_one(
+            "SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'",
+            &[],
+        )?
+        .get(0);
+    let stop = Stop::new(
+        signalled,
+        (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms as u64)),
+    );
+    let threads = settings
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot start {threads} threads: {e}")))?;
+    let mut progress = Progress::new(settings.max_cycles, stop);
+
+    let mut tx = client.transaction()?;
+    let locked: bool = tx.query_one(irt_store::RUN_LOCK, &[])?.get(0);
+    if !locked {
+        return Err(Failure::new(Exit::LockBusy, "another mirt_calibrate is running").hint(
+            "Wait for it to finish; runs are serialised by an advisory lock so that two runs never interleave their writes.",
+        ));
+    }
+    let schema: Option<String> = tx.query_one(irt_store::RESULT_SCHEMA, &[])?.get(0);
+    let schema = schema.ok_or_else(|| {
+        Failure::new(Exit::BadInput, "relation \"mirt_fit_meta\" does not exist").hint(
+            "Create the result tables with pg-irt migrate, or put their schema on the search_path.",
+        )
+    })?;
+
+    let t = Instant::now();
+    let source = Relation::resolve(&mut tx, &settings.source, "source")?;
+    let items = Relation::resolve(&mut tx, &settings.items, "items")?;
+    let answers = read_answers(&mut tx, &source, &settings, max_answers, &pool)?;
+    let bank = read_bank(&mut tx, &items, |w| {
+        irt_core::pipeline::Reporter::warning(&mut progress, &w)
+    })?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let relations = Relations {
+        source: &source.quoted,
+        items: &items.quoted,
+    };
+    let lookback_days = settings.lookback_days;
+    let calibration = calibrate(answers, &bank, settings, &relations, &pool, &mut progress)?;
+    progress.finish();
+
+    let t = Instant::now();
+    let window: String = tx
+        .query_one(irt_store::WINDOW_JSON, &[&lookback_days])?
+        .get(0);
+    let provenance = Provenance {
+        source: &source.quoted,
+        items: &items.quoted,
+        window: serde_json::from_str(&window).unwrap_or(Value::Null),
+        threads,
+        written_by: "command",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let run_id = write(&mut tx, &schema, &calibration, &provenance, load_ms)?;
+    let write_ms = t.elapsed().as_secs_f64() * 1e3;
+    let total_ms = started.elapsed().as_secs_f64() * 1e3;
+    let statements = irt_store::Statements::new(&schema);
+    tx.execute(&statements.record_timing, &[&run_id, &write_ms, &total_ms])?;
+    tx.commit()?;
+    Ok(Done {
+        run_id,
+        calibration,
+    })
+}
+
+/// The run's rows, by the statements the extension runs.
+fn write(
+    tx: &mut postgres::Transaction<'_>,
+    schema: &str,
+    c: &Calibration,
+    provenance: &Provenance,
+    load_ms: f64,
+) -> Result<String, Failure> {
+    let statements = irt_store::Statements::new(schema);
+    // One timestamp for every row of the run.
+    let stamp: SystemTime = tx.query_one("SELECT clock_timestamp()", &[])?.get(0);
+    let run_id: String = tx.query_one(&statements.run_id, &[&stamp])?.get(0);
+    let model_spec = c.model_spec(provenance).to_string();
+    let metrics = c.metrics(load_ms).to_string();
+    tx.execute(
+        &statements.insert_run,
+        &[&run_id, &model_spec, &metrics, &c.status(), &stamp],
+    )?;
+    let params = c.params_column()?;
+    let n_responses: Vec<i64> = c.items.iter().map(|i| i.n_responses as i64).collect();
+    let p_values: Vec<f64> = c.items.iter().map(|i| i.p_value).collect();
+    let model = c.settings.model.name();
+    let item_args: [&(dyn postgres::types::ToSql + Sync); 7] = [
+        &c.item_ids,
+        &params,
+        &n_responses,
+        &p_values,
+        &run_id,
+        &model,
+        &stamp,
+    ];
+    tx.execute(&statements.upsert_items, &item_args)?;
+    tx.execute(&statements.append_history, &item_args)?;
+    let thetas: Vec<f64> = c.abilities.iter().map(|s| s.theta).collect();
+    let ses: Vec<f64> = c.abilities.iter().map(|s| s.se).collect();
+    tx.execute(
+        &statements.upsert_abilities,
+        &[
+            &c.user_ids,
+            &thetas,
+            &ses,
+            &c.answers_per_user,
+            &run_id,
+            &stamp,
+        ],
+    )?;
+    Ok(run_id)
+}

@@ -1,0 +1,210 @@
+//! `pg-irt`: pg_irt's calibration as a command, for PostgreSQL that cannot install the extension
+//! (Cloud SQL, RDS, Azure). The same core pipeline as the extension: the same numbers, the same
+//! tables, the same messages.
+
+mod calibrate;
+mod connect;
+mod failure;
+mod migrate;
+mod progress;
+mod read;
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use irt_core::settings::{defaults, Arguments, Settings};
+
+use failure::{Exit, Failure};
+
+#[derive(Parser)]
+#[command(
+    name = "pg-irt",
+    version,
+    about = "Item response theory calibration for PostgreSQL without the extension"
+)]
+#[command(
+    after_help = "Connection: DATABASE_URL (postgresql://… or key=value), else PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE; \
+TLS by sslmode (disable, prefer, require, verify-ca, verify-full) and sslrootcert, in the URL or as PGSSLMODE, PGSSLROOTCERT.\n\
+Exit codes: 0 done, 1 failed, 2 bad arguments, 3 bad input, 4 not converged, 5 another run holds the lock, \
+6 connection, 7 cancelled (Ctrl-C, SIGTERM, statement_timeout), 8 out of memory."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Calibrate, link, score and write, as SELECT mirt_calibrate(...) does.
+    Calibrate(CalibrateArgs),
+    /// Create or complete the result tables, view and health function (no extension needed).
+    Migrate {
+        /// Schema to create them in.
+        #[arg(long, default_value = "public")]
+        schema: String,
+    },
+}
+
+/// The arguments of mirt_calibrate, with the same names (dashes for underscores) and defaults.
+#[derive(Args)]
+struct CalibrateArgs {
+    /// Rasch, 1PL, 2PL, 3PL.
+    #[arg(long, default_value = defaults::MODEL)]
+    model: String,
+    /// Answers with created_at >= now() - lookback_days.
+    #[arg(long, default_value_t = defaults::LOOKBACK_DAYS, allow_negative_numbers = true)]
+    lookback_days: i32,
+    /// stocking_lord, haebara, mean_sigma, mean_mean, fixed, none.
+    #[arg(long, default_value = defaults::LINKING)]
+    linking: String,
+    /// default, none.
+    #[arg(long, default_value = defaults::PRIORS)]
+    priors: String,
+    /// Relation with the answers.
+    #[arg(long, default_value = defaults::SOURCE)]
+    source: String,
+    /// Relation with the item bank.
+    #[arg(long, default_value = defaults::ITEMS)]
+    items: String,
+    #[arg(long, default_value_t = defaults::MAX_CYCLES, allow_negative_numbers = true)]
+    max_cycles: i32,
+    /// Largest parameter change in an EM cycle.
+    #[arg(long, default_value_t = defaults::TOLERANCE, allow_negative_numbers = true)]
+    tolerance: f64,
+    #[arg(long, default_value_t = defaults::QUADRATURE_POINTS, allow_negative_numbers = true)]
+    quadrature_points: i32,
+    /// Threads of the fit [default: the cores available].
+    #[arg(long, allow_negative_numbers = true)]
+    threads: Option<i32>,
+    /// Write a run that did not converge, with status not_converged.
+    #[arg(long)]
+    accept_nonconverged: bool,
+    #[arg(long, default_value_t = defaults::MIN_ANCHORS, allow_negative_numbers = true)]
+    min_anchors: i32,
+    /// Items with fewer answers in the window are excluded.
+    #[arg(long, default_value_t = defaults::MIN_RESPONSES, allow_negative_numbers = true)]
+    min_responses: i32,
+    /// Which of several attempts counts: first, last.
+    #[arg(long, default_value = defaults::ATTEMPT)]
+    attempt: String,
+    /// squarem, em, mirt.
+    #[arg(long, default_value = defaults::ALGORITHM)]
+    algorithm: String,
+    /// The most answers a run loads (the extension's pg_irt.max_answers).
+    #[arg(long, default_value_t = 50_000_000)]
+    max_answers: i64,
+}
+
+impl CalibrateArgs {
+    fn settings(&self) -> Result<Settings, Failure> {
+        Ok(Settings::from_arguments(&Arguments {
+            model: Some(&self.model),
+            lookback_days: Some(self.lookback_days),
+            linking: Some(&self.linking),
+            priors: Some(&self.priors),
+            source: Some(&self.source),
+            items: Some(&self.items),
+            max_cycles: Some(self.max_cycles),
+            tolerance: Some(self.tolerance),
+            quadrature_points: Some(self.quadrature_points),
+            threads: self.threads,
+            accept_nonconverged: Some(self.accept_nonconverged),
+            min_anchors: Some(self.min_anchors),
+            min_responses: Some(self.min_responses),
+            attempt: Some(&self.attempt),
+            algorithm: Some(&self.algorithm),
+        })?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::from(failure.exit as u8)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    // Arguments are checked before connecting.
+    let settings = match &command {
+        Command::Calibrate(args) => Some(args.settings()?),
+        Command::Migrate { .. } => None,
+    };
+    let target = connect::from_env().map_err(|e| Failure::new(Exit::Connection, e))?;
+    let mut client =
+        target
+            .config
+            .connect(target.tls.clone())
+            .map_err(|e| match Failure::from(e) {
+                f if f.exit == Exit::Failed => Failure {
+                    exit: Exit::Connection,
+                    ..f
+                },
+                f => f,
+            })?;
+    match command {
+        Command::Migrate { schema } => {
+            let quoted = migrate::migrate(&mut client, &schema)?;
+            eprintln!("NOTICE:  result tables, view and health function ready in schema {quoted}");
+            Ok(())
+        }
+        Command::Calibrate(args) => {
+            let signalled = Arc::new(AtomicBool::new(false));
+            on_signal(&client, target.tls, signalled.clone())?;
+            let settings = settings.expect("checked above");
+            let done = calibrate::run(&mut client, settings, args.max_answers, signalled)?;
+            let c = &done.calibration;
+            eprintln!(
+                "NOTICE:  Calibration upsert completed: {} items, {} abilities",
+                c.item_ids.len(),
+                c.user_ids.len()
+            );
+            println!(
+                "run_id={} model={} n_items={} n_users={} n_anchors={} n_observations={} slope={} intercept={} loglik={} em_cycles={} converged={}",
+                done.run_id,
+                c.settings.model.name(),
+                c.item_ids.len(),
+                c.user_ids.len(),
+                c.n_anchors,
+                c.n_answers,
+                c.constants.slope,
+                c.constants.intercept,
+                c.fit.log_lik,
+                c.fit.cycles,
+                c.converged()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// On Ctrl-C or SIGTERM: ask the server to cancel what it is running (a read or a write), mark
+/// the run for the fit to stop at its next cycle, and if the run is still going a second later
+/// (in a phase without a check), end the process. Closing the connection rolls its transaction
+/// back on the server, so nothing is written either way.
+fn on_signal(
+    client: &postgres::Client,
+    tls: postgres_openssl::MakeTlsConnector,
+    signalled: Arc<AtomicBool>,
+) -> Result<(), Failure> {
+    let token = client.cancel_token();
+    ctrlc::set_handler(move || {
+        if signalled.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let _ = token.cancel_query(tls.clone());
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_secs(1));
+            eprintln!("ERROR:  canceling the calibration: interrupted by a signal (Ctrl-C or SIGTERM)\nDETAIL:  Nothing was written; the previous calibration stays current.");
+            std::process::exit(Exit::Cancelled as i32);
+        });
+    })
+    .map_err(|e| Failure::new(Exit::Failed, format!("cannot handle signals: {e}")))
+}

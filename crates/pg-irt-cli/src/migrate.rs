@@ -1,0 +1,30 @@
+//! `pg-irt migrate`: the extension's tables, view and health function as plain SQL, for a
+//! database that cannot install the extension. Creates what is missing and leaves what is
+//! there, in one transaction; refuses when the extension owns them.
+
+use postgres::Client;
+
+use crate::failure::{Exit, Failure};
+
+/// Creates or completes the result objects in `schema`; returns the schema, quoted.
+pub fn migrate(client: &mut Client, schema: &str) -> Result<String, Failure> {
+    let mut tx = client.transaction()?;
+    let owner: Option<String> = tx
+        .query_opt(
+            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_irt'",
+            &[],
+        )?
+        .map(|row| row.get(0));
+    if let Some(owner) = owner {
+        return Err(Failure::new(
+            Exit::BadInput,
+            format!("the extension pg_irt is installed in schema {owner} and owns the result tables"),
+        )
+        .hint("Upgrade them with ALTER EXTENSION pg_irt UPDATE; pg-irt calibrate writes into them as they are."));
+    }
+    let quoted: String = tx.query_one("SELECT quote_ident($1)", &[&schema])?.get(0);
+    tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))?;
+    tx.batch_execute(&irt_store::migration(&quoted))?;
+    tx.commit()?;
+    Ok(quoted)
+}

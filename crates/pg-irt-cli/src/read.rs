@@ -1,0 +1,185 @@
+//! Reading the window with `COPY … TO STDOUT (FORMAT binary)` and the bank with a query, inside
+//! the run's transaction. The relations are resolved and checked, the queries built and the rows
+//! judged by the core (`irt_core::source`, `irt_core::bank`), as in the extension.
+
+use std::collections::HashMap;
+use std::error::Error;
+
+use irt_core::bank::{Bank, BankRow};
+use irt_core::pipeline::Answers;
+use irt_core::settings::Settings;
+use irt_core::source::{bank_query, check_bank, Correct, Ids, SourceShape, Window};
+use irt_core::CoreError;
+use postgres::binary_copy::BinaryCopyOutIter;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{FromSql, Type};
+use postgres::Transaction;
+use rayon::ThreadPool;
+
+use crate::failure::Failure;
+
+/// A relation resolved with the search_path: its quoted name and column types.
+pub struct Relation {
+    pub quoted: String,
+    columns: HashMap<String, String>,
+}
+
+impl Relation {
+    pub fn resolve(
+        tx: &mut Transaction<'_>,
+        name: &str,
+        role: &'static str,
+    ) -> Result<Self, Failure> {
+        let quoted: Option<String> = match tx.query_one(irt_store::RESOLVE_RELATION, &[&name]) {
+            Ok(row) => row.get(0),
+            Err(e) if e.as_db_error().is_some() => {
+                return Err(CoreError::InvalidRelationName {
+                    role,
+                    name: name.into(),
+                }
+                .into())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(quoted) = quoted else {
+            return Err(CoreError::MissingRelation {
+                role,
+                name: name.into(),
+            }
+            .into());
+        };
+        let columns = tx
+            .query(irt_store::RELATION_COLUMNS, &[&quoted])?
+            .iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)))
+            .collect();
+        Ok(Self { quoted, columns })
+    }
+
+    fn column_type(&self, name: &str) -> Option<String> {
+        self.columns.get(name).cloned()
+    }
+}
+
+/// A timestamp's microseconds since 2000, as stored: attempt times only order a user's
+/// attempts at an item.
+struct Micros(i64);
+
+impl<'a> FromSql<'a> for Micros {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        Ok(Self(i64::from_sql(&Type::INT8, raw)?))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::TIMESTAMP | Type::TIMESTAMPTZ)
+    }
+}
+
+pub fn read_answers(
+    tx: &mut Transaction<'_>,
+    source: &Relation,
+    settings: &Settings,
+    max_answers: i64,
+    pool: &ThreadPool,
+) -> Result<Answers, Failure> {
+    let shape = SourceShape::check(&source.quoted, |c| source.column_type(c))?;
+    // The window's start, computed once and written into the query as a constant.
+    let cutoff: String = tx
+        .query_one(
+            "SELECT (now() - make_interval(days => $1))::text",
+            &[&settings.lookback_days],
+        )?
+        .get(0);
+    let copy = format!(
+        "COPY (SELECT {} FROM {} WHERE created_at >= '{cutoff}'::timestamptz) TO STDOUT (FORMAT binary)",
+        shape.select_list(),
+        source.quoted
+    );
+    let id_type = |integer: bool| if integer { Type::INT8 } else { Type::TEXT };
+    let types = [
+        id_type(shape.integer_user_ids),
+        id_type(shape.integer_item_ids),
+        if shape.numeric_correct {
+            Type::FLOAT8
+        } else {
+            Type::BOOL
+        },
+        Type::TIMESTAMPTZ,
+    ];
+    let reader = tx.copy_out(copy.as_str())?;
+    let mut rows = BinaryCopyOutIter::new(reader, &types);
+    let mut window = Window::new(&source.quoted, shape, max_answers);
+    let decode = |e: postgres::Error| Failure::from(e);
+    while let Some(row) = rows.next()? {
+        window.count_row()?;
+        let correct = if shape.numeric_correct {
+            row.try_get::<Option<f64>>(2)
+                .map_err(decode)?
+                .map(Correct::Number)
+        } else {
+            row.try_get::<Option<bool>>(2)
+                .map_err(decode)?
+                .map(Correct::Boolean)
+        };
+        let user = raw_id(&row, 0, shape.integer_user_ids)?;
+        let item = raw_id(&row, 1, shape.integer_item_ids)?;
+        let (Some(user), Some(item)) = (user, item) else {
+            window.null_id();
+            continue;
+        };
+        // A NULL answer is counted before its ids are indexed, as in the extension.
+        let Some(correct) = correct else {
+            window.null_answer();
+            continue;
+        };
+        let user = user.index(&mut window.users)?;
+        let item = item.index(&mut window.items)?;
+        let time = row.try_get::<Micros>(3).map_err(decode)?.0;
+        window.answer(user, item, correct, time)?;
+    }
+    Ok(window.finish(settings.attempt, pool)?)
+}
+
+/// An id as the row holds it.
+enum Id<'a> {
+    Integer(i64),
+    Text(&'a str),
+}
+
+impl Id<'_> {
+    fn index(self, ids: &mut Ids) -> Result<u32, CoreError> {
+        match self {
+            Self::Integer(id) => ids.integer(id),
+            Self::Text(id) => ids.text(id),
+        }
+    }
+}
+
+/// A row's id, or None for a NULL id.
+fn raw_id(
+    row: &postgres::binary_copy::BinaryCopyOutRow,
+    column: usize,
+    integer: bool,
+) -> Result<Option<Id<'_>>, Failure> {
+    Ok(if integer {
+        row.try_get::<Option<i64>>(column)?.map(Id::Integer)
+    } else {
+        row.try_get::<Option<&str>>(column)?.map(Id::Text)
+    })
+}
+
+/// Known parameters from the item bank; warnings go to `warn`.
+pub fn read_bank(
+    tx: &mut Transaction<'_>,
+    items: &Relation,
+    warn: impl FnMut(String),
+) -> Result<Bank, Failure> {
+    check_bank(&items.quoted, |c| items.column_type(c))?;
+    let rows = tx.query(bank_query(&items.quoted).as_str(), &[])?;
+    let rows = rows.iter().map(|row| BankRow {
+        id: row.get(0),
+        anchor: row.get(1),
+        irt: row.get::<_, Option<serde_json::Value>>(2),
+    });
+    Ok(Bank::from_rows(rows, &items.quoted, warn))
+}
