@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks `SELECT mirt_calibrate(...)` end to end, the way a user runs it, and prints a table.
 #
-#   bash scripts/bench.sh [--runs N] [--sets name,name,...]
+#   bash scripts/bench.sh [--runs N] [--sets name,name,...] [--command]
+#
+# With --command, a second table times the pg-irt command on the same sets (each run a new
+# process over the Unix socket, as a CronJob runs it) beside the extension's median.
 #
 # Each data set is simulated by irt-simulate (seeded: the same answers on every machine),
 # loaded into a database of its own on a throwaway cluster (target/bench-cluster) as the
@@ -19,11 +22,13 @@ source scripts/cluster.sh
 
 RUNS=3
 SETS=sparse,full,anchored,scale-1e5,scale-1e6,scale-1e7
+COMMAND=0
 while (($#)); do
     case $1 in
     --runs) RUNS=$2; shift 2 ;;
     --sets) SETS=$2; shift 2 ;;
-    *) echo "usage: bench.sh [--runs N] [--sets name,...]" >&2; exit 2 ;;
+    --command) COMMAND=1; shift ;;
+    *) echo "usage: bench.sh [--runs N] [--sets name,...] [--command]" >&2; exit 2 ;;
     esac
 done
 
@@ -47,7 +52,7 @@ DATA="$PWD/target/bench-data"
 psql_b() { as_pg psql -X -q -h "$CLUSTER_SOCK" -p "$PORT" -v ON_ERROR_STOP=1 "$@"; }
 
 echo "building and installing the release build..." >&2
-cargo build --locked --release -p irt-core --bin irt-simulate >/dev/null 2>&1
+cargo build --locked --release -p irt-core --bin irt-simulate -p pg-irt-cli >/dev/null 2>&1
 cargo pgrx install --release --pg-config /usr/bin/pg_config >/dev/null 2>&1
 
 if [[ ! -f $DIR/PG_VERSION ]]; then
@@ -144,6 +149,7 @@ printf -- '- %s runs per row, medians; seconds unless stated; memory = peak back
 printf '| data | answers | threads | load | fit | score | link | write | total | EM cycles | peak MB | bytes/answer | R mirt fit+EAP | speed-up |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 IFS=, read -ra names <<<"$SETS"
+declare -A EXTENSION_TOTAL
 for name in "${names[@]}"; do
     [[ -n ${SHAPE[$name]:-} ]] || { echo "unknown set $name; known: ${!SHAPE[*]}" >&2; exit 2; }
     read -r persons items per anchors threads <<<"${SHAPE[$name]}"
@@ -165,10 +171,31 @@ for name in "${names[@]}"; do
         ((t > 0)) || t=$(nproc)
         speedup=–
         [[ -n $mirt ]] && speedup=$(awk -v m="$mirt" -v t="$total" 'BEGIN { printf "%.0f×", m / t }')
+        [[ -n ${EXTENSION_TOTAL[$name]:-} ]] || EXTENSION_TOTAL[$name]=$total
         seconds() { awk -v ms="$(col "$1")" 'BEGIN { printf "%.3f", ms / 1000 }'; }
         printf '| %s) | %s | %s | %s | %s | %s | %s | %s | **%.2f** | %s | %.0f | %.1f | %s | %s |\n' \
             "$label" "$answers" "$t" "$(seconds 2)" "$(seconds 3)" "$(seconds 4)" "$(seconds 5)" \
             "$(seconds 6)" "$total" "$(col 7)" "$(awk -v k="$peak_kb" 'BEGIN { print k / 1024 }')" \
             "$(awk -v k="$peak_kb" -v n="$answers" 'BEGIN { print k * 1024 / n }')" "${mirt:-–}" "$speedup"
     done
+done
+
+((COMMAND)) || exit 0
+printf '\n| data | answers | extension | pg-irt command | command / extension | command peak MB |\n'
+printf '|---|---:|---:|---:|---:|---:|\n'
+for name in "${names[@]}"; do
+    read -r persons items per anchors threads <<<"${SHAPE[$name]}"
+    db="bench_${name//-/_}"
+    args=()
+    ((anchors == 0)) && args+=(--linking none)
+    # Wall time and peak resident memory of the whole process, by GNU time.
+    results=$(for _ in $(seq "$RUNS"); do
+        runuser -u postgres -- env DATABASE_URL="host=$CLUSTER_SOCK port=$PORT dbname=$db sslmode=disable" \
+            /usr/bin/time -f '%e %M' target/release/pg-irt calibrate "${args[@]}" 2>&1 >/dev/null | tail -1
+    done)
+    total=$(awk '{ print $1 }' <<<"$results" | median)
+    peak=$(awk '{ print $2 }' <<<"$results" | median)
+    printf '| %s | %s | %.2f | **%.2f** | %.2f | %.0f |\n' "$name" "$((persons * per))" \
+        "${EXTENSION_TOTAL[$name]}" "$total" "$(awk -v c="$total" -v e="${EXTENSION_TOTAL[$name]}" 'BEGIN { print c / e }')" \
+        "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')"
 done

@@ -24,9 +24,11 @@ install -d -o postgres -g postgres "$pgdata"
 
 tier "core (irt-core, irt-store, pg-irt)" cargo test --locked -p irt-core -p irt-store -p pg-irt-cli
 tier "postgres (pgrx)" cargo pgrx test pg15 --runas postgres --pgdata "$pgdata"
-tier "kubernetes manifests" bash scripts/validate-k8s.sh
-tier "integration (own cluster with pg_cron)" bash scripts/integration.sh
+# The command's tier builds the release binary, whose linked libraries the manifests' check
+# compares with the image's.
 tier "the pg-irt command (own cluster with TLS, with and without the extension)" bash scripts/cli-tests.sh
+tier "kubernetes manifests and the command's image" bash scripts/validate-k8s.sh
+tier "integration (own cluster with pg_cron)" bash scripts/integration.sh
 
 passed=$(grep -Eo 'test result: ok\. [0-9]+ passed|^(k8s|integration|cli): [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 printf '\ntest result: ok. %s passed; 0 failed (all tiers)\n' "$passed"

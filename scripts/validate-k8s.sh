@@ -310,14 +310,13 @@ def strategic_merge(base, patch):
         return out
     if (isinstance(base, list) and isinstance(patch, list) and patch
             and all(isinstance(i, dict) and "name" in i for i in base + patch)):
-        out = [copy.deepcopy(i) for i in base]
-        index = {item["name"]: n for n, item in enumerate(out)}
-        for item in patch:
-            if item["name"] in index:
-                out[index[item["name"]]] = strategic_merge(out[index[item["name"]]], item)
-            else:
-                out.append(copy.deepcopy(item))
-        return out
+        # As kustomize orders them: the patch's items (merged into their base item where one
+        # has the name), then the base items the patch does not name.
+        named = {item["name"]: item for item in base}
+        out = [strategic_merge(named[item["name"]], item) if item["name"] in named
+               else copy.deepcopy(item) for item in patch]
+        patched = {item["name"] for item in patch}
+        return out + [copy.deepcopy(i) for i in base if i["name"] not in patched]
     return copy.deepcopy(patch)
 
 
@@ -331,15 +330,21 @@ def kustomization():
     return state["kustomization"]
 
 
-def component():
-    if "component" not in state:
-        state["component"] = load_one(path_of("components/cloudsql-proxy/kustomization.yaml"))
-    return state["component"]
+PROXY = "cloudsql-proxy"
+COMMAND = "pg-irt-command"
+COMPONENTS = (PROXY, COMMAND)
 
 
-def component_patch_paths():
-    return [os.path.join(K8S_DIR, "components/cloudsql-proxy", p["path"])
-            for p in component().get("patches") or [] if isinstance(p, dict) and "path" in p]
+def component(name=PROXY):
+    key = f"component {name}"
+    if key not in state:
+        state[key] = load_one(path_of(f"components/{name}/kustomization.yaml"))
+    return state[key]
+
+
+def component_patch_paths(name=PROXY):
+    return [os.path.join(K8S_DIR, "components", name, p["path"])
+            for p in component(name).get("patches") or [] if isinstance(p, dict) and "path" in p]
 
 
 def cronjob():
@@ -375,9 +380,9 @@ def generated_configmap():
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
 
 
-def merged_cronjob():
+def merged_cronjob(*names):
     merged = cronjob()
-    for patch_path in component_patch_paths():
+    for patch_path in [p for name in names or (PROXY,) for p in component_patch_paths(name)]:
         patch = load_one(patch_path)
         if (patch.get("kind"), dig(patch, "metadata", "name")) != ("CronJob", "calibrate-irt"):
             raise CheckFailed(f"{rel(patch_path)} does not patch CronJob calibrate-irt")
@@ -418,8 +423,11 @@ def check_kustomization():
         for entry in g.get("files") or []:
             used.add(path_of(entry.split("=", 1)[-1]))
     used.add(path_of("kustomization.yaml"))
-    used.add(path_of("components/cloudsql-proxy/kustomization.yaml"))
-    used.update(component_patch_paths())
+    for name in COMPONENTS:
+        used.add(path_of(f"components/{name}/kustomization.yaml"))
+        used.update(component_patch_paths(name))
+    e.expect("components/pg-irt-command" in text,
+             "no comment showing how to enable components/pg-irt-command")
     for dirpath, _, files in os.walk(K8S_DIR):
         for name in files:
             full = os.path.join(dirpath, name)
@@ -511,15 +519,15 @@ def check_cronjob_settings():
     e.done()
 
 
-def check_component():
-    comp = component()
+def check_component(name=PROXY):
+    comp = component(name)
     e = Errors()
     e.equal(comp.get("apiVersion"), "kustomize.config.k8s.io/v1alpha1", "apiVersion")
     e.equal(comp.get("kind"), "Component", "kind")
     patches = comp.get("patches") or []
     e.expect(len(patches) >= 1, "the component has no patches")
     for p in patches:
-        e.expect(os.path.isfile(os.path.join(K8S_DIR, "components/cloudsql-proxy",
+        e.expect(os.path.isfile(os.path.join(K8S_DIR, "components", name,
                                              p.get("path", ""))),
                  f"patch file {p.get('path')!r} does not exist")
         target = p.get("target") or {}
@@ -584,6 +592,76 @@ def check_merged_schema():
     state["merged_cronjob"] = merged
     kubernetes_validate(dump(os.path.join(RENDER_DIR, "cronjob-with-cloudsql-proxy.yaml"),
                              [merged]))
+
+
+COMMAND_UID = 10001
+
+
+def check_command_settings():
+    """The command component: the calibrate container runs pg-irt from its own image, as the
+    image's unprivileged user, with the secret and the statement timeout of the base."""
+    e = Errors()
+    paths = component_patch_paths(COMMAND)
+    patch = load_one(paths[0]) if paths else {}
+    e.equal((patch.get("apiVersion"), patch.get("kind"), dig(patch, "metadata", "name")),
+            ("batch/v1", "CronJob", "calibrate-irt"), "patch apiVersion/kind/name")
+    merged = merged_cronjob(COMMAND)
+    pod = dig(merged, "spec", "jobTemplate", "spec", "template", "spec", default={})
+    psc = pod.get("securityContext") or {}
+    e.equal((psc.get("runAsNonRoot"), psc.get("runAsUser"), psc.get("runAsGroup")),
+            (True, COMMAND_UID, COMMAND_UID), "pod securityContext (the image's user)")
+    containers = pod.get("containers") or []
+    e.equal([c.get("name") for c in containers], ["calibrate"], "container names")
+    c = containers[0] if containers else {}
+    image = c.get("image", "")
+    e.expect(re.fullmatch(r"[^:@\s]+/pg-irt:\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?", image),
+             f"calibrate image {image!r} is not a pg-irt image pinned to a version")
+    command = c.get("command") or []
+    e.equal(command[:2], ["/usr/local/bin/pg-irt", "calibrate"], "calibrate command")
+    e.expect("$(" not in " ".join(command), "the command reads DATABASE_URL itself: no $(VAR)")
+    env = by_name(c.get("env"))
+    e.equal(dig(env, "DATABASE_URL", "valueFrom", "secretKeyRef"),
+            {"name": SECRET_NAME, "key": "DATABASE_URL"}, "env DATABASE_URL secretKeyRef")
+    e.equal(dig(env, "PGOPTIONS", "value"), "-c statement_timeout=600s", "env PGOPTIONS")
+    csc = c.get("securityContext") or {}
+    e.equal(csc.get("readOnlyRootFilesystem"), True, "container readOnlyRootFilesystem")
+    e.equal(csc.get("allowPrivilegeEscalation"), False, "container allowPrivilegeEscalation")
+    requests = dig(c, "resources", "requests", default={})
+    e.expect(requests.get("cpu") in ("1", "2") and requests.get("memory", "").endswith(("Mi", "Gi")),
+             f"the fit runs in the pod: requests {requests} should give it a core")
+    e.done()
+    kubernetes_validate(dump(os.path.join(RENDER_DIR, "cronjob-with-pg-irt-command.yaml"), [merged]))
+    both = merged_cronjob(COMMAND, PROXY)
+    kubernetes_validate(dump(os.path.join(RENDER_DIR, "cronjob-with-pg-irt-command-and-proxy.yaml"),
+                             [both]))
+
+
+def check_dockerfile():
+    """The image the command component runs: multi-stage, the binary alone on a slim base with
+    what it links, an unprivileged numeric user matching the pod's, pg-irt as entrypoint."""
+    e = Errors()
+    with open(os.path.join(ROOT, "Dockerfile"), encoding="utf-8") as f:
+        lines = [l.strip() for l in f.read().replace("\\\n", " ").splitlines()
+                 if l.strip() and not l.strip().startswith("#")]
+    froms = [l for l in lines if l.upper().startswith("FROM ")]
+    e.expect(len(froms) >= 2 and " AS " in froms[0].upper(), "not a multi-stage build")
+    final = lines[lines.index(froms[-1]):]
+    e.expect(any(l.startswith("COPY --from=") for l in final), "the runtime stage copies nothing built")
+    users = [l.split()[1] for l in final if l.upper().startswith("USER ")]
+    e.equal(users[-1:] and users[-1].split(":")[0], str(COMMAND_UID), "runtime USER")
+    e.expect(any(l.startswith("ENTRYPOINT") and "pg-irt" in l for l in final), "no pg-irt ENTRYPOINT")
+    e.expect(any("cargo build --release --locked -p pg-irt-cli" in l for l in lines),
+             "the build stage does not build pg-irt-cli")
+    # What the binary links, as built on this machine, must come with the runtime stage.
+    binary = os.path.join(ROOT, "target", "release", "pg-irt")
+    if os.path.isfile(binary):
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+        libs = {re.split(r"\.so", l.split()[0])[0] for l in out.splitlines() if ".so" in l}
+        provided = {"linux-vdso", "libc", "libm", "libgcc_s", "/lib64/ld-linux-x86-64",
+                    "libssl", "libcrypto", "libpthread", "libdl"}
+        e.expect(libs <= provided, f"pg-irt links {sorted(libs - provided)}, which the runtime lacks")
+        e.expect("libssl3" in " ".join(final), "the runtime does not install libssl3")
+    e.done()
 
 
 def check_externalsecret():
@@ -849,22 +927,23 @@ def check_kustomize_base(kubectl):
     compare_and_validate(docs, expected_base(), "kustomize-base-core.yaml")
 
 
-def check_kustomize_component(kubectl):
-    overlay = os.path.join(RENDER_DIR, "overlay-cloudsql-proxy")
+def check_kustomize_component(kubectl, *names):
+    label = "+".join(names)
+    overlay = os.path.join(RENDER_DIR, f"overlay-{label}")
     os.makedirs(overlay, exist_ok=True)
     with open(os.path.join(overlay, "kustomization.yaml"), "w", encoding="utf-8") as f:
         yaml.safe_dump({
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
             "resources": [os.path.relpath(K8S_DIR, overlay)],
-            "components": [os.path.relpath(os.path.join(K8S_DIR, "components/cloudsql-proxy"),
-                                           overlay)],
+            "components": [os.path.relpath(os.path.join(K8S_DIR, "components", name), overlay)
+                           for name in names],
         }, f, sort_keys=False)
     docs = kustomize_build(kubectl, overlay)
-    dump(os.path.join(RENDER_DIR, "kustomize-with-cloudsql-proxy.yaml"), docs)
+    dump(os.path.join(RENDER_DIR, f"kustomize-with-{label}.yaml"), docs)
     expected = expected_base()
-    expected[("CronJob", "calibrate-irt")] = with_namespace(merged_cronjob())
-    compare_and_validate(docs, expected, "kustomize-with-cloudsql-proxy-core.yaml")
+    expected[("CronJob", "calibrate-irt")] = with_namespace(merged_cronjob(*names))
+    compare_and_validate(docs, expected, f"kustomize-with-{label}-core.yaml")
 
 
 versions = ", ".join(VERSIONS)
@@ -875,6 +954,12 @@ check("k8s/cronjob.yaml: settings (schedule, policies, command, env, security, r
       check_cronjob_settings)
 check("k8s/components/cloudsql-proxy/kustomization.yaml: Component and patch target",
       check_component)
+check("k8s/components/pg-irt-command/kustomization.yaml: Component and patch target",
+      lambda: check_component(COMMAND))
+check(f"k8s/cronjob.yaml + components/pg-irt-command (alone and with the proxy): settings, "
+      f"schema (kubernetes-validate --strict, Kubernetes {versions})", check_command_settings)
+check("Dockerfile: multi-stage, unprivileged, the pg-irt binary and what it links",
+      check_dockerfile)
 check("k8s/components/cloudsql-proxy/cronjob-sidecar.yaml: native sidecar settings",
       check_sidecar_settings)
 check(f"k8s/cronjob.yaml + components/cloudsql-proxy (merged): schema "
@@ -892,7 +977,10 @@ if kubectl:
     check(f"k8s/ via kubectl kustomize (kustomize {detail}): matches, schema --strict",
           lambda: check_kustomize_base(kubectl))
     check(f"k8s/ + components/cloudsql-proxy via kubectl kustomize (kustomize {detail}): "
-          "matches, schema --strict", lambda: check_kustomize_component(kubectl))
+          "matches, schema --strict", lambda: check_kustomize_component(kubectl, PROXY))
+    check(f"k8s/ + components/pg-irt-command + cloudsql-proxy via kubectl kustomize "
+          f"(kustomize {detail}): matches, schema --strict",
+          lambda: check_kustomize_component(kubectl, COMMAND, PROXY))
 else:
     print(f"skip kubectl kustomize builds: {detail}")
 

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use irt_core::pipeline::{calibrate, Calibration, Provenance, Relations};
 use irt_core::settings::Settings;
-use postgres::Client;
 use serde_json::Value;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Transaction};
 
 use crate::failure::{Exit, Failure};
 use crate::progress::{Progress, Stop};
@@ -21,7 +22,7 @@ pub struct Done {
     pub calibration: Calibration,
 }
 
-pub fn run(
+pub async fn run(
     client: &mut Client,
     settings: Settings,
     max_answers: i64,
@@ -33,7 +34,8 @@ pub fn run(
         .query_one(
             "SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'",
             &[],
-        )?
+        )
+        .await?
         .get(0);
     let stop = Stop::new(
         signalled,
@@ -48,14 +50,14 @@ pub fn run(
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot start {threads} threads: {e}")))?;
     let mut progress = Progress::new(settings.max_cycles, stop);
 
-    let mut tx = client.transaction()?;
-    let locked: bool = tx.query_one(irt_store::RUN_LOCK, &[])?.get(0);
+    let tx = client.transaction().await?;
+    let locked: bool = tx.query_one(irt_store::RUN_LOCK, &[]).await?.get(0);
     if !locked {
         return Err(Failure::new(Exit::LockBusy, "another mirt_calibrate is running").hint(
             "Wait for it to finish; runs are serialised by an advisory lock so that two runs never interleave their writes.",
         ));
     }
-    let schema: Option<String> = tx.query_one(irt_store::RESULT_SCHEMA, &[])?.get(0);
+    let schema: Option<String> = tx.query_one(irt_store::RESULT_SCHEMA, &[]).await?.get(0);
     let schema = schema.ok_or_else(|| {
         Failure::new(Exit::BadInput, "relation \"mirt_fit_meta\" does not exist").hint(
             "Create the result tables with pg-irt migrate, or put their schema on the search_path.",
@@ -63,12 +65,13 @@ pub fn run(
     })?;
 
     let t = Instant::now();
-    let source = Relation::resolve(&mut tx, &settings.source, "source")?;
-    let items = Relation::resolve(&mut tx, &settings.items, "items")?;
-    let answers = read_answers(&mut tx, &source, &settings, max_answers, &pool)?;
-    let bank = read_bank(&mut tx, &items, |w| {
+    let source = Relation::resolve(&tx, &settings.source, "source").await?;
+    let items = Relation::resolve(&tx, &settings.items, "items").await?;
+    let answers = read_answers(&tx, &source, &settings, max_answers, &pool).await?;
+    let bank = read_bank(&tx, &items, |w| {
         irt_core::pipeline::Reporter::warning(&mut progress, &w)
-    })?;
+    })
+    .await?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let relations = Relations {
         source: &source.quoted,
@@ -80,7 +83,8 @@ pub fn run(
 
     let t = Instant::now();
     let window: String = tx
-        .query_one(irt_store::WINDOW_JSON, &[&lookback_days])?
+        .query_one(irt_store::WINDOW_JSON, &[&lookback_days])
+        .await?
         .get(0);
     let provenance = Provenance {
         source: &source.quoted,
@@ -90,12 +94,13 @@ pub fn run(
         written_by: "command",
         version: env!("CARGO_PKG_VERSION"),
     };
-    let run_id = write(&mut tx, &schema, &calibration, &provenance, load_ms)?;
+    let run_id = write(&tx, &schema, &calibration, &provenance, load_ms).await?;
     let write_ms = t.elapsed().as_secs_f64() * 1e3;
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
     let statements = irt_store::Statements::new(&schema);
-    tx.execute(&statements.record_timing, &[&run_id, &write_ms, &total_ms])?;
-    tx.commit()?;
+    tx.execute(&statements.record_timing, &[&run_id, &write_ms, &total_ms])
+        .await?;
+    tx.commit().await?;
     Ok(Done {
         run_id,
         calibration,
@@ -103,28 +108,29 @@ pub fn run(
 }
 
 /// The run's rows, by the statements the extension runs.
-fn write(
-    tx: &mut postgres::Transaction<'_>,
+async fn write(
+    tx: &Transaction<'_>,
     schema: &str,
     c: &Calibration,
-    provenance: &Provenance,
+    provenance: &Provenance<'_>,
     load_ms: f64,
 ) -> Result<String, Failure> {
     let statements = irt_store::Statements::new(schema);
     // One timestamp for every row of the run.
-    let stamp: SystemTime = tx.query_one("SELECT clock_timestamp()", &[])?.get(0);
-    let run_id: String = tx.query_one(&statements.run_id, &[&stamp])?.get(0);
+    let stamp: SystemTime = tx.query_one("SELECT clock_timestamp()", &[]).await?.get(0);
+    let run_id: String = tx.query_one(&statements.run_id, &[&stamp]).await?.get(0);
     let model_spec = c.model_spec(provenance).to_string();
     let metrics = c.metrics(load_ms).to_string();
     tx.execute(
         &statements.insert_run,
         &[&run_id, &model_spec, &metrics, &c.status(), &stamp],
-    )?;
+    )
+    .await?;
     let params = c.params_column()?;
     let n_responses: Vec<i64> = c.items.iter().map(|i| i.n_responses as i64).collect();
     let p_values: Vec<f64> = c.items.iter().map(|i| i.p_value).collect();
     let model = c.settings.model.name();
-    let item_args: [&(dyn postgres::types::ToSql + Sync); 7] = [
+    let item_args: [&(dyn ToSql + Sync); 7] = [
         &c.item_ids,
         &params,
         &n_responses,
@@ -133,8 +139,8 @@ fn write(
         &model,
         &stamp,
     ];
-    tx.execute(&statements.upsert_items, &item_args)?;
-    tx.execute(&statements.append_history, &item_args)?;
+    tx.execute(&statements.upsert_items, &item_args).await?;
+    tx.execute(&statements.append_history, &item_args).await?;
     let thetas: Vec<f64> = c.abilities.iter().map(|s| s.theta).collect();
     let ses: Vec<f64> = c.abilities.iter().map(|s| s.se).collect();
     tx.execute(
@@ -147,6 +153,7 @@ fn write(
             &run_id,
             &stamp,
         ],
-    )?;
+    )
+    .await?;
     Ok(run_id)
 }

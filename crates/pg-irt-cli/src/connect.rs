@@ -8,9 +8,9 @@ use std::env;
 use std::str::FromStr;
 
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
-use postgres::config::SslMode;
-use postgres::Config;
 use postgres_openssl::MakeTlsConnector;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::Config;
 
 /// libpq's `sslmode` values (`allow` is taken as `prefer`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +157,7 @@ fn fill_from_pg_variables(config: &mut Config) -> Result<(), String> {
         }
     }
     if config.get_application_name().is_none() {
-        config.application_name(&var("PGAPPNAME").unwrap_or_else(|| "pg-irt".into()));
+        config.application_name(var("PGAPPNAME").unwrap_or_else(|| "pg-irt".into()));
     }
     if config.get_connect_timeout().is_none() {
         if let Some(seconds) = var("PGCONNECT_TIMEOUT").and_then(|s| s.parse().ok()) {

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use irt_core::CoreError;
-use postgres::error::SqlState;
+use tokio_postgres::error::SqlState;
 
 /// The documented exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,8 +86,8 @@ impl From<CoreError> for Failure {
     }
 }
 
-impl From<postgres::Error> for Failure {
-    fn from(e: postgres::Error) -> Self {
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
         let Some(db) = e.as_db_error() else {
             // No answer from the server: the connection is gone, or never was.
             let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());

@@ -122,7 +122,12 @@ impl CalibrateArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(Exit::Failed, format!("cannot start the runtime: {e}")))
+        .and_then(|runtime| runtime.block_on(run(cli.command)));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("{failure}");
@@ -131,17 +136,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<(), Failure> {
+async fn run(command: Command) -> Result<(), Failure> {
     // Arguments are checked before connecting.
     let settings = match &command {
         Command::Calibrate(args) => Some(args.settings()?),
         Command::Migrate { .. } => None,
     };
     let target = connect::from_env().map_err(|e| Failure::new(Exit::Connection, e))?;
-    let mut client =
+    let (mut client, connection) =
         target
             .config
             .connect(target.tls.clone())
+            .await
             .map_err(|e| match Failure::from(e) {
                 f if f.exit == Exit::Failed => Failure {
                     exit: Exit::Connection,
@@ -149,9 +155,11 @@ fn run(command: Command) -> Result<(), Failure> {
                 },
                 f => f,
             })?;
+    // The connection's own task: it runs whenever the run waits on the database.
+    tokio::spawn(connection);
     match command {
         Command::Migrate { schema } => {
-            let quoted = migrate::migrate(&mut client, &schema)?;
+            let quoted = migrate::migrate(&mut client, &schema).await?;
             eprintln!("NOTICE:  result tables, view and health function ready in schema {quoted}");
             Ok(())
         }
@@ -159,7 +167,7 @@ fn run(command: Command) -> Result<(), Failure> {
             let signalled = Arc::new(AtomicBool::new(false));
             on_signal(&client, target.tls, signalled.clone())?;
             let settings = settings.expect("checked above");
-            let done = calibrate::run(&mut client, settings, args.max_answers, signalled)?;
+            let done = calibrate::run(&mut client, settings, args.max_answers, signalled).await?;
             let c = &done.calibration;
             eprintln!(
                 "NOTICE:  Calibration upsert completed: {} items, {} abilities",
@@ -190,7 +198,7 @@ fn run(command: Command) -> Result<(), Failure> {
 /// (in a phase without a check), end the process. Closing the connection rolls its transaction
 /// back on the server, so nothing is written either way.
 fn on_signal(
-    client: &postgres::Client,
+    client: &tokio_postgres::Client,
     tls: postgres_openssl::MakeTlsConnector,
     signalled: Arc<AtomicBool>,
 ) -> Result<(), Failure> {
@@ -199,7 +207,10 @@ fn on_signal(
         if signalled.swap(true, Ordering::SeqCst) {
             return;
         }
-        let _ = token.cancel_query(tls.clone());
+        // The handler's own thread, so a runtime of its own for the cancel request.
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let _ = runtime.block_on(token.cancel_query(tls.clone()));
+        }
         std::thread::spawn(|| {
             std::thread::sleep(Duration::from_secs(1));
             eprintln!("ERROR:  canceling the calibration: interrupted by a signal (Ctrl-C or SIGTERM)\nDETAIL:  Nothing was written; the previous calibration stays current.");

@@ -2,18 +2,19 @@
 //! database that cannot install the extension. Creates what is missing and leaves what is
 //! there, in one transaction; refuses when the extension owns them.
 
-use postgres::Client;
+use tokio_postgres::Client;
 
 use crate::failure::{Exit, Failure};
 
 /// Creates or completes the result objects in `schema`; returns the schema, quoted.
-pub fn migrate(client: &mut Client, schema: &str) -> Result<String, Failure> {
-    let mut tx = client.transaction()?;
+pub async fn migrate(client: &mut Client, schema: &str) -> Result<String, Failure> {
+    let tx = client.transaction().await?;
     let owner: Option<String> = tx
         .query_opt(
             "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_irt'",
             &[],
-        )?
+        )
+        .await?
         .map(|row| row.get(0));
     if let Some(owner) = owner {
         return Err(Failure::new(
@@ -22,9 +23,13 @@ pub fn migrate(client: &mut Client, schema: &str) -> Result<String, Failure> {
         )
         .hint("Upgrade them with ALTER EXTENSION pg_irt UPDATE; pg-irt calibrate writes into them as they are."));
     }
-    let quoted: String = tx.query_one("SELECT quote_ident($1)", &[&schema])?.get(0);
-    tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))?;
-    tx.batch_execute(&irt_store::migration(&quoted))?;
-    tx.commit()?;
+    let quoted: String = tx
+        .query_one("SELECT quote_ident($1)", &[&schema])
+        .await?
+        .get(0);
+    tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
+        .await?;
+    tx.batch_execute(&irt_store::migration(&quoted)).await?;
+    tx.commit().await?;
     Ok(quoted)
 }

@@ -5,16 +5,16 @@
 use std::collections::HashMap;
 use std::error::Error;
 
+use futures_util::{pin_mut, TryStreamExt};
 use irt_core::bank::{Bank, BankRow};
 use irt_core::pipeline::Answers;
 use irt_core::settings::Settings;
 use irt_core::source::{bank_query, check_bank, Correct, Ids, SourceShape, Window};
 use irt_core::CoreError;
-use postgres::binary_copy::BinaryCopyOutIter;
-use postgres::fallible_iterator::FallibleIterator;
-use postgres::types::{FromSql, Type};
-use postgres::Transaction;
 use rayon::ThreadPool;
+use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
+use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::Transaction;
 
 use crate::failure::Failure;
 
@@ -25,12 +25,13 @@ pub struct Relation {
 }
 
 impl Relation {
-    pub fn resolve(
-        tx: &mut Transaction<'_>,
+    pub async fn resolve(
+        tx: &Transaction<'_>,
         name: &str,
         role: &'static str,
     ) -> Result<Self, Failure> {
-        let quoted: Option<String> = match tx.query_one(irt_store::RESOLVE_RELATION, &[&name]) {
+        let quoted: Option<String> = match tx.query_one(irt_store::RESOLVE_RELATION, &[&name]).await
+        {
             Ok(row) => row.get(0),
             Err(e) if e.as_db_error().is_some() => {
                 return Err(CoreError::InvalidRelationName {
@@ -49,7 +50,8 @@ impl Relation {
             .into());
         };
         let columns = tx
-            .query(irt_store::RELATION_COLUMNS, &[&quoted])?
+            .query(irt_store::RELATION_COLUMNS, &[&quoted])
+            .await?
             .iter()
             .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)))
             .collect();
@@ -75,8 +77,8 @@ impl<'a> FromSql<'a> for Micros {
     }
 }
 
-pub fn read_answers(
-    tx: &mut Transaction<'_>,
+pub async fn read_answers(
+    tx: &Transaction<'_>,
     source: &Relation,
     settings: &Settings,
     max_answers: i64,
@@ -88,7 +90,8 @@ pub fn read_answers(
         .query_one(
             "SELECT (now() - make_interval(days => $1))::text",
             &[&settings.lookback_days],
-        )?
+        )
+        .await?
         .get(0);
     let copy = format!(
         "COPY (SELECT {} FROM {} WHERE created_at >= '{cutoff}'::timestamptz) TO STDOUT (FORMAT binary)",
@@ -106,11 +109,11 @@ pub fn read_answers(
         },
         Type::TIMESTAMPTZ,
     ];
-    let reader = tx.copy_out(copy.as_str())?;
-    let mut rows = BinaryCopyOutIter::new(reader, &types);
+    let rows = BinaryCopyOutStream::new(tx.copy_out(copy.as_str()).await?, &types);
+    pin_mut!(rows);
     let mut window = Window::new(&source.quoted, shape, max_answers);
-    let decode = |e: postgres::Error| Failure::from(e);
-    while let Some(row) = rows.next()? {
+    let decode = |e: tokio_postgres::Error| Failure::from(e);
+    while let Some(row) = rows.try_next().await? {
         window.count_row()?;
         let correct = if shape.numeric_correct {
             row.try_get::<Option<f64>>(2)
@@ -156,11 +159,7 @@ impl Id<'_> {
 }
 
 /// A row's id, or None for a NULL id.
-fn raw_id(
-    row: &postgres::binary_copy::BinaryCopyOutRow,
-    column: usize,
-    integer: bool,
-) -> Result<Option<Id<'_>>, Failure> {
+fn raw_id(row: &BinaryCopyOutRow, column: usize, integer: bool) -> Result<Option<Id<'_>>, Failure> {
     Ok(if integer {
         row.try_get::<Option<i64>>(column)?.map(Id::Integer)
     } else {
@@ -169,13 +168,13 @@ fn raw_id(
 }
 
 /// Known parameters from the item bank; warnings go to `warn`.
-pub fn read_bank(
-    tx: &mut Transaction<'_>,
+pub async fn read_bank(
+    tx: &Transaction<'_>,
     items: &Relation,
     warn: impl FnMut(String),
 ) -> Result<Bank, Failure> {
     check_bank(&items.quoted, |c| items.column_type(c))?;
-    let rows = tx.query(bank_query(&items.quoted).as_str(), &[])?;
+    let rows = tx.query(bank_query(&items.quoted).as_str(), &[]).await?;
     let rows = rows.iter().map(|row| BankRow {
         id: row.get(0),
         anchor: row.get(1),
