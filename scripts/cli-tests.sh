@@ -164,6 +164,15 @@ for signal in INT TERM; do
     check "SIG$signal ends the run with exit code 7" '[[ $code == 7 ]]' "exit $code after ${took} s: $(grep -o 'ERROR:.*' "$DIR/signal.out" | head -1)"
     check "within a second" "awk 'BEGIN { exit !($took < 1.0) }'" "${took} s"
 done
+# On a terminal (a pseudo-terminal from script(1)) the cycles show as a progress bar.
+runuser -u postgres -- env DATABASE_URL="host=$CLUSTER_SOCK port=$PORT dbname=plain sslmode=disable" \
+    script -qec "$PG_IRT ${long[*]}" /dev/null >"$DIR/tty.out" 2>&1 &
+victim=$!
+sleep 2
+pkill -INT -x pg-irt || true
+wait "$victim" || true
+check "a terminal gets a progress bar over the EM cycles" 'grep -aq "EM cycle [0-9]*/100000 logLik" "$DIR/tty.out"' \
+    "$(grep -ao 'EM cycle [0-9]*/100000' "$DIR/tty.out" | tail -1)"
 start=$(now)
 out=$(runuser -u postgres -- env DATABASE_URL="host=$CLUSTER_SOCK port=$PORT dbname=plain" PGOPTIONS="-c statement_timeout=2s" \
       "$PG_IRT" "${long[@]}" 2>&1) && code=0 || code=$?
