@@ -45,7 +45,7 @@ pub fn write_run(calibration: &Calibration, written: &Written, started: Instant)
     .or_raise();
 
     Spi::connect_mut(|client| {
-        // The window as load.rs read it: from now() − lookback_days to the transaction's now().
+        // The window as it was read: from now() − lookback_days to the transaction's now().
         let window: Option<String> = client
             .select(
                 irt_store::WINDOW_JSON,
