@@ -61,6 +61,28 @@ took=$(seconds_between "$cancelled" "$(now)")
 check "pg_cancel_backend stops EM with 57014" 'grep -q 57014 "$DIR/cancel.out"' "$(grep -o 'ERROR:.*' "$DIR/cancel.out" | head -1)"
 check "it returns within 1 s of the cancel" "awk 'BEGIN { exit !($took < 1.0) }'" "${took} s"
 
+# A bank of 4,000 items seen 5 times each: one EM cycle, then standard errors over an 8,000 × 8,000
+# information, whose factorisation runs for minutes in this unoptimised build; the cancel lands
+# there, on the pool's threads, which poll PostgreSQL's pending-cancel flag.
+value "CREATE TABLE big_bank AS SELECT u AS user_id, (u * 10 + k) % 4000 AS question_id,
+           ((u / 400 + k) % 2 = 0) AS correct, now() AS created_at
+       FROM generate_series(0, 1999) u, generate_series(0, 9) k;
+       CREATE TABLE big_bank_items (id int, meta jsonb)" >/dev/null
+before=$(counts)
+psql_it -v VERBOSITY=verbose -c "SET application_name = 'pg_irt_cancel_se'" \
+    -c "SELECT mirt_calibrate('2PL', 60, source => 'big_bank', items => 'big_bank_items', linking => 'none',
+        max_cycles => 1, accept_nonconverged => true, quadrature_points => 5)" >"$DIR/cancel_se.out" 2>&1 &
+victim=$!
+sleep 3
+cancelled=$(now)
+value "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_irt_cancel_se'" >/dev/null
+wait "$victim" || true
+took=$(seconds_between "$cancelled" "$(now)")
+check "pg_cancel_backend stops the standard errors with 57014" 'grep -q 57014 "$DIR/cancel_se.out"' "$(grep -o 'ERROR:.*' "$DIR/cancel_se.out" | head -1)"
+check "within a second, from inside the factorisation" "awk 'BEGIN { exit !($took < 1.0) }'" "${took} s"
+check "and writes nothing" '[[ $(counts) == "$before" ]]' "runs/items/abilities/history $(counts)"
+value "DROP TABLE big_bank, big_bank_items" >/dev/null
+
 echo "== concurrent runs"
 psql_it -c "SET statement_timeout = '5s'" -c "$LONG_RUN" >/dev/null 2>&1 &
 first=$!

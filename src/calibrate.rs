@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use irt_core::pipeline::{calibrate, Calibration, Relations, Reporter};
 use irt_core::settings::{Arguments, Settings};
-use irt_core::CycleReport;
+use irt_core::{CoreError, CycleReport, Interrupt};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
-use crate::errors::{raise, OrRaise};
+use crate::errors::{raise, raise_core, OrRaise};
 use crate::load::{read_answers, read_bank, Relation};
 use crate::memory::TrimOnExit;
 use crate::panics;
@@ -31,6 +31,20 @@ impl Reporter for Messages {
     fn cycle(&mut self, _: &CycleReport) -> ControlFlow<()> {
         pgrx::check_for_interrupts!();
         ControlFlow::Continue(())
+    }
+
+    /// PostgreSQL's own flags of a pending cancel (pg_cancel_backend, statement_timeout) or
+    /// terminate: the phases between cycles run on worker threads, which may read them but not
+    /// process them; the backend's thread raises the interrupt once the phase has stopped.
+    fn interrupt(&self) -> Interrupt {
+        Interrupt::new(|| {
+            // SAFETY: plain reads of sig_atomic_t flags that signal handlers set; no PostgreSQL
+            // function is called from the worker thread.
+            unsafe {
+                std::ptr::read_volatile(&raw const pg_sys::QueryCancelPending) != 0
+                    || std::ptr::read_volatile(&raw const pg_sys::ProcDiePending) != 0
+            }
+        })
     }
 }
 
@@ -161,8 +175,15 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
         source: &source,
         items: &items,
     };
-    let calibration =
-        calibrate(answers, &bank, settings, &relations, &pool, &mut Messages).or_raise();
+    let calibration = calibrate(answers, &bank, settings, &relations, &pool, &mut Messages)
+        .unwrap_or_else(|e| {
+            // A phase stopped for PostgreSQL's pending cancel: raise that (57014 in its own
+            // words, a timeout or a cancel) rather than ours.
+            if matches!(e, CoreError::Interrupted { .. }) {
+                pgrx::check_for_interrupts!();
+            }
+            raise_core(e)
+        });
     let written = Written {
         source: &source,
         items: &items,

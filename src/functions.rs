@@ -7,7 +7,7 @@
 
 use irt_core::linking::{linking_constants, ItemPoint, LinkingMethod};
 use irt_core::scoring::{scoring_grid, test_characteristic, test_information};
-use irt_core::{alloc, score, ItemParams, Latent, Responses, ScoreMethod};
+use irt_core::{alloc, score, Interrupt, ItemParams, Latent, Responses, ScoreMethod};
 use pgrx::prelude::*;
 
 use irt_core::settings::{finite, float_in, int_in, required};
@@ -312,7 +312,16 @@ fn score_pattern(
         .num_threads(1)
         .build()
         .unwrap_or_else(|e| invalid_argument(e.to_string()));
-    let s = score(&data, &items, latent, &grid, ScoreMethod::Eap, &pool).or_raise()[0];
+    let s = score(
+        &data,
+        &items,
+        latent,
+        &grid,
+        ScoreMethod::Eap,
+        &pool,
+        &Interrupt::never(),
+    )
+    .or_raise()[0];
     TableIterator::once((s.theta, s.se))
 }
 

@@ -2,6 +2,11 @@
 //! serves the small Newton systems of the M-step and the information matrix of the standard
 //! errors, which has thousands of rows on a large item bank.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::Result;
+use crate::interrupt::Interrupt;
+
 /// Σ aᵢbᵢ over the common length. Sixteen interleaved partial sums keep enough independent
 /// additions in flight for the loop to run at the vector units' throughput rather than at the
 /// latency of one add; the order of additions depends only on the length.
@@ -58,15 +63,21 @@ fn dot_interleaved(row: &[f64], panel: &[f64]) -> [f64; PANEL] {
 /// that each entry of the row feeds all eight columns from registers. Those rows are
 /// independent and run in parallel on the current rayon pool for large matrices; each is
 /// computed the same way either way, so the result does not depend on the threads.
-pub fn cholesky(m: &mut [f64], n: usize) -> Option<()> {
+/// None when `m` is not positive definite; `interrupt` is polled for every row a panel updates
+/// (a panel of a large matrix takes seconds in an unoptimised build).
+pub fn cholesky(m: &mut [f64], n: usize, interrupt: &Interrupt) -> Result<Option<()>> {
+    let stopped = AtomicBool::new(false);
     for j0 in (0..n).step_by(PANEL) {
+        if stopped.load(Ordering::Relaxed) {
+            interrupt.check()?;
+        }
         let w = PANEL.min(n - j0);
         for i in j0..j0 + w {
             for j in j0..=i {
                 let s = m[i * n + j] - dot(&m[i * n..i * n + j], &m[j * n..j * n + j]);
                 if i == j {
                     if !(s > 0.0 && s.is_finite()) {
-                        return None;
+                        return Ok(None);
                     }
                     m[i * n + i] = s.sqrt();
                 } else {
@@ -87,6 +98,10 @@ pub fn cholesky(m: &mut [f64], n: usize) -> Option<()> {
             }
         }
         let update = |row: &mut [f64]| {
+            if stopped.load(Ordering::Relaxed) || interrupt.requested() {
+                stopped.store(true, Ordering::Relaxed);
+                return;
+            }
             let acc = dot_interleaved(&row[..j0], &interleaved);
             for c in 0..w {
                 let own = &panel[c * n + j0..c * n + j0 + c];
@@ -103,7 +118,10 @@ pub fn cholesky(m: &mut [f64], n: usize) -> Option<()> {
             tail.chunks_exact_mut(n).for_each(update);
         }
     }
-    Some(())
+    if stopped.into_inner() {
+        interrupt.check()?;
+    }
+    Ok(Some(()))
 }
 
 /// Solves L Lᵀ x = b given the factor from [`cholesky`].
@@ -123,7 +141,7 @@ pub fn cholesky_solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
 /// Solves the small system m x = b for a symmetric positive definite m; None otherwise.
 pub fn solve_spd(mut m: Vec<f64>, b: &[f64]) -> Option<Vec<f64>> {
     let n = b.len();
-    cholesky(&mut m, n)?;
+    cholesky(&mut m, n, &Interrupt::never()).ok()??;
     Some(cholesky_solve(&m, n, b))
 }
 
@@ -139,18 +157,30 @@ impl InverseFromFactor {
     /// Solves the columns in parallel on the current rayon pool, a block of columns at a time:
     /// the block is held interleaved while it is solved, so that one pass over a row of L
     /// updates every column of the block from registers.
-    pub fn new(l: &[f64], n: usize) -> crate::error::Result<Self> {
+    /// `interrupt` is polled every 64 rows of a block of columns; once it fires the rest is
+    /// skipped and the whole is an error.
+    pub fn new(l: &[f64], n: usize, interrupt: &Interrupt) -> Result<Self> {
         use rayon::prelude::*;
         let mut columns = crate::alloc::square(n, "the inverse of the information")?;
+        let stopped = AtomicBool::new(false);
         columns
             .par_chunks_mut(PANEL * n)
             .enumerate()
             .for_each(|(b, block)| {
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
                 let first = b * PANEL;
                 let width = block.len() / n;
                 // x[(k − first)·PANEL + c] is entry k of column first + c; zero above its diagonal.
                 let mut x = vec![0.0; (n - first) * PANEL];
                 for i in first..n {
+                    if (i - first).is_multiple_of(64)
+                        && (stopped.load(Ordering::Relaxed) || interrupt.requested())
+                    {
+                        stopped.store(true, Ordering::Relaxed);
+                        return;
+                    }
                     let acc = dot_interleaved(&l[i * n + first..i * n + i], &x);
                     let (at, diag) = ((i - first) * PANEL, l[i * n + i]);
                     for (c, sum) in acc.iter().enumerate().take(width) {
@@ -168,6 +198,9 @@ impl InverseFromFactor {
                     }
                 }
             });
+        if stopped.into_inner() {
+            interrupt.check()?;
+        }
         Ok(Self { columns, n })
     }
 
@@ -191,8 +224,8 @@ mod tests {
         // [[4, 2, 0], [2, 3, 1], [0, 1, 2]] has determinant 12.
         let m = vec![4.0, 2.0, 0.0, 2.0, 3.0, 1.0, 0.0, 1.0, 2.0];
         let mut l = m.clone();
-        cholesky(&mut l, 3).unwrap();
-        let inverse = InverseFromFactor::new(&l, 3).unwrap();
+        cholesky(&mut l, 3, &Interrupt::never()).unwrap().unwrap();
+        let inverse = InverseFromFactor::new(&l, 3, &Interrupt::never()).unwrap();
         let expected = [[5.0, -4.0, 2.0], [-4.0, 8.0, -4.0], [2.0, -4.0, 8.0]];
         for i in 0..3 {
             for j in 0..3 {
@@ -227,8 +260,8 @@ mod tests {
             .unwrap();
         let mut l = m.clone();
         let inverse = pool.install(|| {
-            cholesky(&mut l, n).unwrap();
-            InverseFromFactor::new(&l, n).unwrap()
+            cholesky(&mut l, n, &Interrupt::never()).unwrap().unwrap();
+            InverseFromFactor::new(&l, n, &Interrupt::never()).unwrap()
         });
         for (i, j) in [(0, 0), (5, 3), (599, 0), (300, 301), (599, 599), (17, 450)] {
             let product: f64 = (0..n).map(|k| m[i * n + k] * inverse.entry(k, j)).sum();

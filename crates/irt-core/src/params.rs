@@ -2,6 +2,7 @@
 //! can run, so the estimator never meets a bad value.
 
 use crate::error::{CoreError, Result};
+use crate::interrupt::Interrupt;
 use crate::model::{ItemModel, ItemParams};
 use crate::priors::Priors;
 use crate::quadrature::Grid;
@@ -66,6 +67,7 @@ pub struct FitParams {
     fixed: Vec<(usize, ItemParams)>,
     start: Vec<(usize, ItemParams)>,
     joint: Vec<usize>,
+    interrupt: Interrupt,
 }
 
 /// Validated settings.
@@ -85,6 +87,8 @@ pub struct FitConfig {
     /// Items whose (a, b, c) estimates are wanted with their covariance across items (the
     /// anchors of a link), in this order.
     pub joint: Vec<usize>,
+    /// Polled by the long phases (see [`Interrupt`]).
+    pub interrupt: Interrupt,
 }
 
 impl FitConfig {
@@ -117,6 +121,7 @@ impl FitParams {
             fixed: Vec::new(),
             start: Vec::new(),
             joint: Vec::new(),
+            interrupt: Interrupt::never(),
         }
     }
 
@@ -161,6 +166,12 @@ impl FitParams {
     /// Asks for the joint covariance of these items' estimates (see [`FitConfig::joint`]).
     pub fn joint_covariance_of(mut self, items: Vec<usize>) -> Self {
         self.joint = items;
+        self
+    }
+
+    /// How the caller stops a fit in the middle of a phase.
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
         self
     }
 
@@ -218,6 +229,7 @@ impl FitParams {
             fixed,
             start,
             joint: self.joint.clone(),
+            interrupt: self.interrupt.clone(),
         })
     }
 

@@ -15,6 +15,7 @@ use crate::bank::Bank;
 use crate::em::{fit, CycleReport, FitResult, SeStatus, Termination};
 use crate::error::{CoreError, Result};
 use crate::exclusion::{exclude_items, Excluded};
+use crate::interrupt::Interrupt;
 use crate::linking::{
     latent_as_constants, linking_constants, transform_item, ItemPoint, LinkingConstants,
 };
@@ -54,6 +55,11 @@ pub trait Reporter {
     /// Why `cycle` asked to stop, for the error that ends the run.
     fn interruption(&self) -> String {
         "cancelled".into()
+    }
+
+    /// What the phases between cycles poll, from any thread (the standard errors, the scores).
+    fn interrupt(&self) -> Interrupt {
+        Interrupt::never()
     }
 }
 
@@ -255,8 +261,10 @@ pub fn calibrate(
     )?;
 
     let t = Instant::now();
-    let config =
-        fit_params(&kept.item_ids, bank, &anchors, &settings).check(kept.responses.n_items())?;
+    let interrupt = reporter.interrupt();
+    let config = fit_params(&kept.item_ids, bank, &anchors, &settings)
+        .interrupt(interrupt.clone())
+        .check(kept.responses.n_items())?;
     reporter.notice(&format!(
         "Model: {}, Anchors: {}, Linking: {}",
         settings.model.name(),
@@ -321,6 +329,7 @@ pub fn calibrate(
         &grid,
         ScoreMethod::Eap,
         pool,
+        &interrupt,
     )?;
     for s in &mut abilities {
         *s = Score {

@@ -8,6 +8,7 @@ use crate::alloc;
 use crate::error::{CoreError, Result};
 use crate::estep::Posteriors;
 use crate::forms::Forms;
+use crate::interrupt::Interrupt;
 use crate::model::{logistic, ItemParams};
 use crate::quadrature::{Grid, Latent};
 use crate::responses::Responses;
@@ -47,7 +48,11 @@ pub struct Score {
     pub se: f64,
 }
 
+/// Persons scored between two polls of the interrupt.
+const SCORING_CHUNK: usize = 16_384;
+
 /// Scores every person of `data`; persons without answers get the prior's mean and SD.
+/// `interrupt` is polled between chunks of persons.
 pub fn score(
     data: &Responses,
     items: &[ItemParams],
@@ -55,6 +60,7 @@ pub fn score(
     grid: &Grid,
     method: ScoreMethod,
     pool: &ThreadPool,
+    interrupt: &Interrupt,
 ) -> Result<Vec<Score>> {
     let forms = Forms::detect(data)?;
     let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes())?;
@@ -64,18 +70,23 @@ pub fn score(
     };
     let mut scores = alloc::filled(data.n_persons(), unscored, "the scores")?;
     pool.install(|| {
-        scores.par_iter_mut().enumerate().for_each_init(
-            || vec![0.0; grid.len()],
-            |post, (i, out)| {
-                posteriors.posterior(data, i, post);
-                let eap = posterior_moments(post, grid.nodes());
-                *out = match method {
-                    ScoreMethod::Eap => eap,
-                    ScoreMethod::Map => map_score(data, i, items, latent, eap.theta),
-                };
-            },
-        )
-    });
+        for (c, chunk) in scores.chunks_mut(SCORING_CHUNK).enumerate() {
+            interrupt.check()?;
+            chunk.par_iter_mut().enumerate().for_each_init(
+                || vec![0.0; grid.len()],
+                |post, (k, out)| {
+                    let i = c * SCORING_CHUNK + k;
+                    posteriors.posterior(data, i, post);
+                    let eap = posterior_moments(post, grid.nodes());
+                    *out = match method {
+                        ScoreMethod::Eap => eap,
+                        ScoreMethod::Map => map_score(data, i, items, latent, eap.theta),
+                    };
+                },
+            );
+        }
+        Ok::<_, CoreError>(())
+    })?;
     Ok(scores)
 }
 

@@ -12,7 +12,7 @@ use rayon::ThreadPool;
 
 use crate::alloc;
 use crate::em::Layout;
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 use crate::estep::Posteriors;
 use crate::forms::Forms;
 use crate::linalg::{cholesky, dot, InverseFromFactor};
@@ -164,8 +164,10 @@ pub(crate) fn item_covariances(
     // Only the lower triangle: the factorisation reads no other.
     let mut info = alloc::square(n, "the information matrix")?;
     let rows_per_block = n.div_ceil(4 * pool.current_num_threads().max(1)).max(1);
+    let interrupt = &config.interrupt;
     pool.install(|| {
         for start in (0..data.n_persons()).step_by(BATCH) {
+            interrupt.check()?;
             let batch: Vec<(Option<usize>, ScoreVector)> = (start
                 ..(start + BATCH).min(data.n_persons()))
                 .into_par_iter()
@@ -185,12 +187,16 @@ pub(crate) fn item_covariances(
                     }
                 });
         }
-    });
+        Ok::<_, CoreError>(())
+    })?;
     subtract_prior_hessian(&mut info, n, config, layout, &index, items, slope);
-    if pool.install(|| cholesky(&mut info, n)).is_none() {
+    if pool
+        .install(|| cholesky(&mut info, n, interrupt))?
+        .is_none()
+    {
         return Ok(None);
     }
-    let inverse = pool.install(|| InverseFromFactor::new(&info, n))?;
+    let inverse = pool.install(|| InverseFromFactor::new(&info, n, interrupt))?;
     drop(info);
     let entry = |u: usize, v: usize| inverse.entry(u, v);
     let cross = |i: usize, j: usize| -> ItemCovariance {

@@ -356,7 +356,17 @@ fn assert_sound_scores(data: &Responses, result: &FitResult) -> Result<(), TestC
     for method in [ScoreMethod::Eap, ScoreMethod::Map] {
         let items = result.item_params();
         let scores = POOL
-            .with(|pool| score(data, &items, result.latent, &grid, method, pool))
+            .with(|pool| {
+                score(
+                    data,
+                    &items,
+                    result.latent,
+                    &grid,
+                    method,
+                    pool,
+                    &irt_core::Interrupt::never(),
+                )
+            })
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(scores.len(), data.n_persons());
         for (i, s) in scores.iter().enumerate() {

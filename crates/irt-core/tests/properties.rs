@@ -38,6 +38,7 @@ fn one_and_many_threads_give_identical_bits() {
             &grid,
             ScoreMethod::Eap,
             &pool(1),
+            &irt_core::Interrupt::never(),
         )
         .unwrap();
         let s4 = score(
@@ -47,6 +48,7 @@ fn one_and_many_threads_give_identical_bits() {
             &grid,
             ScoreMethod::Eap,
             &pool(4),
+            &irt_core::Interrupt::never(),
         )
         .unwrap();
         assert_eq!(s1, s4);

@@ -49,6 +49,7 @@ fn dense_2pl_recovers_items_and_persons() {
             &grid,
             method,
             &pool(2),
+            &irt_core::Interrupt::never(),
         )
         .unwrap();
         let rmse_theta = rmse(scores.iter().zip(&sim.thetas).map(|(s, &t)| (s.theta, t)));
@@ -232,7 +233,16 @@ fn eaps_of_a_shifted_wide_population_are_unbiased() {
         data.push_person(answers).unwrap();
     }
     let moments = |grid: &Grid| {
-        let scores = score(&data, &items, latent, grid, ScoreMethod::Eap, &pool(2)).unwrap();
+        let scores = score(
+            &data,
+            &items,
+            latent,
+            grid,
+            ScoreMethod::Eap,
+            &pool(2),
+            &irt_core::Interrupt::never(),
+        )
+        .unwrap();
         let n = scores.len() as f64;
         let mean = scores.iter().map(|s| s.theta).sum::<f64>() / n;
         let variance = scores

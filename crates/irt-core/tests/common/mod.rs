@@ -108,6 +108,7 @@ pub fn mirt_eap(data: &Responses, result: &irt_core::FitResult) -> Vec<irt_core:
         &grid,
         irt_core::ScoreMethod::Eap,
         &pool(2),
+        &irt_core::Interrupt::never(),
     )
     .unwrap()
 }
