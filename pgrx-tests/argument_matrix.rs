@@ -119,6 +119,7 @@ fn functions() -> Vec<Function> {
                 arg("min_responses", count(1, 1_000_000), "5"),
                 arg("attempt", Ty::Name, "' First'"),
                 arg("algorithm", Ty::Name, "'SQUAREM '"),
+                arg("standard_errors", Ty::Name, "' Auto'"),
             ],
             valid_outcome: "ok",
         },

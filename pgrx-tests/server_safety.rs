@@ -20,8 +20,9 @@ fn full_error_of(statement: &str) -> Option<(String, String, Option<String>, Opt
 }
 
 /// 100,000 items, each answered by exactly 5 of 5,000 users (three right, two wrong or the
-/// reverse): the standard errors of a 2PL would need an information matrix of 200,000² entries,
-/// 320 GB, which no machine running these tests can give. (Five quadrature points and one
+/// reverse): the whole information of a 2PL (`standard_errors => 'full'`; `auto` would take
+/// per-item blocks here) has 200,000² entries, 320 GB, which no machine running these tests can
+/// give. (Five quadrature points and one
 /// cycle keep the E-step before it small.)
 fn load_huge_bank() {
     hold_run_lock();
@@ -43,7 +44,8 @@ fn an_allocation_the_machine_cannot_give_is_an_error_and_the_server_stays_up() {
     let before = table_counts();
     let (code, message, _, hint) = full_error_of(
         "SELECT mirt_calibrate('2PL', 60, source => 'huge_bank', items => 'huge_bank_items', linking => 'none', \
-         max_cycles => 1, accept_nonconverged => true, quadrature_points => 5, threads => 1)",
+         max_cycles => 1, accept_nonconverged => true, quadrature_points => 5, threads => 1, \
+         standard_errors => 'full')",
     )
     .expect("the run must fail");
     assert_eq!(code, "53200", "{message}");

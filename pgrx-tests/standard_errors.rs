@@ -77,3 +77,24 @@ fn standard_errors_never_vanish_silently() {
     let with_se: i64 = one("SELECT count(*) FROM mirt_item_params WHERE (params->>'se_c')::float8 > 0");
     assert_eq!(with_se, 5);
 }
+
+/// The modes of `standard_errors`: per-item blocks say so in the record, `none` skips them.
+#[pg_test]
+fn standard_errors_by_blocks_or_none() {
+    hold_run_lock();
+    Spi::run(LSAT7).unwrap();
+    let run = |mode: &str| {
+        Spi::run(&format!(
+            "SELECT mirt_calibrate('2PL', 60, source => 'lsat7', items => 'lsat7_items', linking => 'none', \
+             standard_errors => '{mode}')"
+        ))
+        .unwrap();
+        let method: String = one("SELECT model_spec->>'se_method' FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
+        let with_se: i64 = one("SELECT count(*) FROM mirt_item_params WHERE params ? 'se_a'");
+        (method, last_se_status(), with_se)
+    };
+    assert_eq!(run("item"), ("crossprod, per-item blocks".into(), "ok".into(), 5));
+    assert_eq!(run("auto"), ("crossprod".into(), "ok".into(), 5));
+    assert_eq!(run("none").1, "skipped");
+    assert_eq!(run("none").2, 0);
+}

@@ -76,8 +76,9 @@ done <<'RULES'
 --min-responses|-1|min_responses must be between 1 and 1000000, got -1
 --attempt|middle|unknown attempt rule "middle"; valid rules are first, last
 --algorithm|newton|invalid setting algorithm: unknown algorithm "newton"; valid algorithms are squarem, em, mirt
+--standard-errors|exact|invalid setting standard_errors: unknown standard errors "exact"; valid are auto, full, item, none
 RULES
-out=$("$PG_IRT" calibrate --model ' 2pl ' --linking ' Stocking_Lord' --priors DEFAULT --attempt ' First' --algorithm SQUAREM \
+out=$("$PG_IRT" calibrate --model ' 2pl ' --linking ' Stocking_Lord' --priors DEFAULT --attempt ' First' --algorithm SQUAREM --standard-errors ' ITEM' \
       --threads 1 --source nope 2>&1) && code=0 || code=$?
 check "odd case and blanks in names are accepted" '[[ $code != 2 ]]' "exit $code: $(head -1 <<<"$out")"
 out=$("$PG_IRT" calibrate --lookback-days 2>&1) && code=0 || code=$?

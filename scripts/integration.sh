@@ -71,7 +71,7 @@ value "CREATE TABLE big_bank AS SELECT u AS user_id, (u * 10 + k) % 4000 AS ques
 before=$(counts)
 psql_it -v VERBOSITY=verbose -c "SET application_name = 'pg_irt_cancel_se'" \
     -c "SELECT mirt_calibrate('2PL', 60, source => 'big_bank', items => 'big_bank_items', linking => 'none',
-        max_cycles => 1, accept_nonconverged => true, quadrature_points => 5)" >"$DIR/cancel_se.out" 2>&1 &
+        max_cycles => 1, accept_nonconverged => true, quadrature_points => 5, standard_errors => 'full')" >"$DIR/cancel_se.out" 2>&1 &
 victim=$!
 sleep 3
 cancelled=$(now)

@@ -45,6 +45,46 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mirt_linking_constants_3pl_wrapper';
 
+-- mirt_calibrate takes standard_errors (auto, full, item, none) after algorithm.
+DROP FUNCTION mirt_calibrate(text, integer, text, text, text, text, integer, double precision,
+                             integer, integer, boolean, integer, integer, text, text);
+CREATE FUNCTION mirt_calibrate(
+    "model" TEXT DEFAULT '2PL',
+    "lookback_days" INT DEFAULT 60,
+    "linking" TEXT DEFAULT 'stocking_lord',
+    "priors" TEXT DEFAULT 'default',
+    "source" TEXT DEFAULT 'attempt',
+    "items" TEXT DEFAULT 'question',
+    "max_cycles" INT DEFAULT 500,
+    "tolerance" double precision DEFAULT 1e-4,
+    "quadrature_points" INT DEFAULT 61,
+    "threads" INT DEFAULT NULL,
+    "accept_nonconverged" bool DEFAULT false,
+    "min_anchors" INT DEFAULT 5,
+    "min_responses" INT DEFAULT 5,
+    "attempt" TEXT DEFAULT 'first',
+    "algorithm" TEXT DEFAULT 'squarem',
+    "standard_errors" TEXT DEFAULT 'auto'
+) RETURNS TABLE (
+    "run_id" TEXT,
+    "model" TEXT,
+    "n_items" INT,
+    "n_users" INT,
+    "n_anchors" INT,
+    "n_observations" bigint,
+    "slope" double precision,
+    "intercept" double precision,
+    "loglik" double precision,
+    "aic" double precision,
+    "bic" double precision,
+    "em_cycles" INT,
+    "converged" bool,
+    "elapsed_ms" double precision
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mirt_calibrate_wrapper';
+
 -- Least privilege, as a new installation has it (sql/privileges.sql).
 DO $$
 DECLARE
@@ -55,7 +95,7 @@ BEGIN
     END IF;
     FOREACH f IN ARRAY ARRAY[
         'mirt_calibrate(text, integer, text, text, text, text, integer, double precision, integer,
-                        integer, boolean, integer, integer, text, text)',
+                        integer, boolean, integer, integer, text, text, text)',
         'mirt_schedule(text, text, integer, text)',
         'mirt_unschedule(text)'
     ]::regprocedure[] LOOP

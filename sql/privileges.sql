@@ -13,7 +13,7 @@ BEGIN
     END IF;
     FOREACH f IN ARRAY ARRAY[
         'mirt_calibrate(text, integer, text, text, text, text, integer, double precision, integer,
-                        integer, boolean, integer, integer, text, text)',
+                        integer, boolean, integer, integer, text, text, text)',
         'mirt_schedule(text, text, integer, text)',
         'mirt_unschedule(text)'
     ]::regprocedure[] LOOP

@@ -66,6 +66,7 @@ pub fn mirt_calibrate(
     min_responses: default!(Option<i32>, 5),
     attempt: default!(Option<&str>, "'first'"),
     algorithm: default!(Option<&str>, "'squarem'"),
+    standard_errors: default!(Option<&str>, "'auto'"),
 ) -> TableIterator<
     'static,
     (
@@ -105,6 +106,7 @@ pub fn mirt_calibrate(
             min_responses,
             attempt,
             algorithm,
+            standard_errors,
         })
         .or_raise();
         let (calibration, written, run_id) = run(settings, started);

@@ -20,12 +20,14 @@ use crate::forms::Forms;
 use crate::mirt_compat;
 use crate::model::{ItemModel, ItemParams};
 use crate::mstep::{coords, latent_moments, maximise_common_slope, FreeCoords, ItemCounts};
-use crate::params::{Algorithm, FitConfig};
+use crate::params::{Algorithm, FitConfig, StandardErrors};
 use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
 use crate::responses::{ItemStats, Responses};
 use crate::start::start_values;
-use crate::stderr::{item_covariances, ItemCovariance, JointCovariance, SE_METHOD};
+use crate::stderr::{
+    item_covariances, ItemCovariance, JointCovariance, SE_METHOD, SE_METHOD_BLOCKS,
+};
 
 /// Why the EM loop stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -595,7 +597,9 @@ pub fn fit(
             what: "log-likelihood",
         });
     }
-    let wanted = config.standard_errors && termination != Termination::Interrupted;
+    let n_params = engine.layout.len();
+    let mode = config.standard_errors.resolve(n_params);
+    let wanted = mode != StandardErrors::None && termination != Termination::Interrupted;
     let covariances = if wanted {
         item_covariances(
             data,
@@ -614,7 +618,6 @@ pub fn fit(
         (true, None) => SeStatus::NotPositiveDefinite,
         (true, Some(_)) => SeStatus::Ok,
     };
-    let n_params = engine.layout.len();
     let n_persons = data.n_persons();
     Ok(FitResult {
         model: config.model,
@@ -637,7 +640,11 @@ pub fn fit(
         cycles: progress.cycles,
         termination,
         max_change: progress.max_change,
-        se_method: SE_METHOD,
+        se_method: if mode == StandardErrors::Item {
+            SE_METHOD_BLOCKS
+        } else {
+            SE_METHOD
+        },
         se_status,
         latent_covariance: covariances.as_ref().map(|c| c.latent),
         grid: config.grid.clone(),

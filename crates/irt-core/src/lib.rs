@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod bank;
 mod bfgs;
+mod blocks;
 pub mod em;
 pub mod error;
 pub mod estep;
@@ -36,7 +37,7 @@ pub use error::{CoreError, Result};
 pub use estep::log_likelihood;
 pub use interrupt::Interrupt;
 pub use model::{ItemModel, ItemParams};
-pub use params::{Algorithm, FitConfig, FitParams};
+pub use params::{Algorithm, FitConfig, FitParams, StandardErrors};
 pub use priors::{NormalPrior, Priors};
 pub use quadrature::{Grid, Latent};
 pub use responses::{Attempt, ItemStats, Responses};

@@ -438,6 +438,7 @@ fn fit_params(
         .max_cycles(settings.max_cycles)
         .tolerance(settings.tolerance)
         .algorithm(settings.algorithm)
+        .standard_errors(settings.standard_errors)
         .quadrature(settings.quadrature_points, -6.0, 6.0);
     for (j, id) in item_ids.iter().enumerate() {
         if let Some(p) = bank.starts.get(id) {

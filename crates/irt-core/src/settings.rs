@@ -8,7 +8,7 @@ use std::ops::RangeInclusive;
 use crate::error::{CoreError, Result};
 use crate::linking::LinkingMethod;
 use crate::model::ItemModel;
-use crate::params::Algorithm;
+use crate::params::{Algorithm, StandardErrors};
 use crate::priors::Priors;
 
 pub const LOOKBACK_DAYS: RangeInclusive<i32> = 1..=36_500;
@@ -34,6 +34,7 @@ pub mod defaults {
     pub const MIN_RESPONSES: i32 = 5;
     pub const ATTEMPT: &str = "first";
     pub const ALGORITHM: &str = "squarem";
+    pub const STANDARD_ERRORS: &str = "auto";
 }
 
 /// The value of an argument that must not be NULL.
@@ -158,6 +159,7 @@ pub struct Arguments<'a> {
     pub min_responses: Option<i32>,
     pub attempt: Option<&'a str>,
     pub algorithm: Option<&'a str>,
+    pub standard_errors: Option<&'a str>,
 }
 
 impl Arguments<'static> {
@@ -180,6 +182,7 @@ impl Arguments<'static> {
             min_responses: Some(MIN_RESPONSES),
             attempt: Some(ATTEMPT),
             algorithm: Some(ALGORITHM),
+            standard_errors: Some(STANDARD_ERRORS),
         }
     }
 }
@@ -203,6 +206,7 @@ pub struct Settings {
     pub min_responses: usize,
     pub attempt: AttemptRule,
     pub algorithm: Algorithm,
+    pub standard_errors: StandardErrors,
 }
 
 impl Settings {
@@ -234,6 +238,8 @@ impl Settings {
         let min_responses = count(a.min_responses, "min_responses", MIN_COUNT)? as usize;
         let attempt = AttemptRule::parse(required(a.attempt, "attempt")?)?;
         let algorithm = Algorithm::parse(required(a.algorithm, "algorithm")?)?;
+        let standard_errors =
+            StandardErrors::parse(required(a.standard_errors, "standard_errors")?)?;
         Ok(Self {
             model,
             lookback_days,
@@ -251,6 +257,7 @@ impl Settings {
             min_responses,
             attempt,
             algorithm,
+            standard_errors,
         })
     }
 }

@@ -11,18 +11,21 @@ use rayon::prelude::*;
 use rayon::ThreadPool;
 
 use crate::alloc;
+use crate::blocks::BlockInformation;
 use crate::em::Layout;
-use crate::error::{CoreError, Result};
+use crate::error::Result;
 use crate::estep::Posteriors;
 use crate::forms::Forms;
 use crate::linalg::{cholesky, dot, InverseFromFactor};
 use crate::model::{logistic, ItemParams};
 use crate::mstep::FreeCoords;
-use crate::params::FitConfig;
+use crate::params::{FitConfig, StandardErrors};
 use crate::quadrature::Latent;
 use crate::responses::Responses;
 
 pub const SE_METHOD: &str = "crossprod";
+/// The same, each item's block of the information inverted alone.
+pub const SE_METHOD_BLOCKS: &str = "crossprod, per-item blocks";
 
 pub use crate::linking::{ItemCovariance, JointCovariance};
 
@@ -91,8 +94,45 @@ impl ScoreTables {
     }
 }
 
+/// A batch of persons' score vectors, with the test form of each.
+type Batch = [(Option<usize>, ScoreVector)];
+
+/// The inverse of the information, whole or by blocks.
+enum Inverse {
+    Full(InverseFromFactor),
+    Blocks(BlockInformation),
+}
+
+impl Inverse {
+    fn entry(&self, u: usize, v: usize) -> f64 {
+        match self {
+            Self::Full(inverse) => inverse.entry(u, v),
+            Self::Blocks(blocks) => blocks.entry(u, v),
+        }
+    }
+}
+
+/// The blocks of the per-item mode: each free item's own coordinates, then the common slope,
+/// then the latent mean and variance.
+fn block_ranges(layout: &Layout) -> Vec<std::ops::Range<usize>> {
+    let (offsets, slope, mean, variance) = layout.offsets();
+    let mut ranges: Vec<std::ops::Range<usize>> = layout
+        .free
+        .iter()
+        .zip(&offsets)
+        .map(|(&(_, free), &at)| at..at + free.indices().len())
+        .collect();
+    ranges.extend(slope.map(|k| k..k + 1));
+    match (mean, variance) {
+        (Some(m), Some(v)) => ranges.push(m.min(v)..m.max(v) + 1),
+        (m, v) => ranges.extend(m.or(v).map(|k| k..k + 1)),
+    }
+    ranges
+}
+
 /// The covariance of (a, b, c) for each item (None for fixed items), or None when the
-/// information matrix is not positive definite.
+/// information matrix is not positive definite. In `StandardErrors::Item` mode (as resolved for
+/// the number of parameters) the information is inverted by blocks ([`BlockInformation`]).
 pub(crate) fn item_covariances(
     data: &Responses,
     forms: &Forms,
@@ -103,6 +143,7 @@ pub(crate) fn item_covariances(
     pool: &ThreadPool,
 ) -> Result<Option<Covariances>> {
     let n = layout.len();
+    let blocks = config.standard_errors.resolve(n) == StandardErrors::Item;
     let nodes = config.grid.nodes();
     let (offsets, slope, mean, variance) = layout.offsets();
     let mut index: Vec<ItemSlot> = alloc::filled(data.n_items(), None, "the standard errors")?;
@@ -161,43 +202,66 @@ pub(crate) fn item_covariances(
         ScoreVector::new(g)
     };
 
-    // Only the lower triangle: the factorisation reads no other.
-    let mut info = alloc::square(n, "the information matrix")?;
-    let rows_per_block = n.div_ceil(4 * pool.current_num_threads().max(1)).max(1);
     let interrupt = &config.interrupt;
-    pool.install(|| {
+    let batches = |add: &mut dyn FnMut(&Batch)| -> Result<()> {
         for start in (0..data.n_persons()).step_by(BATCH) {
             interrupt.check()?;
-            let batch: Vec<(Option<usize>, ScoreVector)> = (start
-                ..(start + BATCH).min(data.n_persons()))
-                .into_par_iter()
-                .map_init(
-                    || vec![0.0; nodes.len()],
-                    |post, i| (forms.of(i), person_score(i, post)),
-                )
-                .collect();
-            let groups = groups(&batch);
-            // Each block of rows adds the groups in order, so the sums do not depend on threads.
-            info.par_chunks_mut(rows_per_block * n)
-                .enumerate()
-                .for_each(|(b, block)| {
-                    let rows = b * rows_per_block..(b * rows_per_block + block.len() / n);
-                    for group in &groups {
-                        ScoreVector::add_outer_lower(group, &rows, block, n);
-                    }
-                });
+            let batch: Vec<(Option<usize>, ScoreVector)> = pool.install(|| {
+                (start..(start + BATCH).min(data.n_persons()))
+                    .into_par_iter()
+                    .map_init(
+                        || vec![0.0; nodes.len()],
+                        |post, i| (forms.of(i), person_score(i, post)),
+                    )
+                    .collect()
+            });
+            add(&batch);
         }
-        Ok::<_, CoreError>(())
-    })?;
-    subtract_prior_hessian(&mut info, n, config, layout, &index, items, slope);
-    if pool
-        .install(|| cholesky(&mut info, n, interrupt))?
-        .is_none()
-    {
-        return Ok(None);
-    }
-    let inverse = pool.install(|| InverseFromFactor::new(&info, n, interrupt))?;
-    drop(info);
+        Ok(())
+    };
+    let prior = |sub: &mut dyn FnMut(usize, usize, f64)| {
+        subtract_prior_hessian(sub, config, layout, &index, items, slope)
+    };
+    let inverse = if blocks {
+        let mut info = BlockInformation::new(block_ranges(layout), n)?;
+        // Added person by person in order: the sums do not depend on threads.
+        batches(&mut |batch| {
+            for (_, g) in batch {
+                info.add_outer(&g.coords, &g.values);
+            }
+        })?;
+        prior(&mut |u, v, h| info.add(u, v, -h));
+        if !info.invert(interrupt)? {
+            return Ok(None);
+        }
+        Inverse::Blocks(info)
+    } else {
+        // Only the lower triangle: the factorisation reads no other.
+        let mut info = alloc::square(n, "the information matrix")?;
+        let rows_per_block = n.div_ceil(4 * pool.current_num_threads().max(1)).max(1);
+        batches(&mut |batch| {
+            let groups = groups(batch);
+            // Each block of rows adds the groups in order, so the sums do not depend on threads.
+            pool.install(|| {
+                info.par_chunks_mut(rows_per_block * n)
+                    .enumerate()
+                    .for_each(|(b, block)| {
+                        let rows = b * rows_per_block..(b * rows_per_block + block.len() / n);
+                        for group in &groups {
+                            ScoreVector::add_outer_lower(group, &rows, block, n);
+                        }
+                    })
+            });
+        })?;
+        prior(&mut |u, v, h| info[u * n + v] -= h);
+        if pool
+            .install(|| cholesky(&mut info, n, interrupt))?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        Inverse::Full(pool.install(|| InverseFromFactor::new(&info, n, interrupt))?)
+    };
     let entry = |u: usize, v: usize| inverse.entry(u, v);
     let cross = |i: usize, j: usize| -> ItemCovariance {
         match (index[i], index[j]) {
@@ -376,9 +440,9 @@ fn groups(batch: &[(Option<usize>, ScoreVector)]) -> Vec<Vec<&ScoreVector>> {
     out
 }
 
+/// Subtracts the log priors' Hessian, entry by entry, through `sub(u, v, h)`.
 fn subtract_prior_hessian(
-    info: &mut [f64],
-    n: usize,
+    sub: &mut dyn FnMut(usize, usize, f64),
     config: &FitConfig,
     layout: &Layout,
     index: &[ItemSlot],
@@ -392,15 +456,19 @@ fn subtract_prior_hessian(
         for (r, ir) in idx.iter().enumerate() {
             for (c, ic) in idx.iter().enumerate() {
                 if let (Some(ir), Some(ic)) = (ir, ic) {
-                    info[ir * n + ic] -= d.hess[r][c];
+                    sub(*ir, *ic, d.hess[r][c]);
                 }
             }
         }
     }
     if let Some(k) = slope {
-        info[k * n + k] -= priors
-            .common_slope_log_density(items[layout.free[0].0].a)
-            .hess[0][0];
+        sub(
+            k,
+            k,
+            priors
+                .common_slope_log_density(items[layout.free[0].0].a)
+                .hess[0][0],
+        );
     }
 }
 

@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Calibrate, link, score and write, as SELECT mirt_calibrate(...) does.
-    Calibrate(CalibrateArgs),
+    Calibrate(Box<CalibrateArgs>),
     /// Create or complete the result tables, view and health function (no extension needed).
     Migrate {
         /// Schema to create them in.
@@ -93,6 +93,9 @@ struct CalibrateArgs {
     /// squarem, em, mirt.
     #[arg(long, default_value = defaults::ALGORITHM)]
     algorithm: String,
+    /// auto (full up to 4,000 parameters, per-item blocks above), full, item, none.
+    #[arg(long, default_value = defaults::STANDARD_ERRORS)]
+    standard_errors: String,
     /// The most answers a run loads (the extension's pg_irt.max_answers).
     #[arg(long, default_value_t = 50_000_000)]
     max_answers: i64,
@@ -116,6 +119,7 @@ impl CalibrateArgs {
             min_responses: Some(self.min_responses),
             attempt: Some(&self.attempt),
             algorithm: Some(&self.algorithm),
+            standard_errors: Some(&self.standard_errors),
         })?)
     }
 }
