@@ -42,6 +42,9 @@ fn an_allocation_the_machine_cannot_give_is_an_error_and_the_server_stays_up() {
     let backend: i32 = one("SELECT pg_backend_pid()");
     let started: String = one("SELECT pg_postmaster_start_time()::text");
     let before = table_counts();
+    // The memory guard would refuse this run before the allocation; lift it to reach the
+    // allocator's own refusal.
+    Spi::run("SET pg_irt.max_memory = 2147483647").unwrap();
     let (code, message, _, hint) = full_error_of(
         "SELECT mirt_calibrate('2PL', 60, source => 'huge_bank', items => 'huge_bank_items', linking => 'none', \
          max_cycles => 1, accept_nonconverged => true, quadrature_points => 5, threads => 1, \

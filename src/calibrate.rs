@@ -177,15 +177,24 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
         source: &source,
         items: &items,
     };
-    let calibration = calibrate(answers, &bank, settings, &relations, &pool, &mut Messages)
-        .unwrap_or_else(|e| {
-            // A phase stopped for PostgreSQL's pending cancel: raise that (57014 in its own
-            // words, a timeout or a cancel) rather than ours.
-            if matches!(e, CoreError::Interrupted { .. }) {
-                pgrx::check_for_interrupts!();
-            }
-            raise_core(e)
-        });
+    let max_memory = crate::guc::MAX_MEMORY_MB.get() as u128 * 1_048_576;
+    let calibration = calibrate(
+        answers,
+        &bank,
+        settings,
+        &relations,
+        &pool,
+        &mut Messages,
+        max_memory,
+    )
+    .unwrap_or_else(|e| {
+        // A phase stopped for PostgreSQL's pending cancel: raise that (57014 in its own
+        // words, a timeout or a cancel) rather than ours.
+        if matches!(e, CoreError::Interrupted { .. }) {
+            pgrx::check_for_interrupts!();
+        }
+        raise_core(e)
+    });
     let written = Written {
         source: &source,
         items: &items,

@@ -50,7 +50,9 @@ fn sqlstate(err: &CoreError) -> PgSqlErrorCode {
         CoreError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
         CoreError::NotBinary { .. } => ERRCODE_INVALID_TEXT_REPRESENTATION,
         CoreError::NullIds { .. } => ERRCODE_NOT_NULL_VIOLATION,
-        CoreError::TooManyAnswers { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        CoreError::TooManyAnswers { .. } | CoreError::MemoryLimit { .. } => {
+            ERRCODE_PROGRAM_LIMIT_EXCEEDED
+        }
         CoreError::NoAnswers
         | CoreError::NoUsableAnswers { .. }
         | CoreError::TooFewAnchors { .. }

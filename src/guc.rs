@@ -7,6 +7,8 @@ use pgrx::pg_sys;
 pub static MAX_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// The largest number of answers (rows in the window) a run may load.
 pub static MAX_ANSWERS: GucSetting<i32> = GucSetting::<i32>::new(50_000_000);
+/// The most memory, in MB, a run may be predicted to hold before its fit starts.
+pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(4_096);
 
 pub fn init() {
     GucRegistry::define_int_guc(
@@ -28,6 +30,16 @@ pub fn init() {
         i32::MAX,
         GucContext::Suset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_irt.max_memory",
+        c"Most memory (MB) a calibration may be predicted to hold.",
+        c"A run predicted to hold more (its answers, the E-step's accumulators, the information matrix, the scores) is refused with SQLSTATE 54000 naming the largest part, before the fit allocates it.",
+        &MAX_MEMORY_MB,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_MB,
     );
     // SAFETY: called from _PG_init in the backend's main thread with a static C string.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"pg_irt".as_ptr()) };

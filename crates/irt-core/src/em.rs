@@ -142,7 +142,7 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    fn new(config: &FitConfig) -> Self {
+    pub(crate) fn new(config: &FitConfig) -> Self {
         let coords = match config.model {
             ItemModel::Rasch | ItemModel::OnePL => FreeCoords::Intercept,
             ItemModel::TwoPL => FreeCoords::SlopeIntercept,

@@ -87,6 +87,13 @@ pub enum CoreError {
     Linking(LinkingError),
     #[error("out of memory: {what} needs {} that the allocator could not give", human_bytes(*.bytes))]
     OutOfMemory { what: &'static str, bytes: u128 },
+    #[error("{}", crate::memory::describe(*.total, *.limit, .part, *.part_bytes))]
+    MemoryLimit {
+        total: u128,
+        limit: u128,
+        part: &'static str,
+        part_bytes: u128,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, CoreError>;
@@ -150,6 +157,9 @@ impl CoreError {
             }
             Self::NonFinite { .. } => "Use priors => 'default' or exclude the item.",
             Self::OutOfMemory { .. } => OUT_OF_MEMORY_HINT,
+            Self::MemoryLimit { .. } => {
+                "Nothing was read into the fit. Use standard_errors => 'item' for a large bank, shorten lookback_days, or raise the limit (pg_irt.max_memory, or pg-irt --max-memory) if the server has the memory."
+            }
             _ => return None,
         })
     }

@@ -16,6 +16,7 @@ mod forms;
 pub mod interrupt;
 pub mod linalg;
 pub mod linking;
+pub mod memory;
 mod mirt_compat;
 pub mod model;
 pub mod mstep;

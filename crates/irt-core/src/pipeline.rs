@@ -12,13 +12,14 @@ use serde_json::{json, Value};
 
 use crate::alloc;
 use crate::bank::Bank;
-use crate::em::{fit, CycleReport, FitResult, SeStatus, Termination};
+use crate::em::{fit, CycleReport, FitResult, Layout, SeStatus, Termination};
 use crate::error::{CoreError, Result};
 use crate::exclusion::{exclude_items, Excluded};
 use crate::interrupt::Interrupt;
 use crate::linking::{
     latent_as_constants, linking_constants, transform_item, ItemPoint, LinkingConstants,
 };
+use crate::memory::RunShape;
 use crate::model::ItemParams;
 use crate::params::FitParams;
 use crate::quadrature::Latent;
@@ -219,7 +220,8 @@ fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
-/// Runs a calibration of `answers` under `settings`, on `pool`.
+/// Runs a calibration of `answers` under `settings`, on `pool`; refuses before the fit when the
+/// run would hold more than `max_memory` bytes.
 pub fn calibrate(
     answers: Answers,
     bank: &Bank,
@@ -227,6 +229,7 @@ pub fn calibrate(
     relations: &Relations,
     pool: &ThreadPool,
     reporter: &mut impl Reporter,
+    max_memory: u128,
 ) -> Result<Calibration> {
     let (rows_in_window, null_answers, repeated) = (
         answers.rows_in_window,
@@ -265,6 +268,16 @@ pub fn calibrate(
     let config = fit_params(&kept.item_ids, bank, &anchors, &settings)
         .interrupt(interrupt.clone())
         .check(kept.responses.n_items())?;
+    RunShape {
+        answers: kept.responses.n_answers(),
+        persons: kept.responses.n_persons(),
+        items: kept.responses.n_items(),
+        parameters: Layout::new(&config).len(),
+        quadrature_points: settings.quadrature_points,
+        threads: pool.current_num_threads(),
+        standard_errors: settings.standard_errors,
+    }
+    .check(max_memory)?;
     reporter.notice(&format!(
         "Model: {}, Anchors: {}, Linking: {}",
         settings.model.name(),

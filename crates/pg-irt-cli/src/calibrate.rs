@@ -16,6 +16,12 @@ use crate::failure::{Exit, Failure};
 use crate::progress::{Progress, Stop};
 use crate::read::{read_answers, read_bank, Relation};
 
+/// The bounds of a run: answers read, memory predicted.
+pub struct Limits {
+    pub max_answers: i64,
+    pub max_memory: u128,
+}
+
 /// A finished run: its id and its calibration.
 pub struct Done {
     pub run_id: String,
@@ -25,7 +31,7 @@ pub struct Done {
 pub async fn run(
     client: &mut Client,
     settings: Settings,
-    max_answers: i64,
+    limits: Limits,
     signalled: Arc<AtomicBool>,
 ) -> Result<Done, Failure> {
     let started = Instant::now();
@@ -67,7 +73,7 @@ pub async fn run(
     let t = Instant::now();
     let source = Relation::resolve(&tx, &settings.source, "source").await?;
     let items = Relation::resolve(&tx, &settings.items, "items").await?;
-    let answers = read_answers(&tx, &source, &settings, max_answers, &pool).await?;
+    let answers = read_answers(&tx, &source, &settings, limits.max_answers, &pool).await?;
     let bank = read_bank(&tx, &items, |w| {
         irt_core::pipeline::Reporter::warning(&mut progress, &w)
     })
@@ -78,7 +84,15 @@ pub async fn run(
         items: &items.quoted,
     };
     let lookback_days = settings.lookback_days;
-    let calibration = calibrate(answers, &bank, settings, &relations, &pool, &mut progress)?;
+    let calibration = calibrate(
+        answers,
+        &bank,
+        settings,
+        &relations,
+        &pool,
+        &mut progress,
+        limits.max_memory,
+    )?;
     progress.finish();
 
     let t = Instant::now();

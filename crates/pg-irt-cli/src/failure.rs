@@ -24,7 +24,8 @@ pub enum Exit {
     Connection = 6,
     /// Ctrl-C, SIGTERM or `statement_timeout`: rolled back, nothing written.
     Cancelled = 7,
-    /// The machine could not give a run the memory it needs.
+    /// The machine could not give a run the memory it needs, or the run would hold more than
+    /// `--max-memory`.
     OutOfMemory = 8,
 }
 
@@ -74,7 +75,7 @@ impl From<CoreError> for Failure {
             | CoreError::InvalidSetting { .. } => Exit::BadArguments,
             CoreError::NotConverged { .. } | CoreError::NonFinite { .. } => Exit::NotConverged,
             CoreError::Interrupted { .. } => Exit::Cancelled,
-            CoreError::OutOfMemory { .. } => Exit::OutOfMemory,
+            CoreError::OutOfMemory { .. } | CoreError::MemoryLimit { .. } => Exit::OutOfMemory,
             _ => Exit::BadInput,
         };
         Self {

@@ -99,6 +99,9 @@ struct CalibrateArgs {
     /// The most answers a run loads (the extension's pg_irt.max_answers).
     #[arg(long, default_value_t = 50_000_000)]
     max_answers: i64,
+    /// The most memory, in MB, a run may be predicted to hold (the extension's pg_irt.max_memory).
+    #[arg(long, default_value_t = 4_096)]
+    max_memory: u64,
 }
 
 impl CalibrateArgs {
@@ -171,7 +174,11 @@ async fn run(command: Command) -> Result<(), Failure> {
             let signalled = Arc::new(AtomicBool::new(false));
             on_signal(&client, target.tls, signalled.clone())?;
             let settings = settings.expect("checked above");
-            let done = calibrate::run(&mut client, settings, args.max_answers, signalled).await?;
+            let limits = calibrate::Limits {
+                max_answers: args.max_answers,
+                max_memory: u128::from(args.max_memory) * 1_048_576,
+            };
+            let done = calibrate::run(&mut client, settings, limits, signalled).await?;
             let c = &done.calibration;
             eprintln!(
                 "NOTICE:  Calibration upsert completed: {} items, {} abilities",

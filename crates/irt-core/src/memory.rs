@@ -1,0 +1,160 @@
+//! What a run will hold, predicted before it allocates, part by part: a run larger than the
+//! caller's limit is refused with the part that makes it so, instead of meeting the allocator's
+//! refusal (or the kernel's OOM killer) half way through.
+
+use crate::error::{human_bytes, CoreError, Result};
+use crate::params::StandardErrors;
+
+/// One part of a run's memory.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Part {
+    pub what: &'static str,
+    pub bytes: u128,
+}
+
+/// The shape of a run, known once its answers are read and its items kept.
+#[derive(Clone, Copy, Debug)]
+pub struct RunShape {
+    pub answers: usize,
+    pub persons: usize,
+    pub items: usize,
+    /// Estimated parameters (2 per 2PL item, 3 per 3PL item, …).
+    pub parameters: usize,
+    pub quadrature_points: usize,
+    pub threads: usize,
+    pub standard_errors: StandardErrors,
+}
+
+/// Leaves of the E-step's reduction whose accumulators can be alive at once, per thread: one
+/// at each level of the tree (about 64 leaves) plus the one being filled.
+const LIVE_LEAVES_PER_THREAD: u128 = 8;
+
+impl RunShape {
+    /// The parts of a run's peak, largest first.
+    pub fn parts(&self) -> Vec<Part> {
+        let (answers, persons, items) = (
+            self.answers as u128,
+            self.persons as u128,
+            self.items as u128,
+        );
+        let (q, threads, n) = (
+            self.quadrature_points as u128,
+            self.threads.max(1) as u128,
+            self.parameters as u128,
+        );
+        let mut parts = vec![
+            // An item index and a byte per answer, an offset per person.
+            Part {
+                what: "the answers",
+                bytes: 5 * answers + 8 * persons,
+            },
+            // Per leaf: expected counts of right and wrong answers per item and node, and as
+            // much again for test forms.
+            Part {
+                what: "the E-step's accumulators",
+                bytes: LIVE_LEAVES_PER_THREAD * threads * 32 * items * q,
+            },
+            // Scores, test forms, the item statistics.
+            Part {
+                what: "the scores",
+                bytes: 64 * persons + 64 * items,
+            },
+        ];
+        parts.push(match self.standard_errors.resolve(self.parameters) {
+            // The information and its inverse.
+            StandardErrors::Full | StandardErrors::Auto => Part {
+                what: "the information matrix",
+                bytes: 16 * n * n,
+            },
+            StandardErrors::Item => Part {
+                what: "the information's blocks",
+                bytes: 8 * 9 * n,
+            },
+            StandardErrors::None => Part {
+                what: "the information matrix",
+                bytes: 0,
+            },
+        });
+        parts.sort_by_key(|p| std::cmp::Reverse(p.bytes));
+        parts
+    }
+
+    pub fn total(&self) -> u128 {
+        self.parts().iter().map(|p| p.bytes).sum()
+    }
+
+    /// Err when the run would hold more than `limit` bytes.
+    pub fn check(&self, limit: u128) -> Result<()> {
+        let total = self.total();
+        if total <= limit {
+            return Ok(());
+        }
+        let largest = self.parts()[0];
+        Err(CoreError::MemoryLimit {
+            total,
+            limit,
+            part: largest.what,
+            part_bytes: largest.bytes,
+        })
+    }
+}
+
+/// The words of the limit's error.
+pub fn describe(total: u128, limit: u128, part: &str, part_bytes: u128) -> String {
+    format!(
+        "a run would hold {} of memory, more than the limit of {}; the largest part is {part}, {}",
+        human_bytes(total),
+        human_bytes(limit),
+        human_bytes(part_bytes)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(items: usize, mode: StandardErrors) -> RunShape {
+        RunShape {
+            answers: 10_000_000,
+            persons: 200_000,
+            items,
+            parameters: 2 * items,
+            quadrature_points: 61,
+            threads: 2,
+            standard_errors: mode,
+        }
+    }
+
+    #[test]
+    fn the_largest_part_is_named() {
+        // 10,000 items with the whole information: 16 · 20,000² bytes = 6.4 GB.
+        let big = shape(10_000, StandardErrors::Full);
+        assert_eq!(
+            big.parts()[0],
+            Part {
+                what: "the information matrix",
+                bytes: 6_400_000_000
+            }
+        );
+        let err = big.check(4_000_000_000).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the largest part is the information matrix, 6.4 GB"),
+            "{err}"
+        );
+        // By blocks, the answers lead and the run fits.
+        let blocks = shape(10_000, StandardErrors::Auto);
+        assert_eq!(blocks.parts()[0].what, "the E-step's accumulators");
+        assert!(blocks.check(4_000_000_000).is_ok());
+        // 1,000 items, auto: the whole information, 64 MB.
+        assert_eq!(
+            shape(1_000, StandardErrors::Auto)
+                .parts()
+                .iter()
+                .find(|p| p.what == "the information matrix")
+                .unwrap()
+                .bytes,
+            64_000_000
+        );
+    }
+}
