@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use irt_core::alloc;
 use irt_core::pipeline::{Calibration, Provenance};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -23,26 +22,7 @@ pub struct Written<'a> {
 /// Writes the run and returns its id.
 pub fn write_run(calibration: &Calibration, written: &Written, started: Instant) -> String {
     let t = Instant::now();
-    let params = calibration.params_column().or_raise();
-    let column = |what, value: fn(&irt_core::pipeline::ReportedItem) -> f64| {
-        alloc::collect(calibration.items.iter().map(value), what).or_raise()
-    };
-    let p_values = column("the item rows", |i| i.p_value);
-    let n_responses: Vec<i64> = alloc::collect(
-        calibration.items.iter().map(|i| i.n_responses as i64),
-        "the item rows",
-    )
-    .or_raise();
-    let thetas = alloc::collect(
-        calibration.abilities.iter().map(|s| s.theta),
-        "the ability rows",
-    )
-    .or_raise();
-    let ses = alloc::collect(
-        calibration.abilities.iter().map(|s| s.se),
-        "the ability rows",
-    )
-    .or_raise();
+    let columns = calibration.columns().or_raise();
 
     Spi::connect_mut(|client| {
         // The window as it was read: from now() − lookback_days to the transaction's now().
@@ -116,9 +96,9 @@ pub fn write_run(calibration: &Calibration, written: &Written, started: Instant)
         let item_args = || -> Vec<pgrx::datum::DatumWithOid<'_>> {
             vec![
                 calibration.item_ids.clone().into(),
-                params.clone().into(),
-                n_responses.clone().into(),
-                p_values.clone().into(),
+                columns.params.clone().into(),
+                columns.n_responses.clone().into(),
+                columns.p_values.clone().into(),
                 run_id.clone().into(),
                 model.into(),
                 stamp.into(),
@@ -128,8 +108,8 @@ pub fn write_run(calibration: &Calibration, written: &Written, started: Instant)
         execute(client, &statements.append_history, &item_args());
         let ability_args = [
             calibration.user_ids.clone().into(),
-            thetas.clone().into(),
-            ses.clone().into(),
+            columns.thetas.clone().into(),
+            columns.ses.clone().into(),
             calibration.answers_per_user.clone().into(),
             run_id.clone().into(),
             stamp.into(),

@@ -199,13 +199,37 @@ impl Calibration {
         })
     }
 
-    /// The `params` column of every item, in `item_ids` order.
-    pub fn params_column(&self) -> Result<Vec<String>> {
-        alloc::collect(
-            self.items.iter().map(ReportedItem::params_json),
-            "the item rows",
-        )
+    /// The columns both front ends write, allocated fallibly.
+    pub fn columns(&self) -> Result<Columns> {
+        let (items, users) = (self.items.len(), self.abilities.len());
+        let mut c = Columns {
+            params: alloc::with_capacity(items, "the item rows")?,
+            n_responses: alloc::with_capacity(items, "the item rows")?,
+            p_values: alloc::with_capacity(items, "the item rows")?,
+            thetas: alloc::with_capacity(users, "the ability rows")?,
+            ses: alloc::with_capacity(users, "the ability rows")?,
+        };
+        for item in &self.items {
+            c.params.push(item.params_json());
+            c.n_responses.push(item.n_responses as i64);
+            c.p_values.push(item.p_value);
+        }
+        for s in &self.abilities {
+            c.thetas.push(s.theta);
+            c.ses.push(s.se);
+        }
+        Ok(c)
     }
+}
+
+/// The written columns of a calibration: per item in `item_ids` order, per user in `user_ids`
+/// order (with `answers_per_user`).
+pub struct Columns {
+    pub params: Vec<String>,
+    pub n_responses: Vec<i64>,
+    pub p_values: Vec<f64>,
+    pub thetas: Vec<f64>,
+    pub ses: Vec<f64>,
 }
 
 fn finite(x: f64) -> Value {

@@ -108,10 +108,10 @@ pub async fn run(
         written_by: "command",
         version: env!("CARGO_PKG_VERSION"),
     };
-    let run_id = write(&tx, &schema, &calibration, &provenance, load_ms).await?;
+    let statements = irt_store::Statements::new(&schema);
+    let run_id = write(&tx, &statements, &calibration, &provenance, load_ms).await?;
     let write_ms = t.elapsed().as_secs_f64() * 1e3;
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
-    let statements = irt_store::Statements::new(&schema);
     tx.execute(&statements.record_timing, &[&run_id, &write_ms, &total_ms])
         .await?;
     tx.commit().await?;
@@ -124,12 +124,11 @@ pub async fn run(
 /// The run's rows, by the statements the extension runs.
 async fn write(
     tx: &Transaction<'_>,
-    schema: &str,
+    statements: &irt_store::Statements,
     c: &Calibration,
     provenance: &Provenance<'_>,
     load_ms: f64,
 ) -> Result<String, Failure> {
-    let statements = irt_store::Statements::new(schema);
     // One timestamp for every row of the run.
     let stamp: SystemTime = tx.query_one("SELECT clock_timestamp()", &[]).await?.get(0);
     let run_id: String = tx.query_one(&statements.run_id, &[&stamp]).await?.get(0);
@@ -140,29 +139,25 @@ async fn write(
         &[&run_id, &model_spec, &metrics, &c.status(), &stamp],
     )
     .await?;
-    let params = c.params_column()?;
-    let n_responses: Vec<i64> = c.items.iter().map(|i| i.n_responses as i64).collect();
-    let p_values: Vec<f64> = c.items.iter().map(|i| i.p_value).collect();
+    let columns = c.columns()?;
     let model = c.settings.model.name();
     let item_args: [&(dyn ToSql + Sync); 7] = [
         &c.item_ids,
-        &params,
-        &n_responses,
-        &p_values,
+        &columns.params,
+        &columns.n_responses,
+        &columns.p_values,
         &run_id,
         &model,
         &stamp,
     ];
     tx.execute(&statements.upsert_items, &item_args).await?;
     tx.execute(&statements.append_history, &item_args).await?;
-    let thetas: Vec<f64> = c.abilities.iter().map(|s| s.theta).collect();
-    let ses: Vec<f64> = c.abilities.iter().map(|s| s.se).collect();
     tx.execute(
         &statements.upsert_abilities,
         &[
             &c.user_ids,
-            &thetas,
-            &ses,
+            &columns.thetas,
+            &columns.ses,
             &c.answers_per_user,
             &run_id,
             &stamp,
