@@ -139,12 +139,7 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
         .flatten()
         .unwrap_or(false);
     if !locked {
-        raise(
-            PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
-            "another mirt_calibrate is running",
-            None,
-            Some("Wait for it to finish; runs are serialised by an advisory lock so that two runs never interleave their writes."),
-        );
+        raise_core(CoreError::RunLockBusy);
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -64,6 +64,7 @@ fn sqlstate(err: &CoreError) -> PgSqlErrorCode {
         CoreError::NonFinite { .. } => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
         CoreError::OutOfMemory { .. } => ERRCODE_OUT_OF_MEMORY,
         CoreError::Interrupted { .. } => ERRCODE_QUERY_CANCELED,
+        CoreError::RunLockBusy => ERRCODE_LOCK_NOT_AVAILABLE,
     }
 }
 

@@ -73,6 +73,8 @@ pub enum CoreError {
     NothingToEstimate,
 
     // Outcomes.
+    #[error("another mirt_calibrate is running")]
+    RunLockBusy,
     #[error("canceling the calibration: {reason}")]
     Interrupted { reason: String },
     #[error("EM did not converge in {cycles} cycles (largest change {max_change:.2e}, tolerance {tolerance:.1e})")]
@@ -138,6 +140,9 @@ impl CoreError {
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
             Self::NullArgument { .. } => "Leave the argument out to take its default.",
+            Self::RunLockBusy => {
+                "Wait for it to finish; runs are serialised by an advisory lock so that two runs never interleave their writes."
+            }
             Self::MissingRelation { .. } => {
                 "Name a table or view visible on the search_path, or create a view with the expected columns."
             }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use irt_core::pipeline::{calibrate, Calibration, Provenance, Relations};
 use irt_core::settings::Settings;
+use irt_core::CoreError;
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Transaction};
@@ -59,9 +60,7 @@ pub async fn run(
     let tx = client.transaction().await?;
     let locked: bool = tx.query_one(irt_store::RUN_LOCK, &[]).await?.get(0);
     if !locked {
-        return Err(Failure::new(Exit::LockBusy, "another mirt_calibrate is running").hint(
-            "Wait for it to finish; runs are serialised by an advisory lock so that two runs never interleave their writes.",
-        ));
+        return Err(CoreError::RunLockBusy.into());
     }
     let schema: Option<String> = tx.query_one(irt_store::RESULT_SCHEMA, &[]).await?.get(0);
     let schema = schema.ok_or_else(|| {

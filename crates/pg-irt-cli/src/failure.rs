@@ -75,6 +75,7 @@ impl From<CoreError> for Failure {
             | CoreError::InvalidSetting { .. } => Exit::BadArguments,
             CoreError::NotConverged { .. } | CoreError::NonFinite { .. } => Exit::NotConverged,
             CoreError::Interrupted { .. } => Exit::Cancelled,
+            CoreError::RunLockBusy => Exit::LockBusy,
             CoreError::OutOfMemory { .. } | CoreError::MemoryLimit { .. } => Exit::OutOfMemory,
             _ => Exit::BadInput,
         };
