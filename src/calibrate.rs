@@ -11,7 +11,7 @@ use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
 use crate::errors::{raise, raise_core, OrRaise};
-use crate::load::{read_answers, read_bank, Relation};
+use crate::load::{read_answers, read_bank, resolve};
 use crate::memory::TrimOnExit;
 use crate::panics;
 use crate::write::{write_run, Written};
@@ -154,8 +154,8 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
         });
     let t = Instant::now();
     let (answers, bank, source, items) = Spi::connect(|client| {
-        let source = Relation::resolve(client, &settings.source, "source");
-        let items = Relation::resolve(client, &settings.items, "items");
+        let source = resolve(client, &settings.source, "source");
+        let items = resolve(client, &settings.items, "items");
         let answers = read_answers(
             client,
             &source,

@@ -4,12 +4,10 @@
 //! what each row becomes are the core's (`irt_core::source`, `irt_core::bank`); this file only
 //! decodes datums.
 
-use std::collections::HashMap;
-
 use irt_core::bank::{Bank, BankRow};
 use irt_core::pipeline::Answers;
 use irt_core::settings::AttemptRule;
-use irt_core::source::{bank_query, check_bank, Correct, SourceShape, Window};
+use irt_core::source::{bank_query, Correct, Relation, Window};
 use irt_core::CoreError;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
@@ -19,47 +17,34 @@ use pgrx::JsonB;
 use crate::errors::{raise_core, spi_failed, OrRaise};
 use crate::scan::for_each_row;
 
-/// A relation resolved at call time: its quoted name and column types.
-pub struct Relation {
-    pub quoted: String,
-    columns: HashMap<String, String>,
-}
-
-impl Relation {
-    pub fn resolve(client: &SpiClient<'_>, name: &str, role: &'static str) -> Self {
-        let found: Option<String> = client
-            .select(irt_store::RESOLVE_RELATION, None, &[name.into()])
-            .and_then(|t| t.first().get_one())
-            .unwrap_or_else(|_| {
-                raise_core(CoreError::InvalidRelationName {
-                    role,
-                    name: name.into(),
-                })
-            });
-        let Some(quoted) = found else {
-            raise_core(CoreError::MissingRelation {
+/// A relation named by the caller, resolved to a regclass with the caller's search_path, with
+/// its columns' types.
+pub fn resolve(client: &SpiClient<'_>, name: &str, role: &'static str) -> Relation {
+    let found: Option<String> = client
+        .select(irt_store::RESOLVE_RELATION, None, &[name.into()])
+        .and_then(|t| t.first().get_one())
+        .unwrap_or_else(|_| {
+            raise_core(CoreError::InvalidRelationName {
                 role,
                 name: name.into(),
             })
-        };
-        let mut columns = HashMap::new();
-        let rows = client
-            .select(irt_store::RELATION_COLUMNS, None, &[quoted.clone().into()])
-            .unwrap_or_else(|e| spi_failed(e));
-        for row in rows {
-            let (Ok(Some(name)), Ok(Some(ty))) = (row.get::<String>(1), row.get::<String>(2))
-            else {
-                continue;
-            };
-            columns.insert(name, ty);
-        }
-        Self { quoted, columns }
-    }
-
-    /// A column's type as `format_type` spells it.
-    fn column_type(&self, name: &str) -> Option<String> {
-        self.columns.get(name).cloned()
-    }
+        });
+    let Some(quoted) = found else {
+        raise_core(CoreError::MissingRelation {
+            role,
+            name: name.into(),
+        })
+    };
+    let rows = client
+        .select(irt_store::RELATION_COLUMNS, None, &[quoted.clone().into()])
+        .unwrap_or_else(|e| spi_failed(e));
+    let columns: Vec<(String, String)> = rows
+        .filter_map(|row| match (row.get::<String>(1), row.get::<String>(2)) {
+            (Ok(Some(name)), Ok(Some(ty))) => Some((name, ty)),
+            _ => None,
+        })
+        .collect();
+    Relation::new(quoted, columns)
 }
 
 pub fn read_answers(
@@ -69,7 +54,7 @@ pub fn read_answers(
     rule: AttemptRule,
     pool: &rayon::ThreadPool,
 ) -> Answers {
-    let shape = SourceShape::check(&source.quoted, |c| source.column_type(c)).or_raise();
+    let shape = source.source_shape().or_raise();
     // The window's start, computed once: `now() - interval` evaluated per row cost more than
     // the scan itself.
     let cutoff = client
@@ -128,7 +113,7 @@ fn read_id(ids: &mut irt_core::source::Ids, integer: bool, datum: pg_sys::Datum)
 
 /// Known parameters from the item bank: anchors, and start values for other items.
 pub fn read_bank(client: &SpiClient<'_>, items: &Relation) -> Bank {
-    check_bank(&items.quoted, |c| items.column_type(c)).or_raise();
+    items.check_bank().or_raise();
     let rows = client
         .select(bank_query(&items.quoted).as_str(), None, &[])
         .unwrap_or_else(|e| spi_failed(e));

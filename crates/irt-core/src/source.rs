@@ -104,6 +104,36 @@ impl SourceShape {
     }
 }
 
+/// A relation as a front end resolved it: its name as the database quotes it, and its columns'
+/// types as `format_type` spells them.
+pub struct Relation {
+    pub quoted: String,
+    columns: HashMap<String, String>,
+}
+
+impl Relation {
+    pub fn new(quoted: String, columns: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            quoted,
+            columns: columns.into_iter().collect(),
+        }
+    }
+
+    fn column_type(&self, name: &str) -> Option<String> {
+        self.columns.get(name).cloned()
+    }
+
+    /// How this relation is read as the source of answers (see [`SourceShape::check`]).
+    pub fn source_shape(&self) -> Result<SourceShape> {
+        SourceShape::check(&self.quoted, |c| self.column_type(c))
+    }
+
+    /// Whether it has the bank's columns (see [`check_bank`]).
+    pub fn check_bank(&self) -> Result<()> {
+        check_bank(&self.quoted, |c| self.column_type(c))
+    }
+}
+
 /// The query that reads the bank's anchors and stored parameters, ordered by id.
 pub fn bank_query(quoted_relation: &str) -> String {
     format!(

@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Transaction};
 
 use crate::failure::{Exit, Failure};
 use crate::progress::{Progress, Stop};
-use crate::read::{read_answers, read_bank, Relation};
+use crate::read::{read_answers, read_bank, resolve};
 
 /// The bounds of a run: answers read, memory predicted.
 pub struct Limits {
@@ -70,8 +70,8 @@ pub async fn run(
     })?;
 
     let t = Instant::now();
-    let source = Relation::resolve(&tx, &settings.source, "source").await?;
-    let items = Relation::resolve(&tx, &settings.items, "items").await?;
+    let source = resolve(&tx, &settings.source, "source").await?;
+    let items = resolve(&tx, &settings.items, "items").await?;
     let answers = read_answers(&tx, &source, &settings, limits.max_answers, &pool).await?;
     let bank = read_bank(&tx, &items, |w| {
         irt_core::pipeline::Reporter::warning(&mut progress, &w)

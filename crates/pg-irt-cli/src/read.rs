@@ -2,14 +2,13 @@
 //! the run's transaction. The relations are resolved and checked, the queries built and the rows
 //! judged by the core (`irt_core::source`, `irt_core::bank`), as in the extension.
 
-use std::collections::HashMap;
 use std::error::Error;
 
 use futures_util::{pin_mut, TryStreamExt};
 use irt_core::bank::{Bank, BankRow};
 use irt_core::pipeline::Answers;
 use irt_core::settings::Settings;
-use irt_core::source::{bank_query, check_bank, Correct, Ids, SourceShape, Window};
+use irt_core::source::{bank_query, Correct, Ids, Relation, Window};
 use irt_core::CoreError;
 use rayon::ThreadPool;
 use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
@@ -18,49 +17,37 @@ use tokio_postgres::Transaction;
 
 use crate::failure::Failure;
 
-/// A relation resolved with the search_path: its quoted name and column types.
-pub struct Relation {
-    pub quoted: String,
-    columns: HashMap<String, String>,
-}
-
-impl Relation {
-    pub async fn resolve(
-        tx: &Transaction<'_>,
-        name: &str,
-        role: &'static str,
-    ) -> Result<Self, Failure> {
-        let quoted: Option<String> = match tx.query_one(irt_store::RESOLVE_RELATION, &[&name]).await
-        {
-            Ok(row) => row.get(0),
-            Err(e) if e.as_db_error().is_some() => {
-                return Err(CoreError::InvalidRelationName {
-                    role,
-                    name: name.into(),
-                }
-                .into())
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let Some(quoted) = quoted else {
-            return Err(CoreError::MissingRelation {
+/// A relation named by the caller, resolved with the search_path, with its columns' types.
+pub async fn resolve(
+    tx: &Transaction<'_>,
+    name: &str,
+    role: &'static str,
+) -> Result<Relation, Failure> {
+    let quoted: Option<String> = match tx.query_one(irt_store::RESOLVE_RELATION, &[&name]).await {
+        Ok(row) => row.get(0),
+        Err(e) if e.as_db_error().is_some() => {
+            return Err(CoreError::InvalidRelationName {
                 role,
                 name: name.into(),
             }
-            .into());
-        };
-        let columns = tx
-            .query(irt_store::RELATION_COLUMNS, &[&quoted])
-            .await?
-            .iter()
-            .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)))
-            .collect();
-        Ok(Self { quoted, columns })
-    }
-
-    fn column_type(&self, name: &str) -> Option<String> {
-        self.columns.get(name).cloned()
-    }
+            .into())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(quoted) = quoted else {
+        return Err(CoreError::MissingRelation {
+            role,
+            name: name.into(),
+        }
+        .into());
+    };
+    let columns: Vec<(String, String)> = tx
+        .query(irt_store::RELATION_COLUMNS, &[&quoted])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    Ok(Relation::new(quoted, columns))
 }
 
 /// A timestamp's microseconds since 2000, as stored: attempt times only order a user's
@@ -84,7 +71,7 @@ pub async fn read_answers(
     max_answers: i64,
     pool: &ThreadPool,
 ) -> Result<Answers, Failure> {
-    let shape = SourceShape::check(&source.quoted, |c| source.column_type(c))?;
+    let shape = source.source_shape()?;
     // The window's start, computed once and written into the query as a constant.
     let cutoff: String = tx
         .query_one(
@@ -173,7 +160,7 @@ pub async fn read_bank(
     items: &Relation,
     warn: impl FnMut(String),
 ) -> Result<Bank, Failure> {
-    check_bank(&items.quoted, |c| items.column_type(c))?;
+    items.check_bank()?;
     let rows = tx.query(bank_query(&items.quoted).as_str(), &[]).await?;
     let rows = rows.iter().map(|row| BankRow {
         id: row.get(0),
