@@ -51,14 +51,20 @@ check "it returns within 1 s of the deadline" "awk 'BEGIN { exit !($took < 3.0) 
 check "the session stays usable" '[[ $out == *"still usable"* ]]' "a statement after the error runs"
 check "nothing was written" '[[ $(counts) == "$before" ]]' "runs/items/abilities/history $before"
 
-psql_it -v VERBOSITY=verbose -c "SET application_name = 'pg_irt_cancel'" -c "$LONG_RUN" >"$DIR/cancel.out" 2>&1 &
-victim=$!
-sleep 1.5
-cancelled=$(now)
-value "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_irt_cancel'" >/dev/null
-wait "$victim" || true
-took=$(seconds_between "$cancelled" "$(now)")
-check "pg_cancel_backend stops EM with 57014" 'grep -q 57014 "$DIR/cancel.out"' "$(grep -o 'ERROR:.*' "$DIR/cancel.out" | head -1)"
+# Runs a statement as application NAME, cancels it after SECONDS, leaves its output in
+# $DIR/NAME.out and the seconds from the cancel to its end in $took.
+cancel_after() { # name, seconds, statement
+    psql_it -v VERBOSITY=verbose -c "SET application_name = '$1'" -c "$3" >"$DIR/$1.out" 2>&1 &
+    local victim=$! cancelled
+    sleep "$2"
+    cancelled=$(now)
+    value "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '$1'" >/dev/null
+    wait "$victim" || true
+    took=$(seconds_between "$cancelled" "$(now)")
+}
+
+cancel_after pg_irt_cancel 1.5 "$LONG_RUN"
+check "pg_cancel_backend stops EM with 57014" 'grep -q 57014 "$DIR/pg_irt_cancel.out"' "$(grep -o 'ERROR:.*' "$DIR/pg_irt_cancel.out" | head -1)"
 check "it returns within 1 s of the cancel" "awk 'BEGIN { exit !($took < 1.0) }'" "${took} s"
 
 # A bank of 4,000 items seen 5 times each: one EM cycle, then standard errors over an 8,000 × 8,000
@@ -69,16 +75,9 @@ value "CREATE TABLE big_bank AS SELECT u AS user_id, (u * 10 + k) % 4000 AS ques
        FROM generate_series(0, 1999) u, generate_series(0, 9) k;
        CREATE TABLE big_bank_items (id int, meta jsonb)" >/dev/null
 before=$(counts)
-psql_it -v VERBOSITY=verbose -c "SET application_name = 'pg_irt_cancel_se'" \
-    -c "SELECT mirt_calibrate('2PL', 60, source => 'big_bank', items => 'big_bank_items', linking => 'none',
-        max_cycles => 1, accept_nonconverged => true, quadrature_points => 5, standard_errors => 'full')" >"$DIR/cancel_se.out" 2>&1 &
-victim=$!
-sleep 3
-cancelled=$(now)
-value "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_irt_cancel_se'" >/dev/null
-wait "$victim" || true
-took=$(seconds_between "$cancelled" "$(now)")
-check "pg_cancel_backend stops the standard errors with 57014" 'grep -q 57014 "$DIR/cancel_se.out"' "$(grep -o 'ERROR:.*' "$DIR/cancel_se.out" | head -1)"
+cancel_after pg_irt_cancel_se 3 "SELECT mirt_calibrate('2PL', 60, source => 'big_bank', items => 'big_bank_items',
+    linking => 'none', max_cycles => 1, accept_nonconverged => true, quadrature_points => 5, standard_errors => 'full')"
+check "pg_cancel_backend stops the standard errors with 57014" 'grep -q 57014 "$DIR/pg_irt_cancel_se.out"' "$(grep -o 'ERROR:.*' "$DIR/pg_irt_cancel_se.out" | head -1)"
 check "within a second, from inside the factorisation" "awk 'BEGIN { exit !($took < 1.0) }'" "${took} s"
 check "and writes nothing" '[[ $(counts) == "$before" ]]' "runs/items/abilities/history $(counts)"
 value "DROP TABLE big_bank, big_bank_items" >/dev/null
