@@ -203,21 +203,24 @@ pub(crate) fn item_covariances(
     };
 
     let interrupt = &config.interrupt;
-    let batches = |add: &mut dyn FnMut(&Batch)| -> Result<()> {
-        for start in (0..data.n_persons()).step_by(BATCH) {
-            interrupt.check()?;
-            let batch: Vec<(Option<usize>, ScoreVector)> = pool.install(|| {
-                (start..(start + BATCH).min(data.n_persons()))
+    // The whole pass inside the pool, as before the modes: entering it once per batch would
+    // cost a wake-up of its threads for every 1,024 persons.
+    let batches = |add: &mut (dyn FnMut(&Batch) + Send)| -> Result<()> {
+        pool.install(|| {
+            for start in (0..data.n_persons()).step_by(BATCH) {
+                interrupt.check()?;
+                let batch: Vec<(Option<usize>, ScoreVector)> = (start
+                    ..(start + BATCH).min(data.n_persons()))
                     .into_par_iter()
                     .map_init(
                         || vec![0.0; nodes.len()],
                         |post, i| (forms.of(i), person_score(i, post)),
                     )
-                    .collect()
-            });
-            add(&batch);
-        }
-        Ok(())
+                    .collect();
+                add(&batch);
+            }
+            Ok(())
+        })
     };
     let prior = |sub: &mut dyn FnMut(usize, usize, f64)| {
         subtract_prior_hessian(sub, config, layout, &index, items, slope)
@@ -242,16 +245,14 @@ pub(crate) fn item_covariances(
         batches(&mut |batch| {
             let groups = groups(batch);
             // Each block of rows adds the groups in order, so the sums do not depend on threads.
-            pool.install(|| {
-                info.par_chunks_mut(rows_per_block * n)
-                    .enumerate()
-                    .for_each(|(b, block)| {
-                        let rows = b * rows_per_block..(b * rows_per_block + block.len() / n);
-                        for group in &groups {
-                            ScoreVector::add_outer_lower(group, &rows, block, n);
-                        }
-                    })
-            });
+            info.par_chunks_mut(rows_per_block * n)
+                .enumerate()
+                .for_each(|(b, block)| {
+                    let rows = b * rows_per_block..(b * rows_per_block + block.len() / n);
+                    for group in &groups {
+                        ScoreVector::add_outer_lower(group, &rows, block, n);
+                    }
+                });
         })?;
         prior(&mut |u, v, h| info[u * n + v] -= h);
         if pool
