@@ -120,6 +120,8 @@ fn functions() -> Vec<Function> {
                 arg("attempt", Ty::Name, "' First'"),
                 arg("algorithm", Ty::Name, "'SQUAREM '"),
                 arg("standard_errors", Ty::Name, "' Auto'"),
+                arg("anchor_drift", Ty::Name, "' Purify'"),
+                arg("drift_z", Ty::Float { lo: 1.0, hi: 10.0, open_lo: false }, "2.576"),
             ],
             valid_outcome: "ok",
         },

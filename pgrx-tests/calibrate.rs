@@ -64,11 +64,19 @@ fn every_linking_method_and_model_runs() {
 fn fixed_anchors_keep_their_stored_values() {
     load_demo();
     Spi::run("SELECT mirt_calibrate('2PL', 60, linking => 'fixed')").unwrap();
-    let worst: f64 = one(
-        "SELECT max(abs((p.params->>'a')::float - (q.meta->'irt'->>'a')::float) + abs((p.params->>'b')::float - (q.meta->'irt'->>'b')::float)) \
-         FROM mirt_item_params p JOIN question q ON q.id::text = p.item_id WHERE q.meta->'tags' @> '[\"anchor\"]'",
-    );
-    assert!(worst < 1e-9, "{worst}");
+    // The anchors the link used are held at their stored values; one the drift screening
+    // flagged is calibrated freely instead.
+    let (worst, held) = Spi::get_two::<f64, i64>(
+        "SELECT max(abs((p.params->>'a')::float - (q.meta->'irt'->>'a')::float) + abs((p.params->>'b')::float - (q.meta->'irt'->>'b')::float)), count(*) \
+         FROM mirt_item_params p JOIN question q ON q.id::text = p.item_id \
+         WHERE p.item_id IN (SELECT jsonb_array_elements_text(model_spec->'anchors_used') FROM mirt_fit_meta)",
+    )
+    .unwrap();
+    assert!(worst.unwrap() < 1e-9, "{worst:?}");
+    let flagged: i64 = one("SELECT jsonb_array_length(model_spec->'anchor_drift'->'flagged') FROM mirt_fit_meta");
+    assert_eq!(held.unwrap() + flagged, 50);
+    let free: i64 = one("SELECT count(*) FROM mirt_item_params WHERE NOT (params->>'fixed')::boolean AND item_id IN (SELECT jsonb_array_elements_text(model_spec->'anchor_drift'->'flagged') FROM mirt_fit_meta)");
+    assert_eq!(free, flagged);
 }
 
 #[pg_test]

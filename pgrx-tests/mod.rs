@@ -10,6 +10,7 @@ include!("input_rules.rs");
 include!("functions.rs");
 include!("recovery.rs");
 include!("standard_errors.rs");
+include!("drift_and_fit.rs");
 include!("security.rs");
 include!("server_safety.rs");
 include!("argument_matrix.rs");

@@ -86,9 +86,12 @@ check "a flag without its value is a usage error" '[[ $code == 2 ]]' "exit $code
 
 echo "== without the extension: migrate, calibrate, the seed's checks"
 out=$(cli plain migrate 2>&1) && code=0 || code=$?
-check "migrate creates the tables" '[[ $code == 0 && $(sql plain "SELECT count(*) FROM pg_tables WHERE tablename LIKE '"'mirt%'"'") == 4 ]]' "$(tail -1 <<<"$out")"
+check "migrate creates the tables" '[[ $code == 0 && $(sql plain "SELECT count(*) FROM pg_tables WHERE tablename LIKE '"'mirt%'"'") == 6 ]]' "$(tail -1 <<<"$out")"
 out=$(cli plain migrate 2>&1) && code=0 || code=$?
 check "and again changes nothing" '[[ $code == 0 ]]' "exit $code"
+sql plain "ALTER TABLE mirt_ability DROP COLUMN zh" >/dev/null
+out=$(cli plain migrate 2>&1) && code=0 || code=$?
+check "and brings an earlier migration's tables up to date" '[[ $code == 0 && $(sql plain "SELECT count(*) FROM pg_attribute WHERE attrelid = '"'mirt_ability'"'::regclass AND attname = '"'zh'"'") == 1 ]]' "exit $code"
 out=$(cli both migrate 2>&1) && code=0 || code=$?
 check "migrate refuses where the extension owns the tables" '[[ $code == 3 && $out == *"owns the result tables"* ]]' "exit $code: $(head -1 <<<"$out")"
 start=$(now)
@@ -187,14 +190,18 @@ echo "== with the extension: the same numbers, and one run at a time"
 sql both "SELECT mirt_calibrate('2PL', 60)" >/dev/null
 snapshot() {
     sql both "SELECT md5(string_agg(item_id || ' ' || params::text || ' ' || n_responses || ' ' || p_value::text, ',' ORDER BY item_id)) FROM mirt_item_params"
-    sql both "SELECT md5(string_agg(user_id || ' ' || theta::text || ' ' || se::text || ' ' || n_responses, ',' ORDER BY user_id)) FROM mirt_ability"
+    sql both "SELECT md5(string_agg(user_id || ' ' || theta::text || ' ' || se::text || ' ' || n_responses || ' ' || zh::text, ',' ORDER BY user_id)) FROM mirt_ability"
     sql both "SELECT (model_spec - 'written_by' - 'extension_version' - 'window' - 'threads')::text FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"
+    sql both "SELECT md5(string_agg((to_jsonb(f) - 'run_id')::text, ',' ORDER BY item_id)) FROM mirt_item_fit f WHERE run_id = (SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)"
+    sql both "SELECT md5(string_agg((to_jsonb(d) - 'run_id')::text, ',' ORDER BY iteration, item_id)) FROM mirt_anchor_drift d WHERE run_id = (SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)"
 }
 extension=$(snapshot)
+# The command's run starts from the history the extension's did: no earlier screening.
+sql both "DELETE FROM mirt_anchor_drift WHERE run_id = (SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)" >/dev/null
 out=$(cli both calibrate 2>&1) && code=0 || code=$?
 command=$(snapshot)
 check "the command writes into the extension's tables" '[[ $code == 0 && $(sql both "SELECT count(*) FROM mirt_fit_meta") == 2 ]]' "exit $code"
-check "identical item parameters, SEs and abilities, and model_spec but for provenance" '[[ $command == "$extension" ]]' \
+check "identical item parameters, SEs, abilities, person and item fit, drift screening, and model_spec but for provenance" '[[ $command == "$extension" ]]' \
     "$(diff <(printf '%s\n' "$extension") <(printf '%s\n' "$command") | head -3 | paste -sd' ')"
 check "written_by says which" '[[ $(sql both "SELECT string_agg(model_spec->>'"'written_by'"', '"','"' ORDER BY fitted_at) FROM mirt_fit_meta") == "extension,command" ]]' "extension, then command"
 as_pg psql -X -q -h "$CLUSTER_SOCK" -p "$PORT" -d both -c "BEGIN" -c "SELECT pg_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null 2>&1 &

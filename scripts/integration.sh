@@ -173,18 +173,37 @@ trap 'rm -f "$extdir/pg_irt--0.1.0.sql"; cluster_stop "$DIR"' EXIT
 catalog="SELECT string_agg(f, E'\\n' ORDER BY f) FROM (SELECT format('%s(%s) returns %s strict=%s volatile=%s config=%s symbol=%s acl=%s', p.proname, pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid), p.proisstrict, p.provolatile, p.proconfig, p.prosrc, p.proacl) AS f
          FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_irt') s"
 tables="SELECT string_agg(format('%s %s', relname, relacl), E'\\n' ORDER BY relname) FROM pg_class WHERE relname LIKE 'mirt%' AND relkind IN ('r', 'v')"
+columns="SELECT string_agg(format('%s.%s %s notnull=%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), E'\\n' ORDER BY c.relname, a.attname)
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname LIKE 'mirt%' AND c.relkind IN ('r', 'v') AND a.attnum > 0 AND NOT a.attisdropped"
+constraints="SELECT string_agg(format('%s %s', conrelid::regclass, pg_get_constraintdef(oid)), E'\\n' ORDER BY conrelid::regclass::text, pg_get_constraintdef(oid)) FROM pg_constraint WHERE conrelid::regclass::text LIKE 'mirt%'"
+views="SELECT string_agg(format('%s %s', viewname, definition), E'\\n' ORDER BY viewname) FROM pg_views WHERE viewname LIKE 'mirt%'"
+dumped="SELECT array_to_string(ARRAY(SELECT c::regclass::text FROM pg_extension, unnest(extconfig) c WHERE extname = 'pg_irt' ORDER BY 1), ' ')"
+# Rows a 0.1.0 installation wrote, which the update must keep.
+old_rows="INSERT INTO mirt_fit_meta VALUES ('fit-2026-01-01T03:00:00Z', '{\"model\": \"2PL\"}', '{\"converged\": true}', 'succeeded', '2026-01-01 03:00:00+00');
+          INSERT INTO mirt_item_params VALUES ('7', '2PL', '{\"a\": 1.1, \"b\": 0.2}', 80, 0.6, 'fit-2026-01-01T03:00:00Z', '2026-01-01 03:00:00+00');
+          INSERT INTO mirt_item_params_history VALUES ('fit-2026-01-01T03:00:00Z', '7', '2PL', '{\"a\": 1.1, \"b\": 0.2}', 80, 0.6, '2026-01-01 03:00:00+00');
+          INSERT INTO mirt_ability VALUES ('42', 0.3, 0.4, 24, 'fit-2026-01-01T03:00:00Z', '2026-01-01 03:00:00+00')"
+kept="SELECT (SELECT count(*) FROM mirt_fit_meta WHERE run_id = 'fit-2026-01-01T03:00:00Z') || '/' || (SELECT params->>'a' FROM mirt_item_params WHERE item_id = '7')
+      || '/' || (SELECT count(*) FROM mirt_item_params_history) || '/' || (SELECT theta || ',' || coalesce(zh::text, 'null') FROM mirt_ability WHERE user_id = '42')"
 for db in pg_irt_upgraded pg_irt_fresh; do as_pg createdb -h "$SOCK" -p "$PORT" "$db"; done
 old_acl=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_upgraded -v ON_ERROR_STOP=1 -At \
-    -c "CREATE EXTENSION pg_irt VERSION '0.1.0'" \
+    -c "CREATE EXTENSION pg_irt VERSION '0.1.0'" -c "$old_rows" \
     -c "SELECT coalesce(proacl::text, 'default') FROM pg_proc WHERE proname = 'mirt_calibrate'" 2>&1 || true)
 upgraded=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_upgraded -v ON_ERROR_STOP=1 -At \
-    -c "ALTER EXTENSION pg_irt UPDATE" -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_irt'" -c "$catalog" -c "$tables" 2>&1 || true)
+    -c "ALTER EXTENSION pg_irt UPDATE" -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_irt'" \
+    -c "$catalog" -c "$tables" -c "$columns" -c "$constraints" -c "$views" -c "$dumped" 2>&1 || true)
 fresh=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_fresh -v ON_ERROR_STOP=1 -At \
-    -c "CREATE EXTENSION pg_irt" -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_irt'" -c "$catalog" -c "$tables" 2>&1 || true)
+    -c "CREATE EXTENSION pg_irt" -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_irt'" \
+    -c "$catalog" -c "$tables" -c "$columns" -c "$constraints" -c "$views" -c "$dumped" 2>&1 || true)
+after=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_upgraded -v ON_ERROR_STOP=1 -At -c "$kept" \
+    -f scripts/demo_data.sql -c "SELECT n_items FROM mirt_calibrate('2PL', 60)" \
+    -c "SELECT (SELECT count(*) FROM mirt_item_fit) || '/' || (SELECT count(*) FROM mirt_anchor_drift WHERE iteration = 1) || '/' || (SELECT count(zh) FROM mirt_ability)" 2>&1 | grep -v '^\(NOTICE\|WARNING\|INSERT\|CREATE\|SELECT\)' || true)
 check "0.1.0 installs and let PUBLIC run mirt_calibrate" '[[ $old_acl == default ]]' "proacl $old_acl"
 check "ALTER EXTENSION UPDATE reaches $current" '[[ $(head -1 <<<"$upgraded") == "$current" ]]' "$(head -1 <<<"$upgraded")"
 check "the upgraded functions, strictness and privileges equal a new installation's" '[[ $upgraded == "$fresh" ]]' \
     "$(diff <(printf '%s\n' "$fresh") <(printf '%s\n' "$upgraded") | head -5 | paste -sd' ')"
+check "the rows written at 0.1.0 are kept (zh NULL)" '[[ $(head -1 <<<"$after") == "1/1.1/1/0.3,null" ]]' "$(head -1 <<<"$after")"
+check "and the upgraded extension writes item fit, drift screening and person fit" '[[ $(tail -1 <<<"$after") == "150/50/500" ]]' "$(tail -2 <<<"$after" | paste -sd' ')"
 check "and EXECUTE on mirt_calibrate is not PUBLIC's" '[[ $fresh == *"mirt_calibrate("*"acl={"*"irt_calibrator=X/"* && $(grep "^mirt_calibrate(" <<<"$fresh") != *"{=X"* && $(grep "^mirt_calibrate(" <<<"$fresh") != *",=X"* ]]' \
     "$(grep "^mirt_calibrate(" <<<"$fresh" | grep -o 'acl=.*')"
 

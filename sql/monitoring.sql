@@ -37,3 +37,23 @@ AS $$
         SELECT CASE WHEN model_spec->'linking_constants' IS NOT NULL THEN 'OK' ELSE 'FAIL' END
         FROM @extschema@.mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1), 'FAIL')
 $$;
+
+-- The items a person should look at after the latest run: every item whose status is not ok,
+-- with the gate that set it, its fit and the parameters that run gave it (none if excluded).
+CREATE VIEW mirt_items_for_review AS
+SELECT f.item_id,
+       f.status,
+       f.reason,
+       f.run_id,
+       r.fitted_at,
+       (h.params->>'a')::float8 AS a,
+       (h.params->>'b')::float8 AS b,
+       h.p_value,
+       f.s_x2_p,
+       f.rmsd,
+       f.infit,
+       f.outfit
+FROM (SELECT run_id, fitted_at FROM @extschema@.mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1) r
+JOIN @extschema@.mirt_item_fit f ON f.run_id = r.run_id
+LEFT JOIN @extschema@.mirt_item_params_history h ON h.run_id = f.run_id AND h.item_id = f.item_id
+WHERE f.status <> 'ok';

@@ -45,7 +45,8 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mirt_linking_constants_3pl_wrapper';
 
--- mirt_calibrate takes standard_errors (auto, full, item, none) after algorithm.
+-- mirt_calibrate takes standard_errors (auto, full, item, none), anchor_drift (purify, flag,
+-- off) and drift_z after algorithm.
 DROP FUNCTION mirt_calibrate(text, integer, text, text, text, text, integer, double precision,
                              integer, integer, boolean, integer, integer, text, text);
 CREATE FUNCTION mirt_calibrate(
@@ -64,7 +65,9 @@ CREATE FUNCTION mirt_calibrate(
     "min_responses" INT DEFAULT 5,
     "attempt" TEXT DEFAULT 'first',
     "algorithm" TEXT DEFAULT 'squarem',
-    "standard_errors" TEXT DEFAULT 'auto'
+    "standard_errors" TEXT DEFAULT 'auto',
+    "anchor_drift" TEXT DEFAULT 'purify',
+    "drift_z" double precision DEFAULT 2.576
 ) RETURNS TABLE (
     "run_id" TEXT,
     "model" TEXT,
@@ -85,6 +88,68 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mirt_calibrate_wrapper';
 
+-- Anchor drift, item fit and person fit (sql/tables.sql, sql/monitoring.sql).
+ALTER TABLE mirt_ability
+    ADD COLUMN zh float8 CHECK (zh > '-Infinity' AND zh < 'Infinity');
+
+CREATE TABLE mirt_anchor_drift (
+    run_id    text NOT NULL,
+    iteration integer NOT NULL CHECK (iteration > 0),
+    item_id   text NOT NULL,
+    stored_a  float8 NOT NULL,
+    stored_b  float8 NOT NULL,
+    stored_c  float8 NOT NULL,
+    new_a     float8 NOT NULL,
+    new_b     float8 NOT NULL,
+    new_c     float8 NOT NULL,
+    d_a       float8 NOT NULL,
+    d_b       float8 NOT NULL,
+    z_a       float8,
+    z_b       float8,
+    area      float8 NOT NULL CHECK (area >= 0),
+    flagged   boolean NOT NULL,
+    PRIMARY KEY (run_id, iteration, item_id)
+);
+CREATE INDEX mirt_anchor_drift_item ON mirt_anchor_drift (item_id);
+
+CREATE TABLE mirt_item_fit (
+    run_id     text NOT NULL,
+    item_id    text NOT NULL,
+    s_x2       float8,
+    s_x2_df    integer,
+    s_x2_p     float8 CHECK (s_x2_p >= 0 AND s_x2_p <= 1),
+    s_x2_rmsea float8,
+    infit      float8,
+    infit_z    float8,
+    outfit     float8,
+    outfit_z   float8,
+    rmsd       float8,
+    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'excluded')),
+    reason     text,
+    PRIMARY KEY (run_id, item_id)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('mirt_anchor_drift', '');
+SELECT pg_catalog.pg_extension_config_dump('mirt_item_fit', '');
+
+CREATE VIEW mirt_items_for_review AS
+SELECT f.item_id,
+       f.status,
+       f.reason,
+       f.run_id,
+       r.fitted_at,
+       (h.params->>'a')::float8 AS a,
+       (h.params->>'b')::float8 AS b,
+       h.p_value,
+       f.s_x2_p,
+       f.rmsd,
+       f.infit,
+       f.outfit
+FROM (SELECT run_id, fitted_at FROM @extschema@.mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1) r
+JOIN @extschema@.mirt_item_fit f ON f.run_id = r.run_id
+LEFT JOIN @extschema@.mirt_item_params_history h ON h.run_id = f.run_id AND h.item_id = f.item_id
+WHERE f.status <> 'ok';
+
 -- Least privilege, as a new installation has it (sql/privileges.sql).
 DO $$
 DECLARE
@@ -95,7 +160,8 @@ BEGIN
     END IF;
     FOREACH f IN ARRAY ARRAY[
         'mirt_calibrate(text, integer, text, text, text, text, integer, double precision, integer,
-                        integer, boolean, integer, integer, text, text, text)',
+                        integer, boolean, integer, integer, text, text, text, text,
+                        double precision)',
         'mirt_schedule(text, text, integer, text)',
         'mirt_unschedule(text)'
     ]::regprocedure[] LOOP
@@ -106,3 +172,4 @@ END
 $$;
 GRANT SELECT, INSERT, UPDATE ON mirt_item_params, mirt_ability, mirt_fit_meta,
     mirt_item_params_history TO irt_calibrator;
+GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit TO irt_calibrator;

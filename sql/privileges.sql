@@ -13,7 +13,8 @@ BEGIN
     END IF;
     FOREACH f IN ARRAY ARRAY[
         'mirt_calibrate(text, integer, text, text, text, text, integer, double precision, integer,
-                        integer, boolean, integer, integer, text, text, text)',
+                        integer, boolean, integer, integer, text, text, text, text,
+                        double precision)',
         'mirt_schedule(text, text, integer, text)',
         'mirt_unschedule(text)'
     ]::regprocedure[] LOOP
@@ -24,3 +25,4 @@ END
 $$;
 GRANT SELECT, INSERT, UPDATE ON mirt_item_params, mirt_ability, mirt_fit_meta,
     mirt_item_params_history TO irt_calibrator;
+GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit TO irt_calibrator;

@@ -42,10 +42,58 @@ CREATE TABLE mirt_ability (
     se          float8 CHECK (se >= 0 AND se < 'Infinity'),
     n_responses integer NOT NULL CHECK (n_responses > 0),
     run_id      text NOT NULL,
-    fitted_at   timestamptz NOT NULL
+    fitted_at   timestamptz NOT NULL,
+    -- Person fit lz (Drasgow, Levine & Williams): strongly negative for an unlikely pattern.
+    zh          float8 CHECK (zh > '-Infinity' AND zh < 'Infinity')
 ) WITH (fillfactor = 50);
+
+-- Every screening of every anchor in a run (iteration 1 links with all anchors; each further
+-- one without those flagged before): stored against new on the anchors' scale, displacements
+-- d_a = ln a_new - ln a_stored and d_b = b_new - b_stored, their robust z, and the weighted
+-- RMS distance between the two curves over the population (area).
+CREATE TABLE mirt_anchor_drift (
+    run_id    text NOT NULL,
+    iteration integer NOT NULL CHECK (iteration > 0),
+    item_id   text NOT NULL,
+    stored_a  float8 NOT NULL,
+    stored_b  float8 NOT NULL,
+    stored_c  float8 NOT NULL,
+    new_a     float8 NOT NULL,
+    new_b     float8 NOT NULL,
+    new_c     float8 NOT NULL,
+    d_a       float8 NOT NULL,
+    d_b       float8 NOT NULL,
+    z_a       float8,
+    z_b       float8,
+    area      float8 NOT NULL CHECK (area >= 0),
+    flagged   boolean NOT NULL,
+    PRIMARY KEY (run_id, iteration, item_id)
+);
+CREATE INDEX mirt_anchor_drift_item ON mirt_anchor_drift (item_id);
+
+-- Item fit and the item's status per run: S-X2 (Orlando-Thissen) with df, p and RMSEA, infit
+-- and outfit mean squares with their z, RMSD; status ok, misfit, low_discrimination, drifted or
+-- excluded, and the gate that set it (reason).
+CREATE TABLE mirt_item_fit (
+    run_id     text NOT NULL,
+    item_id    text NOT NULL,
+    s_x2       float8,
+    s_x2_df    integer,
+    s_x2_p     float8 CHECK (s_x2_p >= 0 AND s_x2_p <= 1),
+    s_x2_rmsea float8,
+    infit      float8,
+    infit_z    float8,
+    outfit     float8,
+    outfit_z   float8,
+    rmsd       float8,
+    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'excluded')),
+    reason     text,
+    PRIMARY KEY (run_id, item_id)
+);
 
 SELECT pg_catalog.pg_extension_config_dump('mirt_fit_meta', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_params', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_params_history', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_ability', '');
+SELECT pg_catalog.pg_extension_config_dump('mirt_anchor_drift', '');
+SELECT pg_catalog.pg_extension_config_dump('mirt_item_fit', '');

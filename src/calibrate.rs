@@ -10,11 +10,11 @@ use irt_core::{CoreError, CycleReport, Interrupt};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
-use crate::errors::{raise, raise_core, OrRaise};
+use crate::errors::{raise, raise_core, spi_failed, OrRaise};
 use crate::load::{read_answers, read_bank, resolve};
 use crate::memory::TrimOnExit;
 use crate::panics;
-use crate::write::{write_run, Written};
+use crate::write::{extension_schema, write_run, Written};
 
 /// The run's progress as NOTICEs and WARNINGs; cancellation checked after every EM cycle.
 struct Messages;
@@ -67,6 +67,8 @@ pub fn mirt_calibrate(
     attempt: default!(Option<&str>, "'first'"),
     algorithm: default!(Option<&str>, "'squarem'"),
     standard_errors: default!(Option<&str>, "'auto'"),
+    anchor_drift: default!(Option<&str>, "'purify'"),
+    drift_z: default!(Option<f64>, 2.576),
 ) -> TableIterator<
     'static,
     (
@@ -107,6 +109,8 @@ pub fn mirt_calibrate(
             attempt,
             algorithm,
             standard_errors,
+            anchor_drift,
+            drift_z,
         })
         .or_raise();
         let (calibration, written, run_id) = run(settings, started);
@@ -164,7 +168,16 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
             &pool,
         );
         // Read without linking too: the bank's other known parameters are start values.
-        let bank = read_bank(client, &items);
+        let mut bank = read_bank(client, &items);
+        let statements = irt_store::Statements::new(&extension_schema(client));
+        let flagged = client
+            .select(&statements.flagged_anchors, None, &[])
+            .unwrap_or_else(|e| spi_failed(e));
+        for row in flagged {
+            let text = |i| row.get::<String>(i).ok().flatten().unwrap_or_default();
+            let number = |i| row.get::<f64>(i).ok().flatten().unwrap_or(f64::NAN);
+            bank.flagged_in(text(1), text(2), number(3), number(4), number(5));
+        }
         (answers, bank, source.quoted, items.quoted)
     });
     let load_ms = t.elapsed().as_secs_f64() * 1e3;

@@ -56,6 +56,7 @@ fn sqlstate(err: &CoreError) -> PgSqlErrorCode {
         CoreError::NoAnswers
         | CoreError::NoUsableAnswers { .. }
         | CoreError::TooFewAnchors { .. }
+        | CoreError::DriftedAnchors { .. }
         | CoreError::EmptyPerson { .. }
         | CoreError::EmptyItem { .. }
         | CoreError::ConstantItem { .. }

@@ -44,12 +44,7 @@ pub fn write_run(calibration: &Calibration, written: &Written, started: Instant)
             written_by: "extension",
             version: env!("CARGO_PKG_VERSION"),
         };
-        let schema: String = client
-            .select("SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_irt'", None, &[])
-            .and_then(|t| t.first().get_one())
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, "extension pg_irt is not installed", None, None));
+        let schema = extension_schema(client);
         // One timestamp for every row of the run, taken now rather than at the transaction's
         // start so that runs in one transaction still order by fitted_at.
         let stamp = client
@@ -113,8 +108,48 @@ pub fn write_run(calibration: &Calibration, written: &Written, started: Instant)
             calibration.answers_per_user.clone().into(),
             run_id.clone().into(),
             stamp.into(),
+            columns.zh.clone().into(),
         ];
         execute(client, &statements.upsert_abilities, &ability_args);
+        let d = &columns.drift;
+        let drift_args = [
+            run_id.clone().into(),
+            d.iteration.clone().into(),
+            d.item_id.clone().into(),
+            d.stored_a.clone().into(),
+            d.stored_b.clone().into(),
+            d.stored_c.clone().into(),
+            d.new_a.clone().into(),
+            d.new_b.clone().into(),
+            d.new_c.clone().into(),
+            d.d_a.clone().into(),
+            d.d_b.clone().into(),
+            d.z_a.clone().into(),
+            d.z_b.clone().into(),
+            d.area.clone().into(),
+            d.flagged.clone().into(),
+        ];
+        execute(client, &statements.insert_drift, &drift_args);
+        let f = &columns.item_fit;
+        let fit_args = [
+            run_id.clone().into(),
+            f.item_id.clone().into(),
+            f.s_x2.clone().into(),
+            f.s_x2_df.clone().into(),
+            f.s_x2_p.clone().into(),
+            f.s_x2_rmsea.clone().into(),
+            f.infit.clone().into(),
+            f.infit_z.clone().into(),
+            f.outfit.clone().into(),
+            f.outfit_z.clone().into(),
+            f.rmsd.clone().into(),
+            f.status.clone().into(),
+            f.reason.clone().into(),
+        ];
+        execute(client, &statements.insert_item_fit, &fit_args);
+        if let Some(payload) = calibration.notification(&run_id) {
+            execute(client, &statements.notify, &[payload.into()]);
+        }
         let write_ms = t.elapsed().as_secs_f64() * 1e3;
         let total_ms = started.elapsed().as_secs_f64() * 1e3;
         execute(
@@ -135,4 +170,14 @@ fn execute(
     client
         .update(sql, None, args)
         .unwrap_or_else(|e| spi_failed(e));
+}
+
+/// The extension's schema, quoted: where its result tables are.
+pub fn extension_schema(client: &pgrx::spi::SpiClient<'_>) -> String {
+    client
+        .select("SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_irt'", None, &[])
+        .and_then(|t| t.first().get_one())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, "extension pg_irt is not installed", None, None))
 }

@@ -2,6 +2,8 @@
 -- the run goes on with the others (the demo has 50 anchors; 7 are spoiled here, one duplicated).
 SET client_min_messages = warning;
 BEGIN;
+-- Screening is not what this file is about: no earlier verdicts, and none made here.
+DELETE FROM mirt_anchor_drift;
 UPDATE question SET meta = jsonb_set(meta, '{irt,a}', '"high"') WHERE id = 1;     -- a string
 UPDATE question SET meta = jsonb_set(meta, '{irt,a}', '-1') WHERE id = 2;         -- a negative slope
 UPDATE question SET meta = meta #- '{irt,b}' WHERE id = 3;                          -- a missing key
@@ -20,7 +22,8 @@ ROLLBACK;
 -- so a 2PL leaves the three of them out, each with a warning (50 - 3 = 47), and a 3PL uses
 -- every one (50).
 BEGIN;
+DELETE FROM mirt_anchor_drift;
 UPDATE question SET meta = jsonb_set(meta, '{irt,c}', '0.2') WHERE id IN (10, 11, 12);
-SELECT n_anchors FROM mirt_calibrate('2PL', 60);
-SELECT n_anchors FROM mirt_calibrate('3PL', 60);
+SELECT n_anchors FROM mirt_calibrate('2PL', 60, anchor_drift => 'off');
+SELECT n_anchors FROM mirt_calibrate('3PL', 60, anchor_drift => 'off');
 ROLLBACK;

@@ -1,6 +1,8 @@
 -- mirt_calibrate on the demo database, in a transaction that is rolled back.
 SET client_min_messages = warning;
 BEGIN;
+-- As on a new installation: no earlier drift screening.
+DELETE FROM mirt_anchor_drift;
 SELECT model, n_items, n_users, n_anchors, n_observations, converged,
        round(slope::numeric, 3) AS slope, round(intercept::numeric, 3) AS intercept,
        round(loglik::numeric, 2) AS loglik

@@ -23,6 +23,28 @@ pub struct Bank {
     /// Anchors by id, in id order, each once.
     pub anchors: Vec<(String, ItemParams)>,
     pub starts: HashMap<String, ItemParams>,
+    /// Anchors the last screening run flagged as drifted, by id: that run's id and the stored
+    /// parameters it flagged.
+    pub flagged: HashMap<String, (String, ItemParams)>,
+}
+
+impl Bank {
+    /// Records that run `run` flagged anchor `id` while it had the stored (a, b, c): a row of
+    /// the store's `flagged_anchors`.
+    pub fn flagged_in(&mut self, id: String, run: String, a: f64, b: f64, c: f64) {
+        self.flagged
+            .insert(id, (run, ItemParams::from_irt(a, b, c)));
+    }
+
+    /// The run that flagged this anchor while it had these stored parameters, if one did: such
+    /// an anchor stays out of the link until someone updates its stored parameters (after
+    /// review) or removes its tag.
+    pub fn flagged_by(&self, id: &str, stored: &ItemParams) -> Option<&str> {
+        let (run, flagged) = self.flagged.get(id)?;
+        let same = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
+        (same(flagged.a, stored.a) && same(flagged.b(), stored.b()) && same(flagged.c, stored.c))
+            .then_some(run.as_str())
+    }
 }
 
 impl Bank {

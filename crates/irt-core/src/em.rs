@@ -75,6 +75,9 @@ pub struct ItemEstimate {
     pub fixed: bool,
     /// Covariance of (a, b, c); rows of parameters not estimated are zero.
     pub covariance: Option<ItemCovariance>,
+    /// For an item held fixed: where the data would move it if it alone were released, from the
+    /// final E-step (its M-step from the fixed values; Winsteps calls the move displacement).
+    pub released: Option<ItemParams>,
 }
 
 impl ItemEstimate {
@@ -142,12 +145,17 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    pub(crate) fn new(config: &FitConfig) -> Self {
-        let coords = match config.model {
+    /// What a free item of `model` estimates.
+    fn coords(model: ItemModel) -> FreeCoords {
+        match model {
             ItemModel::Rasch | ItemModel::OnePL => FreeCoords::Intercept,
             ItemModel::TwoPL => FreeCoords::SlopeIntercept,
             ItemModel::ThreePL => FreeCoords::SlopeInterceptGuessing,
-        };
+        }
+    }
+
+    pub(crate) fn new(config: &FitConfig) -> Self {
+        let coords = Self::coords(config.model);
         Self {
             model: config.model,
             free: (0..config.fixed.len())
@@ -619,6 +627,15 @@ pub fn fit(
         (true, Some(_)) => SeStatus::Ok,
     };
     let n_persons = data.n_persons();
+    let released = |j: usize| {
+        config.fixed[j].map(|fixed| {
+            engine.item_counts(&counts, j).maximise(
+                fixed,
+                Layout::coords(config.model),
+                &config.priors,
+            )
+        })
+    };
     Ok(FitResult {
         model: config.model,
         items: items
@@ -628,6 +645,7 @@ pub fn fit(
                 params,
                 fixed: config.fixed[j].is_some(),
                 covariance: covariances.as_ref().and_then(|c| c.items[j]),
+                released: released(j),
             })
             .collect(),
         item_stats,

@@ -59,6 +59,12 @@ pub enum CoreError {
         in_bank: usize,
         items: String,
     },
+    #[error("only {survivors} anchors are left after drift screening flagged {}, fewer than min_anchors = {min_anchors}", flagged.join(", "))]
+    DriftedAnchors {
+        survivors: usize,
+        min_anchors: usize,
+        flagged: Vec<String>,
+    },
     #[error("person {person} has no answers")]
     EmptyPerson { person: usize },
     #[error("item {item} has no answers")]
@@ -156,6 +162,9 @@ impl CoreError {
             }
             Self::TooFewAnchors { .. } => {
                 "Tag more items with \"anchor\" and give them meta->'irt', lower min_anchors, or calibrate without linking (linking => 'none')."
+            }
+            Self::DriftedAnchors { .. } => {
+                "Review the flagged anchors (their stored meta->'irt' or their \"anchor\" tag); or raise drift_z, lower min_anchors, or link with every anchor and only record the drift (anchor_drift => 'flag')."
             }
             Self::NotConverged { .. } => {
                 "Raise max_cycles, use default priors, or accept the run with accept_nonconverged => true."

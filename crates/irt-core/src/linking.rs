@@ -188,6 +188,20 @@ impl JointCovariance {
         self.values[(3 * i + r) * 3 * self.n_items + 3 * j + c]
     }
 
+    /// The covariance of the items `keep` (indices into this one's items), in that order.
+    pub fn subset(&self, keep: &[usize]) -> Self {
+        let n = keep.len();
+        let mut values = Vec::with_capacity(9 * n * n);
+        for &i in keep {
+            for r in 0..3 {
+                for &j in keep {
+                    values.extend((0..3).map(|c| self.entry(i, r, j, c)));
+                }
+            }
+        }
+        Self { n_items: n, values }
+    }
+
     /// The block of item i, as [`ItemCovariance`].
     pub fn block(&self, i: usize) -> ItemCovariance {
         std::array::from_fn(|r| std::array::from_fn(|c| self.entry(i, r, i, c)))

@@ -60,6 +60,15 @@ impl ItemModel {
         self == Self::ThreePL
     }
 
+    /// Parameters a free item of this model estimates (a shared slope not counted).
+    pub fn parameters_per_item(self) -> usize {
+        match self {
+            Self::Rasch | Self::OnePL => 1,
+            Self::TwoPL => 2,
+            Self::ThreePL => 3,
+        }
+    }
+
     /// Slopes estimated item by item.
     pub fn has_item_slopes(self) -> bool {
         matches!(self, Self::TwoPL | Self::ThreePL)

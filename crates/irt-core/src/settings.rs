@@ -5,6 +5,7 @@
 
 use std::ops::RangeInclusive;
 
+use crate::drift::AnchorDrift;
 use crate::error::{CoreError, Result};
 use crate::linking::LinkingMethod;
 use crate::model::ItemModel;
@@ -17,6 +18,7 @@ pub const QUADRATURE_POINTS: RangeInclusive<i32> = 5..=301;
 pub const THREADS: RangeInclusive<i32> = 1..=1_024;
 pub const MIN_COUNT: RangeInclusive<i32> = 1..=1_000_000;
 pub const TOLERANCE: RangeInclusive<f64> = 1e-12..=1.0;
+pub const DRIFT_Z: RangeInclusive<f64> = 1.0..=10.0;
 
 /// The defaults of every argument (the extension's SQL defaults spell the same values).
 pub mod defaults {
@@ -35,6 +37,8 @@ pub mod defaults {
     pub const ATTEMPT: &str = "first";
     pub const ALGORITHM: &str = "squarem";
     pub const STANDARD_ERRORS: &str = "auto";
+    pub const ANCHOR_DRIFT: &str = "purify";
+    pub const DRIFT_Z: f64 = crate::drift::DEFAULT_THRESHOLD;
 }
 
 /// The value of an argument that must not be NULL.
@@ -160,6 +164,8 @@ pub struct Arguments<'a> {
     pub attempt: Option<&'a str>,
     pub algorithm: Option<&'a str>,
     pub standard_errors: Option<&'a str>,
+    pub anchor_drift: Option<&'a str>,
+    pub drift_z: Option<f64>,
 }
 
 impl Arguments<'static> {
@@ -183,6 +189,8 @@ impl Arguments<'static> {
             attempt: Some(ATTEMPT),
             algorithm: Some(ALGORITHM),
             standard_errors: Some(STANDARD_ERRORS),
+            anchor_drift: Some(ANCHOR_DRIFT),
+            drift_z: Some(DRIFT_Z),
         }
     }
 }
@@ -207,6 +215,9 @@ pub struct Settings {
     pub attempt: AttemptRule,
     pub algorithm: Algorithm,
     pub standard_errors: StandardErrors,
+    pub anchor_drift: AnchorDrift,
+    /// |z| at which an anchor's displacement flags it.
+    pub drift_z: f64,
 }
 
 impl Settings {
@@ -240,6 +251,8 @@ impl Settings {
         let algorithm = Algorithm::parse(required(a.algorithm, "algorithm")?)?;
         let standard_errors =
             StandardErrors::parse(required(a.standard_errors, "standard_errors")?)?;
+        let anchor_drift = AnchorDrift::parse(required(a.anchor_drift, "anchor_drift")?)?;
+        let drift_z = float_in(required(a.drift_z, "drift_z")?, "drift_z", DRIFT_Z)?;
         Ok(Self {
             model,
             lookback_days,
@@ -258,6 +271,8 @@ impl Settings {
             attempt,
             algorithm,
             standard_errors,
+            anchor_drift,
+            drift_z,
         })
     }
 }

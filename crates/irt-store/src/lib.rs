@@ -8,14 +8,21 @@
 /// Parameters: `run_id` takes the run's timestamp; `insert_run` (run_id, model_spec, metrics,
 /// status, fitted_at); `upsert_items` and `append_history` (item ids, params, n_responses,
 /// p_values, run_id, model, fitted_at); `upsert_abilities` (user ids, thetas, SEs, n_responses,
-/// run_id, fitted_at); `record_timing` (run_id, write ms, total ms).
+/// run_id, fitted_at, zh); `insert_drift` (run_id, then the columns of `DriftColumns` in
+/// order); `insert_item_fit` (run_id, then the columns of `ItemFitColumns` in order); `notify`
+/// (payload); `record_timing` (run_id, write ms, total ms). `flagged_anchors` reads, before a
+/// run, the anchors whose latest screening flagged them: (item_id, run_id, stored a, b, c).
 pub struct Statements {
     pub run_id: String,
     pub insert_run: String,
     pub upsert_items: String,
     pub append_history: String,
     pub upsert_abilities: String,
+    pub insert_drift: String,
+    pub insert_item_fit: String,
+    pub notify: String,
     pub record_timing: String,
+    pub flagged_anchors: String,
 }
 
 impl Statements {
@@ -42,14 +49,35 @@ impl Statements {
                  SELECT $5, i, $6, p::jsonb, n, pv, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv)"
             ),
             upsert_abilities: format!(
-                "INSERT INTO {schema}.mirt_ability (user_id, theta, se, n_responses, run_id, fitted_at) \
-                 SELECT u, t, s, n, $5, $6 FROM unnest($1::text[], $2::float8[], $3::float8[], $4::int[]) AS x(u, t, s, n) \
+                "INSERT INTO {schema}.mirt_ability (user_id, theta, se, n_responses, run_id, fitted_at, zh) \
+                 SELECT u, t, s, n, $5, $6, z FROM unnest($1::text[], $2::float8[], $3::float8[], $4::int[], $7::float8[]) AS x(u, t, s, n, z) \
                  ON CONFLICT (user_id) DO UPDATE SET theta = EXCLUDED.theta, se = EXCLUDED.se, \
-                 n_responses = EXCLUDED.n_responses, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
+                 n_responses = EXCLUDED.n_responses, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at, zh = EXCLUDED.zh"
             ),
+            insert_drift: format!(
+                "INSERT INTO {schema}.mirt_anchor_drift (run_id, iteration, item_id, stored_a, stored_b, stored_c, \
+                 new_a, new_b, new_c, d_a, d_b, z_a, z_b, area, flagged) \
+                 SELECT $1, u.* FROM unnest($2::int[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], \
+                 $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::bool[]) AS u"
+            ),
+            insert_item_fit: format!(
+                "INSERT INTO {schema}.mirt_item_fit (run_id, item_id, s_x2, s_x2_df, s_x2_p, s_x2_rmsea, infit, infit_z, \
+                 outfit, outfit_z, rmsd, status, reason) \
+                 SELECT $1, u.* FROM unnest($2::text[], $3::float8[], $4::int[], $5::float8[], $6::float8[], $7::float8[], \
+                 $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[]) AS u"
+            ),
+            notify: "SELECT pg_notify('pg_irt', $1)".into(),
             record_timing: format!(
                 "UPDATE {schema}.mirt_fit_meta SET metrics = jsonb_set(jsonb_set(metrics, '{{ms,write}}', to_jsonb($2::float8)), \
                  '{{ms,total}}', to_jsonb($3::float8)) WHERE run_id = $1"
+            ),
+            // An anchor's latest screening is its last iteration in the latest run that
+            // screened it; one held out since is not screened, so its flag stands.
+            flagged_anchors: format!(
+                "SELECT item_id, run_id, stored_a, stored_b, stored_c FROM ( \
+                 SELECT DISTINCT ON (d.item_id) d.item_id, d.run_id, d.stored_a, d.stored_b, d.stored_c, d.flagged \
+                 FROM {schema}.mirt_anchor_drift d JOIN {schema}.mirt_fit_meta m ON m.run_id = d.run_id \
+                 ORDER BY d.item_id, m.fitted_at DESC, d.iteration DESC) latest WHERE flagged"
             ),
         }
     }
@@ -101,8 +129,14 @@ pub fn migration(schema: &str) -> String {
             sql.push('\n');
         }
     }
+    sql.push_str(ADDED_COLUMNS);
     sql
 }
+
+/// Columns added to a table after its first version: `CREATE TABLE IF NOT EXISTS` leaves a table
+/// an earlier migration made as it was, so they are added here (the extension's update script
+/// adds them with `ALTER EXTENSION … UPDATE`).
+const ADDED_COLUMNS: &str = "ALTER TABLE mirt_ability ADD COLUMN IF NOT EXISTS zh float8 CHECK (zh > '-Infinity' AND zh < 'Infinity');\n";
 
 #[cfg(test)]
 mod tests {
@@ -121,6 +155,8 @@ mod tests {
             "mirt_item_params",
             "mirt_item_params_history",
             "mirt_ability",
+            "mirt_anchor_drift",
+            "mirt_item_fit",
         ] {
             assert!(
                 sql.contains(&format!("CREATE TABLE IF NOT EXISTS {object} (")),
@@ -128,6 +164,8 @@ mod tests {
             );
         }
         assert!(sql.contains("CREATE OR REPLACE VIEW mirt_run_status"));
+        assert!(sql.contains("CREATE OR REPLACE VIEW mirt_items_for_review"));
+        assert!(sql.contains("ADD COLUMN IF NOT EXISTS zh"));
         assert!(sql.contains("CREATE OR REPLACE FUNCTION mirt_health()"));
         assert!(!sql.contains("CREATE TABLE mirt") && !sql.contains("CREATE VIEW mirt"));
     }

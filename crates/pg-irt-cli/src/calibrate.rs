@@ -73,10 +73,14 @@ pub async fn run(
     let source = resolve(&tx, &settings.source, "source").await?;
     let items = resolve(&tx, &settings.items, "items").await?;
     let answers = read_answers(&tx, &source, &settings, limits.max_answers, &pool).await?;
-    let bank = read_bank(&tx, &items, |w| {
+    let statements = irt_store::Statements::new(&schema);
+    let mut bank = read_bank(&tx, &items, |w| {
         irt_core::pipeline::Reporter::warning(&mut progress, &w)
     })
     .await?;
+    for row in tx.query(&statements.flagged_anchors, &[]).await? {
+        bank.flagged_in(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    }
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let relations = Relations {
         source: &source.quoted,
@@ -107,7 +111,6 @@ pub async fn run(
         written_by: "command",
         version: env!("CARGO_PKG_VERSION"),
     };
-    let statements = irt_store::Statements::new(&schema);
     let run_id = write(&tx, &statements, &calibration, &provenance, load_ms).await?;
     let write_ms = t.elapsed().as_secs_f64() * 1e3;
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -160,8 +163,54 @@ async fn write(
             &c.answers_per_user,
             &run_id,
             &stamp,
+            &columns.zh,
         ],
     )
     .await?;
+    let d = &columns.drift;
+    tx.execute(
+        &statements.insert_drift,
+        &[
+            &run_id,
+            &d.iteration,
+            &d.item_id,
+            &d.stored_a,
+            &d.stored_b,
+            &d.stored_c,
+            &d.new_a,
+            &d.new_b,
+            &d.new_c,
+            &d.d_a,
+            &d.d_b,
+            &d.z_a,
+            &d.z_b,
+            &d.area,
+            &d.flagged,
+        ],
+    )
+    .await?;
+    let f = &columns.item_fit;
+    tx.execute(
+        &statements.insert_item_fit,
+        &[
+            &run_id,
+            &f.item_id,
+            &f.s_x2,
+            &f.s_x2_df,
+            &f.s_x2_p,
+            &f.s_x2_rmsea,
+            &f.infit,
+            &f.infit_z,
+            &f.outfit,
+            &f.outfit_z,
+            &f.rmsd,
+            &f.status,
+            &f.reason,
+        ],
+    )
+    .await?;
+    if let Some(payload) = c.notification(&run_id) {
+        tx.execute(&statements.notify, &[&payload]).await?;
+    }
     Ok(run_id)
 }

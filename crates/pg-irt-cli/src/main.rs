@@ -96,6 +96,12 @@ struct CalibrateArgs {
     /// auto (full up to 4,000 parameters, per-item blocks above), full, item, none.
     #[arg(long, default_value = defaults::STANDARD_ERRORS)]
     standard_errors: String,
+    /// What to do about drifted anchors: purify (screen, drop the flagged, relink), flag, off.
+    #[arg(long, default_value = defaults::ANCHOR_DRIFT)]
+    anchor_drift: String,
+    /// The robust |z| of a displacement that flags an anchor.
+    #[arg(long, default_value_t = defaults::DRIFT_Z, allow_negative_numbers = true)]
+    drift_z: f64,
     /// The most answers a run loads (the extension's pg_irt.max_answers).
     #[arg(long, default_value_t = 50_000_000)]
     max_answers: i64,
@@ -123,6 +129,8 @@ impl CalibrateArgs {
             attempt: Some(&self.attempt),
             algorithm: Some(&self.algorithm),
             standard_errors: Some(&self.standard_errors),
+            anchor_drift: Some(&self.anchor_drift),
+            drift_z: Some(self.drift_z),
         })?)
     }
 }
