@@ -87,7 +87,10 @@ const CHUNK_FORMS: usize = 4_096;
 const SPLIT_ITEMS: usize = 64;
 /// RMSD's posterior sums are cut into this many leaves of persons: few enough that the live
 /// accumulators (2 × 201 numbers per item each) stay below the E-step's, enough to share.
-const RMSD_LEAVES: usize = 16;
+const RMSD_LEAVES: usize = 8;
+/// What RMSD's leaves can hold at once, per item: every leaf's 2 × 201 sums (the memory guard's
+/// bound; the tree reduction frees most of them before the last are made).
+pub const ACCUMULATOR_BYTES_PER_ITEM: u128 = (RMSD_LEAVES * 2 * RMSD_POINTS * 8) as u128;
 /// Persons between two polls of the interrupt in the per-person passes.
 const POLL_PERSONS: usize = 1_024;
 

@@ -59,6 +59,10 @@ impl RunShape {
                 what: "the scores",
                 bytes: 64 * persons + 64 * items,
             },
+            Part {
+                what: "the item fit's accumulators",
+                bytes: crate::item_fit::ACCUMULATOR_BYTES_PER_ITEM * items + 8 * persons,
+            },
         ];
         parts.push(match self.standard_errors.resolve(self.parameters) {
             // The information and its inverse.
