@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks `SELECT mirt_calibrate(...)` end to end, the way a user runs it, and prints a table.
 #
-#   bash scripts/bench.sh [--runs N] [--sets name,name,...] [--command]
+#   bash scripts/bench.sh [--runs N] [--sets name,name,...] [--command] [--cancel N]
 #
 # With --command, a second table times the pg-irt command on the same sets (each run a new
 # process over the Unix socket, as a CronJob runs it) beside the extension's median.
+# With --cancel N, a third table: N runs per set, each sent pg_cancel_backend at a moment drawn
+# uniformly over the median run's duration (seeded), and the time from the cancel to the end of
+# the statement, with the phase the moment fell in (by the median run's phase times).
 #
 # Each data set is simulated by irt-simulate (seeded: the same answers on every machine),
 # loaded into a database of its own on a throwaway cluster (target/bench-cluster) as the
@@ -23,12 +26,14 @@ source scripts/cluster.sh
 RUNS=3
 SETS=sparse,full,anchored,scale-1e5,scale-1e6,scale-1e7
 COMMAND=0
+CANCELS=0
 while (($#)); do
     case $1 in
     --runs) RUNS=$2; shift 2 ;;
     --sets) SETS=$2; shift 2 ;;
     --command) COMMAND=1; shift ;;
-    *) echo "usage: bench.sh [--runs N] [--sets name,...] [--command]" >&2; exit 2 ;;
+    --cancel) CANCELS=$2; shift 2 ;;
+    *) echo "usage: bench.sh [--runs N] [--sets name,...] [--command] [--cancel N]" >&2; exit 2 ;;
     esac
 done
 
@@ -40,11 +45,13 @@ declare -A SHAPE=(
     [scale-1e5]="2000 1000 50 0 0,1"
     [scale-1e6]="20000 1000 50 0 0,1"
     [scale-1e7]="200000 1000 50 0 0,1"
+    [bank-5000]="20000 5000 100 0 0"
+    [bank-10000]="200000 10000 100 0 0"
 )
-# R mirt 1.46.1 on this kind of machine, one thread: fit + EAP seconds for the same shapes
-# (shared fixtures mirt_timings.json; the 1.2 M set's figures are from the issue that set the
-# targets).
-declare -A MIRT=([sparse]=30.08 [full]=64.32 [anchored]=34.8)
+# R mirt 1.46.1 on this kind of machine, one thread: fit + EAP seconds on exactly these data
+# sets, measured on a quiet machine (shared fixtures mirt_timings.json, benchmark_sets: the
+# fastest of 3 runs).
+declare -A MIRT=([sparse]=18.01 [full]=48.5 [anchored]=28.66)
 
 PORT=${PG_IRT_BENCH_PORT:-54330}
 DIR="$PWD/target/bench-cluster"
@@ -111,7 +118,8 @@ fresh_extension() {
         -c "SELECT count(*) FROM mirt_calibrate($2)" >/dev/null 2>&1
 }
 
-# One calibration in a fresh session; prints "total load fit score link write cycles peak_kb".
+# One calibration in a fresh session; prints "total load fit score link write cycles peak_kb
+# item_fit".
 run_once() {
     local db=$1 call=$2 out
     out=$(mktemp)
@@ -135,7 +143,8 @@ run_once() {
     total=$(grep -Eo '^Time: [0-9.]+' "$out" | tail -1 | awk '{ print $2 / 1000 }')
     rm -f "$out"
     psql_b -d "$db" -At -F ' ' -c "SELECT $total, metrics->'ms'->>'load', metrics->'ms'->>'fit',
-        metrics->'ms'->>'score', metrics->'ms'->>'link', metrics->'ms'->>'write', metrics->>'em_cycles', $((peak - base))
+        metrics->'ms'->>'score', metrics->'ms'->>'link', metrics->'ms'->>'write', metrics->>'em_cycles', $((peak - base)),
+        metrics->'ms'->>'item_fit'
         FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"
 }
 
@@ -146,10 +155,10 @@ printf -- '- machine: %s, %s cores, %s GiB; %s\n' "$(lscpu | sed -n 's/^Model na
     "$(nproc)" "$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" \
     "$(psql_b -d postgres -At -c 'SELECT version()' | cut -d, -f1)"
 printf -- '- %s runs per row, medians; seconds unless stated; memory = peak backend private memory above the session'"'"'s own\n\n' "$RUNS"
-printf '| data | answers | threads | load | fit | score | link | write | total | EM cycles | peak MB | bytes/answer | R mirt fit+EAP | speed-up |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '| data | answers | threads | load | fit | link | score | item fit | write | total | EM cycles | peak MB | bytes/answer | R mirt fit+EAP | speed-up |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 IFS=, read -ra names <<<"$SETS"
-declare -A EXTENSION_TOTAL
+declare -A EXTENSION_TOTAL PHASES
 for name in "${names[@]}"; do
     [[ -n ${SHAPE[$name]:-} ]] || { echo "unknown set $name; known: ${!SHAPE[*]}" >&2; exit 2; }
     read -r persons items per anchors threads <<<"${SHAPE[$name]}"
@@ -173,12 +182,76 @@ for name in "${names[@]}"; do
         [[ -n $mirt ]] && speedup=$(awk -v m="$mirt" -v t="$total" 'BEGIN { printf "%.0f×", m / t }')
         [[ -n ${EXTENSION_TOTAL[$name]:-} ]] || EXTENSION_TOTAL[$name]=$total
         seconds() { awk -v ms="$(col "$1")" 'BEGIN { printf "%.3f", ms / 1000 }'; }
-        printf '| %s) | %s | %s | %s | %s | %s | %s | %s | **%.2f** | %s | %.0f | %.1f | %s | %s |\n' \
-            "$label" "$answers" "$t" "$(seconds 2)" "$(seconds 3)" "$(seconds 4)" "$(seconds 5)" \
-            "$(seconds 6)" "$total" "$(col 7)" "$(awk -v k="$peak_kb" 'BEGIN { print k / 1024 }')" \
+        [[ -n ${PHASES[$name]:-} ]] || PHASES[$name]="$(col 2) $(col 3) $(col 5) $(col 4) $(col 9) $(col 6)"
+        printf '| %s) | %s | %s | %s | %s | %s | %s | %s | %s | **%.2f** | %s | %.0f | %.1f | %s | %s |\n' \
+            "$label" "$answers" "$t" "$(seconds 2)" "$(seconds 3)" "$(seconds 5)" "$(seconds 4)" \
+            "$(seconds 9)" "$(seconds 6)" "$total" "$(col 7)" "$(awk -v k="$peak_kb" 'BEGIN { print k / 1024 }')" \
             "$(awk -v k="$peak_kb" -v n="$answers" 'BEGIN { print k * 1024 / n }')" "${mirt:-–}" "$speedup"
     done
 done
+
+# One run of `call` cancelled `delay` seconds after it started; prints "latency outcome" (the
+# seconds from pg_cancel_backend to the end of the statement; outcome 57014, or finished when the
+# run ended before the cancel).
+run_cancelled() {
+    local db=$1 call=$2 delay=$3 out app="bench_cancel_$RANDOM"
+    out=$(mktemp)
+    psql_b -d "$db" -v VERBOSITY=verbose -c "SET application_name = '$app'" -c "$call" >"$out" 2>&1 &
+    local job=$! pid=""
+    for _ in $(seq 500); do
+        pid=$(psql_b -d postgres -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$app' AND state = 'active'")
+        [[ -n $pid ]] && break
+        sleep 0.01
+    done
+    sleep "$delay"
+    local sent ended
+    sent=$(date +%s.%N)
+    psql_b -d postgres -At -c "SELECT pg_cancel_backend($pid)" >/dev/null 2>&1
+    wait "$job" || true
+    ended=$(date +%s.%N)
+    if grep -q 57014 "$out"; then
+        awk -v a="$sent" -v b="$ended" 'BEGIN { printf "%.3f 57014\n", b - a }'
+    else
+        echo "0 finished"
+    fi
+    rm -f "$out"
+}
+
+# The phase (in the order a run goes through them) that `seconds` into a run falls in.
+phase_at() {
+    awk -v at="$1" -v phases="$2" 'BEGIN {
+        split(phases, ms, " "); split("load fit link score item-fit write", name, " ")
+        t = 0; for (i = 1; i <= 6; i++) { t += ms[i] / 1000; if (at < t) { print name[i]; exit } }
+        print "write" }'
+}
+
+if ((CANCELS)); then
+    printf '\n| data | cancels | phases hit | median s | 90th percentile s | max s | finished first |\n'
+    printf '|---|---:|---|---:|---:|---:|---:|\n'
+    RANDOM=1
+    for name in "${names[@]}"; do
+        read -r persons items per anchors threads <<<"${SHAPE[$name]}"
+        db="bench_${name//-/_}"
+        base="'2PL', 60"
+        ((anchors == 0)) && base+=", linking => 'none'"
+        duration=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s / 1000 }' <<<"${PHASES[$name]}")
+        latencies="" hit="" finished=0
+        for _ in $(seq "$CANCELS"); do
+            delay=$(awk -v r="$RANDOM" -v d="$duration" 'BEGIN { printf "%.3f", r / 32768 * d }')
+            read -r latency outcome <<<"$(run_cancelled "$db" "SELECT count(*) FROM mirt_calibrate($base)" "$delay")"
+            if [[ $outcome == finished ]]; then
+                finished=$((finished + 1))
+                continue
+            fi
+            latencies+="$latency"$'\n'
+            hit+="$(phase_at "$delay" "${PHASES[$name]}")"$'\n'
+        done
+        quantile() { grep . <<<"$latencies" | sort -g | awk -v q="$1" '{ v[NR] = $1 } END { i = int(q * (NR - 1) + 1.5); if (i > NR) i = NR; print v[i] }'; }
+        printf '| %s | %s | %s | %.3f | %.3f | %.3f | %s |\n' "$name" "$CANCELS" \
+            "$(grep . <<<"$hit" | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }')" \
+            "$(quantile 0.5)" "$(quantile 0.9)" "$(quantile 1)" "$finished"
+    done
+fi
 
 ((COMMAND)) || exit 0
 printf '\n| data | answers | extension | pg-irt command | command / extension | command peak MB |\n'

@@ -7,7 +7,7 @@
 //! An anchor is flagged when |z_a| or |z_b| reaches the threshold.
 
 use crate::error::{CoreError, Result};
-use crate::linking::{normal_quadrature, ItemPoint};
+use crate::linking::{quadrature, ItemPoint};
 use crate::quadrature::Latent;
 
 /// The default threshold: the two-sided 1 % point of the normal.
@@ -15,8 +15,6 @@ pub const DEFAULT_THRESHOLD: f64 = 2.576;
 /// Purification relinks (and with fixed anchors refits) until the flagged set repeats, at most
 /// this many times.
 pub const MAX_ITERATIONS: usize = 10;
-/// Nodes of the rule the area between curves is integrated with.
-const AREA_POINTS: usize = 40;
 /// A robust z needs a spread; with fewer anchors the quartiles say nothing.
 const MIN_SCREENED: usize = 4;
 
@@ -126,13 +124,14 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + frac * (sorted[hi] - sorted[lo])
 }
 
-/// sqrt(∫ (P_new − P_stored)² dG), G the population on the anchors' scale.
+/// sqrt(∫ (P_new − P_stored)² dG), G the population on the anchors' scale, by the linking's
+/// Gauss–Hermite rule (equateIRT's 30 points, computed once).
 fn area_between(stored: &ItemPoint, new: &ItemPoint, population: Latent) -> f64 {
-    let (nodes, weights) = normal_quadrature(AREA_POINTS);
+    let (nodes, weights) = quadrature();
     let sd = population.variance.sqrt();
     nodes
         .iter()
-        .zip(&weights)
+        .zip(weights)
         .map(|(&z, &w)| {
             let theta = population.mean + sd * z;
             w * (curve(new, theta) - curve(stored, theta)).powi(2)
@@ -148,6 +147,7 @@ fn curve(p: &ItemPoint, theta: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::linking::normal_quadrature;
 
     fn point(a: f64, b: f64) -> ItemPoint {
         ItemPoint { a, b, c: 0.0 }

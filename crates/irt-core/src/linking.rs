@@ -570,7 +570,8 @@ impl CurveFit {
 }
 
 /// 30-point rule, computed once per process.
-fn quadrature() -> &'static (Vec<f64>, Vec<f64>) {
+/// The Gauss–Hermite rule of [`QUADRATURE_POINTS`] for N(0, 1), computed once.
+pub(crate) fn quadrature() -> &'static (Vec<f64>, Vec<f64>) {
     static RULE: OnceLock<(Vec<f64>, Vec<f64>)> = OnceLock::new();
     RULE.get_or_init(|| normal_quadrature(QUADRATURE_POINTS))
 }
