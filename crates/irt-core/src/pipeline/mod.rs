@@ -1,0 +1,563 @@
+//! One calibration from start to finish, behind both front ends: the answers read from a
+//! source and the item bank in; exclusions, the fit, the link, the scores and everything put on
+//! the reported scale out, with the record of the run. The extension and the `pg-irt` command
+//! only read, write, report progress and translate errors; every number they write is made
+//! here, once. `anchors` fits, links and screens the anchors, `review` gives each item its
+//! status, `columns` lays out what is written.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use rayon::ThreadPool;
+use serde_json::{json, Value};
+
+mod anchors;
+mod columns;
+mod review;
+
+pub use anchors::DriftRow;
+pub use columns::{Columns, DriftColumns, ItemFitColumns};
+pub use review::ItemReview;
+
+use anchors::{first_used, fit_and_link, fit_params, usable_anchors, Anchored};
+use review::review;
+
+use crate::alloc;
+use crate::bank::Bank;
+use crate::em::{CycleReport, FitResult, Layout, SeStatus};
+use crate::error::{CoreError, Result};
+use crate::exclusion::{exclude_items, Excluded};
+use crate::interrupt::Interrupt;
+use crate::item_fit::fit_statistics;
+use crate::lifecycle::Status;
+use crate::linking::{transform_item, ItemPoint, LinkingConstants};
+use crate::memory::RunShape;
+use crate::model::ItemParams;
+use crate::quadrature::Latent;
+use crate::responses::Responses;
+use crate::scoring::{score, scoring_grid, Score, ScoreMethod};
+use crate::settings::{Linking, Settings};
+
+/// The answers in the window, one per user and item, grouped by user, as a front end read them.
+pub struct Answers {
+    pub user_ids: Vec<String>,
+    pub item_ids: Vec<String>,
+    pub responses: Responses,
+    /// Rows in the window, NULL answers included.
+    pub rows_in_window: i64,
+    pub null_answers: i64,
+    /// Later (or earlier) attempts at the same item that did not count.
+    pub repeated: i64,
+}
+
+/// The relations a run read, as the database quotes them (they appear in messages).
+pub struct Relations<'a> {
+    pub source: &'a str,
+    pub items: &'a str,
+}
+
+/// How a front end hears of a run as it goes: NOTICEs and WARNINGs in the extension, lines on
+/// stderr for the command.
+pub trait Reporter {
+    fn notice(&mut self, message: &str);
+    fn warning(&mut self, message: &str);
+    /// After every EM cycle, on the calling thread, between parallel sections: where a front end
+    /// checks for cancellation. `Break` ends the run.
+    fn cycle(&mut self, report: &CycleReport) -> ControlFlow<()>;
+    /// Why `cycle` asked to stop, for the error that ends the run.
+    fn interruption(&self) -> String {
+        "cancelled".into()
+    }
+
+    /// What the phases between cycles poll, from any thread (the standard errors, the scores).
+    fn interrupt(&self) -> Interrupt {
+        Interrupt::never()
+    }
+}
+
+/// One item of the finished calibration, on the reported scale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportedItem {
+    pub params: ItemParams,
+    /// Standard errors of (a, b, c, d), where they could be computed.
+    pub standard_errors: Option<[f64; 4]>,
+    pub fixed: bool,
+    pub n_responses: u64,
+    pub p_value: f64,
+}
+
+impl ReportedItem {
+    /// The `params` column: a, b, c, d, their SEs and whether the item was held fixed.
+    pub fn params_json(&self) -> String {
+        let p = &self.params;
+        let mut entry = json!({
+            "a": finite(p.a), "b": finite(p.b()), "c": finite(p.c), "d": finite(p.d),
+            "fixed": self.fixed,
+        });
+        if let Some([sa, sb, sc, sd]) = self.standard_errors {
+            entry["se_a"] = finite(sa);
+            entry["se_b"] = finite(sb);
+            entry["se_c"] = finite(sc);
+            entry["se_d"] = finite(sd);
+        }
+        entry.to_string()
+    }
+}
+
+/// Milliseconds of the phases the core runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CoreTimings {
+    pub fit: f64,
+    pub link: f64,
+    pub score: f64,
+    pub item_fit: f64,
+}
+
+/// A finished calibration.
+pub struct Calibration {
+    pub settings: Settings,
+    pub item_ids: Vec<String>,
+    pub items: Vec<ReportedItem>,
+    pub user_ids: Vec<String>,
+    /// Per user, in `user_ids` order, on the reported scale.
+    pub abilities: Vec<Score>,
+    pub answers_per_user: Vec<i32>,
+    /// The latent distribution on the reported scale.
+    pub latent: Latent,
+    /// θ_anchors = slope·θ_fit + intercept, with standard errors where known.
+    pub constants: LinkingConstants,
+    pub n_anchors: usize,
+    /// The anchors the link used, after the drift screening.
+    pub anchors_used: Vec<String>,
+    /// Every screening of every anchor (empty with `anchor_drift => 'off'` or no anchors).
+    pub drift: Vec<DriftRow>,
+    /// Every item's fit and status: calibrated items in `item_ids` order, then excluded ones.
+    pub reviews: Vec<ItemReview>,
+    /// Person fit lz per user, in `user_ids` order.
+    pub zh: Vec<f64>,
+    /// Why S-X2 was not computed, where it was not.
+    pub s_x2_skipped: Option<String>,
+    pub n_answers: usize,
+    pub excluded: Vec<Excluded>,
+    pub rows_in_window: i64,
+    pub null_answers: i64,
+    pub repeated: i64,
+    pub fit: FitResult,
+    pub timings: CoreTimings,
+}
+
+/// What a front end adds to the record of a run: where the answers came from and who wrote it.
+pub struct Provenance<'a> {
+    pub source: &'a str,
+    pub items: &'a str,
+    /// `{"start": …, "end": …}` of the window as the database computed it.
+    pub window: Value,
+    pub threads: usize,
+    /// Which front end wrote the run (`extension` or `command`), and its version.
+    pub written_by: &'a str,
+    pub version: &'a str,
+}
+
+impl Calibration {
+    pub fn converged(&self) -> bool {
+        self.fit.converged()
+    }
+
+    /// The anchors the last screening flagged.
+    pub fn drifted(&self) -> Vec<&str> {
+        let last = self.drift.last().map_or(0, |r| r.iteration);
+        self.drift
+            .iter()
+            .filter(|r| r.iteration == last && r.check.flagged)
+            .map(|r| r.item_id.as_str())
+            .collect()
+    }
+
+    /// `mirt_fit_meta.status`.
+    pub fn status(&self) -> &'static str {
+        if self.converged() {
+            "succeeded"
+        } else {
+            "not_converged"
+        }
+    }
+
+    /// `mirt_fit_meta.model_spec`: the same from both front ends but for the provenance.
+    pub fn model_spec(&self, provenance: &Provenance) -> Value {
+        let s = &self.settings;
+        let grid = self.fit.grid.nodes();
+        let k = &self.constants;
+        json!({
+            "model": s.model.name(),
+            "n_items": self.item_ids.len(),
+            "n_users": self.user_ids.len(),
+            "n_anchors": self.n_anchors,
+            "n_observations": self.n_answers,
+            "lookback_days": s.lookback_days,
+            "source": provenance.source,
+            "items": provenance.items,
+            "window": provenance.window,
+            "linking_method": s.linking.name(),
+            "anchors_used": self.anchors_used,
+            "anchor_drift": {
+                "mode": s.anchor_drift.name(),
+                "z": s.drift_z,
+                "screenings": self.drift.last().map_or(0, |r| r.iteration),
+                "flagged": self.drifted(),
+            },
+            "linking_constants": {
+                "slope": finite(k.slope),
+                "intercept": finite(k.intercept),
+                "slope_se": k.slope_se.map_or(Value::Null, finite),
+                "intercept_se": k.intercept_se.map_or(Value::Null, finite),
+            },
+            "latent": {"mean": finite(self.latent.mean), "variance": finite(self.latent.variance)},
+            "quadrature": {"points": grid.len(), "range": [grid[0], grid[grid.len() - 1]]},
+            "tolerance": s.tolerance,
+            "priors": s.priors_name,
+            "algorithm": s.algorithm.name(),
+            "threads": provenance.threads,
+            "se_method": self.fit.se_method,
+            "excluded_items": self.excluded.iter().map(|e| json!({"item_id": e.item_id, "reason": e.reason})).collect::<Vec<_>>(),
+            "skipped_rows": {"null_answers": self.null_answers, "repeated_attempts": self.repeated, "rows_in_window": self.rows_in_window},
+            "written_by": provenance.written_by,
+            "extension_version": provenance.version,
+        })
+    }
+
+    /// `mirt_fit_meta.metrics`, with the front end's load time; the write time and the total
+    /// are added once the write is done.
+    pub fn metrics(&self, load_ms: f64) -> Value {
+        let r = &self.fit;
+        let t = &self.timings;
+        json!({
+            "loglik": finite(r.log_lik), "aic": finite(r.aic), "bic": finite(r.bic),
+            "n_params": r.n_params, "em_cycles": r.cycles, "converged": r.converged(),
+            "max_change": finite(r.max_change), "se_status": r.se_status.name(),
+            "ms": {"load": load_ms, "fit": t.fit, "score": t.score, "link": t.link, "item_fit": t.item_fit},
+            "item_status": self.status_counts(),
+            "s_x2_skipped": self.s_x2_skipped,
+            "persons_zh_below_-1.96": self.zh.iter().filter(|&&z| z < -1.96).count(),
+            "anchors_flagged": self.drifted().len(),
+        })
+    }
+
+    /// How many items have each status.
+    fn status_counts(&self) -> Value {
+        let mut counts = serde_json::Map::new();
+        for status in [
+            Status::Ok,
+            Status::Misfit,
+            Status::LowDiscrimination,
+            Status::Drifted,
+            Status::Excluded,
+        ] {
+            let n = self.reviews.iter().filter(|r| r.status == status).count();
+            counts.insert(status.name().into(), json!(n));
+        }
+        Value::Object(counts)
+    }
+
+    /// The payload of `pg_notify('pg_irt', …)` when the screening flagged anchors.
+    pub fn notification(&self, run_id: &str) -> Option<String> {
+        let flagged = self.drifted();
+        (!flagged.is_empty()).then(|| {
+            json!({"run_id": run_id, "event": "anchor_drift", "flagged": flagged.len(), "anchors": flagged})
+                .to_string()
+        })
+    }
+
+    /// The columns both front ends write, allocated fallibly.
+    pub fn columns(&self) -> Result<Columns> {
+        let (items, users) = (self.items.len(), self.abilities.len());
+        let mut c = Columns {
+            params: alloc::with_capacity(items, "the item rows")?,
+            n_responses: alloc::with_capacity(items, "the item rows")?,
+            p_values: alloc::with_capacity(items, "the item rows")?,
+            thetas: alloc::with_capacity(users, "the ability rows")?,
+            ses: alloc::with_capacity(users, "the ability rows")?,
+            zh: alloc::collect(
+                self.zh.iter().map(|&z| z.is_finite().then_some(z)),
+                "the ability rows",
+            )?,
+            drift: DriftColumns::of(&self.drift),
+            item_fit: ItemFitColumns::of(&self.reviews)?,
+        };
+        for item in &self.items {
+            c.params.push(item.params_json());
+            c.n_responses.push(item.n_responses as i64);
+            c.p_values.push(item.p_value);
+        }
+        for s in &self.abilities {
+            c.thetas.push(s.theta);
+            c.ses.push(s.se);
+        }
+        Ok(c)
+    }
+}
+
+fn finite(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// Runs a calibration of `answers` under `settings`, on `pool`; refuses before the fit when the
+/// run would hold more than `max_memory` bytes.
+pub fn calibrate(
+    answers: Answers,
+    bank: &Bank,
+    settings: Settings,
+    relations: &Relations,
+    pool: &ThreadPool,
+    reporter: &mut impl Reporter,
+    max_memory: u128,
+) -> Result<Calibration> {
+    let (rows_in_window, null_answers, repeated) = (
+        answers.rows_in_window,
+        answers.null_answers,
+        answers.repeated,
+    );
+    reporter.notice(&format!(
+        "Loaded {} observations from {} ({null_answers} NULL answers skipped, {repeated} repeated attempts ignored)",
+        answers.responses.n_answers(),
+        relations.source
+    ));
+    let kept = exclude_items(answers, settings.min_responses)?;
+    for e in &kept.excluded {
+        reporter.warning(&format!("item {} excluded: {}", e.item_id, e.reason));
+    }
+    if kept.responses.n_answers() == 0 {
+        return Err(CoreError::NoUsableAnswers {
+            source_name: relations.source.into(),
+            lookback_days: settings.lookback_days,
+            rows_in_window,
+            null_answers,
+            excluded: kept.excluded.len(),
+        });
+    }
+    let (anchors, held_out) = usable_anchors(
+        &kept.item_ids,
+        &kept.excluded,
+        bank,
+        &settings,
+        relations,
+        reporter,
+    )?;
+
+    let interrupt = reporter.interrupt();
+    let first = fit_params(
+        &kept.item_ids,
+        bank,
+        &anchors,
+        &settings,
+        None,
+        &first_used(&anchors, &settings),
+    )
+    .interrupt(interrupt.clone())
+    .check(kept.responses.n_items())?;
+    RunShape {
+        answers: kept.responses.n_answers(),
+        persons: kept.responses.n_persons(),
+        items: kept.responses.n_items(),
+        parameters: Layout::new(&first).len(),
+        quadrature_points: settings.quadrature_points,
+        threads: pool.current_num_threads(),
+        standard_errors: settings.standard_errors,
+    }
+    .check(max_memory)?;
+    reporter.notice(&format!(
+        "Model: {}, Anchors: {}, Linking: {}",
+        settings.model.name(),
+        anchors.len(),
+        settings.linking.name()
+    ));
+    let Anchored {
+        fit: result,
+        constants,
+        used,
+        drift,
+        fit_ms,
+        link_ms,
+    } = fit_and_link(&kept, bank, &anchors, &settings, first, pool, reporter)?;
+    if result.se_status == SeStatus::NotPositiveDefinite {
+        reporter.warning("standard errors not computed: the information matrix is not positive definite where the estimates ended, so the data do not identify every parameter there; the run is written without item and linking standard errors (metrics->>'se_status' = 'not_positive_definite')");
+    }
+    // With fixed anchors the estimates are already on the anchors' scale.
+    let applied = if settings.linking == Linking::Fixed {
+        LinkingConstants {
+            slope: 1.0,
+            intercept: 0.0,
+            ..constants
+        }
+    } else {
+        constants
+    };
+    let items = reported_items(&result, &applied)?;
+    reporter.notice(&format!(
+        "Linking constants: slope {:.4}, intercept {:.4}",
+        constants.slope, constants.intercept
+    ));
+
+    let t = Instant::now();
+    let grid = scoring_grid(result.latent)?;
+    let mut abilities = score(
+        &kept.responses,
+        &result.item_params(),
+        result.latent,
+        &grid,
+        ScoreMethod::Eap,
+        pool,
+        &interrupt,
+    )?;
+    let score_ms = ms_since(t);
+
+    let t = Instant::now();
+    let thetas = alloc::collect(abilities.iter().map(|s| s.theta), "the ability rows")?;
+    let estimated = alloc::collect(
+        result.items.iter().map(|i| {
+            if i.fixed {
+                0
+            } else {
+                settings.model.parameters_per_item()
+            }
+        }),
+        "the item rows",
+    )?;
+    let fit_report = fit_statistics(
+        &kept.responses,
+        &result.item_params(),
+        &estimated,
+        result.latent,
+        &thetas,
+        pool,
+        &interrupt,
+    )?;
+    let reviews = review(
+        &kept,
+        &items,
+        &fit_report,
+        &anchors,
+        &drift,
+        &held_out,
+        &settings,
+    )?;
+    let item_fit_ms = ms_since(t);
+
+    for s in &mut abilities {
+        *s = Score {
+            theta: applied.slope * s.theta + applied.intercept,
+            se: applied.slope * s.se,
+        };
+    }
+    if abilities
+        .iter()
+        .any(|s| !(s.theta.is_finite() && s.se.is_finite()))
+    {
+        return Err(CoreError::NonFinite { what: "ability" });
+    }
+    let answers_per_user = alloc::collect(
+        (0..kept.responses.n_persons()).map(|i| kept.responses.person(i).0.len() as i32),
+        "the ability rows",
+    )?;
+
+    Ok(Calibration {
+        latent: linked_latent(result.latent, &applied),
+        constants,
+        n_anchors: anchors.len(),
+        anchors_used: anchors
+            .iter()
+            .zip(&used)
+            .filter(|(_, &u)| u)
+            .map(|(a, _)| a.id.clone())
+            .collect(),
+        drift,
+        reviews,
+        zh: fit_report.zh,
+        s_x2_skipped: fit_report.s_x2_skipped,
+        n_answers: kept.responses.n_answers(),
+        item_ids: kept.item_ids,
+        items,
+        user_ids: kept.user_ids,
+        abilities,
+        answers_per_user,
+        excluded: kept.excluded,
+        rows_in_window,
+        null_answers,
+        repeated,
+        fit: result,
+        timings: CoreTimings {
+            fit: fit_ms,
+            link: link_ms,
+            score: score_ms,
+            item_fit: item_fit_ms,
+        },
+        settings,
+    })
+}
+
+/// Every item on the reported scale: (a/A, A·b + B, c), SEs scaled alike; d* = −a*·b*.
+fn reported_items(result: &FitResult, k: &LinkingConstants) -> Result<Vec<ReportedItem>> {
+    let items = alloc::collect(
+        result
+            .items
+            .iter()
+            .zip(&result.item_stats)
+            .map(|(est, stats)| {
+                let t = transform_item(
+                    ItemPoint {
+                        a: est.params.a,
+                        b: est.params.b(),
+                        c: est.params.c,
+                    },
+                    k,
+                );
+                let standard_errors = est.covariance.map(|c| {
+                    let (a, b) = (est.params.a, est.params.b());
+                    // d* = −(a/A)(A·b + B) = −a·b − a·B/A: gradient (−b − B/A, −a) in (a, b); the
+                    // constants' own uncertainty is not added.
+                    let (ga, gb) = (-b - k.intercept / k.slope, -a);
+                    let se_d = (ga * ga * c[0][0] + 2.0 * ga * gb * c[0][1] + gb * gb * c[1][1])
+                        .max(0.0)
+                        .sqrt();
+                    [
+                        c[0][0].sqrt() / k.slope,
+                        c[1][1].sqrt() * k.slope,
+                        c[2][2].sqrt(),
+                        se_d,
+                    ]
+                });
+                ReportedItem {
+                    params: ItemParams::from_irt(t.a, t.b, t.c),
+                    standard_errors,
+                    fixed: est.fixed,
+                    n_responses: stats.n,
+                    p_value: stats.p_value(),
+                }
+            }),
+        "the item rows",
+    )?;
+    if items
+        .iter()
+        .any(|i| !(i.params.a.is_finite() && i.params.b().is_finite()))
+    {
+        return Err(CoreError::NonFinite {
+            what: "item parameter",
+        });
+    }
+    Ok(items)
+}
+
+/// The latent distribution on the linked scale.
+fn linked_latent(l: Latent, k: &LinkingConstants) -> Latent {
+    Latent {
+        mean: k.slope * l.mean + k.intercept,
+        variance: k.slope * k.slope * l.variance,
+    }
+}

@@ -1,0 +1,87 @@
+//! Every item's status after a run, by the gates of `lifecycle`, from its fit, its parameters and
+//! the drift screening.
+
+use std::collections::HashMap;
+
+use crate::alloc;
+use crate::error::Result;
+use crate::exclusion::Kept;
+use crate::item_fit::{FitReport, ItemFit};
+use crate::lifecycle::{self, Evidence, Status};
+use crate::settings::Settings;
+
+use super::anchors::{Anchor, DriftRow, HeldOut};
+use super::ReportedItem;
+
+/// One item's fit and status after the run.
+#[derive(Clone, Debug)]
+pub struct ItemReview {
+    pub item_id: String,
+    /// None for an excluded item.
+    pub fit: Option<ItemFit>,
+    pub status: Status,
+    pub reason: Option<String>,
+}
+
+/// Every item's status: the calibrated items in order, then the excluded ones.
+pub(super) fn review(
+    kept: &Kept,
+    items: &[ReportedItem],
+    report: &FitReport,
+    anchors: &[Anchor],
+    drift: &[DriftRow],
+    held_out: &[HeldOut],
+    settings: &Settings,
+) -> Result<Vec<ItemReview>> {
+    let mut drifted: HashMap<usize, String> = held_out
+        .iter()
+        .map(|h| (h.item, h.reason.clone()))
+        .collect();
+    let last = drift.last().map_or(0, |r| r.iteration);
+    for (a, row) in anchors
+        .iter()
+        .zip(drift.iter().filter(|r| r.iteration == last))
+    {
+        let c = &row.check;
+        if c.flagged {
+            let z = |z: Option<f64>| z.map_or("-".into(), |z| format!("{z:.2}"));
+            drifted.insert(
+                a.item,
+                format!(
+                    "anchor flagged by drift screening: z_a {}, z_b {}, area {:.3}",
+                    z(c.z_a),
+                    z(c.z_b),
+                    c.area
+                ),
+            );
+        }
+    }
+    let mut reviews =
+        alloc::with_capacity(kept.item_ids.len() + kept.excluded.len(), "the item rows")?;
+    for (j, id) in kept.item_ids.iter().enumerate() {
+        let fit = report.items[j];
+        let (status, reason) = lifecycle::status(&Evidence {
+            drifted: drifted.get(&j).map(String::as_str),
+            s_x2_p: fit.s_x2_p,
+            rmsd: fit.rmsd,
+            slope: settings
+                .model
+                .has_item_slopes()
+                .then_some(items[j].params.a),
+            p_value: items[j].p_value,
+        });
+        reviews.push(ItemReview {
+            item_id: id.clone(),
+            fit: Some(fit),
+            status,
+            reason,
+        });
+    }
+    reviews.extend(kept.excluded.iter().map(|e| ItemReview {
+        item_id: e.item_id.clone(),
+        fit: None,
+        status: Status::Excluded,
+        reason: Some(e.reason.clone()),
+    }));
+    Ok(reviews)
+}
