@@ -157,7 +157,7 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
             )
         });
     let t = Instant::now();
-    let (answers, bank, source, items) = Spi::connect(|client| {
+    let (answers, bank, source, items, statements) = Spi::connect(|client| {
         let source = resolve(client, &settings.source, "source");
         let items = resolve(client, &settings.items, "items");
         let answers = read_answers(
@@ -178,7 +178,7 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
             let number = |i| row.get::<f64>(i).ok().flatten().unwrap_or(f64::NAN);
             bank.flagged_in(text(1), text(2), number(3), number(4), number(5));
         }
-        (answers, bank, source.quoted, items.quoted)
+        (answers, bank, source.quoted, items.quoted, statements)
     });
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let relations = Relations {
@@ -206,6 +206,7 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
     let written = Written {
         source: &source,
         items: &items,
+        statements: &statements,
         threads,
         load_ms,
     };

@@ -15,6 +15,8 @@ use crate::errors::{raise, spi_failed, OrRaise};
 pub struct Written<'a> {
     pub source: &'a str,
     pub items: &'a str,
+    /// The run's statements against the extension's schema (made once, before the read).
+    pub statements: &'a irt_store::Statements,
     pub threads: usize,
     pub load_ms: f64,
 }
@@ -44,7 +46,6 @@ pub fn write_run(calibration: &Calibration, written: &Written, started: Instant)
             written_by: "extension",
             version: env!("CARGO_PKG_VERSION"),
         };
-        let schema = extension_schema(client);
         // One timestamp for every row of the run, taken now rather than at the transaction's
         // start so that runs in one transaction still order by fitted_at.
         let stamp = client
@@ -60,7 +61,7 @@ pub fn write_run(calibration: &Calibration, written: &Written, started: Instant)
                     None,
                 )
             });
-        let statements = irt_store::Statements::new(&schema);
+        let statements = written.statements;
         let run_id: String = client
             .select(&statements.run_id, None, &[stamp.into()])
             .and_then(|t| t.first().get_one())

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use crate::alloc;
 use crate::error::{CoreError, Result};
+use crate::interrupt::Interrupt;
 use crate::responses::Responses;
 
 /// A form is used when at least this many persons share it: below that, its per-cycle set-up
@@ -17,6 +18,8 @@ const MIN_PERSONS: usize = 16;
 /// At most this many forms, the most shared first, so that per-leaf accumulators stay small.
 const MAX_FORMS: usize = 256;
 const NO_FORM: u32 = u32::MAX;
+/// Persons grouped between two polls of the interrupt.
+const POLL_PERSONS: usize = 1_024;
 
 #[derive(Clone, Debug, Default)]
 pub struct Forms {
@@ -27,24 +30,9 @@ pub struct Forms {
 
 impl Forms {
     pub fn detect(data: &Responses) -> Result<Self> {
-        // One pass: for every person, the first person who answered the same items.
-        let mut shared: HashMap<&[u32], (usize, usize)> = HashMap::new();
-        shared
-            .try_reserve(data.n_persons())
-            .map_err(|_| CoreError::OutOfMemory {
-                what: "the test forms",
-                bytes: data.n_persons() as u128 * 40,
-            })?;
-        let first_of: Vec<usize> = alloc::collect(
-            (0..data.n_persons()).map(|i| {
-                let entry = shared.entry(data.person(i).0).or_insert((i, 0));
-                entry.1 += 1;
-                entry.0
-            }),
-            "the test forms",
-        )?;
-        let mut kept: Vec<(usize, usize)> = shared
-            .into_values()
+        let sets = ItemSets::group(data, &Interrupt::never())?;
+        let mut kept: Vec<(usize, usize)> = (0..sets.first.len())
+            .map(|f| (sets.first[f], sets.count[f]))
             .filter(|&(_, count)| count >= MIN_PERSONS)
             .collect();
         // Most shared first, ties by first person: the choice depends on the data alone.
@@ -57,9 +45,9 @@ impl Forms {
             Vec::new()
         } else {
             alloc::collect(
-                first_of.iter().map(|first| {
+                sets.of_person.iter().map(|&set| {
                     representative
-                        .binary_search(first)
+                        .binary_search(&sets.first[set as usize])
                         .map_or(NO_FORM, |f| f as u32)
                 }),
                 "the test forms",
@@ -90,6 +78,48 @@ impl Forms {
     /// The items of form f.
     pub fn items<'d>(&self, data: &'d Responses, f: usize) -> &'d [u32] {
         data.person(self.representative[f]).0
+    }
+}
+
+/// Every person's set of answered items, however few share it: sets numbered in order of their
+/// first person, with that person and the number who answered exactly it.
+pub(crate) struct ItemSets {
+    pub of_person: Vec<u32>,
+    pub first: Vec<usize>,
+    pub count: Vec<usize>,
+}
+
+impl ItemSets {
+    /// One pass over the persons, polling `interrupt` between batches of them.
+    pub fn group(data: &Responses, interrupt: &Interrupt) -> Result<Self> {
+        let mut index: HashMap<&[u32], u32> = HashMap::new();
+        index
+            .try_reserve(data.n_persons())
+            .map_err(|_| CoreError::OutOfMemory {
+                what: "the test forms",
+                bytes: data.n_persons() as u128 * 40,
+            })?;
+        let mut sets = Self {
+            of_person: alloc::with_capacity(data.n_persons(), "the test forms")?,
+            first: Vec::new(),
+            count: Vec::new(),
+        };
+        for i in 0..data.n_persons() {
+            if i % POLL_PERSONS == 0 {
+                interrupt.check()?;
+            }
+            let next = sets.first.len() as u32;
+            let set = *index.entry(data.person(i).0).or_insert(next);
+            if set == next {
+                alloc::grow(&mut sets.first, 1, "the test forms")?;
+                alloc::grow(&mut sets.count, 1, "the test forms")?;
+                sets.first.push(i);
+                sets.count.push(0);
+            }
+            sets.count[set as usize] += 1;
+            sets.of_person.push(set);
+        }
+        Ok(sets)
     }
 }
 

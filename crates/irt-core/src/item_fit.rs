@@ -44,8 +44,6 @@
 //! would be NaN), which takes every person who answered it to be hundreds of log-likelihood
 //! units away from that node.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 use rayon::ThreadPool;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
@@ -53,7 +51,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 use crate::alloc;
 use crate::error::{CoreError, Result};
 use crate::estep::Posteriors;
-use crate::forms::Forms;
+use crate::forms::{Forms, ItemSets};
 use crate::interrupt::Interrupt;
 use crate::model::ItemParams;
 use crate::quadrature::{Grid, Latent};
@@ -434,31 +432,14 @@ struct AnswerForms {
 
 impl AnswerForms {
     fn group(data: &Responses, interrupt: &Interrupt) -> Result<Self> {
-        let mut index: HashMap<&[u32], u32> = HashMap::new();
-        index
-            .try_reserve(data.n_persons())
-            .map_err(|_| CoreError::OutOfMemory {
-                what: "the S-X2 forms",
-                bytes: data.n_persons() as u128 * 32,
-            })?;
-        let mut form_of = alloc::with_capacity(data.n_persons(), "the S-X2 forms")?;
-        for i in 0..data.n_persons() {
-            if i % POLL_PERSONS == 0 {
-                interrupt.check()?;
-            }
-            let next = index.len() as u32;
-            form_of.push(*index.entry(data.person(i).0).or_insert(next));
-        }
-        let mut starts = alloc::filled(index.len() + 1, 0, "the S-X2 forms")?;
-        for &f in &form_of {
-            starts[f as usize + 1] += 1;
-        }
-        for f in 0..index.len() {
-            starts[f + 1] += starts[f];
+        let sets = ItemSets::group(data, interrupt)?;
+        let mut starts = alloc::filled(sets.count.len() + 1, 0, "the S-X2 forms")?;
+        for (f, &count) in sets.count.iter().enumerate() {
+            starts[f + 1] = starts[f] + count;
         }
         let mut next = alloc::collect(starts.iter().copied(), "the S-X2 forms")?;
         let mut persons = alloc::filled(data.n_persons(), 0u32, "the S-X2 forms")?;
-        for (i, &f) in form_of.iter().enumerate() {
+        for (i, &f) in sets.of_person.iter().enumerate() {
             persons[next[f as usize]] = i as u32;
             next[f as usize] += 1;
         }

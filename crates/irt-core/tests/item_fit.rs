@@ -89,11 +89,9 @@ fn tables(data: &Responses, items: &[ItemParams], latent: Latent) -> Vec<ScoreTa
         .unwrap()
 }
 
-fn check_fixture(dataset: &str, csv: &str) {
-    let reference = read_json("fit/mirt_itemfit.json");
-    let mirt = &reference["datasets"][dataset];
-    let data = read_long(csv);
-    let items: Vec<ItemParams> = mirt["model"]["items"]
+/// A fixture data set's items as mirt estimated them (a1, d).
+fn mirt_items(dataset: &serde_json::Value) -> Vec<ItemParams> {
+    dataset["model"]["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -102,7 +100,14 @@ fn check_fixture(dataset: &str, csv: &str) {
             d: num(&i["d"]),
             c: 0.0,
         })
-        .collect();
+        .collect()
+}
+
+fn check_fixture(dataset: &str, csv: &str) {
+    let reference = read_json("fit/mirt_itemfit.json");
+    let mirt = &reference["datasets"][dataset];
+    let data = read_long(csv);
+    let items = mirt_items(mirt);
     let latent = Latent {
         mean: num(&mirt["model"]["latent_mean"]),
         variance: num(&mirt["model"]["latent_var"]),
@@ -239,16 +244,7 @@ fn assert_tables_close(ours: &ScoreTable, expected: &ScoreTable, at: &str) {
 fn sparse_s_x2_adds_up_the_forms_complete_data_tables() {
     let full = read_long("sim/sim_1000x20_long.csv");
     let truth = read_json("fit/mirt_itemfit.json");
-    let items: Vec<ItemParams> = truth["datasets"]["sim_1000x20_2PL"]["model"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| ItemParams {
-            a: num(&i["a1"]),
-            d: num(&i["d"]),
-            c: 0.0,
-        })
-        .collect();
+    let items = mirt_items(&truth["datasets"]["sim_1000x20_2PL"]);
     let latent = Latent::STANDARD;
     let (form_a, form_b): (Vec<u32>, Vec<u32>) = ((0..14).collect(), (6..20).collect());
     let mut sparse = Responses::with_items(20);

@@ -11,6 +11,7 @@ use crate::drift::{self, AnchorCheck, AnchorDrift};
 use crate::em::{fit, FitResult, Termination};
 use crate::error::{CoreError, Result};
 use crate::exclusion::{Excluded, Kept};
+use crate::interrupt::Interrupt;
 use crate::linking::{
     latent_as_constants, linking_constants, transform_item, ItemPoint, LinkingConstants,
 };
@@ -115,7 +116,7 @@ pub struct HeldOut {
 /// The fit's settings: start values from `previous` (a refit) or the bank's other known
 /// parameters; the anchors in use fixed (fixed linking) or asked for jointly (their covariance
 /// gives the link's standard errors).
-pub(super) fn fit_params(
+fn fit_params(
     item_ids: &[String],
     bank: &Bank,
     anchors: &[Anchor],
@@ -161,6 +162,12 @@ pub struct DriftRow {
     pub check: AnchorCheck,
 }
 
+/// The rows of the last screening, one per anchor in the anchors' order (none without screening).
+pub(super) fn last_screening(drift: &[DriftRow]) -> impl Iterator<Item = &DriftRow> {
+    let last = drift.last().map_or(0, |r| r.iteration);
+    drift.iter().filter(move |r| r.iteration == last)
+}
+
 /// The fit on the anchors' scale: the constants from the anchors in `used`, after screening.
 pub(super) struct Anchored {
     pub(super) fit: FitResult,
@@ -179,32 +186,25 @@ pub(super) fn fit_and_link(
     bank: &Bank,
     anchors: &[Anchor],
     settings: &Settings,
-    first: FitConfig,
+    first: FirstFit,
     pool: &ThreadPool,
     reporter: &mut impl Reporter,
 ) -> Result<Anchored> {
     let t = Instant::now();
-    let mut result = fit_once(&kept.responses, &first, settings, pool, reporter)?;
+    let FirstFit { config, mut used } = first;
+    let mut result = fit_once(&kept.responses, &config, settings, pool, reporter)?;
     let mut fit_ms = ms_since(t);
     let mut link_ms = 0.0;
-    let mut used = first_used(anchors, settings);
     let mut drift = Vec::new();
     let screening = settings.anchor_drift != AnchorDrift::Off && !anchors.is_empty();
     let mut iteration = 0;
-    loop {
+    let constants = loop {
         iteration += 1;
         let t = Instant::now();
         let constants = link(&result, anchors, &used, settings.linking)?;
         if !screening {
             link_ms += ms_since(t);
-            return Ok(Anchored {
-                fit: result,
-                constants,
-                used,
-                drift,
-                fit_ms,
-                link_ms,
-            });
+            break constants;
         }
         let checks = screen_anchors(&result, anchors, &used, &constants, settings);
         let flagged: Vec<&str> = anchors
@@ -233,14 +233,7 @@ pub(super) fn fit_and_link(
             if !settled {
                 reporter.warning(&format!("anchor drift purification did not settle in {iteration} screenings; the link uses the anchors of the last one"));
             }
-            return Ok(Anchored {
-                fit: result,
-                constants,
-                used,
-                drift,
-                fit_ms,
-                link_ms,
-            });
+            break constants;
         }
         let survivors = next.iter().filter(|&&u| u).count();
         if survivors < settings.min_anchors {
@@ -266,13 +259,43 @@ pub(super) fn fit_and_link(
             result = fit_once(&kept.responses, &config, settings, pool, reporter)?;
             fit_ms += ms_since(t);
         }
+    };
+    Ok(Anchored {
+        fit: result,
+        constants,
+        used,
+        drift,
+        fit_ms,
+        link_ms,
+    })
+}
+
+/// The first fit: its settings, and which anchors it uses.
+pub(super) struct FirstFit {
+    pub(super) config: FitConfig,
+    pub(super) used: Vec<bool>,
+}
+
+impl FirstFit {
+    pub(super) fn new(
+        kept: &Kept,
+        bank: &Bank,
+        anchors: &[Anchor],
+        settings: &Settings,
+        interrupt: Interrupt,
+    ) -> Result<Self> {
+        let used = first_used(anchors, settings);
+        let config = fit_params(&kept.item_ids, bank, anchors, settings, None, &used)
+            .interrupt(interrupt)
+            .check(kept.responses.n_items())?;
+        Ok(Self { config, used })
     }
 }
 
 /// The anchors the first link uses: purification starts from the last verdicts, so an anchor
 /// flagged before must earn its way back into the link (and is never held fixed unscreened).
 /// When too few unflagged ones remain to link with, it starts from every anchor.
-pub(super) fn first_used(anchors: &[Anchor], settings: &Settings) -> Vec<bool> {
+fn first_used(anchors: &[Anchor], settings: &Settings) -> Vec<bool> {
     let used: Vec<bool> = anchors
         .iter()
         .map(|a| settings.anchor_drift != AnchorDrift::Purify || a.flagged_by.is_none())
@@ -319,7 +342,7 @@ fn fit_once(
     Ok(result)
 }
 
-fn point(p: &ItemParams) -> ItemPoint {
+pub(super) fn point(p: &ItemParams) -> ItemPoint {
     ItemPoint {
         a: p.a,
         b: p.b(),

@@ -19,7 +19,7 @@ pub use anchors::DriftRow;
 pub use columns::{Columns, DriftColumns, ItemFitColumns};
 pub use review::ItemReview;
 
-use anchors::{first_used, fit_and_link, fit_params, usable_anchors, Anchored};
+use anchors::{fit_and_link, last_screening, point, usable_anchors, Anchored, FirstFit};
 use review::review;
 
 use crate::alloc;
@@ -30,7 +30,7 @@ use crate::exclusion::{exclude_items, Excluded};
 use crate::interrupt::Interrupt;
 use crate::item_fit::fit_statistics;
 use crate::lifecycle::Status;
-use crate::linking::{transform_item, ItemPoint, LinkingConstants};
+use crate::linking::{transform_item, LinkingConstants};
 use crate::memory::RunShape;
 use crate::model::ItemParams;
 use crate::quadrature::Latent;
@@ -165,10 +165,8 @@ impl Calibration {
 
     /// The anchors the last screening flagged.
     pub fn drifted(&self) -> Vec<&str> {
-        let last = self.drift.last().map_or(0, |r| r.iteration);
-        self.drift
-            .iter()
-            .filter(|r| r.iteration == last && r.check.flagged)
+        last_screening(&self.drift)
+            .filter(|r| r.check.flagged)
             .map(|r| r.item_id.as_str())
             .collect()
     }
@@ -352,21 +350,12 @@ pub fn calibrate(
     )?;
 
     let interrupt = reporter.interrupt();
-    let first = fit_params(
-        &kept.item_ids,
-        bank,
-        &anchors,
-        &settings,
-        None,
-        &first_used(&anchors, &settings),
-    )
-    .interrupt(interrupt.clone())
-    .check(kept.responses.n_items())?;
+    let first = FirstFit::new(&kept, bank, &anchors, &settings, interrupt.clone())?;
     RunShape {
         answers: kept.responses.n_answers(),
         persons: kept.responses.n_persons(),
         items: kept.responses.n_items(),
-        parameters: Layout::new(&first).len(),
+        parameters: Layout::new(&first.config).len(),
         quadrature_points: settings.quadrature_points,
         threads: pool.current_num_threads(),
         standard_errors: settings.standard_errors,
@@ -510,14 +499,7 @@ fn reported_items(result: &FitResult, k: &LinkingConstants) -> Result<Vec<Report
             .iter()
             .zip(&result.item_stats)
             .map(|(est, stats)| {
-                let t = transform_item(
-                    ItemPoint {
-                        a: est.params.a,
-                        b: est.params.b(),
-                        c: est.params.c,
-                    },
-                    k,
-                );
+                let t = transform_item(point(&est.params), k);
                 let standard_errors = est.covariance.map(|c| {
                     let (a, b) = (est.params.a, est.params.b());
                     // d* = −(a/A)(A·b + B) = −a·b − a·B/A: gradient (−b − B/A, −a) in (a, b); the

@@ -10,7 +10,7 @@ use crate::item_fit::{FitReport, ItemFit};
 use crate::lifecycle::{self, Evidence, Status};
 use crate::settings::Settings;
 
-use super::anchors::{Anchor, DriftRow, HeldOut};
+use super::anchors::{last_screening, Anchor, DriftRow, HeldOut};
 use super::ReportedItem;
 
 /// One item's fit and status after the run.
@@ -37,11 +37,7 @@ pub(super) fn review(
         .iter()
         .map(|h| (h.item, h.reason.clone()))
         .collect();
-    let last = drift.last().map_or(0, |r| r.iteration);
-    for (a, row) in anchors
-        .iter()
-        .zip(drift.iter().filter(|r| r.iteration == last))
-    {
+    for (a, row) in anchors.iter().zip(last_screening(drift)) {
         let c = &row.check;
         if c.flagged {
             let z = |z: Option<f64>| z.map_or("-".into(), |z| format!("{z:.2}"));
