@@ -11,6 +11,7 @@ include!("functions.rs");
 include!("recovery.rs");
 include!("standard_errors.rs");
 include!("drift_and_fit.rs");
+include!("report.rs");
 include!("security.rs");
 include!("server_safety.rs");
 include!("argument_matrix.rs");

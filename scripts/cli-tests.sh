@@ -102,6 +102,9 @@ check "it reports progress in the NOTICEs' words" '[[ $out == *"NOTICE:  Loaded 
 verification=$(as_pg psql -X -q -At -v ON_ERROR_STOP=1 -h "$CLUSTER_SOCK" -p "$PORT" -d plain -f scripts/verification.sql 2>&1) && code=0 || code=$?
 check "the seed's verification queries run and count the demo" '[[ $code == 0 && $verification == 150\|* && $verification == *$'"'"'\n'"'"'500\|* && $verification != *FAIL* ]]' "$(head -2 <<<"$verification" | cut -d'|' -f1 | paste -sd/)"
 check "mirt_health() is OK" '[[ $(sql plain "SELECT string_agg(status, '"','"') FROM mirt_health()") == "OK,OK,OK,OK" ]]' "from the migration"
+out=$(cli plain report --output /tmp/pg-irt-report-$$.html 2>&1) && code=0 || code=$?
+page=$(cat /tmp/pg-irt-report-$$.html 2>/dev/null; rm -f /tmp/pg-irt-report-$$.html)
+check "report writes the run's page without the extension" '[[ $code == 0 && $page == "<!DOCTYPE html>"* && $page == *"$(sql plain "SELECT run_id FROM mirt_fit_meta")"* ]]' "exit $code, ${#page} bytes"
 
 echo "== bad input: the extension's messages, exit code 3, nothing written"
 sql plain "CREATE VIEW text_correct AS SELECT user_id, question_id, created_at, 'yes'::text AS correct FROM attempt_log;
@@ -203,6 +206,8 @@ command=$(snapshot)
 check "the command writes into the extension's tables" '[[ $code == 0 && $(sql both "SELECT count(*) FROM mirt_fit_meta") == 2 ]]' "exit $code"
 check "identical item parameters, SEs, abilities, person and item fit, drift screening, and model_spec but for provenance" '[[ $command == "$extension" ]]' \
     "$(diff <(printf '%s\n' "$extension") <(printf '%s\n' "$command") | head -3 | paste -sd' ')"
+run=$(sql both "SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1")
+check "pg-irt report and mirt_report() give the same page" '[[ "$(cli both report --run-id "$run")" == "$(sql both "SELECT mirt_report('"'$run'"')")" ]]' "run $run"
 check "written_by says which" '[[ $(sql both "SELECT string_agg(model_spec->>'"'written_by'"', '"','"' ORDER BY fitted_at) FROM mirt_fit_meta") == "extension,command" ]]' "extension, then command"
 as_pg psql -X -q -h "$CLUSTER_SOCK" -p "$PORT" -d both -c "BEGIN" -c "SELECT pg_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null 2>&1 &
 holder=$!

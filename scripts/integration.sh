@@ -144,6 +144,11 @@ query=$(target/k8s-venv/bin/python -c 'import sys, yaml; print(yaml.safe_load(op
 out=$(psql_it -At -F' ' -v ON_ERROR_STOP=1 -c "$query" 2>&1 || true)
 check "it runs against mirt_run_status and returns the last run" '[[ $(wc -l <<<"$out") == 1 && $out == *succeeded* ]]' "$out"
 
+echo "== the Grafana dashboard's queries (k8s/grafana/)"
+out=$(as_pg python3 scripts/check-dashboard.py k8s/grafana/pg-irt-dashboard.json -h "$SOCK" -p "$PORT" -d "$DB" 2>&1) && status=0 || status=$?
+check "every query of the Grafana dashboard runs and returns its rows" '(( status == 0 ))' "$(tail -1 <<<"$out")"
+(( status == 0 )) || grep -A6 '^FAIL' <<<"$out"
+
 echo "== pg_cron"
 job=$(value "SELECT mirt_schedule('* * * * *')")
 runs_before=$(value "SELECT count(*) FROM mirt_fit_meta")
@@ -156,6 +161,32 @@ done
 check "a job scheduled every minute runs mirt_calibrate" '[[ $status == succeeded ]]' "cron.job_run_details: ${status:-no run within 90 s}"
 check "and mirt_fit_meta holds its run" '(( $(value "SELECT count(*) FROM mirt_fit_meta") > runs_before ))' "$(value "SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1")"
 check "mirt_unschedule removes it" '[[ $(value "SELECT mirt_unschedule()") == t && $(value "SELECT count(*) FROM cron.job") == 0 ]]' "cron.job empty"
+# A scheduled run that fails writes nothing; pg_cron keeps its error, and the report shows it.
+broken=$(value "SELECT cron.schedule('pg_irt_broken', '* * * * *', \$\$SELECT mirt_calibrate('4PL', 60)\$\$)")
+status=""
+for _ in $(seq 1 45); do
+    status=$(value "SELECT status FROM cron.job_run_details WHERE jobid = $broken ORDER BY start_time DESC LIMIT 1")
+    [[ $status == succeeded || $status == failed ]] && break
+    sleep 2
+done
+value "SELECT cron.unschedule('pg_irt_broken')" >/dev/null
+check "a scheduled run with a bad model fails" '[[ $status == failed ]]' "cron.job_run_details: ${status:-no run within 90 s}"
+
+echo "== the report, as a person would look at it"
+latest="(SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)"
+psql_it -At -v ON_ERROR_STOP=1 -c "SELECT mirt_report()" >"$DIR/report.html"
+# Its item curves: the anchors, and the items the run's review did not pass.
+items=$(value "SELECT string_agg(DISTINCT i, ',') FROM (
+    SELECT jsonb_array_elements_text(model_spec->'anchors_used') FROM mirt_fit_meta WHERE run_id = $latest
+    UNION SELECT item_id FROM mirt_anchor_drift WHERE run_id = $latest
+    UNION SELECT item_id FROM mirt_item_fit WHERE run_id = $latest AND status NOT IN ('ok', 'excluded')) x(i)")
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,2000 \
+    --screenshot="$DIR/report.png" "file://$DIR/report.html" >"$DIR/chromium.log" 2>&1 || true
+report_ok=0
+report_check=$(python3 scripts/check-report.py "$DIR/report.html" --png "$DIR/report.png" --items "$items" \
+    --says "$(value "SELECT $latest")" 2>&1) && report_ok=1
+check "mirt_report() renders in Chromium with every section and the curves asked for" '(( report_ok ))' "$report_check"
+check "and shows the scheduled run that failed after it" 'grep -q "unknown model.*4PL" "$DIR/report.html"' "$(grep -o 'unknown model[^<]*' "$DIR/report.html" | head -1 | sed 's/&quot;/"/g')"
 
 echo "== the Kubernetes CronJob's command, as written"
 runs_before=$(value "SELECT count(*) FROM mirt_fit_meta")

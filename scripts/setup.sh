@@ -15,7 +15,8 @@ apt_install() {
 
 need_apt=()
 for pkg in "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libclang-dev clang sudo \
-           "postgresql-$PG_MAJOR-cron" pkg-config libssl-dev openssl; do
+           "postgresql-$PG_MAJOR-cron" pkg-config libssl-dev openssl \
+           chromium fonts-dejavu-core python3; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

@@ -22,7 +22,7 @@ tier() {
 pgdata="$PWD/target/pgrx-test-data"
 install -d -o postgres -g postgres "$pgdata"
 
-tier "core (irt-core, irt-store, pg-irt)" cargo test --locked -p irt-core -p irt-store -p pg-irt-cli
+tier "core (irt-core, irt-store, irt-report, pg-irt)" cargo test --locked -p irt-core -p irt-store -p irt-report -p pg-irt-cli
 tier "postgres (pgrx)" cargo pgrx test pg15 --runas postgres --pgdata "$pgdata"
 # The command's tier builds the release binary, whose linked libraries the manifests' check
 # compares with the image's.

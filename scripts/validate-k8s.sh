@@ -17,7 +17,12 @@
 #     every metric it reads checked against what kube-state-metrics and our postgres_exporter
 #     query really export;
 #   - the postgres_exporter queries file and the kustomizations (including that every YAML
-#     file in k8s/ is used);
+#     and JSON file in k8s/ is used);
+#   - the Grafana dashboard k8s/grafana/pg-irt-dashboard.json and its ConfigMap: the static
+#     part of scripts/check-dashboard.py (structure, data source variables, the macros of its
+#     SQL, the metrics of its PromQL), and every PromQL expression parsed with promql-parser,
+#     its metrics and label matchers held to the same rules as the alerts'. Its SQL runs
+#     against a database in scripts/integration.sh;
 #   - when a kubectl with kustomize v4+ is on PATH (Debian 12's kubernetes-client 1.20 is too
 #     old for components): `kubectl kustomize` of the base and of the base with the component,
 #     validated and compared with this script's own rendering. Without one, a `skip` line.
@@ -359,13 +364,17 @@ def queries():
     return state["queries"]
 
 
-def generated_configmap():
-    """The ConfigMap that kustomization.yaml's configMapGenerator produces."""
+EXPORTER_CONFIGMAP = "pg-irt-exporter-queries"
+DASHBOARD_CONFIGMAP = "pg-irt-grafana-dashboard"
+DASHBOARD = "grafana/pg-irt-dashboard.json"
+
+
+def generated_configmap(name=EXPORTER_CONFIGMAP):
+    """The ConfigMap that kustomization.yaml's configMapGenerator `name` produces."""
     gens = [g for g in kustomization().get("configMapGenerator") or []
-            if g.get("name") == "pg-irt-exporter-queries"]
+            if g.get("name") == name]
     if len(gens) != 1:
-        raise CheckFailed("kustomization.yaml: no single configMapGenerator "
-                          "pg-irt-exporter-queries")
+        raise CheckFailed(f"kustomization.yaml: no single configMapGenerator {name}")
     gen = gens[0]
     data = {}
     for entry in gen.get("files") or []:
@@ -417,7 +426,15 @@ def check_kustomization():
                  "the generator does not map queries.yaml=postgres-exporter-queries.yaml")
         e.equal(dig(gen, "options", "disableNameSuffixHash"), True,
                 "options.disableNameSuffixHash")
-    # Every YAML file in the folder must be used by something.
+    dash = by_name(gens).get(DASHBOARD_CONFIGMAP)
+    if e.expect(dash is not None, f"no configMapGenerator named {DASHBOARD_CONFIGMAP}"):
+        e.expect(f"pg-irt-dashboard.json={DASHBOARD}" in (dash.get("files") or []),
+                 f"the generator does not map pg-irt-dashboard.json={DASHBOARD}")
+        e.equal(dig(dash, "options", "disableNameSuffixHash"), True,
+                f"{DASHBOARD_CONFIGMAP} options.disableNameSuffixHash")
+        e.equal(dig(dash, "options", "labels", "grafana_dashboard"), "1",
+                f"{DASHBOARD_CONFIGMAP} label grafana_dashboard (what Grafana's sidecar loads)")
+    # Every YAML and JSON file in the folder must be used by something.
     used = {path_of(r) for r in resources}
     for g in gens:
         for entry in g.get("files") or []:
@@ -431,8 +448,9 @@ def check_kustomization():
     for dirpath, _, files in os.walk(K8S_DIR):
         for name in files:
             full = os.path.join(dirpath, name)
-            if name.endswith((".yaml", ".yml")):
+            if name.endswith((".yaml", ".yml", ".json")):
                 e.expect(full in used, f"{rel(full)} is not used by any kustomization")
+            if name.endswith((".yaml", ".yml")):
                 try:
                     load_docs(full)
                 except yaml.YAMLError as exc:
@@ -731,6 +749,20 @@ def selectors(expr_ast):
     return found
 
 
+def selector_problems(where, sel):
+    """kube-state-metrics selectors must name this deployment's namespace and objects."""
+    name = sel.name or ""
+    matchers = {(m.name, str(m.op).split(".")[-1], m.value) for m in sel.matchers.matchers}
+    problems = []
+    if name.startswith("kube_") and ("namespace", "Equal", NAMESPACE) not in matchers:
+        problems.append(f"{where}: {name} is not restricted to namespace=\"{NAMESPACE}\"")
+    if name.startswith("kube_job_") and ("job_name", "Re", "calibrate-irt-.*") not in matchers:
+        problems.append(f"{where}: {name} is not restricted to job_name=~\"calibrate-irt-.*\"")
+    if name.startswith("kube_cronjob_") and ("cronjob", "Equal", "calibrate-irt") not in matchers:
+        problems.append(f"{where}: {name} is not restricted to cronjob=\"calibrate-irt\"")
+    return problems
+
+
 def check_prometheusrule():
     pr = load_one(path_of("prometheusrule.yaml"))
     e = Errors()
@@ -771,17 +803,7 @@ def check_prometheusrule():
                 names.add(name)
                 e.expect(name in known, f"{where}: metric {name!r} is exported by nothing we run "
                          "(kube-state-metrics or the pg_irt exporter query)")
-                matchers = {(m.name, str(m.op).split(".")[-1], m.value)
-                            for m in sel.matchers.matchers}
-                if name.startswith("kube_"):
-                    e.expect(("namespace", "Equal", NAMESPACE) in matchers,
-                             f"{where}: {name} is not restricted to namespace=\"{NAMESPACE}\"")
-                if name.startswith("kube_job_"):
-                    e.expect(("job_name", "Re", "calibrate-irt-.*") in matchers,
-                             f"{where}: {name} is not restricted to job_name=~\"calibrate-irt-.*\"")
-                if name.startswith("kube_cronjob_"):
-                    e.expect(("cronjob", "Equal", "calibrate-irt") in matchers,
-                             f"{where}: {name} is not restricted to cronjob=\"calibrate-irt\"")
+                e.items.extend(selector_problems(where, sel))
             if "alert" in rule:
                 e.expect(dig(rule, "labels", "severity") in ("critical", "warning", "info"),
                          f"{where}: labels.severity must be critical, warning or info")
@@ -869,6 +891,56 @@ def check_configmap_schema():
                              [cm]))
 
 
+def check_dashboard():
+    """The stdlib checker's static part, then every PromQL expression through a real parser."""
+    path = path_of(DASHBOARD)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "check-dashboard.py"),
+                           "--static", "--k8s-dir", K8S_DIR, path],
+                          capture_output=True, text=True, timeout=120)
+    e = Errors()
+    if proc.returncode != 0:
+        e.items.append(f"scripts/check-dashboard.py --static {rel(path)} exited "
+                       f"{proc.returncode}:\n" + "\n".join(
+                           l for l in (proc.stdout + proc.stderr).splitlines()
+                           if not l.startswith("ok ")))
+    with open(path, encoding="utf-8") as f:
+        dashboard = json.load(f)
+    known = KSM_METRICS | exporter_metric_names()
+    exprs = 0
+    panels = dashboard.get("panels") or []
+    for panel in panels + [p for row in panels for p in row.get("panels") or []]:
+        for t in panel.get("targets") or []:
+            if "expr" not in t:
+                continue
+            where = f"panel {panel.get('title')!r} target {t.get('refId')}"
+            exprs += 1
+            # Grafana's own interval variables stand for a duration; no other variable is used.
+            expr = re.sub(r"\$__(rate_interval|interval|range)\b", "5m", str(t["expr"]))
+            try:
+                ast = promql_parser.parse(expr)
+            except ValueError as exc:
+                e.items.append(f"{where}: expr does not parse as PromQL: {exc}")
+                continue
+            for sel in selectors(ast):
+                e.expect((sel.name or "") in known, f"{where}: metric {sel.name!r} is exported "
+                         "by nothing we run (kube-state-metrics or the pg_irt exporter query)")
+                e.items.extend(selector_problems(where, sel))
+    e.expect(exprs > 0, "the dashboard has no Prometheus expression")
+    e.done()
+
+
+def check_dashboard_configmap():
+    cm = generated_configmap(DASHBOARD_CONFIGMAP)
+    e = Errors()
+    e.equal(sorted(cm["data"]), ["pg-irt-dashboard.json"], "ConfigMap data keys")
+    with open(path_of(DASHBOARD), encoding="utf-8") as f:
+        e.equal(json.loads(cm["data"].get("pg-irt-dashboard.json", "null")), json.load(f),
+                "ConfigMap pg-irt-dashboard.json content")
+    e.done()
+    kubernetes_validate(dump(os.path.join(RENDER_DIR, f"configmap-{DASHBOARD_CONFIGMAP}.yaml"),
+                             [cm]))
+
+
 def usable_kubectl():
     kubectl = shutil.which("kubectl")
     if not kubectl:
@@ -916,8 +988,8 @@ def compare_and_validate(docs, expected, out_name):
 def expected_base():
     es = load_one(path_of("externalsecret.yaml"))
     pr = load_one(path_of("prometheusrule.yaml"))
-    docs = [with_namespace(cronjob()), generated_configmap(), with_namespace(es),
-            with_namespace(pr)]
+    docs = [with_namespace(cronjob()), generated_configmap(),
+            generated_configmap(DASHBOARD_CONFIGMAP), with_namespace(es), with_namespace(pr)]
     return {(d["kind"], d["metadata"]["name"]): d for d in docs}
 
 
@@ -947,7 +1019,8 @@ def check_kustomize_component(kubectl, *names):
 
 
 versions = ", ".join(VERSIONS)
-check("k8s/kustomization.yaml: structure, generator, every YAML file used", check_kustomization)
+check("k8s/kustomization.yaml: structure, generators, every YAML and JSON file used",
+      check_kustomization)
 check(f"k8s/cronjob.yaml: schema (kubernetes-validate --strict, Kubernetes {versions})",
       check_cronjob_schema)
 check("k8s/cronjob.yaml: settings (schedule, policies, command, env, security, resources)",
@@ -971,6 +1044,10 @@ check("k8s/prometheusrule.yaml: structure, PromQL parse, exported metrics only "
 check("k8s/postgres-exporter-queries.yaml: postgres_exporter queries format", check_queries)
 check(f"k8s/postgres-exporter-queries.yaml as ConfigMap pg-irt-exporter-queries: schema "
       f"(kubernetes-validate --strict, Kubernetes {versions})", check_configmap_schema)
+check(f"k8s/{DASHBOARD}: scripts/check-dashboard.py --static, PromQL parse, exported "
+      "metrics and label matchers only", check_dashboard)
+check(f"k8s/{DASHBOARD} as ConfigMap {DASHBOARD_CONFIGMAP}: schema "
+      f"(kubernetes-validate --strict, Kubernetes {versions})", check_dashboard_configmap)
 
 kubectl, detail = usable_kubectl()
 if kubectl:

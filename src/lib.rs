@@ -14,6 +14,7 @@ mod guc;
 mod load;
 mod memory;
 mod panics;
+mod report;
 mod scan;
 mod schedule;
 mod write;

@@ -111,6 +111,8 @@ pub struct FitResult {
     pub aic: f64,
     pub bic: f64,
     pub cycles: usize,
+    /// The log-likelihood at the start of every EM cycle (a regrid starts a new stretch).
+    pub log_lik_trace: Vec<f64>,
     pub termination: Termination,
     pub max_change: f64,
     /// How the standard errors were computed.
@@ -426,6 +428,8 @@ pub(crate) struct Progress<F> {
     max_cycles: usize,
     pub cycles: usize,
     pub max_change: f64,
+    /// The log-likelihood each cycle started from, for the run's record.
+    pub log_liks: Vec<f64>,
 }
 
 impl<F: FnMut(&CycleReport) -> ControlFlow<()>> Progress<F> {
@@ -436,6 +440,7 @@ impl<F: FnMut(&CycleReport) -> ControlFlow<()>> Progress<F> {
             max_cycles: config.max_cycles,
             cycles: 0,
             max_change: f64::INFINITY,
+            log_liks: Vec::new(),
         }
     }
 
@@ -444,6 +449,7 @@ impl<F: FnMut(&CycleReport) -> ControlFlow<()>> Progress<F> {
     pub fn record(&mut self, log_lik: f64, max_change: f64) -> Option<Termination> {
         self.cycles += 1;
         self.max_change = max_change;
+        self.log_liks.push(log_lik);
         let report = CycleReport {
             cycle: self.cycles,
             log_lik,
@@ -656,6 +662,7 @@ pub fn fit(
         aic: -2.0 * counts.log_lik + 2.0 * n_params as f64,
         bic: -2.0 * counts.log_lik + n_params as f64 * (n_persons as f64).ln(),
         cycles: progress.cycles,
+        log_lik_trace: progress.log_liks,
         termination,
         max_change: progress.max_change,
         se_method: if mode == StandardErrors::Item {

@@ -23,6 +23,12 @@ impl Latent {
         mean: 0.0,
         variance: 1.0,
     };
+
+    /// The normal density at θ.
+    pub fn density(&self, theta: f64) -> f64 {
+        let z = (theta - self.mean) / self.variance.sqrt();
+        (-0.5 * z * z).exp() / (std::f64::consts::TAU * self.variance).sqrt()
+    }
 }
 
 impl Grid {
@@ -106,6 +112,21 @@ pub fn log_sum_exp(x: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_latent_density_is_the_normal_one() {
+        let latent = Latent {
+            mean: 0.5,
+            variance: 2.25,
+        };
+        // Peak 1/(σ√(2π)); one SD out, e^(-1/2) of it; integrates to 1.
+        let peak = 1.0 / (1.5 * (2.0 * std::f64::consts::PI).sqrt());
+        assert!((latent.density(0.5) - peak).abs() < 1e-15);
+        assert!((latent.density(2.0) - peak * (-0.5f64).exp()).abs() < 1e-15);
+        let step = 0.001;
+        let total: f64 = (-12_000..12_000).map(|k| latent.density(k as f64 * step) * step).sum();
+        assert!((total - 1.0).abs() < 1e-9);
+    }
 
     #[test]
     fn weights_sum_to_one_and_centre_on_the_mean() {

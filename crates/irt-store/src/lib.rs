@@ -105,6 +105,12 @@ pub const RELATION_COLUMNS: &str =
     "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute \
      WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped";
 
+/// The document a report of one run shows (`$1`: the run id, NULL for the latest), as text:
+/// `mirt_report_data` in the result tables' `schema` (quoted) gathers it.
+pub fn report_data(schema: &str) -> String {
+    format!("SELECT {schema}.mirt_report_data($1)::text")
+}
+
 /// The tables, views and health function of the extension's install script, as plain SQL that
 /// creates what is missing in `schema` (quoted) and leaves what is there: for a database that
 /// cannot install the extension. The same files make both, so they cannot drift apart.

@@ -16,6 +16,7 @@ use tokio_postgres::{Client, Transaction};
 use crate::failure::{Exit, Failure};
 use crate::progress::{Progress, Stop};
 use crate::read::{read_answers, read_bank, resolve};
+use crate::results::result_schema;
 
 /// The bounds of a run: answers read, memory predicted.
 pub struct Limits {
@@ -62,12 +63,7 @@ pub async fn run(
     if !locked {
         return Err(CoreError::RunLockBusy.into());
     }
-    let schema: Option<String> = tx.query_one(irt_store::RESULT_SCHEMA, &[]).await?.get(0);
-    let schema = schema.ok_or_else(|| {
-        Failure::new(Exit::BadInput, "relation \"mirt_fit_meta\" does not exist").hint(
-            "Create the result tables with pg-irt migrate, or put their schema on the search_path.",
-        )
-    })?;
+    let schema = result_schema(&tx).await?;
 
     let t = Instant::now();
     let source = resolve(&tx, &settings.source, "source").await?;

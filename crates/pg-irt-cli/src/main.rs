@@ -8,6 +8,8 @@ mod failure;
 mod migrate;
 mod progress;
 mod read;
+mod report;
+mod results;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +47,15 @@ enum Command {
         /// Schema to create them in.
         #[arg(long, default_value = "public")]
         schema: String,
+    },
+    /// Write a run's report: one self-contained HTML page, as SELECT mirt_report(...) gives.
+    Report {
+        /// The run [default: the latest].
+        #[arg(long)]
+        run_id: Option<String>,
+        /// The file to write [default: standard output].
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -155,7 +166,7 @@ async fn run(command: Command) -> Result<(), Failure> {
     // Arguments are checked before connecting.
     let settings = match &command {
         Command::Calibrate(args) => Some(args.settings()?),
-        Command::Migrate { .. } => None,
+        Command::Migrate { .. } | Command::Report { .. } => None,
     };
     let target = connect::from_env().map_err(|e| Failure::new(Exit::Connection, e))?;
     let (mut client, connection) =
@@ -177,6 +188,21 @@ async fn run(command: Command) -> Result<(), Failure> {
             let quoted = migrate::migrate(&mut client, &schema).await?;
             eprintln!("NOTICE:  result tables, view and health function ready in schema {quoted}");
             Ok(())
+        }
+        Command::Report { run_id, output } => {
+            let page = report::report(&client, run_id.as_deref()).await?;
+            match output {
+                Some(path) => std::fs::write(&path, page).map_err(|e| {
+                    Failure::new(
+                        Exit::Failed,
+                        format!("cannot write {}: {e}", path.display()),
+                    )
+                }),
+                None => {
+                    print!("{page}");
+                    Ok(())
+                }
+            }
         }
         Command::Calibrate(args) => {
             let signalled = Arc::new(AtomicBool::new(false));

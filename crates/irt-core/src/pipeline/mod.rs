@@ -231,6 +231,7 @@ impl Calibration {
         json!({
             "loglik": finite(r.log_lik), "aic": finite(r.aic), "bic": finite(r.bic),
             "n_params": r.n_params, "em_cycles": r.cycles, "converged": r.converged(),
+            "em_trace": r.log_lik_trace.iter().map(|&l| finite(l)).collect::<Vec<_>>(),
             "max_change": finite(r.max_change), "se_status": r.se_status.name(),
             "ms": {"load": load_ms, "fit": t.fit, "score": t.score, "link": t.link, "item_fit": t.item_fit},
             "item_status": self.status_counts(),
