@@ -3,7 +3,7 @@
 //! and measured against the truth. Prints markdown tables; with `--write FILE` also puts them
 //! between the markers `<!-- accuracy:begin -->` and `<!-- accuracy:end -->` of FILE.
 //!
-//! irt-accuracy [--quick] [--reps N] [--seed S] [--threads N] [--write FILE]
+//! irt-accuracy [--quick] [--reps N] [--seed S] [--threads N] [--machine TEXT] [--write FILE]
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -20,6 +20,7 @@ struct Args {
     reps: Option<usize>,
     seed: u64,
     threads: usize,
+    machine: String,
     write: Option<String>,
 }
 
@@ -29,6 +30,7 @@ fn parse() -> Result<Args, String> {
         reps: None,
         seed: 16,
         threads: 2,
+        machine: "unknown".into(),
         write: None,
     };
     let mut it = std::env::args().skip(1);
@@ -44,6 +46,7 @@ fn parse() -> Result<Args, String> {
             "--seed" => args.seed = value.parse().map_err(|e| bad(&e))?,
             "--threads" => args.threads = value.parse().map_err(|e| bad(&e))?,
             "--write" => args.write = Some(value),
+            "--machine" => args.machine = value,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -144,7 +147,9 @@ fn run(args: &Args) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut out = String::new();
-    for block in blocks(args.quick, args.reps) {
+    let blocks = blocks(args.quick, args.reps);
+    let max_reps = blocks.iter().map(|b| b.reps).max().unwrap_or(1);
+    for block in blocks {
         let shape = block.shape;
         let drifted_of = |d: bool| if d { shape.anchors * 8 / 50 } else { 0 };
         let _ = writeln!(
@@ -220,9 +225,13 @@ fn run(args: &Args) -> Result<String, String> {
     }
     let _ = writeln!(
         out,
-        "\n{} s on {} threads.",
+        "\nSeeds {} to {} (replication r draws world seed {} + r), {} s on {} threads of {}.",
+        args.seed,
+        args.seed + max_reps as u64 - 1,
+        args.seed,
         started.elapsed().as_secs_f64().round(),
-        args.threads
+        args.threads,
+        args.machine
     );
     Ok(out)
 }
