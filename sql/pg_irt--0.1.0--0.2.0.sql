@@ -46,14 +46,14 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'mirt_linking_constants_3pl_wrapper';
 
 -- mirt_calibrate takes standard_errors (auto, full, item, none), anchor_drift (purify, flag,
--- off) and drift_z after algorithm.
+-- off) and drift_z after algorithm; linking defaults to 'auto' and priors to 'bank'.
 DROP FUNCTION mirt_calibrate(text, integer, text, text, text, text, integer, double precision,
                              integer, integer, boolean, integer, integer, text, text);
 CREATE FUNCTION mirt_calibrate(
     "model" TEXT DEFAULT '2PL',
     "lookback_days" INT DEFAULT 60,
-    "linking" TEXT DEFAULT 'stocking_lord',
-    "priors" TEXT DEFAULT 'default',
+    "linking" TEXT DEFAULT 'auto',
+    "priors" TEXT DEFAULT 'bank',
     "source" TEXT DEFAULT 'attempt',
     "items" TEXT DEFAULT 'question',
     "max_cycles" INT DEFAULT 500,

@@ -53,8 +53,8 @@ impl Reporter for Messages {
 pub fn mirt_calibrate(
     model: default!(Option<&str>, "'2PL'"),
     lookback_days: default!(Option<i32>, 60),
-    linking: default!(Option<&str>, "'stocking_lord'"),
-    priors: default!(Option<&str>, "'default'"),
+    linking: default!(Option<&str>, "'auto'"),
+    priors: default!(Option<&str>, "'bank'"),
     source: default!(Option<&str>, "'attempt'"),
     items: default!(Option<&str>, "'question'"),
     max_cycles: default!(Option<i32>, 500),

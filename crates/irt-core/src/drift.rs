@@ -117,7 +117,7 @@ fn robust_z(d: &[f64]) -> Vec<Option<f64>> {
 }
 
 /// Type-7 quantile of sorted values: linear between the order statistics at (n − 1)·p.
-fn quantile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], p: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * p;
     let (lo, frac) = (h.floor() as usize, h - h.floor());
     let hi = (lo + 1).min(sorted.len() - 1);

@@ -4,6 +4,7 @@
 //! pool with bit-identical results for any thread count. A mirt-compatible mode reproduces
 //! mirt's own EM run, for checking parity with it.
 
+pub mod accuracy;
 pub mod alloc;
 pub mod bank;
 mod bfgs;

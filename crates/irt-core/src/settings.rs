@@ -10,7 +10,7 @@ use crate::error::{CoreError, Result};
 use crate::linking::LinkingMethod;
 use crate::model::ItemModel;
 use crate::params::{Algorithm, StandardErrors};
-use crate::priors::Priors;
+use crate::priors::PriorsSetting;
 
 pub const LOOKBACK_DAYS: RangeInclusive<i32> = 1..=36_500;
 pub const MAX_CYCLES: RangeInclusive<i32> = 1..=100_000;
@@ -24,8 +24,8 @@ pub const DRIFT_Z: RangeInclusive<f64> = 1.0..=10.0;
 pub mod defaults {
     pub const MODEL: &str = "2PL";
     pub const LOOKBACK_DAYS: i32 = 60;
-    pub const LINKING: &str = "stocking_lord";
-    pub const PRIORS: &str = "default";
+    pub const LINKING: &str = "auto";
+    pub const PRIORS: &str = "bank";
     pub const SOURCE: &str = "attempt";
     pub const ITEMS: &str = "question";
     pub const MAX_CYCLES: i32 = 500;
@@ -95,16 +95,18 @@ pub enum Linking {
 }
 
 impl Linking {
-    pub fn parse(s: &str) -> Result<Self> {
+    /// A method by name, or None for `auto` (the run chooses: see `pipeline::auto_linking`).
+    pub fn parse(s: &str) -> Result<Option<Self>> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "fixed" => Ok(Self::Fixed),
-            "none" => Ok(Self::None),
+            "auto" => Ok(None),
+            "fixed" => Ok(Some(Self::Fixed)),
+            "none" => Ok(Some(Self::None)),
             other => LinkingMethod::parse(other)
-                .map(Self::Separate)
+                .map(|m| Some(Self::Separate(m)))
                 .ok_or_else(|| {
                     let mut valid: Vec<&str> =
                         LinkingMethod::ALL.iter().map(|m| m.name()).collect();
-                    valid.extend(["fixed", "none"]);
+                    valid.extend(["fixed", "none", "auto"]);
                     CoreError::InvalidArgument {
                         message: format!(
                             "unknown linking method \"{s}\"; valid methods are {}",
@@ -200,8 +202,11 @@ impl Arguments<'static> {
 pub struct Settings {
     pub model: ItemModel,
     pub lookback_days: i32,
+    /// The method of the run: as given, or once the run has chosen, what `auto` chose.
     pub linking: Linking,
-    pub priors: Priors,
+    /// `linking => 'auto'`: `linking` is Stocking–Lord until the run chooses.
+    pub linking_auto: bool,
+    pub priors: PriorsSetting,
     pub priors_name: String,
     pub source: String,
     pub items: String,
@@ -231,7 +236,7 @@ impl Settings {
         )?;
         let linking = Linking::parse(required(a.linking, "linking")?)?;
         let priors_name = required(a.priors, "priors")?;
-        let priors = Priors::preset(priors_name)?;
+        let priors = PriorsSetting::parse(priors_name)?;
         let source = required(a.source, "source")?.to_string();
         let items = required(a.items, "items")?.to_string();
         let count =
@@ -256,7 +261,8 @@ impl Settings {
         Ok(Self {
             model,
             lookback_days,
-            linking,
+            linking: linking.unwrap_or(Linking::Separate(LinkingMethod::StockingLord)),
+            linking_auto: linking.is_none(),
             priors,
             priors_name: priors_name.trim().to_ascii_lowercase(),
             source,
@@ -285,7 +291,8 @@ mod tests {
     fn defaults_are_valid_settings() {
         let s = Settings::from_arguments(&Arguments::defaults()).unwrap();
         assert_eq!(s.model, ItemModel::TwoPL);
-        assert_eq!(s.linking, Linking::Separate(LinkingMethod::StockingLord));
+        assert!(s.linking_auto);
+        assert_eq!(s.priors, crate::priors::PriorsSetting::Bank);
         assert_eq!(
             (s.lookback_days, s.max_cycles, s.quadrature_points),
             (60, 500, 61)
@@ -312,6 +319,14 @@ mod tests {
             .unwrap_err()
             .to_string()
             .ends_with("got NaN"));
+        let mut a = Arguments::defaults();
+        a.linking = Some("sometimes");
+        assert!(Settings::from_arguments(&a)
+            .unwrap_err()
+            .to_string()
+            .ends_with("fixed, none, auto"));
+        a.linking = Some(" AUTO ");
+        assert!(Settings::from_arguments(&a).unwrap().linking_auto);
         let mut a = Arguments::defaults();
         a.threads = None;
         assert_eq!(Settings::from_arguments(&a).unwrap().threads, None);

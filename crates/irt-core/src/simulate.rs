@@ -61,6 +61,25 @@ pub fn simulate(
     let items: Vec<ItemParams> = (0..n_items)
         .map(|_| ItemParams::from_irt((0.3 * rng.normal()).exp(), rng.normal(), 0.0))
         .collect();
+    let (thetas, data) = respond(&mut rng, &items, n_persons, per_person, mean, sd);
+    Simulation {
+        items,
+        thetas,
+        data,
+    }
+}
+
+/// Persons θ ~ N(mean, sd²), each answering `per_person` random items of `items`: the
+/// abilities and the answers.
+pub fn respond(
+    rng: &mut Rng,
+    items: &[ItemParams],
+    n_persons: usize,
+    per_person: usize,
+    mean: f64,
+    sd: f64,
+) -> (Vec<f64>, Responses) {
+    let n_items = items.len();
     let mut data = Responses::with_items(n_items);
     let mut thetas = Vec::with_capacity(n_persons);
     for _ in 0..n_persons {
@@ -78,9 +97,5 @@ pub fn simulate(
         data.push_person(answers)
             .expect("sampled items are distinct and below n_items");
     }
-    Simulation {
-        items,
-        thetas,
-        data,
-    }
+    (thetas, data)
 }

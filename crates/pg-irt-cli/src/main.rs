@@ -68,10 +68,10 @@ struct CalibrateArgs {
     /// Answers with created_at >= now() - lookback_days.
     #[arg(long, default_value_t = defaults::LOOKBACK_DAYS, allow_negative_numbers = true)]
     lookback_days: i32,
-    /// stocking_lord, haebara, mean_sigma, mean_mean, fixed, none.
+    /// auto, stocking_lord, haebara, mean_sigma, mean_mean, fixed, none.
     #[arg(long, default_value = defaults::LINKING)]
     linking: String,
-    /// default, none.
+    /// bank, default, none.
     #[arg(long, default_value = defaults::PRIORS)]
     priors: String,
     /// Relation with the answers.

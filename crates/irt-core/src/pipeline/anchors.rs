@@ -11,16 +11,18 @@ use crate::drift::{self, AnchorCheck, AnchorDrift};
 use crate::em::{fit, FitResult, Termination};
 use crate::error::{CoreError, Result};
 use crate::exclusion::{Excluded, Kept};
-use crate::interrupt::Interrupt;
 use crate::linking::{
     latent_as_constants, linking_constants, transform_item, ItemPoint, LinkingConstants,
+    LinkingMethod,
 };
 use crate::model::ItemParams;
 use crate::params::{FitConfig, FitParams};
+use crate::priors::Priors;
 use crate::quadrature::Latent;
 use crate::responses::Responses;
 use crate::settings::{Linking, Settings};
 
+use super::plan::Plan;
 use super::{linked_latent, ms_since, Relations, Reporter};
 
 /// An anchor of this run: its item index, id and stored parameters.
@@ -113,47 +115,6 @@ pub struct HeldOut {
     pub reason: String,
 }
 
-/// The fit's settings: start values from `previous` (a refit) or the bank's other known
-/// parameters; the anchors in use fixed (fixed linking) or asked for jointly (their covariance
-/// gives the link's standard errors).
-fn fit_params(
-    item_ids: &[String],
-    bank: &Bank,
-    anchors: &[Anchor],
-    settings: &Settings,
-    previous: Option<&FitResult>,
-    used: &[bool],
-) -> FitParams {
-    let mut params = FitParams::new(settings.model)
-        .priors(settings.priors)
-        .max_cycles(settings.max_cycles)
-        .tolerance(settings.tolerance)
-        .algorithm(settings.algorithm)
-        .standard_errors(settings.standard_errors)
-        .quadrature(settings.quadrature_points, -6.0, 6.0);
-    for (j, id) in item_ids.iter().enumerate() {
-        let start = match previous {
-            Some(fit) => Some(&fit.items[j].params),
-            None => bank.starts.get(id),
-        };
-        if let Some(p) = start {
-            params = params.start_item(j, *p);
-        }
-    }
-    match settings.linking {
-        Linking::Fixed => {
-            for (a, _) in anchors.iter().zip(used).filter(|(_, &u)| u) {
-                params = params.fix_item(a.item, a.stored);
-            }
-        }
-        Linking::Separate(_) => {
-            params = params.joint_covariance_of(anchors.iter().map(|a| a.item).collect());
-        }
-        Linking::None => {}
-    }
-    params
-}
-
 /// One anchor's screening in one iteration of the purification.
 #[derive(Clone, Debug)]
 pub struct DriftRow {
@@ -178,35 +139,162 @@ pub(super) struct Anchored {
     pub(super) link_ms: f64,
 }
 
+/// What the fitting and linking of a run work with.
+pub(super) struct Context<'a, R> {
+    pub(super) kept: &'a Kept,
+    pub(super) bank: &'a Bank,
+    pub(super) anchors: &'a [Anchor],
+    pub(super) settings: &'a Settings,
+    pub(super) plan: &'a Plan,
+    pub(super) pool: &'a ThreadPool,
+    pub(super) reporter: &'a mut R,
+}
+
+impl<R: Reporter> Context<'_, R> {
+    fn fit(&mut self, config: &FitConfig, fit_ms: &mut f64) -> Result<FitResult> {
+        let t = Instant::now();
+        let result = fit_once(
+            &self.kept.responses,
+            config,
+            self.settings,
+            self.pool,
+            self.reporter,
+        )?;
+        *fit_ms += ms_since(t);
+        Ok(result)
+    }
+
+    /// The fit's settings: start values from `previous` (a refit) or the bank's other known
+    /// parameters; the anchors in use fixed (fixed linking) or asked for jointly (their
+    /// covariance gives the link's standard errors).
+    fn config(
+        &self,
+        linking: Linking,
+        priors: Priors,
+        previous: Option<&[ItemParams]>,
+        used: &[bool],
+    ) -> Result<FitConfig> {
+        let settings = self.settings;
+        let mut params = FitParams::new(settings.model)
+            .priors(priors)
+            .max_cycles(settings.max_cycles)
+            .tolerance(settings.tolerance)
+            .algorithm(settings.algorithm)
+            .standard_errors(settings.standard_errors)
+            .quadrature(settings.quadrature_points, -6.0, 6.0)
+            .interrupt(self.reporter.interrupt());
+        for (j, id) in self.kept.item_ids.iter().enumerate() {
+            let start = match previous {
+                Some(items) => Some(&items[j]),
+                None => self.bank.starts.get(id),
+            };
+            if let Some(p) = start {
+                params = params.start_item(j, *p);
+            }
+        }
+        match linking {
+            Linking::Fixed => {
+                for (a, _) in self.anchors.iter().zip(used).filter(|(_, &u)| u) {
+                    params = params.fix_item(a.item, a.stored);
+                }
+            }
+            Linking::Separate(_) => {
+                params = params.joint_covariance_of(self.anchors.iter().map(|a| a.item).collect());
+            }
+            Linking::None => {}
+        }
+        params.check(self.kept.responses.n_items())
+    }
+}
+
 /// Fits, links and screens the anchors; with `anchor_drift => 'purify'` drops the flagged
 /// anchors and links again (with fixed anchors: fits again, from the last estimates, with only
-/// the unflagged ones fixed) until the flagged set repeats.
-pub(super) fn fit_and_link(
-    kept: &Kept,
-    bank: &Bank,
-    anchors: &[Anchor],
-    settings: &Settings,
-    first: FirstFit,
-    pool: &ThreadPool,
-    reporter: &mut impl Reporter,
-) -> Result<Anchored> {
-    let t = Instant::now();
-    let FirstFit { config, mut used } = first;
-    let mut result = fit_once(&kept.responses, &config, settings, pool, reporter)?;
-    let mut fit_ms = ms_since(t);
-    let mut link_ms = 0.0;
+/// the unflagged ones fixed) until the flagged set repeats. Priors learned from the bank are on
+/// the anchors' scale: a separate fit is first made under the default priors, and its link
+/// carries the bank's priors to its own scale for the fit that counts. When `auto` holds the
+/// anchors fixed, a separate Stocking–Lord calibration screens them first, and only the anchors
+/// it keeps are held fixed (and screened again).
+pub(super) fn fit_and_link<R: Reporter>(cx: &mut Context<R>, first: FirstFit) -> Result<Anchored> {
+    let FirstFit {
+        config,
+        linking,
+        mut used,
+    } = first;
+    let (mut fit_ms, mut link_ms) = (0.0, 0.0);
+    let mut result = cx.fit(&config, &mut fit_ms)?;
+    if cx.plan.learned && linking != Linking::Fixed {
+        let provisional = link(&result, cx.anchors, &used, linking)?;
+        let priors = cx
+            .plan
+            .priors
+            .rescaled(provisional.slope, provisional.intercept);
+        let config = cx.config(linking, priors, Some(&result.item_params()), &used)?;
+        result = cx.fit(&config, &mut fit_ms)?;
+    }
     let mut drift = Vec::new();
+    let mut constants = purify(
+        cx,
+        linking,
+        &mut result,
+        &mut used,
+        &mut drift,
+        (&mut fit_ms, &mut link_ms),
+    )?;
+    if linking != cx.plan.linking {
+        // The separate calibration's estimates, on the anchors' scale, start the fixed fit.
+        let start: Vec<ItemParams> = result
+            .items
+            .iter()
+            .map(|i| {
+                let t = transform_item(point(&i.params), &constants);
+                ItemParams::from_irt(t.a, t.b, t.c)
+            })
+            .collect();
+        let config = cx.config(cx.plan.linking, cx.plan.priors, Some(&start), &used)?;
+        result = cx.fit(&config, &mut fit_ms)?;
+        constants = purify(
+            cx,
+            cx.plan.linking,
+            &mut result,
+            &mut used,
+            &mut drift,
+            (&mut fit_ms, &mut link_ms),
+        )?;
+    }
+    Ok(Anchored {
+        fit: result,
+        constants,
+        used,
+        drift,
+        fit_ms,
+        link_ms,
+    })
+}
+
+/// Links `result` under `linking` and, where the run screens, screens and purifies until the
+/// flagged set repeats; screenings are numbered on from the last row of `drift`.
+fn purify<R: Reporter>(
+    cx: &mut Context<R>,
+    linking: Linking,
+    result: &mut FitResult,
+    used: &mut Vec<bool>,
+    drift: &mut Vec<DriftRow>,
+    (fit_ms, link_ms): (&mut f64, &mut f64),
+) -> Result<LinkingConstants> {
+    let anchors = cx.anchors;
+    let settings = cx.settings;
     let screening = settings.anchor_drift != AnchorDrift::Off && !anchors.is_empty();
-    let mut iteration = 0;
-    let constants = loop {
+    let before = drift.last().map_or(0, |r| r.iteration);
+    let mut iteration = before;
+    loop {
         iteration += 1;
         let t = Instant::now();
-        let constants = link(&result, anchors, &used, settings.linking)?;
+        let constants = link(result, anchors, used, linking)?;
         if !screening {
-            link_ms += ms_since(t);
-            break constants;
+            *link_ms += ms_since(t);
+            return Ok(constants);
         }
-        let checks = screen_anchors(&result, anchors, &used, &constants, settings);
+        let checks = screen_anchors(result, anchors, used, &constants, linking, settings);
         let flagged: Vec<&str> = anchors
             .iter()
             .zip(&checks)
@@ -214,7 +302,7 @@ pub(super) fn fit_and_link(
             .map(|(a, _)| a.id.as_str())
             .collect();
         if !flagged.is_empty() {
-            reporter.notice(&format!(
+            cx.reporter.notice(&format!(
                 "Anchor drift screening {iteration}: {} of {} anchors flagged: {}",
                 flagged.len(),
                 anchors.len(),
@@ -227,13 +315,13 @@ pub(super) fn fit_and_link(
             check: *c,
         }));
         let next: Vec<bool> = checks.iter().map(|c| !c.flagged).collect();
-        link_ms += ms_since(t);
-        let settled = settings.anchor_drift == AnchorDrift::Flag || next == used;
-        if settled || iteration == drift::MAX_ITERATIONS {
+        *link_ms += ms_since(t);
+        let settled = settings.anchor_drift == AnchorDrift::Flag || next == *used;
+        if settled || iteration - before == drift::MAX_ITERATIONS {
             if !settled {
-                reporter.warning(&format!("anchor drift purification did not settle in {iteration} screenings; the link uses the anchors of the last one"));
+                cx.reporter.warning(&format!("anchor drift purification did not settle in {} screenings; the link uses the anchors of the last one", iteration - before));
             }
-            break constants;
+            return Ok(constants);
         }
         let survivors = next.iter().filter(|&&u| u).count();
         if survivors < settings.min_anchors {
@@ -243,52 +331,43 @@ pub(super) fn fit_and_link(
                 flagged: flagged.iter().map(|s| s.to_string()).collect(),
             });
         }
-        used = next;
-        if settings.linking == Linking::Fixed {
-            let t = Instant::now();
-            let config = fit_params(
-                &kept.item_ids,
-                bank,
-                anchors,
-                settings,
-                Some(&result),
-                &used,
-            )
-            .interrupt(reporter.interrupt())
-            .check(kept.responses.n_items())?;
-            result = fit_once(&kept.responses, &config, settings, pool, reporter)?;
-            fit_ms += ms_since(t);
+        *used = next;
+        if linking == Linking::Fixed {
+            let config = cx.config(linking, cx.plan.priors, Some(&result.item_params()), used)?;
+            *result = cx.fit(&config, fit_ms)?;
         }
-    };
-    Ok(Anchored {
-        fit: result,
-        constants,
-        used,
-        drift,
-        fit_ms,
-        link_ms,
-    })
+    }
 }
 
-/// The first fit: its settings, and which anchors it uses.
+/// The first fit: its settings, the linking it is made for, and which anchors it uses.
 pub(super) struct FirstFit {
     pub(super) config: FitConfig,
+    pub(super) linking: Linking,
     pub(super) used: Vec<bool>,
 }
 
 impl FirstFit {
-    pub(super) fn new(
-        kept: &Kept,
-        bank: &Bank,
-        anchors: &[Anchor],
-        settings: &Settings,
-        interrupt: Interrupt,
-    ) -> Result<Self> {
-        let used = first_used(anchors, settings);
-        let config = fit_params(&kept.item_ids, bank, anchors, settings, None, &used)
-            .interrupt(interrupt)
-            .check(kept.responses.n_items())?;
-        Ok(Self { config, used })
+    /// A separate fit where the plan screens first or links separately, under the default
+    /// priors where the bank's must first be carried to its scale.
+    pub(super) fn new<R: Reporter>(cx: &Context<R>) -> Result<Self> {
+        let plan = cx.plan;
+        let linking = if plan.screen_first {
+            Linking::Separate(LinkingMethod::StockingLord)
+        } else {
+            plan.linking
+        };
+        let priors = if plan.learned && linking != Linking::Fixed {
+            Priors::DEFAULT
+        } else {
+            plan.priors
+        };
+        let used = first_used(cx.anchors, cx.settings);
+        let config = cx.config(linking, priors, None, &used)?;
+        Ok(Self {
+            config,
+            linking,
+            used,
+        })
     }
 }
 
@@ -357,9 +436,10 @@ fn screen_anchors(
     anchors: &[Anchor],
     used: &[bool],
     constants: &LinkingConstants,
+    linking: Linking,
     settings: &Settings,
 ) -> Vec<AnchorCheck> {
-    let (new, population): (Vec<ItemPoint>, Latent) = match settings.linking {
+    let (new, population): (Vec<ItemPoint>, Latent) = match linking {
         Linking::Fixed => (
             anchors
                 .iter()

@@ -13,13 +13,16 @@ use serde_json::{json, Value};
 
 mod anchors;
 mod columns;
+mod plan;
 mod review;
 
 pub use anchors::DriftRow;
 pub use columns::{Columns, DriftColumns, ItemFitColumns};
+pub use plan::AUTO_FIXED_BELOW;
 pub use review::ItemReview;
 
-use anchors::{fit_and_link, last_screening, point, usable_anchors, Anchored, FirstFit};
+use anchors::{fit_and_link, last_screening, point, usable_anchors, Anchored, Context, FirstFit};
+use plan::Plan;
 use review::review;
 
 use crate::alloc;
@@ -144,6 +147,10 @@ pub struct Calibration {
     pub repeated: i64,
     pub fit: FitResult,
     pub timings: CoreTimings,
+    /// Why `linking => 'auto'` chose the method in `settings.linking`.
+    pub linking_reason: Option<String>,
+    /// The priors the new items had, on the anchors' scale, and where they came from.
+    pub priors_used: Value,
 }
 
 /// What a front end adds to the record of a run: where the answers came from and who wrote it.
@@ -196,6 +203,8 @@ impl Calibration {
             "items": provenance.items,
             "window": provenance.window,
             "linking_method": s.linking.name(),
+            "linking_requested": if s.linking_auto { "auto" } else { s.linking.name() },
+            "linking_reason": self.linking_reason,
             "anchors_used": self.anchors_used,
             "anchor_drift": {
                 "mode": s.anchor_drift.name(),
@@ -213,6 +222,7 @@ impl Calibration {
             "quadrature": {"points": grid.len(), "range": [grid[0], grid[grid.len() - 1]]},
             "tolerance": s.tolerance,
             "priors": s.priors_name,
+            "priors_used": self.priors_used,
             "algorithm": s.algorithm.name(),
             "threads": provenance.threads,
             "se_method": self.fit.se_method,
@@ -312,7 +322,7 @@ fn ms_since(t: Instant) -> f64 {
 pub fn calibrate(
     answers: Answers,
     bank: &Bank,
-    settings: Settings,
+    mut settings: Settings,
     relations: &Relations,
     pool: &ThreadPool,
     reporter: &mut impl Reporter,
@@ -350,8 +360,22 @@ pub fn calibrate(
         reporter,
     )?;
 
+    let plan = Plan::new(&kept, &anchors, &settings)?;
+    settings.linking = plan.linking;
+    if let Some(fallback) = plan.priors_record["fallback"].as_str() {
+        reporter.warning(&format!("priors => 'bank': {fallback}"));
+    }
     let interrupt = reporter.interrupt();
-    let first = FirstFit::new(&kept, bank, &anchors, &settings, interrupt.clone())?;
+    let mut cx = Context {
+        kept: &kept,
+        bank,
+        anchors: &anchors,
+        settings: &settings,
+        plan: &plan,
+        pool,
+        reporter,
+    };
+    let first = FirstFit::new(&cx)?;
     RunShape {
         answers: kept.responses.n_answers(),
         persons: kept.responses.n_persons(),
@@ -362,11 +386,14 @@ pub fn calibrate(
         standard_errors: settings.standard_errors,
     }
     .check(max_memory)?;
-    reporter.notice(&format!(
-        "Model: {}, Anchors: {}, Linking: {}",
+    cx.reporter.notice(&format!(
+        "Model: {}, Anchors: {}, Linking: {}{}",
         settings.model.name(),
         anchors.len(),
-        settings.linking.name()
+        settings.linking.name(),
+        plan.linking_reason
+            .as_ref()
+            .map_or(String::new(), |why| format!(" (auto: {why})"))
     ));
     let Anchored {
         fit: result,
@@ -375,7 +402,7 @@ pub fn calibrate(
         drift,
         fit_ms,
         link_ms,
-    } = fit_and_link(&kept, bank, &anchors, &settings, first, pool, reporter)?;
+    } = fit_and_link(&mut cx, first)?;
     if result.se_status == SeStatus::NotPositiveDefinite {
         reporter.warning("standard errors not computed: the information matrix is not positive definite where the estimates ended, so the data do not identify every parameter there; the run is written without item and linking standard errors (metrics->>'se_status' = 'not_positive_definite')");
     }
@@ -488,6 +515,8 @@ pub fn calibrate(
             score: score_ms,
             item_fit: item_fit_ms,
         },
+        linking_reason: plan.linking_reason,
+        priors_used: plan.priors_record,
         settings,
     })
 }
