@@ -124,7 +124,9 @@ mod tests {
         assert!((latent.density(0.5) - peak).abs() < 1e-15);
         assert!((latent.density(2.0) - peak * (-0.5f64).exp()).abs() < 1e-15);
         let step = 0.001;
-        let total: f64 = (-12_000..12_000).map(|k| latent.density(k as f64 * step) * step).sum();
+        let total: f64 = (-12_000..12_000)
+            .map(|k| latent.density(k as f64 * step) * step)
+            .sum();
         assert!((total - 1.0).abs() < 1e-9);
     }
 
