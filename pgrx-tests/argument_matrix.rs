@@ -26,6 +26,9 @@ enum Ty {
     Asymptotes,
     /// A response pattern: NULL elements mean "not answered".
     Pattern,
+    /// A run's id, NULL for the latest: any text gets a page (one that says when no such run
+    /// is recorded).
+    RunId,
 }
 
 struct Arg {
@@ -144,6 +147,8 @@ fn functions() -> Vec<Function> {
         },
         link(false),
         link(true),
+        Function { name: "mirt_report", strict: false, args: vec![arg("run_id", Ty::RunId, "NULL")], valid_outcome: "ok" },
+        Function { name: "mirt_report_data", strict: false, args: vec![arg("run_id", Ty::RunId, "NULL")], valid_outcome: "ok" },
         item_fn("mirt_irf"),
         item_fn("mirt_item_information"),
         curves(false),
@@ -167,6 +172,11 @@ fn values(ty: Ty, valid: &str) -> Vec<(String, String)> {
             out.push(v("quoted upper case", "'\"ATTEMPT\"'".into()));
         }
         Ty::Text => out.push(v("empty text", "''".into())),
+        Ty::RunId => {
+            out.push(v("empty text", "''".into()));
+            out.push(v("unknown run", "'fit-1999-01-01T00:00:00Z'".into()));
+            out.push(v("markup", "'<script>alert(1)</script>'".into()));
+        }
         Ty::Int { .. } => {
             for x in ["0", "-1", "2147483647"] {
                 out.push(v(x, x.into()));
@@ -200,14 +210,14 @@ fn expected(f: &Function, a: &Arg, label: &str, sql: &str) -> String {
     if label == "NULL" {
         return match (f.strict, a.ty) {
             (true, _) => "null".into(),
-            (false, Ty::Int { null_ok: true, .. }) => valid,
+            (false, Ty::Int { null_ok: true, .. } | Ty::RunId) => valid,
             _ => "22004".into(),
         };
     }
     match a.ty {
         Ty::Name => "22023".into(),
         Ty::Relation => "42P01".into(),
-        Ty::Text => valid,
+        Ty::Text | Ty::RunId => valid,
         Ty::Int { lo, hi, .. } => {
             let x: i64 = sql.parse().unwrap();
             if (lo..=hi).contains(&x) { valid } else { "22023".into() }
@@ -353,4 +363,12 @@ fn argument_matrix_covers_every_function() {
     for name in &defined {
         assert!(covered.contains(&name.as_str()), "{name} has no rows in the argument matrix");
     }
+}
+
+#[pg_test]
+fn argument_matrix_mirt_report() {
+    load_demo();
+    Spi::run("SELECT mirt_calibrate('2PL', 60)").unwrap();
+    check_matrix("mirt_report", false);
+    check_matrix("mirt_report_data", false);
 }

@@ -229,6 +229,7 @@ CREATE  FUNCTION "mirt_report"(
 	"run_id" TEXT DEFAULT NULL /* Option < & str > */
 ) RETURNS TEXT /* String */
 STABLE PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'mirt_report_wrapper';
 

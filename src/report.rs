@@ -12,6 +12,7 @@ use crate::write::extension_schema;
 /// The report of run `run_id`, or of the latest run when NULL. A run that is not recorded (a
 /// failed run writes nothing) still gets a page that says so.
 #[pg_extern(stable, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn mirt_report(run_id: default!(Option<&str>, "NULL")) -> String {
     panics::guarded("mirt_report", || {
         let text: Option<String> = Spi::connect(|client| {

@@ -363,7 +363,7 @@ pub fn calibrate(
     let plan = Plan::new(&kept, &anchors, &settings)?;
     settings.linking = plan.linking;
     if let Some(fallback) = plan.priors_record["fallback"].as_str() {
-        reporter.warning(&format!("priors => 'bank': {fallback}"));
+        reporter.notice(&format!("priors => 'bank': {fallback}"));
     }
     let interrupt = reporter.interrupt();
     let mut cx = Context {

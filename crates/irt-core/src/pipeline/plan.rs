@@ -87,7 +87,7 @@ fn auto_linking(kept: &Kept, anchors: &[Anchor]) -> Result<(Linking, String)> {
     Ok(if median < AUTO_FIXED_BELOW {
         (
             Linking::Fixed,
-            format!("the median anchor has {median} answers, fewer than {AUTO_FIXED_BELOW}: anchors screened by a separate calibration, the others held fixed"),
+            format!("the median anchor has {median} answers, fewer than {AUTO_FIXED_BELOW}: anchors screened by a separate calibration and those it keeps held fixed"),
         )
     } else {
         (
