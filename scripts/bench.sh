@@ -13,7 +13,7 @@
 # loaded into a database of its own on a throwaway cluster (target/bench-cluster) as the
 # production shape: a `question` table with anchors tagged in `meta`, an `attempt_log` table and
 # the `attempt` view over it. Data sets are generated and loaded once and kept between runs.
-# Every calibration runs in a fresh session with default settings (all cores, default priors);
+# Every calibration runs in a fresh session with default settings (all cores, linking auto, priors bank);
 # sets without anchors pass linking => 'none', as a user without anchors must. The extension is
 # re-created for each set and calibrated once untimed, so that timed runs update earlier rows.
 # Reported: medians over the runs of the statement's wall time and of the phases the run records

@@ -69,8 +69,8 @@ fn the_defaults_are_accurate_on_the_seed_shape() {
     }
 }
 
-/// `auto` holds the anchors fixed on thin data and links a separate calibration on large data,
-/// and says why in the record.
+/// `auto` holds the anchors fixed on thin data and links a separate calibration on large data
+/// (with the default priors), and says why in the record.
 #[test]
 fn auto_chooses_by_answers_per_anchor() {
     let pool = common::pool(2);
@@ -110,6 +110,13 @@ fn auto_chooses_by_answers_per_anchor() {
         Linking::Separate(LinkingMethod::StockingLord)
     );
     assert!(!c.items.iter().any(|i| i.fixed));
+    // There the bank's priors would need a fit of their own for a few per cent: the default
+    // priors, and the record says why.
+    assert!(c.priors_used["fallback"]
+        .as_str()
+        .unwrap()
+        .starts_with("the median anchor has 600 answers"));
+    assert_eq!(c.priors_used["b"]["sd"], 2.0);
 }
 
 /// 8 of 50 anchors whose stored b is a logit too high, 400 answers per item, where `auto` holds

@@ -35,8 +35,9 @@ pub struct Plan {
 
 impl Plan {
     pub(super) fn new(kept: &Kept, anchors: &[Anchor], settings: &Settings) -> Result<Self> {
+        let median = median_anchor_answers(kept, anchors)?;
         let (linking, linking_reason) = if settings.linking_auto {
-            let (linking, reason) = auto_linking(kept, anchors)?;
+            let (linking, reason) = auto_linking(median);
             (linking, Some(reason))
         } else {
             (settings.linking, None)
@@ -46,7 +47,6 @@ impl Plan {
             PriorsSetting::Bank => {
                 let stored: Vec<_> = anchors.iter().map(|a| a.stored).collect();
                 match learned_from(&stored) {
-                    Some(p) => (p, true, None),
                     None => (
                         Priors::DEFAULT,
                         false,
@@ -55,6 +55,14 @@ impl Plan {
                             anchors.len()
                         )),
                     ),
+                    Some(_) if linking != Linking::Fixed && median >= AUTO_FIXED_BELOW => (
+                        Priors::DEFAULT,
+                        false,
+                        Some(format!(
+                            "the median anchor has {median} answers, at least {AUTO_FIXED_BELOW}: a separate calibration keeps the default priors, since the bank's would need a fit of their own to reach its scale and improve RMSE there by a few per cent"
+                        )),
+                    ),
+                    Some(p) => (p, true, None),
                 }
             }
         };
@@ -78,13 +86,20 @@ impl Plan {
     }
 }
 
-/// Fixed below [`AUTO_FIXED_BELOW`] answers for the median anchor, Stocking–Lord from there.
-fn auto_linking(kept: &Kept, anchors: &[Anchor]) -> Result<(Linking, String)> {
+/// The answers in the window of the median usable anchor (0 without anchors).
+fn median_anchor_answers(kept: &Kept, anchors: &[Anchor]) -> Result<f64> {
+    if anchors.is_empty() {
+        return Ok(0.0);
+    }
     let stats = kept.responses.item_stats()?;
     let mut per_anchor: Vec<u64> = anchors.iter().map(|a| stats[a.item].n).collect();
     per_anchor.sort_unstable();
-    let median = per_anchor.get(per_anchor.len() / 2).copied().unwrap_or(0) as f64;
-    Ok(if median < AUTO_FIXED_BELOW {
+    Ok(per_anchor.get(per_anchor.len() / 2).copied().unwrap_or(0) as f64)
+}
+
+/// Fixed below [`AUTO_FIXED_BELOW`] answers for the median anchor, Stocking–Lord from there.
+fn auto_linking(median: f64) -> (Linking, String) {
+    if median < AUTO_FIXED_BELOW {
         (
             Linking::Fixed,
             format!("the median anchor has {median} answers, fewer than {AUTO_FIXED_BELOW}: anchors screened by a separate calibration and those it keeps held fixed"),
@@ -94,5 +109,5 @@ fn auto_linking(kept: &Kept, anchors: &[Anchor]) -> Result<(Linking, String)> {
             Linking::Separate(LinkingMethod::StockingLord),
             format!("the median anchor has {median} answers, at least {AUTO_FIXED_BELOW}: separate calibration linked by Stocking–Lord"),
         )
-    })
+    }
 }
