@@ -46,9 +46,9 @@ PG_UID = "${DS_POSTGRES}"
 PROM_UID = "${DS_PROMETHEUS}"
 RANGE = "30 days"
 
-# Series kube-state-metrics exports for Jobs and CronJobs (its docs/metrics/workload), the same
-# list as scripts/validate-k8s.sh; every kube_* series k8s/prometheusrule.yaml reads must be in
-# it (checked below), so the dashboard and the alerts speak of the same series.
+# Series kube-state-metrics exports for Jobs and CronJobs (its docs/metrics/workload); the one
+# list, which scripts/validate-k8s.sh reads too; every kube_* series k8s/prometheusrule.yaml
+# reads must be in it (checked below), so the dashboard and the alerts speak of the same series.
 KSM_METRICS = {
     "kube_job_info", "kube_job_owner", "kube_job_status_active", "kube_job_status_succeeded",
     "kube_job_status_failed", "kube_job_status_start_time", "kube_job_status_completion_time",

@@ -128,6 +128,7 @@ exec "$VENV/bin/python" - "$K8S_DIR" "$RENDER_DIR" "$VENV/bin/kubernetes-validat
     "$K8S_SCHEMA_VERSIONS" "$ROOT" <<'PY'
 import copy
 import difflib
+import importlib.util
 import json
 import os
 import re
@@ -156,15 +157,13 @@ VIEW_COLUMNS = {"run_id", "status", "fitted_at", "age_seconds", "duration_ms", "
 EXPORTER_GAUGES = {"last_run_age_seconds", "last_success_age_seconds",
                    "last_run_duration_seconds", "last_run_items", "last_run_users",
                    "last_run_observations", "last_run_converged"}
-# Series that kube-state-metrics exports for Jobs and CronJobs (docs/metrics/workload).
-KSM_METRICS = {
-    "kube_job_info", "kube_job_owner", "kube_job_status_active", "kube_job_status_succeeded",
-    "kube_job_status_failed", "kube_job_status_start_time", "kube_job_status_completion_time",
-    "kube_job_complete", "kube_job_failed", "kube_job_created",
-    "kube_cronjob_info", "kube_cronjob_created", "kube_cronjob_next_schedule_time",
-    "kube_cronjob_status_active", "kube_cronjob_status_last_schedule_time",
-    "kube_cronjob_status_last_successful_time", "kube_cronjob_spec_suspend",
-}
+# Series that kube-state-metrics exports for Jobs and CronJobs: the dashboard's checker keeps
+# the one list, so that the alerts and the dashboard speak of the same series.
+_spec = importlib.util.spec_from_file_location(
+    "check_dashboard", os.path.join(ROOT, "scripts", "check-dashboard.py"))
+_check_dashboard = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_check_dashboard)
+KSM_METRICS = _check_dashboard.KSM_METRICS
 GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
 PROM_DURATION = re.compile(r"^([0-9]+(y|w|d|h|m|s|ms))+$")
 

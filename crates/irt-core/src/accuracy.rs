@@ -3,21 +3,19 @@
 //! the front ends run, and measured against that truth.
 //!
 //! The truth is on the anchors' scale: log a ~ N(0, 0.3²), b ~ N(0, 1), and this window's
-//! persons θ ~ N(0.3, 1.1²) as in the demo database (`scripts/demo_data.sql`), so that a link which did nothing would be visibly wrong. An anchor
-//! is stored as its truth plus noise (log a and b each + N(0, noise²)); a drifted anchor's stored
+//! persons θ ~ N(0.3, 1.1²) as in the demo database (`scripts/demo_data.sql`), so that a link
+//! which did nothing would be visibly wrong. An anchor is stored as its truth plus noise (log a
+//! and b each + N(0, noise²)); a drifted anchor's stored
 //! b is a logit above the b its answers now follow (an exposed item that became easier). Every
 //! estimate is compared on the anchors' scale, as the run reports it.
-
-use std::ops::ControlFlow;
 
 use rayon::ThreadPool;
 
 use crate::bank::Bank;
 use crate::drift::quantile;
-use crate::em::CycleReport;
 use crate::error::CoreError;
 use crate::model::ItemParams;
-use crate::pipeline::{calibrate, Answers, Calibration, Relations, Reporter};
+use crate::pipeline::{calibrate, Answers, Calibration, Quiet, Relations};
 use crate::responses::Responses;
 use crate::settings::{Arguments, Settings};
 use crate::simulate::{respond, Rng};
@@ -315,14 +313,4 @@ fn moments(x: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     let mean = x.clone().sum::<f64>() / n;
     let var = x.map(|v| (v - mean).powi(2)).sum::<f64>() / n;
     (mean, var.sqrt())
-}
-
-struct Quiet;
-
-impl Reporter for Quiet {
-    fn notice(&mut self, _: &str) {}
-    fn warning(&mut self, _: &str) {}
-    fn cycle(&mut self, _: &CycleReport) -> ControlFlow<()> {
-        ControlFlow::Continue(())
-    }
 }

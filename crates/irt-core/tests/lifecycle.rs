@@ -4,24 +4,11 @@
 
 mod common;
 
-use std::ops::ControlFlow;
-
 use common::{read_json, read_long};
 use irt_core::bank::Bank;
 use irt_core::lifecycle::Status;
-use irt_core::pipeline::{calibrate, Answers, Relations, Reporter};
+use irt_core::pipeline::{calibrate, Answers, Quiet, Relations};
 use irt_core::settings::{Arguments, Settings};
-use irt_core::CycleReport;
-
-struct Quiet;
-
-impl Reporter for Quiet {
-    fn notice(&mut self, _: &str) {}
-    fn warning(&mut self, _: &str) {}
-    fn cycle(&mut self, _: &CycleReport) -> ControlFlow<()> {
-        ControlFlow::Continue(())
-    }
-}
 
 #[test]
 fn the_misfit_fixture_s_items_get_their_status() {

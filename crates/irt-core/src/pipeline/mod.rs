@@ -78,6 +78,18 @@ pub trait Reporter {
     }
 }
 
+/// A reporter that says nothing and never stops a run: for callers without a user to tell
+/// (the accuracy study, tests).
+pub struct Quiet;
+
+impl Reporter for Quiet {
+    fn notice(&mut self, _: &str) {}
+    fn warning(&mut self, _: &str) {}
+    fn cycle(&mut self, _: &CycleReport) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+}
+
 /// One item of the finished calibration, on the reported scale.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReportedItem {
