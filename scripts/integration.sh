@@ -150,25 +150,25 @@ check "every query of the Grafana dashboard runs and returns its rows" '(( statu
 (( status == 0 )) || grep -A6 '^FAIL' <<<"$out"
 
 echo "== pg_cron"
+# The status of job JOBID's latest run once one has ended (waiting up to 90 s), or nothing.
+ended_run_status() {
+    local status=""
+    for _ in $(seq 1 45); do
+        status=$(value "SELECT status FROM cron.job_run_details WHERE jobid = $1 ORDER BY start_time DESC LIMIT 1")
+        [[ $status == succeeded || $status == failed ]] && break
+        sleep 2
+    done
+    echo "$status"
+}
 job=$(value "SELECT mirt_schedule('* * * * *')")
 runs_before=$(value "SELECT count(*) FROM mirt_fit_meta")
-status=""
-for _ in $(seq 1 45); do
-    status=$(value "SELECT status FROM cron.job_run_details WHERE jobid = $job ORDER BY start_time DESC LIMIT 1")
-    [[ $status == succeeded || $status == failed ]] && break
-    sleep 2
-done
+status=$(ended_run_status "$job")
 check "a job scheduled every minute runs mirt_calibrate" '[[ $status == succeeded ]]' "cron.job_run_details: ${status:-no run within 90 s}"
 check "and mirt_fit_meta holds its run" '(( $(value "SELECT count(*) FROM mirt_fit_meta") > runs_before ))' "$(value "SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1")"
 check "mirt_unschedule removes it" '[[ $(value "SELECT mirt_unschedule()") == t && $(value "SELECT count(*) FROM cron.job") == 0 ]]' "cron.job empty"
 # A scheduled run that fails writes nothing; pg_cron keeps its error, and the report shows it.
 broken=$(value "SELECT cron.schedule('pg_irt_broken', '* * * * *', \$\$SELECT mirt_calibrate('4PL', 60)\$\$)")
-status=""
-for _ in $(seq 1 45); do
-    status=$(value "SELECT status FROM cron.job_run_details WHERE jobid = $broken ORDER BY start_time DESC LIMIT 1")
-    [[ $status == succeeded || $status == failed ]] && break
-    sleep 2
-done
+status=$(ended_run_status "$broken")
 value "SELECT cron.unschedule('pg_irt_broken')" >/dev/null
 check "a scheduled run with a bad model fails" '[[ $status == failed ]]' "cron.job_run_details: ${status:-no run within 90 s}"
 
