@@ -60,6 +60,7 @@ pub(super) fn review(
             drifted: drifted.get(&j).map(String::as_str),
             s_x2_p: fit.s_x2_p,
             rmsd: fit.rmsd,
+            answers: items[j].n_responses,
             slope: settings
                 .model
                 .has_item_slopes()
