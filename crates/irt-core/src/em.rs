@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use rayon::ThreadPool;
 
 use crate::error::{CoreError, Result};
-use crate::estep::{expected_counts, Counts};
+use crate::estep::{expected_counts, Counts, Posteriors};
 use crate::forms::Forms;
 use crate::mirt_compat;
 use crate::model::{ItemModel, ItemParams};
@@ -282,14 +282,19 @@ pub(crate) struct Engine<'a> {
 
 impl Engine<'_> {
     pub fn e_step(&self, items: &[ItemParams], latent: Latent) -> Result<Counts> {
-        expected_counts(
+        let posteriors = Posteriors::new(
             self.data,
-            &self.leaves,
             &self.forms,
             items,
             latent,
-            &self.config.grid,
+            self.config.grid.nodes(),
+        )?;
+        expected_counts(
+            self.data,
+            &self.leaves,
+            &posteriors,
             self.pool,
+            &self.config.interrupt,
         )
     }
 

@@ -50,10 +50,10 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::alloc;
 use crate::error::{CoreError, Result};
-use crate::estep::Posteriors;
+use crate::estep::{expected_counts, Posteriors};
 use crate::forms::{Forms, ItemSets};
 use crate::interrupt::Interrupt;
-use crate::model::ItemParams;
+use crate::model::{ItemParams, Probs};
 use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
 use crate::responses::Responses;
@@ -85,12 +85,14 @@ const CHUNK_FORMS: usize = 4_096;
 /// A form's recursion polls the interrupt at segments of at least this many items, and splits
 /// them across threads.
 const SPLIT_ITEMS: usize = 64;
-/// RMSD's posterior sums are cut into this many leaves of persons: few enough that the live
-/// accumulators (2 × 201 numbers per item each) stay below the E-step's, enough to share.
+/// RMSD's posterior sums (an E-step on its nodes) are cut into this many leaves of persons: few
+/// enough that the live accumulators (3 × 201 numbers per item each) stay below the E-step's,
+/// enough to share.
 const RMSD_LEAVES: usize = 8;
-/// What RMSD's leaves can hold at once, per item: every leaf's 2 × 201 sums (the memory guard's
-/// bound; the tree reduction frees most of them before the last are made).
-pub const ACCUMULATOR_BYTES_PER_ITEM: u128 = (RMSD_LEAVES * 2 * RMSD_POINTS * 8) as u128;
+/// What RMSD's leaves can hold at once, per item: every leaf's right and wrong sums and its test
+/// forms' right sums (the memory guard's bound; the tree reduction frees most of them before the
+/// last are made).
+pub const ACCUMULATOR_BYTES_PER_ITEM: u128 = (RMSD_LEAVES * 3 * RMSD_POINTS * 8) as u128;
 /// Persons between two polls of the interrupt in the per-person passes.
 const POLL_PERSONS: usize = 1_024;
 
@@ -225,21 +227,30 @@ pub fn fit_statistics(
         return Err(CoreError::NonFinite { what: "ability" });
     }
     let tables = score_tables(data, items, latent, pool, interrupt)?;
-    let sums = answer_sums(data, items, latent, thetas, pool, interrupt)?;
-    let zh = person_fit(data, items, thetas, pool, interrupt)?;
     let nodes = Grid::new(RMSD_POINTS, -6.0, 6.0)?;
+    // RMSD's posterior mass of right and wrong answers is the E-step's expected counts on its
+    // nodes, test-form shortcut included.
+    let forms = Forms::detect(data)?;
+    let counts = expected_counts(
+        data,
+        &Leaves::new(data, (data.n_answers() / RMSD_LEAVES).max(1)),
+        &Posteriors::new(data, &forms, items, latent, nodes.nodes())?,
+        pool,
+        interrupt,
+    )?;
+    let (residuals, zh) = answer_fit(data, items, thetas, pool, interrupt)?;
     let density: Vec<f64> = Grid::log_weights_at(nodes.nodes(), latent)
         .iter()
         .map(|w| w.exp())
         .collect();
     let mut fits = alloc::with_capacity(data.n_items(), "the item fit")?;
     for (j, item) in items.iter().enumerate() {
-        let residuals = &sums.residuals[j];
+        let residuals = &residuals[j];
         let s_x2 = match &tables {
             Ok(tables) => SX2::of(&tables[j], estimated_parameters[j], residuals.n)?,
             Err(_) => SX2::default(),
         };
-        let (wrong, right) = (&sums.by_answer[2 * j], &sums.by_answer[2 * j + 1]);
+        let (wrong, right) = (counts.wrong(j), counts.right(j));
         let (infit, infit_z) = residuals.infit();
         let (outfit, outfit_z) = residuals.outfit();
         fits.push(ItemFit {
@@ -252,7 +263,13 @@ pub fn fit_statistics(
             outfit,
             outfit_z,
             rmsd: if residuals.n > 0.0 {
-                rmsd(item, wrong, right, nodes.nodes(), &density)
+                rmsd(
+                    item,
+                    wrong.as_slice().expect("a row of the counts"),
+                    right.as_slice().expect("a row of the counts"),
+                    nodes.nodes(),
+                    &density,
+                )
             } else {
                 f64::NAN
             },
@@ -747,70 +764,47 @@ impl LeaveOut<'_> {
     }
 }
 
-/// Per item: the posterior mass of its wrong and right answers at RMSD's nodes (rows 2j and
-/// 2j + 1), and the residual sums of infit and outfit.
-struct AnswerSums {
-    by_answer: Vec<[f64; RMSD_POINTS]>,
-    residuals: Vec<Residuals>,
-}
-
-impl AnswerSums {
-    fn zeros(n_items: usize) -> Result<Self> {
-        Ok(Self {
-            by_answer: alloc::filled(2 * n_items, [0.0; RMSD_POINTS], "the RMSD sums")?,
-            residuals: alloc::filled(n_items, Residuals::default(), "the infit sums")?,
-        })
-    }
-
-    fn merge(mut self, other: Self) -> Self {
-        for (row, o) in self.by_answer.iter_mut().zip(&other.by_answer) {
-            for (a, b) in row.iter_mut().zip(o) {
-                *a += b;
-            }
-        }
-        for (r, o) in self.residuals.iter_mut().zip(&other.residuals) {
-            r.merge(o);
-        }
-        self
-    }
-}
-
-/// One pass over the persons, in fixed leaves merged along a fixed tree.
-fn answer_sums(
+/// One pass over the answers at the persons' θ: every item's residual sums (infit and outfit)
+/// and every person's Zh, in fixed leaves of persons merged along a fixed tree, so that the sums
+/// do not depend on the threads. P, Q and their logarithms come once per answer for both.
+fn answer_fit(
     data: &Responses,
     items: &[ItemParams],
-    latent: Latent,
     thetas: &[f64],
     pool: &ThreadPool,
     interrupt: &Interrupt,
-) -> Result<AnswerSums> {
-    let grid = Grid::new(RMSD_POINTS, -6.0, 6.0)?;
-    // Persons of a shared test form start from the form's sum, as in the E-step.
-    let forms = Forms::detect(data)?;
-    let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes())?;
+) -> Result<(Vec<Residuals>, Vec<f64>)> {
     let leaves = Leaves::new(data, (data.n_answers() / RMSD_LEAVES).max(1));
     pool.install(|| {
         leaves.reduce(
             |persons| {
-                let mut sums = AnswerSums::zeros(data.n_items())?;
-                let mut post = [0.0; RMSD_POINTS];
+                let mut residuals =
+                    alloc::filled(data.n_items(), Residuals::default(), "the infit sums")?;
+                let mut zh = alloc::with_capacity(persons.len(), "the person fit")?;
                 for i in persons.clone() {
-                    if (i - persons.start) % POLL_PERSONS == 0 {
+                    if (i - persons.start).is_multiple_of(POLL_PERSONS) {
                         interrupt.check()?;
                     }
-                    posteriors.posterior(data, i, &mut post);
+                    let mut person = PersonFit::default();
                     let (answered, correct) = data.person(i);
                     for (&j, &x) in answered.iter().zip(correct) {
-                        let j = j as usize;
-                        for (a, p) in sums.by_answer[2 * j + usize::from(x)].iter_mut().zip(&post) {
-                            *a += p;
-                        }
-                        sums.residuals[j].add(items[j].prob(thetas[i]), x);
+                        let at = items[j as usize].probs_and_logs(thetas[i]);
+                        residuals[j as usize].add(at.p, x);
+                        person.add(&at, x);
                     }
+                    zh.push(person.lz());
                 }
-                Ok(sums)
+                Ok((residuals, zh))
             },
-            |left, right| Ok(left?.merge(right?)),
+            |left, right| {
+                let ((mut residuals, mut zh), (r, z)) = (left?, right?);
+                for (a, b) in residuals.iter_mut().zip(&r) {
+                    a.merge(b);
+                }
+                alloc::grow(&mut zh, z.len(), "the person fit")?;
+                zh.extend(z);
+                Ok((residuals, zh))
+            },
         )
     })
 }
@@ -900,39 +894,24 @@ fn wilson_hilferty(mean_square: f64, variance: f64) -> f64 {
     (mean_square.cbrt() - 1.0) * (3.0 / sd) + sd / 3.0
 }
 
-/// Zh of every person at their θ, in chunks of persons between polls of the interrupt.
-fn person_fit(
-    data: &Responses,
-    items: &[ItemParams],
-    thetas: &[f64],
-    pool: &ThreadPool,
-    interrupt: &Interrupt,
-) -> Result<Vec<f64>> {
-    let mut zh = alloc::filled(data.n_persons(), f64::NAN, "the person fit")?;
-    pool.install(|| {
-        for (c, chunk) in zh.chunks_mut(POLL_PERSONS).enumerate() {
-            interrupt.check()?;
-            chunk.par_iter_mut().enumerate().for_each(|(k, out)| {
-                let i = c * POLL_PERSONS + k;
-                *out = lz(data, i, items, thetas[i]);
-            });
-        }
-        Ok::<_, CoreError>(())
-    })?;
-    Ok(zh)
+/// A person's log-likelihood at their θ and its mean and variance over the answers the model
+/// would give (Zh's parts; logs finite in the tails).
+#[derive(Default)]
+struct PersonFit {
+    log_lik: f64,
+    mean: f64,
+    variance: f64,
 }
 
-/// Person i's lz: the log-likelihood of their answers at θ, standardised by its mean and
-/// variance over the answers the model would give (logs from `log_probs`, finite in the tails).
-fn lz(data: &Responses, i: usize, items: &[ItemParams], theta: f64) -> f64 {
-    let (answered, correct) = data.person(i);
-    let (mut log_lik, mut mean, mut variance) = (0.0, 0.0, 0.0);
-    for (&j, &x) in answered.iter().zip(correct) {
-        let (log_p, log_q) = items[j as usize].log_probs(theta);
-        let (p, q) = (log_p.exp(), log_q.exp());
-        log_lik += if x == 1 { log_p } else { log_q };
-        mean += p * log_p + q * log_q;
-        variance += p * q * (log_p - log_q).powi(2);
+impl PersonFit {
+    fn add(&mut self, at: &Probs, x: u8) {
+        self.log_lik += if x == 1 { at.log_p } else { at.log_q };
+        self.mean += at.p * at.log_p + at.q * at.log_q;
+        self.variance += at.p * at.q * (at.log_p - at.log_q).powi(2);
     }
-    (log_lik - mean) / variance.sqrt()
+
+    /// Zh (lz): the log-likelihood standardised.
+    fn lz(&self) -> f64 {
+        (self.log_lik - self.mean) / self.variance.sqrt()
+    }
 }

@@ -29,6 +29,8 @@ pub mod pipeline;
 pub mod priors;
 pub mod quadrature;
 mod reduce;
+#[macro_use]
+mod simd;
 pub mod responses;
 pub mod scoring;
 pub mod settings;

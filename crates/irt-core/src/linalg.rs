@@ -10,6 +10,7 @@ use crate::interrupt::Interrupt;
 /// Σ aᵢbᵢ over the common length. Sixteen interleaved partial sums keep enough independent
 /// additions in flight for the loop to run at the vector units' throughput rather than at the
 /// latency of one add; the order of additions depends only on the length.
+#[inline(always)]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     const LANES: usize = 16;
     let n = a.len().min(b.len());

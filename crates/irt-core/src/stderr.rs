@@ -22,6 +22,7 @@ use crate::mstep::FreeCoords;
 use crate::params::{FitConfig, StandardErrors};
 use crate::quadrature::Latent;
 use crate::responses::Responses;
+use crate::simd;
 
 pub const SE_METHOD: &str = "crossprod";
 /// The same, each item's block of the information inverted alone.
@@ -92,6 +93,60 @@ impl ScoreTables {
         }
         out
     }
+}
+
+/// What a person's score vector is computed from.
+struct Scorer<'a> {
+    posteriors: &'a Posteriors<'a>,
+    scores: &'a ScoreTables,
+    index: &'a [ItemSlot],
+    /// The common slope's coordinate, where the model has one.
+    slope: Option<usize>,
+    /// The latent mean's and variance's coordinates, where estimated, with d log w / d· at each
+    /// node.
+    latent: [(Option<usize>, &'a [f64]); 2],
+}
+
+simd::multiversion! {
+/// Person i's score vector: the gradient of their log marginal likelihood, the posterior
+/// (left in `post`) dotted with the score tables' rows of their answers.
+fn person_score(scorer: &Scorer, data: &Responses, i: usize, post: &mut [f64]) -> ScoreVector {
+    let scores = scorer.scores;
+    scorer.posteriors.posterior(data, i, post);
+    let (answered, correct) = data.person(i);
+    let mut g = Vec::with_capacity(3 * answered.len() + 3);
+    let mut common = 0.0;
+    for (&j, &x) in answered.iter().zip(correct) {
+        let Some((free, idx)) = scorer.index[j as usize] else {
+            continue;
+        };
+        let row = j as usize * scores.n_nodes..(j as usize + 1) * scores.n_nodes;
+        let x = x as usize;
+        let ga = dot(post, &scores.da[x][row.clone()]);
+        let gd = dot(post, &scores.dz[x][row.clone()]);
+        let gg = if free.guessing() {
+            dot(post, &scores.dg[x][row])
+        } else {
+            0.0
+        };
+        for (value, at) in [ga, gd, gg].into_iter().zip(idx) {
+            match at {
+                Some(k) if Some(k) == scorer.slope => common += value,
+                Some(k) => g.push((k, value)),
+                None => {}
+            }
+        }
+    }
+    if let Some(k) = scorer.slope {
+        g.push((k, common));
+    }
+    for (at, d) in scorer.latent {
+        if let Some(k) = at {
+            g.push((k, post.iter().zip(d).map(|(p, v)| p * v).sum()));
+        }
+    }
+    ScoreVector::new(g)
+}
 }
 
 /// A batch of persons' score vectors, with the test form of each.
@@ -165,43 +220,13 @@ pub(crate) fn item_covariances(
     let d_mean = latent_scores(&|t| (t - latent.mean) / latent.variance);
     let d_var = latent_scores(&|t| 0.5 * (t - latent.mean).powi(2) / latent.variance.powi(2));
 
-    let person_score = |i: usize, post: &mut Vec<f64>| -> ScoreVector {
-        posteriors.posterior(data, i, post);
-        let mut g = Vec::new();
-        let mut common = 0.0;
-        let (answered, correct) = data.person(i);
-        for (&j, &x) in answered.iter().zip(correct) {
-            let Some((free, idx)) = index[j as usize] else {
-                continue;
-            };
-            let row = j as usize * scores.n_nodes..(j as usize + 1) * scores.n_nodes;
-            let x = x as usize;
-            let ga = dot(post, &scores.da[x][row.clone()]);
-            let gd = dot(post, &scores.dz[x][row.clone()]);
-            let gg = if free.guessing() {
-                dot(post, &scores.dg[x][row])
-            } else {
-                0.0
-            };
-            for (value, at) in [ga, gd, gg].into_iter().zip(idx) {
-                match at {
-                    Some(k) if Some(k) == slope => common += value,
-                    Some(k) => g.push((k, value)),
-                    None => {}
-                }
-            }
-        }
-        if let Some(k) = slope {
-            g.push((k, common));
-        }
-        for (at, d) in [(mean, &d_mean), (variance, &d_var)] {
-            if let Some(k) = at {
-                g.push((k, post.iter().zip(d).map(|(p, v)| p * v).sum()));
-            }
-        }
-        ScoreVector::new(g)
+    let scorer = Scorer {
+        posteriors: &posteriors,
+        scores: &scores,
+        index: &index,
+        slope,
+        latent: [(mean, &d_mean), (variance, &d_var)],
     };
-
     let interrupt = &config.interrupt;
     // The whole pass inside the pool, as before the modes: entering it once per batch would
     // cost a wake-up of its threads for every 1,024 persons.
@@ -214,7 +239,7 @@ pub(crate) fn item_covariances(
                     .into_par_iter()
                     .map_init(
                         || vec![0.0; nodes.len()],
-                        |post, i| (forms.of(i), person_score(i, post)),
+                        |post, i| (forms.of(i), person_score(&scorer, data, i, post)),
                     )
                     .collect();
                 add(&batch);
@@ -250,7 +275,7 @@ pub(crate) fn item_covariances(
                 .for_each(|(b, block)| {
                     let rows = b * rows_per_block..(b * rows_per_block + block.len() / n);
                     for group in &groups {
-                        ScoreVector::add_outer_lower(group, &rows, block, n);
+                        add_outer_lower(group, &rows, block, n);
                     }
                 });
         })?;
@@ -346,70 +371,72 @@ impl ScoreVector {
             runs,
         }
     }
+}
 
-    /// Adds the lower triangle of Σ g gᵀ over `group`, score vectors with the same coordinates,
-    /// to `block`, the rows `rows` of an n × n matrix. A row takes the whole group's updates
-    /// while it is in the nearest cache: on a complete test, streaming the matrix once per
-    /// person rather than once per group was what bounded the time.
-    fn add_outer_lower(group: &[&Self], rows: &Range<usize>, block: &mut [f64], n: usize) {
-        let shape = group[0];
-        debug_assert!(group.iter().all(|g| g.coords == shape.coords));
-        if shape.runs.len() * SHORT_RUNS > shape.coords.len() {
-            // Runs of an item's two or three coordinates: entry by entry costs less than the
-            // per-run set-up.
-            for g in group {
-                for (at, (&r, &vr)) in g.coords.iter().zip(&g.values).enumerate() {
-                    if !rows.contains(&r) {
-                        continue;
-                    }
-                    let row = &mut block[(r - rows.start) * n..(r - rows.start + 1) * n];
-                    for (&c, &vc) in g.coords[..=at].iter().zip(&g.values[..=at]) {
-                        row[c] += vr * vc;
-                    }
+simd::multiversion! {
+/// Adds the lower triangle of Σ g gᵀ over `group`, score vectors with the same coordinates,
+/// to `block`, the rows `rows` of an n × n matrix. A row takes the whole group's updates
+/// while it is in the nearest cache: on a complete test, streaming the matrix once per
+/// person rather than once per group was what bounded the time.
+fn add_outer_lower(group: &[&ScoreVector], rows: &Range<usize>, block: &mut [f64], n: usize) {
+    let shape = group[0];
+    debug_assert!(group.iter().all(|g| g.coords == shape.coords));
+    if shape.runs.len() * SHORT_RUNS > shape.coords.len() {
+        // Runs of an item's two or three coordinates: entry by entry costs less than the
+        // per-run set-up.
+        for g in group {
+            for (at, (&r, &vr)) in g.coords.iter().zip(&g.values).enumerate() {
+                if !rows.contains(&r) {
+                    continue;
+                }
+                let row = &mut block[(r - rows.start) * n..(r - rows.start + 1) * n];
+                for (&c, &vc) in g.coords[..=at].iter().zip(&g.values[..=at]) {
+                    row[c] += vr * vc;
                 }
             }
-            return;
         }
-        for (at, &r) in shape.coords.iter().enumerate() {
-            if !rows.contains(&r) {
-                continue;
+        return;
+    }
+    for (at, &r) in shape.coords.iter().enumerate() {
+        if !rows.contains(&r) {
+            continue;
+        }
+        let row = &mut block[(r - rows.start) * n..(r - rows.start + 1) * n];
+        let mut vr = [0.0; GROUP];
+        for (v, g) in vr.iter_mut().zip(group) {
+            *v = g.values[at];
+        }
+        for run in &shape.runs {
+            let first = shape.coords[run.start];
+            if first > r {
+                break;
             }
-            let row = &mut block[(r - rows.start) * n..(r - rows.start + 1) * n];
-            let mut vr = [0.0; GROUP];
-            for (v, g) in vr.iter_mut().zip(group) {
-                *v = g.values[at];
-            }
-            for run in &shape.runs {
-                let first = shape.coords[run.start];
-                if first > r {
-                    break;
-                }
-                let len = run.len().min(r - first + 1);
-                // Eight columns at a time stay in registers while every person of the group
-                // adds to them, so the row is loaded and stored once per group.
-                let mut done = 0;
-                while done + TILE <= len {
-                    let tile = &mut row[first + done..first + done + TILE];
-                    let mut acc = [0.0; TILE];
-                    acc.copy_from_slice(tile);
-                    for (g, &v) in group.iter().zip(&vr) {
-                        let values = &g.values[run.start + done..run.start + done + TILE];
-                        for l in 0..TILE {
-                            acc[l] += v * values[l];
-                        }
-                    }
-                    tile.copy_from_slice(&acc);
-                    done += TILE;
-                }
+            let len = run.len().min(r - first + 1);
+            // Eight columns at a time stay in registers while every person of the group
+            // adds to them, so the row is loaded and stored once per group.
+            let mut done = 0;
+            while done + TILE <= len {
+                let tile = &mut row[first + done..first + done + TILE];
+                let mut acc = [0.0; TILE];
+                acc.copy_from_slice(tile);
                 for (g, &v) in group.iter().zip(&vr) {
-                    let values = &g.values[run.start + done..run.start + len];
-                    for (t, x) in row[first + done..first + len].iter_mut().zip(values) {
-                        *t += v * x;
+                    let values = &g.values[run.start + done..run.start + done + TILE];
+                    for l in 0..TILE {
+                        acc[l] += v * values[l];
                     }
+                }
+                tile.copy_from_slice(&acc);
+                done += TILE;
+            }
+            for (g, &v) in group.iter().zip(&vr) {
+                let values = &g.values[run.start + done..run.start + len];
+                for (t, x) in row[first + done..first + len].iter_mut().zip(values) {
+                    *t += v * x;
                 }
             }
         }
     }
+}
 }
 
 /// Columns of the information updated together in registers.
@@ -550,7 +577,7 @@ mod tests {
         for (b, block) in info.chunks_mut(rows_per_block * n).enumerate() {
             let rows = b * rows_per_block..b * rows_per_block + block.len() / n;
             for group in &groups {
-                ScoreVector::add_outer_lower(group, &rows, block, n);
+                add_outer_lower(group, &rows, block, n);
             }
         }
         for (i, (a, b)) in info.iter().zip(&naive).enumerate() {
