@@ -27,7 +27,7 @@ const VIEW_OF: &str = "CREATE VIEW v AS SELECT user_id, question_id, created_at,
 
 bad_inputs! {
     memory_limit: "SET pg_irt.max_memory = 1", "SELECT mirt_calibrate('2PL', 60)"
-        => "54000", "more than the limit of 1.0 MB; the largest part is the E-step's accumulators";
+        => "54000", "more than the limit of 1.0 MB; the largest part is the item fit's accumulators";
     unknown_model: NOTHING, "SELECT mirt_calibrate('4PL', 60)"
         => "22023", "valid models are Rasch, 1PL, 2PL, 3PL";
     unknown_linking_method: NOTHING, "SELECT mirt_calibrate('2PL', 60, linking => 'magic')"
