@@ -122,7 +122,7 @@ for source in no_such_view text_correct null_ids two; do
 done
 check "nothing was written" '[[ $(counts plain) == "$before" ]]' "runs/items/abilities/history $before"
 out=$(cli plain calibrate --max-memory 1 2>&1) && code=0 || code=$?
-check "over --max-memory is exit code 8, naming the largest part" '[[ $code == 8 && $out == *"the largest part is the E-step"* ]]' "$(grep -o 'ERROR:.*' <<<"$out")"
+check "over --max-memory is exit code 8, naming the largest part" '[[ $code == 8 && $out == *"the largest part is the item fit"* ]]' "$(grep -o 'ERROR:.*' <<<"$out")"
 out=$(cli plain calibrate --max-cycles 3 2>&1) && code=0 || code=$?
 check "not converged is exit code 4" '[[ $code == 4 && $out == *"EM did not converge in 3 cycles"* ]]' "$(grep -o 'ERROR:.*' <<<"$out")"
 out=$(cli plain calibrate --max-cycles 3 --accept-nonconverged 2>&1) && code=0 || code=$?
