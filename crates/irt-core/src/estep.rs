@@ -9,6 +9,7 @@ use rayon::ThreadPool;
 
 use crate::alloc;
 use crate::error::Result;
+use crate::exp::exp_nonpositive;
 use crate::forms::Forms;
 use crate::interrupt::Interrupt;
 use crate::model::ItemParams;
@@ -83,9 +84,12 @@ fn normalise_log(x: &mut [f64]) -> f64 {
         x.fill(f64::NAN);
         return max;
     }
-    let mut sum = 0.0;
+    // The exponentials in a loop of their own, which vectorises; then the sum in order.
     for v in x.iter_mut() {
-        *v = (*v - max).exp();
+        *v = exp_nonpositive(*v - max);
+    }
+    let mut sum = 0.0;
+    for v in x.iter() {
         sum += *v;
     }
     let scale = 1.0 / sum;

@@ -14,6 +14,7 @@ pub mod em;
 pub mod error;
 pub mod estep;
 pub mod exclusion;
+mod exp;
 mod forms;
 pub mod interrupt;
 pub mod item_fit;
