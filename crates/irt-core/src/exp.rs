@@ -90,7 +90,11 @@ mod tests {
 
     #[test]
     fn ln_2_in_two_parts() {
-        assert_eq!(LN2_HI.to_bits() & 0x1f_ffff, 0, "the high part's last 21 bits are zero");
+        assert_eq!(
+            LN2_HI.to_bits() & 0x1f_ffff,
+            0,
+            "the high part's last 21 bits are zero"
+        );
         assert!((LN2_HI + LN2_LO - std::f64::consts::LN_2).abs() <= f64::EPSILON / 4.0);
     }
 

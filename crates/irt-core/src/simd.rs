@@ -51,8 +51,11 @@ pub(crate) mod tests {
     /// copies assert.
     pub(crate) static PORTABLE: AtomicBool = AtomicBool::new(false);
 
-    /// `f` run with the AVX2 copies (where the CPU has them) and with the portable ones.
+    /// `f` run with the AVX2 copies (where the CPU has them) and with the portable ones; one
+    /// such comparison at a time, so that none switches the copies under another.
     pub(crate) fn both<R>(f: impl Fn() -> R) -> (R, R) {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let wide = f();
         PORTABLE.store(true, Ordering::Relaxed);
         let portable = f();
