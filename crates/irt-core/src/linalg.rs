@@ -12,31 +12,46 @@ use crate::interrupt::Interrupt;
 /// latency of one add; the order of additions depends only on the length.
 #[inline(always)]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let [d] = dots([a], b);
+    d
+}
+
+/// Σ rᵢbᵢ for each row r, in one pass over `b` (as [`dot`] adds, row by row).
+#[inline(always)]
+pub fn dots<const M: usize>(rows: [&[f64]; M], b: &[f64]) -> [f64; M] {
     const LANES: usize = 16;
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0; LANES];
+    let n = rows.iter().fold(b.len(), |n, r| n.min(r.len()));
+    let rows = rows.map(|r| &r[..n]);
+    let b = &b[..n];
+    let mut acc = [[0.0; LANES]; M];
     let split = n - n % LANES;
-    for (x, y) in a[..split]
-        .chunks_exact(LANES)
+    for (start, y) in (0..split)
+        .step_by(LANES)
         .zip(b[..split].chunks_exact(LANES))
     {
-        for k in 0..LANES {
-            acc[k] += x[k] * y[k];
+        for (acc, row) in acc.iter_mut().zip(&rows) {
+            let x = &row[start..start + LANES];
+            for k in 0..LANES {
+                acc[k] += x[k] * y[k];
+            }
         }
     }
-    for (k, (x, y)) in a[split..].iter().zip(&b[split..]).enumerate() {
-        acc[k] += x * y;
+    for (acc, row) in acc.iter_mut().zip(&rows) {
+        for (k, (x, y)) in row[split..].iter().zip(&b[split..]).enumerate() {
+            acc[k] += x * y;
+        }
     }
     // A fixed pairwise tree over the partial sums.
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for k in 0..width {
-            acc[k] += acc[k + width];
+    acc.map(|mut acc| {
+        let mut width = LANES;
+        while width > 1 {
+            width /= 2;
+            for k in 0..width {
+                acc[k] += acc[k + width];
+            }
         }
-    }
-    acc[0]
+        acc[0]
+    })
 }
 
 /// Columns of the factor, and of its inverse, computed together.

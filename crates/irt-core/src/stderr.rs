@@ -16,7 +16,7 @@ use crate::em::Layout;
 use crate::error::Result;
 use crate::estep::Posteriors;
 use crate::forms::Forms;
-use crate::linalg::{cholesky, dot, InverseFromFactor};
+use crate::linalg::{cholesky, dot, dots, InverseFromFactor};
 use crate::model::{logistic, ItemParams};
 use crate::mstep::FreeCoords;
 use crate::params::{FitConfig, StandardErrors};
@@ -59,11 +59,11 @@ fn coordinate_indices(
     }
 }
 
-/// Per item and node, the derivative of log P(x | θ) with respect to the slope, the intercept
-/// d (the logit z = aθ + d) and logit c, for a right (x = 1) and a wrong (x = 0) answer. A
-/// person's score is then a dot product of the posterior with a row.
+/// Per item and node, the derivative of log P(x | θ) with respect to the intercept d (the logit
+/// z = aθ + d) and logit c, for a right (x = 1) and a wrong (x = 0) answer; the slope's is θ
+/// times the intercept's. A person's score is then a dot product of the posterior (times θ for
+/// the slope) with a row.
 struct ScoreTables {
-    da: [Vec<f64>; 2],
     dz: [Vec<f64>; 2],
     dg: [Vec<f64>; 2],
     n_nodes: usize,
@@ -72,7 +72,6 @@ struct ScoreTables {
 impl ScoreTables {
     fn new(items: &[ItemParams], nodes: &[f64]) -> Self {
         let mut out = Self {
-            da: [vec![], vec![]],
             dz: [vec![], vec![]],
             dg: [vec![], vec![]],
             n_nodes: nodes.len(),
@@ -83,9 +82,8 @@ impl ScoreTables {
                 let prob = p.prob(theta);
                 let s_over_p = if p.c == 0.0 { 1.0 } else { s / prob };
                 let dz = [-prob * s_over_p, (1.0 - prob) * s_over_p];
-                for ((to_z, to_a), dz) in out.dz.iter_mut().zip(&mut out.da).zip(dz) {
+                for (to_z, dz) in out.dz.iter_mut().zip(dz) {
                     to_z.push(dz);
-                    to_a.push(dz * theta);
                 }
                 out.dg[1].push((1.0 - prob) * p.c / prob);
                 out.dg[0].push(-p.c);
@@ -98,6 +96,7 @@ impl ScoreTables {
 /// What a person's score vector is computed from.
 struct Scorer<'a> {
     posteriors: &'a Posteriors<'a>,
+    nodes: &'a [f64],
     scores: &'a ScoreTables,
     index: &'a [ItemSlot],
     /// The common slope's coordinate, where the model has one.
@@ -109,10 +108,20 @@ struct Scorer<'a> {
 
 simd::multiversion! {
 /// Person i's score vector: the gradient of their log marginal likelihood, the posterior
-/// (left in `post`) dotted with the score tables' rows of their answers.
-fn person_score(scorer: &Scorer, data: &Responses, i: usize, post: &mut [f64]) -> ScoreVector {
+/// (left in `post`, and times θ in `weighted`) dotted with the score tables' rows of their
+/// answers.
+fn person_score(
+    scorer: &Scorer,
+    data: &Responses,
+    i: usize,
+    post: &mut [f64],
+    weighted: &mut [f64],
+) -> ScoreVector {
     let scores = scorer.scores;
     scorer.posteriors.posterior(data, i, post);
+    for ((w, p), t) in weighted.iter_mut().zip(&*post).zip(scorer.nodes) {
+        *w = p * t;
+    }
     let (answered, correct) = data.person(i);
     let mut g = Vec::with_capacity(3 * answered.len() + 3);
     let mut common = 0.0;
@@ -122,8 +131,7 @@ fn person_score(scorer: &Scorer, data: &Responses, i: usize, post: &mut [f64]) -
         };
         let row = j as usize * scores.n_nodes..(j as usize + 1) * scores.n_nodes;
         let x = x as usize;
-        let ga = dot(post, &scores.da[x][row.clone()]);
-        let gd = dot(post, &scores.dz[x][row.clone()]);
+        let [ga, gd] = dots([&weighted[..], post], &scores.dz[x][row.clone()]);
         let gg = if free.guessing() {
             dot(post, &scores.dg[x][row])
         } else {
@@ -222,6 +230,7 @@ pub(crate) fn item_covariances(
 
     let scorer = Scorer {
         posteriors: &posteriors,
+        nodes,
         scores: &scores,
         index: &index,
         slope,
@@ -238,8 +247,10 @@ pub(crate) fn item_covariances(
                     ..(start + BATCH).min(data.n_persons()))
                     .into_par_iter()
                     .map_init(
-                        || vec![0.0; nodes.len()],
-                        |post, i| (forms.of(i), person_score(&scorer, data, i, post)),
+                        || (vec![0.0; nodes.len()], vec![0.0; nodes.len()]),
+                        |(post, weighted), i| {
+                            (forms.of(i), person_score(&scorer, data, i, post, weighted))
+                        },
                     )
                     .collect();
                 add(&batch);
