@@ -385,7 +385,6 @@ fn e_step_leaf(
         if let Some(f) = form {
             add(&mut acc.form_mass[f * n_nodes..(f + 1) * n_nodes], &post);
             // The right answers gathered without a branch first (see `FormTables::posterior`).
-            right.clear();
             right.resize(items.len(), 0);
             let mut n_right = 0;
             for (&j, &x) in items.iter().zip(correct) {
@@ -451,20 +450,35 @@ mod tests {
         approx::assert_relative_eq!(counts.mass.iter().sum::<f64>(), 1.0, epsilon = 1e-12);
         approx::assert_relative_eq!(counts.by_answer.sum(), 2000.0, epsilon = 1e-9);
     }
+    /// `complete` persons answering all `items` (one test form, seeded by `seed`), then
+    /// `strays` persons outside it, each answering `answered` random items, right with
+    /// probability `p_right`.
+    fn complete_and_strays(
+        seed: u64,
+        complete: usize,
+        items: usize,
+        strays: usize,
+        answered: usize,
+        p_right: f64,
+    ) -> crate::simulate::Simulation {
+        let mut sim = crate::simulate::simulate(seed, complete, items, items, 0.2, 1.1);
+        let mut rng = crate::simulate::Rng::new(seed + 1);
+        for _ in 0..strays {
+            let answers: Vec<(u32, bool)> = rng
+                .sample(items, answered)
+                .into_iter()
+                .map(|j| (j, rng.uniform() < p_right))
+                .collect();
+            sim.data.push_person(answers).unwrap();
+        }
+        sim
+    }
+
     /// The test-form shortcut gives the E-step of the general path: same counts, same
     /// log-likelihood, on a complete design mixed with persons outside any form.
     #[test]
     fn the_form_shortcut_matches_the_general_path() {
-        let mut sim = crate::simulate::simulate(5, 400, 12, 12, 0.2, 1.1);
-        let mut rng = crate::simulate::Rng::new(6);
-        for _ in 0..30 {
-            let answers: Vec<(u32, bool)> = rng
-                .sample(12, 5)
-                .into_iter()
-                .map(|j| (j, rng.uniform() < 0.6))
-                .collect();
-            sim.data.push_person(answers).unwrap();
-        }
+        let sim = complete_and_strays(5, 400, 12, 30, 5, 0.6);
         let forms = Forms::detect(&sim.data).unwrap();
         assert_eq!(forms.len(), 1);
         let grid = Grid::new(61, -6.0, 6.0).unwrap();
@@ -496,16 +510,7 @@ mod tests {
     /// and persons outside it.
     #[test]
     fn both_copies_of_the_e_step_agree_bit_for_bit() {
-        let mut sim = crate::simulate::simulate(7, 300, 10, 10, 0.0, 1.0);
-        let mut rng = crate::simulate::Rng::new(8);
-        for _ in 0..40 {
-            let answers: Vec<(u32, bool)> = rng
-                .sample(10, 4)
-                .into_iter()
-                .map(|j| (j, rng.uniform() < 0.5))
-                .collect();
-            sim.data.push_person(answers).unwrap();
-        }
+        let sim = complete_and_strays(7, 300, 10, 40, 4, 0.5);
         let forms = Forms::detect(&sim.data).unwrap();
         let grid = Grid::new(61, -6.0, 6.0).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()

@@ -85,8 +85,8 @@ const CHUNK_FORMS: usize = 4_096;
 /// A form's recursion polls the interrupt at segments of at least this many items, and splits
 /// them across threads.
 const SPLIT_ITEMS: usize = 64;
-/// RMSD's posterior sums (an E-step on its nodes) are cut into this many leaves of persons: few
-/// enough that the live accumulators (3 × 201 numbers per item each) stay below the E-step's,
+/// RMSD's posterior sums (an E-step on its nodes) and the residual pass are cut into this many
+/// leaves of persons: few, as RMSD's live accumulators are 3 × 201 numbers per item each, and
 /// enough to share.
 const RMSD_LEAVES: usize = 8;
 /// What RMSD's leaves can hold at once, per item: every leaf's right and wrong sums and its test
@@ -231,14 +231,15 @@ pub fn fit_statistics(
     // RMSD's posterior mass of right and wrong answers is the E-step's expected counts on its
     // nodes, test-form shortcut included.
     let forms = Forms::detect(data)?;
+    let leaves = Leaves::new(data, (data.n_answers() / RMSD_LEAVES).max(1));
     let counts = expected_counts(
         data,
-        &Leaves::new(data, (data.n_answers() / RMSD_LEAVES).max(1)),
+        &leaves,
         &Posteriors::new(data, &forms, items, latent, nodes.nodes())?,
         pool,
         interrupt,
     )?;
-    let (residuals, zh) = answer_fit(data, items, thetas, pool, interrupt)?;
+    let (residuals, zh) = answer_fit(data, &leaves, items, thetas, pool, interrupt)?;
     let density: Vec<f64> = Grid::log_weights_at(nodes.nodes(), latent)
         .iter()
         .map(|w| w.exp())
@@ -769,12 +770,12 @@ impl LeaveOut<'_> {
 /// do not depend on the threads. P, Q and their logarithms come once per answer for both.
 fn answer_fit(
     data: &Responses,
+    leaves: &Leaves,
     items: &[ItemParams],
     thetas: &[f64],
     pool: &ThreadPool,
     interrupt: &Interrupt,
 ) -> Result<(Vec<Residuals>, Vec<f64>)> {
-    let leaves = Leaves::new(data, (data.n_answers() / RMSD_LEAVES).max(1));
     pool.install(|| {
         leaves.reduce(
             |persons| {
