@@ -134,6 +134,30 @@ fn contract_details_are_honoured_and_recorded() {
     assert!(reason.contains("fewer than min_responses = 85"), "{reason}");
 }
 
+/// Ids read as text come out as the integers do: the same answers, in the same order, so the
+/// same numbers to the bit.
+#[pg_test]
+fn text_ids_read_like_integer_ids() {
+    load_demo();
+    Spi::run(
+        "CREATE VIEW twice AS SELECT user_id, question_id, is_correct AS correct, created_at FROM attempt_log \
+         UNION ALL SELECT user_id + 1000000, question_id, is_correct, created_at FROM attempt_log;
+         CREATE VIEW twice_text AS SELECT 'u' || user_id AS user_id, 'q' || question_id AS question_id, correct, created_at FROM twice;
+         CREATE VIEW no_bank AS SELECT id, '{}'::jsonb AS meta FROM question WHERE false",
+    )
+    .unwrap();
+    let run = |source: &str| {
+        Spi::run(&format!("SELECT mirt_calibrate('2PL', 60, linking => 'none', source => '{source}', items => 'no_bank')")).unwrap();
+        let thetas: String = one("SELECT string_agg(theta::text, ',' ORDER BY ltrim(user_id, 'u')::bigint) FROM mirt_ability");
+        let params: String = one("SELECT string_agg(params::text, ',' ORDER BY ltrim(item_id, 'q')::bigint) FROM mirt_item_params");
+        Spi::run("TRUNCATE mirt_ability, mirt_item_params").unwrap();
+        (thetas, params)
+    };
+    // More than one batch of rows (16,384) on the way from the scan to the decoding thread.
+    assert!(one::<i64>("SELECT count(*) FROM twice_text") > 16_384);
+    assert_eq!(run("twice"), run("twice_text"));
+}
+
 #[pg_test]
 fn a_nonconverged_run_can_be_accepted() {
     load_demo();

@@ -7,7 +7,8 @@
 use irt_core::bank::{Bank, BankRow};
 use irt_core::pipeline::Answers;
 use irt_core::settings::AttemptRule;
-use irt_core::source::{bank_query, Correct, Relation, Window};
+use irt_core::source::{bank_query, Relation};
+use irt_core::window::{Correct, RawId, Window};
 use irt_core::CoreError;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
@@ -73,7 +74,8 @@ pub fn read_answers(
         shape.select_list(),
         source.quoted
     );
-    let mut window = Window::new(&source.quoted, shape, crate::guc::MAX_ANSWERS.get() as i64);
+    let limit = crate::guc::MAX_ANSWERS.get() as i64;
+    let mut window = Window::new(&source.quoted, shape, limit, pool);
     let params = [(
         pg_sys::TIMESTAMPTZOID,
         cutoff.into_datum().expect("a timestamp"),
@@ -86,8 +88,8 @@ pub fn read_answers(
         if nulls[2] {
             return window.null_answer();
         }
-        let user = read_id(&mut window.users, shape.integer_user_ids, values[0]);
-        let item = read_id(&mut window.items, shape.integer_item_ids, values[1]);
+        let user = raw_id(shape.integer_user_ids, values[0]);
+        let item = raw_id(shape.integer_item_ids, values[1]);
         let correct = if shape.numeric_correct {
             // SAFETY: the query casts the column to float8, and it is not NULL.
             Correct::Number(unsafe { f64::from_datum(values[2], false) }.unwrap_or(f64::NAN))
@@ -101,14 +103,13 @@ pub fn read_answers(
     window.finish(rule, pool).or_raise()
 }
 
-/// The index of a non-NULL id read as the shape's select list reads it (int8 or text).
-fn read_id(ids: &mut irt_core::source::Ids, integer: bool, datum: pg_sys::Datum) -> u32 {
+/// A non-NULL id as the shape's select list reads it (int8 or text), valid during the row.
+fn raw_id<'a>(integer: bool, datum: pg_sys::Datum) -> RawId<'a> {
     if integer {
-        return ids.integer(datum.value() as i64).or_raise();
+        return RawId::Integer(datum.value() as i64);
     }
     // SAFETY: the select list casts the column to text, and the caller checked it is not NULL.
-    let id = unsafe { <&str>::from_datum(datum, false) }.expect("not NULL");
-    ids.text(id).or_raise()
+    RawId::Text(unsafe { <&str>::from_datum(datum, false) }.expect("not NULL"))
 }
 
 /// Known parameters from the item bank: anchors, and start values for other items.

@@ -39,6 +39,7 @@ pub mod simulate;
 pub mod source;
 mod start;
 pub mod stderr;
+pub mod window;
 
 pub use em::{fit, CycleReport, FitResult, ItemEstimate, SeStatus, Termination};
 pub use error::{CoreError, Result};

@@ -41,6 +41,32 @@ impl Attempt {
     }
 }
 
+/// Buckets of attempts by person: grouping them by person sorts many small buckets in parallel
+/// from the start, each in cache, instead of one large array.
+const BUCKETS: usize = 64;
+
+/// Attempts as read, before repeats are resolved, in buckets by person (person mod 64).
+pub struct Attempts {
+    buckets: Vec<Vec<Attempt>>,
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Self {
+            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+        }
+    }
+}
+
+impl Attempts {
+    pub fn push(&mut self, attempt: Attempt) -> Result<()> {
+        let bucket = &mut self.buckets[attempt.person as usize % BUCKETS];
+        alloc::grow(bucket, 1, "the answers read")?;
+        bucket.push(attempt);
+        Ok(())
+    }
+}
+
 /// Per-item classical statistics, used for start values and exclusion rules.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ItemStats {
@@ -123,48 +149,55 @@ impl Responses {
     pub fn from_attempts(
         n_persons: usize,
         n_items: usize,
-        mut attempts: Vec<Attempt>,
+        attempts: Attempts,
         keep_latest: bool,
         pool: &rayon::ThreadPool,
     ) -> Result<(Self, usize)> {
-        use rayon::slice::ParallelSliceMut;
+        use rayon::prelude::*;
+        let mut buckets = attempts.buckets;
         pool.install(|| {
-            attempts.par_sort_unstable_by_key(|a| {
-                ((u64::from(a.person) << 32) | u64::from(a.item), a.order)
+            buckets.par_iter_mut().for_each(|bucket| {
+                bucket.sort_unstable_by_key(|a| {
+                    ((u64::from(a.person) << 32) | u64::from(a.item), a.order)
+                })
             })
         });
+        let total: usize = buckets.iter().map(Vec::len).sum();
         let mut offsets = alloc::with_capacity(n_persons + 1, "the answers' person offsets")?;
         offsets.push(0);
-        let mut items = alloc::with_capacity(attempts.len(), "the answers' items")?;
-        let mut correct = alloc::with_capacity(attempts.len(), "the answers' outcomes")?;
-        let mut person = 0u32;
-        for (k, a) in attempts.iter().enumerate() {
-            let same_pair = |b: &Attempt| b.person == a.person && b.item == a.item;
-            let keep = if keep_latest {
-                attempts.get(k + 1).is_none_or(|b| !same_pair(b))
-            } else {
-                k == 0 || !same_pair(&attempts[k - 1])
-            };
-            if !keep {
-                continue;
+        let mut items = alloc::with_capacity(total, "the answers' items")?;
+        let mut correct = alloc::with_capacity(total, "the answers' outcomes")?;
+        // Person i's attempts are the next run of bucket i mod BUCKETS.
+        let mut next = [0usize; BUCKETS];
+        for person in 0..n_persons {
+            let (bucket, at) = (&buckets[person % BUCKETS], &mut next[person % BUCKETS]);
+            let run = bucket[*at..]
+                .iter()
+                .take_while(|a| a.person as usize == person)
+                .count();
+            let attempts = &bucket[*at..*at + run];
+            *at += run;
+            for (k, a) in attempts.iter().enumerate() {
+                let same_item = |b: &Attempt| b.item == a.item;
+                let keep = if keep_latest {
+                    attempts.get(k + 1).is_none_or(|b| !same_item(b))
+                } else {
+                    k == 0 || !same_item(&attempts[k - 1])
+                };
+                if keep {
+                    items.push(a.item);
+                    correct.push(u8::from(a.correct()));
+                }
             }
-            if a.person as usize >= n_persons {
-                return Err(CoreError::InvalidSetting {
-                    field: "persons",
-                    reason: format!("person index {} is out of range", a.person),
-                });
-            }
-            while person < a.person {
-                offsets.push(items.len());
-                person += 1;
-            }
-            items.push(a.item);
-            correct.push(u8::from(a.correct()));
-        }
-        while offsets.len() <= n_persons {
             offsets.push(items.len());
         }
-        let repeats = attempts.len() - items.len();
+        if let Some(a) = buckets.iter().zip(next).find_map(|(b, at)| b.get(at)) {
+            return Err(CoreError::InvalidSetting {
+                field: "persons",
+                reason: format!("person index {} is out of range", a.person),
+            });
+        }
+        let repeats = total - items.len();
         Ok((Self::from_parts(n_items, offsets, items, correct)?, repeats))
     }
 
@@ -348,22 +381,38 @@ mod tests {
             .build()
             .unwrap();
         let at = Attempt::new;
-        let attempts = vec![
-            at(1, 0, 5, true),
-            at(0, 1, 9, false),
-            at(0, 1, 3, true),
-            at(1, 0, 2, false),
-            at(0, 0, 1, true),
-        ];
-        let (first, repeats) =
-            Responses::from_attempts(3, 2, attempts.clone(), false, &pool).unwrap();
+        let attempts = || {
+            let mut attempts = Attempts::default();
+            for a in [
+                at(1, 0, 5, true),
+                at(0, 1, 9, false),
+                at(0, 1, 3, true),
+                at(1, 0, 2, false),
+                at(0, 0, 1, true),
+                at(65, 1, 1, true),
+            ] {
+                attempts.push(a).unwrap();
+            }
+            attempts
+        };
+        let (first, repeats) = Responses::from_attempts(66, 2, attempts(), false, &pool).unwrap();
         assert_eq!(repeats, 2);
         assert_eq!(first.person(0), (&[0u32, 1][..], &[1u8, 1][..]));
         assert_eq!(first.person(1), (&[0u32][..], &[0u8][..]));
         assert_eq!(first.person(2), (&[][..], &[][..]));
-        let (last, _) = Responses::from_attempts(3, 2, attempts, true, &pool).unwrap();
+        assert_eq!(first.person(64), (&[][..], &[][..]));
+        assert_eq!(first.person(65), (&[1u32][..], &[1u8][..]));
+        let (last, _) = Responses::from_attempts(66, 2, attempts(), true, &pool).unwrap();
         assert_eq!(last.person(0), (&[0u32, 1][..], &[1u8, 0][..]));
         assert_eq!(last.person(1), (&[0u32][..], &[1u8][..]));
+        // A person past the count is refused, not dropped.
+        assert!(matches!(
+            Responses::from_attempts(65, 2, attempts(), true, &pool),
+            Err(CoreError::InvalidSetting {
+                field: "persons",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -1,18 +1,12 @@
 //! The input contract, as both front ends read it: which columns the source and the item bank
-//! must have and of which types, the queries that read them, and what each row of the window
-//! becomes (an answer, a skipped NULL answer, or an error that names the problem). A front end
-//! only decodes the values its connection delivers.
+//! must have and of which types, the queries that read them, and the ids' dense indices. What
+//! each row becomes is the window's (`window`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use rayon::ThreadPool;
-
 use crate::alloc;
 use crate::error::{CoreError, Result};
-use crate::pipeline::Answers;
-use crate::responses::{Attempt, Responses};
-use crate::settings::AttemptRule;
 
 pub const SOURCE_COLUMNS: &str =
     "user_id, question_id, correct (boolean or 0/1) and created_at (timestamp)";
@@ -300,107 +294,6 @@ impl Hasher for IntegerHasher {
     }
 }
 
-/// The value of a non-NULL `correct`, as read.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Correct {
-    Boolean(bool),
-    Number(f64),
-}
-
-/// The rows of the window as they arrive, counted and checked: at most `limit` of them, ids not
-/// NULL (counted and refused at the end, with their number), `correct` 0 or 1.
-pub struct Window {
-    relation: String,
-    limit: i64,
-    pub users: Ids,
-    pub items: Ids,
-    rows: i64,
-    null_answers: i64,
-    null_ids: i64,
-    attempts: Vec<Attempt>,
-}
-
-impl Window {
-    pub fn new(relation: &str, shape: SourceShape, limit: i64) -> Self {
-        Self {
-            relation: relation.into(),
-            limit,
-            users: Ids::new(shape.integer_user_ids),
-            items: Ids::new(shape.integer_item_ids),
-            rows: 0,
-            null_answers: 0,
-            null_ids: 0,
-            attempts: Vec::new(),
-        }
-    }
-
-    /// Counts a row before its values are looked at; refuses the row past the limit, so that a
-    /// read stops there.
-    pub fn count_row(&mut self) -> Result<()> {
-        self.rows += 1;
-        if self.rows > self.limit {
-            return Err(CoreError::TooManyAnswers {
-                relation: self.relation.clone(),
-                limit: self.limit,
-            });
-        }
-        Ok(())
-    }
-
-    /// A counted row whose user or question id is NULL: refused at the end, with their number.
-    pub fn null_id(&mut self) {
-        self.null_ids += 1;
-    }
-
-    /// A counted row with a NULL `correct`: skipped and counted. Its ids are not indexed, so a
-    /// user with no other answer does not appear.
-    pub fn null_answer(&mut self) {
-        self.null_answers += 1;
-    }
-
-    /// A counted row with both ids indexed and `correct` not NULL.
-    pub fn answer(&mut self, user: u32, item: u32, correct: Correct, time: i64) -> Result<()> {
-        let correct = match correct {
-            Correct::Boolean(x) => x,
-            Correct::Number(v) if v == 0.0 || v == 1.0 => v == 1.0,
-            Correct::Number(value) => {
-                return Err(CoreError::NotBinary {
-                    relation: self.relation.clone(),
-                    value,
-                })
-            }
-        };
-        alloc::grow(&mut self.attempts, 1, "the answers read")?;
-        self.attempts.push(Attempt::new(user, item, time, correct));
-        Ok(())
-    }
-
-    /// The answers, one per user and item by `rule`, grouped by user.
-    pub fn finish(self, rule: AttemptRule, pool: &ThreadPool) -> Result<Answers> {
-        if self.null_ids > 0 {
-            return Err(CoreError::NullIds {
-                relation: self.relation,
-                count: self.null_ids,
-            });
-        }
-        let (responses, repeated) = Responses::from_attempts(
-            self.users.len(),
-            self.items.len(),
-            self.attempts,
-            rule == AttemptRule::Last,
-            pool,
-        )?;
-        Ok(Answers {
-            user_ids: self.users.into_ids(),
-            item_ids: self.items.into_ids(),
-            responses,
-            rows_in_window: self.rows,
-            null_answers: self.null_answers,
-            repeated: repeated as i64,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,51 +344,5 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "column correct of v has type text");
-    }
-
-    #[test]
-    fn a_window_counts_checks_and_groups_its_rows() {
-        let shape = SourceShape {
-            integer_user_ids: true,
-            integer_item_ids: false,
-            numeric_correct: true,
-            date_created_at: false,
-        };
-        let mut w = Window::new("attempt", shape, 5);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        for (user, item, correct, time) in [
-            (7, "q1", Correct::Number(1.0), 2),
-            (7, "q1", Correct::Number(0.0), 1),
-            (9, "q2", Correct::Boolean(true), 3),
-        ] {
-            w.count_row().unwrap();
-            let (u, i) = (w.users.integer(user).unwrap(), w.items.text(item).unwrap());
-            w.answer(u, i, correct, time).unwrap();
-        }
-        w.count_row().unwrap();
-        w.null_answer();
-        w.count_row().unwrap();
-        assert!(
-            matches!(w.answer(0, 0, Correct::Number(2.0), 4), Err(CoreError::NotBinary { value, .. }) if value == 2.0)
-        );
-        assert!(matches!(
-            w.count_row(),
-            Err(CoreError::TooManyAnswers { limit: 5, .. })
-        ));
-        let answers = w.finish(AttemptRule::First, &pool).unwrap();
-        assert_eq!(
-            (
-                answers.rows_in_window,
-                answers.null_answers,
-                answers.repeated
-            ),
-            (6, 1, 1)
-        );
-        assert_eq!(answers.user_ids, ["7", "9"]);
-        // The first attempt (time 1, wrong) counts.
-        assert_eq!(answers.responses.person(0).1, [0]);
     }
 }

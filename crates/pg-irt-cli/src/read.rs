@@ -8,7 +8,8 @@ use futures_util::{pin_mut, TryStreamExt};
 use irt_core::bank::{Bank, BankRow};
 use irt_core::pipeline::Answers;
 use irt_core::settings::Settings;
-use irt_core::source::{bank_query, Correct, Ids, Relation, Window};
+use irt_core::source::{bank_query, Relation};
+use irt_core::window::{Correct, RawId, Window};
 use irt_core::CoreError;
 use rayon::ThreadPool;
 use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
@@ -98,7 +99,7 @@ pub async fn read_answers(
     ];
     let rows = BinaryCopyOutStream::new(tx.copy_out(copy.as_str()).await?, &types);
     pin_mut!(rows);
-    let mut window = Window::new(&source.quoted, shape, max_answers);
+    let mut window = Window::new(&source.quoted, shape, max_answers, pool);
     let decode = |e: tokio_postgres::Error| Failure::from(e);
     while let Some(row) = rows.try_next().await? {
         window.count_row()?;
@@ -122,35 +123,22 @@ pub async fn read_answers(
             window.null_answer();
             continue;
         };
-        let user = user.index(&mut window.users)?;
-        let item = item.index(&mut window.items)?;
         let time = row.try_get::<Micros>(3).map_err(decode)?.0;
         window.answer(user, item, correct, time)?;
     }
     Ok(window.finish(settings.attempt, pool)?)
 }
 
-/// An id as the row holds it.
-enum Id<'a> {
-    Integer(i64),
-    Text(&'a str),
-}
-
-impl Id<'_> {
-    fn index(self, ids: &mut Ids) -> Result<u32, CoreError> {
-        match self {
-            Self::Integer(id) => ids.integer(id),
-            Self::Text(id) => ids.text(id),
-        }
-    }
-}
-
 /// A row's id, or None for a NULL id.
-fn raw_id(row: &BinaryCopyOutRow, column: usize, integer: bool) -> Result<Option<Id<'_>>, Failure> {
+fn raw_id(
+    row: &BinaryCopyOutRow,
+    column: usize,
+    integer: bool,
+) -> Result<Option<RawId<'_>>, Failure> {
     Ok(if integer {
-        row.try_get::<Option<i64>>(column)?.map(Id::Integer)
+        row.try_get::<Option<i64>>(column)?.map(RawId::Integer)
     } else {
-        row.try_get::<Option<&str>>(column)?.map(Id::Text)
+        row.try_get::<Option<&str>>(column)?.map(RawId::Text)
     })
 }
 
