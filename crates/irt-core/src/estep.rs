@@ -59,11 +59,11 @@ impl LogTables {
     #[inline(always)]
     fn add_person(&self, data: &Responses, i: usize, out: &mut [f64]) {
         let (items, correct) = data.person(i);
-        for (&j, &x) in items.iter().zip(correct) {
-            for (o, l) in out.iter_mut().zip(self.row(j, x)) {
-                *o += l;
-            }
-        }
+        let rows = items
+            .iter()
+            .zip(correct)
+            .map(|(&j, &x)| answer_row(j as usize, x, self.n_nodes).start);
+        sum_rows(out, &self.by_answer, rows);
     }
 
     /// Person i's normalised posterior into `post`; returns the log marginal likelihood.
@@ -391,14 +391,14 @@ fn e_step_leaf(
                 right[n_right] = j;
                 n_right += usize::from(x);
             }
-            for &j in &right[..n_right] {
-                let at = j as usize * n_nodes;
-                add(&mut acc.form_right[at..at + n_nodes], &post);
-            }
+            let rows = right[..n_right].iter().map(|&j| j as usize * n_nodes);
+            add_to_rows(&mut acc.form_right, rows, &post);
         } else {
-            for (&j, &x) in items.iter().zip(correct) {
-                add(&mut by_answer[answer_row(j as usize, x, n_nodes)], &post);
-            }
+            let rows = items
+                .iter()
+                .zip(correct)
+                .map(|(&j, &x)| answer_row(j as usize, x, n_nodes).start);
+            add_to_rows(by_answer, rows, &post);
         }
     }
     Ok(acc)
@@ -410,6 +410,76 @@ fn add(to: &mut [f64], from: &[f64]) {
     for (t, f) in to.iter_mut().zip(from) {
         *t += f;
     }
+}
+
+// The per-answer loops of the E-step, a block of nodes at a time: the block's sums (or the
+// posterior's block) stay in registers across a person's answers, where a node at a time over
+// whole rows loads and stores them once per answer. Each cell still receives its terms one by
+// one in the answers' order, so the bits are those of the plain loops.
+
+/// `out` plus the rows of `table` of `out.len()` entries starting at `rows`.
+#[inline(always)]
+fn sum_rows(out: &mut [f64], table: &[f64], rows: impl Iterator<Item = usize> + Clone) {
+    let done = sum_rows_by::<16>(out, table, rows.clone(), 0);
+    let done = sum_rows_by::<4>(out, table, rows.clone(), done);
+    sum_rows_by::<1>(out, table, rows, done);
+}
+
+/// [`sum_rows`] over the nodes from `from`, `W` at a time while `W` remain; returns where it
+/// stopped.
+#[inline(always)]
+fn sum_rows_by<const W: usize>(
+    out: &mut [f64],
+    table: &[f64],
+    rows: impl Iterator<Item = usize> + Clone,
+    from: usize,
+) -> usize {
+    let mut at = from;
+    while at + W <= out.len() {
+        let mut sums: [f64; W] = out[at..at + W].try_into().expect("W nodes");
+        for row in rows.clone() {
+            let terms: &[f64; W] = table[row + at..row + at + W].try_into().expect("W nodes");
+            for (s, t) in sums.iter_mut().zip(terms) {
+                *s += t;
+            }
+        }
+        out[at..at + W].copy_from_slice(&sums);
+        at += W;
+    }
+    at
+}
+
+/// Adds `v` to the rows of `table` of `v.len()` entries starting at `rows`.
+#[inline(always)]
+fn add_to_rows(table: &mut [f64], rows: impl Iterator<Item = usize> + Clone, v: &[f64]) {
+    let done = add_to_rows_by::<16>(table, rows.clone(), v, 0);
+    let done = add_to_rows_by::<4>(table, rows.clone(), v, done);
+    add_to_rows_by::<1>(table, rows, v, done);
+}
+
+/// [`add_to_rows`] over the nodes from `from`, `W` at a time while `W` remain; returns where it
+/// stopped.
+#[inline(always)]
+fn add_to_rows_by<const W: usize>(
+    table: &mut [f64],
+    rows: impl Iterator<Item = usize> + Clone,
+    v: &[f64],
+    from: usize,
+) -> usize {
+    let mut at = from;
+    while at + W <= v.len() {
+        let block: [f64; W] = v[at..at + W].try_into().expect("W nodes");
+        for row in rows.clone() {
+            let cells: &mut [f64; W] = (&mut table[row + at..row + at + W])
+                .try_into()
+                .expect("W nodes");
+            for (c, b) in cells.iter_mut().zip(&block) {
+                *c += b;
+            }
+        }
+        at += W;
+    }
+    at
 }
 
 #[cfg(test)]
