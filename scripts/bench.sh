@@ -18,7 +18,7 @@
 # re-created for each set and calibrated once untimed, so that timed runs update earlier rows.
 # Reported: medians over the runs of the statement's wall time and of the phases the run records
 # in mirt_fit_meta.metrics, EM cycles, and the backend's peak private memory (RssAnon sampled
-# every 10 ms) above what the session held before the call.
+# every 10 ms by scripts/peak_memory.py) above what the session held before the call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster.sh
@@ -125,25 +125,25 @@ run_once() {
     out=$(mktemp)
     psql_b -d "$db" -At -c "SELECT pg_backend_pid()" -c "SELECT pg_sleep(0.3)" -c '\timing on' \
         -c "$call" >"$out" 2>&1 &
-    local job=$! pid="" base=0 peak=0 rss
+    local job=$! pid="" sampler peak
     for _ in $(seq 200); do
         pid=$(head -1 "$out" 2>/dev/null | grep -E '^[0-9]+$' || true)
         [[ -n $pid ]] && break
         sleep 0.01
     done
     [[ -n $pid ]] || { cat "$out" >&2; exit 1; }
-    base=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status")
-    while kill -0 "$job" 2>/dev/null; do
-        rss=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
-        [[ -n $rss ]] && ((rss > peak)) && peak=$rss
-        sleep 0.01
-    done
-    wait "$job" || { cat "$out" >&2; exit 1; }
+    python3 scripts/peak_memory.py "$pid" >"$out.peak" &
+    sampler=$!
+    wait "$job" || { kill "$sampler"; cat "$out" >&2; exit 1; }
+    kill -TERM "$sampler"
+    wait "$sampler"
+    peak=$(cat "$out.peak")
+    rm -f "$out.peak"
     local total
     total=$(grep -Eo '^Time: [0-9.]+' "$out" | tail -1 | awk '{ print $2 / 1000 }')
     rm -f "$out"
     psql_b -d "$db" -At -F ' ' -c "SELECT $total, metrics->'ms'->>'load', metrics->'ms'->>'fit',
-        metrics->'ms'->>'score', metrics->'ms'->>'link', metrics->'ms'->>'write', metrics->>'em_cycles', $((peak - base)),
+        metrics->'ms'->>'score', metrics->'ms'->>'link', metrics->'ms'->>'write', metrics->>'em_cycles', $peak,
         metrics->'ms'->>'item_fit'
         FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"
 }
