@@ -22,7 +22,7 @@ pub struct Kept {
 }
 
 pub fn exclude_items(answers: Answers, min_responses: usize) -> Result<Kept> {
-    let stats = answers.responses.item_stats()?;
+    let stats = answers.responses.item_tallies()?;
     let mut excluded = Vec::new();
     let mut new_index = alloc::filled(stats.len(), None, "the kept items")?;
     let mut item_ids = Vec::new();

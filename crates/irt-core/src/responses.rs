@@ -67,7 +67,14 @@ impl Attempts {
     }
 }
 
-/// Per-item classical statistics, used for start values and exclusion rules.
+/// How many answered an item, and how many of them rightly.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tally {
+    pub n: u64,
+    pub n_correct: u64,
+}
+
+/// Per-item classical statistics, used for start values.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ItemStats {
     pub n: u64,
@@ -293,6 +300,18 @@ impl Responses {
             + self.correct.capacity()
     }
 
+    /// How many answered each item, and how many rightly: one pass of integer adds, for what
+    /// needs no more than that (exclusions, the anchors' answers).
+    pub fn item_tallies(&self) -> Result<Vec<Tally>> {
+        let mut tallies = alloc::filled(self.n_items, Tally::default(), "item tallies")?;
+        for (&j, &x) in self.items.iter().zip(&self.correct) {
+            let t = &mut tallies[j as usize];
+            t.n += 1;
+            t.n_correct += u64::from(x);
+        }
+        Ok(tallies)
+    }
+
     pub fn item_stats(&self) -> Result<Vec<ItemStats>> {
         let mut stats = alloc::filled(self.n_items, ItemStats::default(), "item statistics")?;
         // Sums for the correlation of x_ij with the rest score proportion r_ij.
@@ -360,6 +379,16 @@ impl Responses {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tallies_count_what_the_statistics_count() {
+        let data = crate::simulate::simulate(3, 500, 40, 15, 0.0, 1.0).data;
+        let (tallies, stats) = (data.item_tallies().unwrap(), data.item_stats().unwrap());
+        for (t, s) in tallies.iter().zip(&stats) {
+            assert_eq!((t.n, t.n_correct), (s.n, s.n_correct));
+        }
+        assert_eq!(tallies.iter().map(|t| t.n).sum::<u64>(), 500 * 15);
+    }
 
     #[test]
     fn triples_round_trip_in_person_order() {

@@ -91,7 +91,7 @@ fn median_anchor_answers(kept: &Kept, anchors: &[Anchor]) -> Result<f64> {
     if anchors.is_empty() {
         return Ok(0.0);
     }
-    let stats = kept.responses.item_stats()?;
+    let stats = kept.responses.item_tallies()?;
     let mut per_anchor: Vec<u64> = anchors.iter().map(|a| stats[a.item].n).collect();
     per_anchor.sort_unstable();
     Ok(per_anchor.get(per_anchor.len() / 2).copied().unwrap_or(0) as f64)
