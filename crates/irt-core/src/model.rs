@@ -153,43 +153,6 @@ impl ItemParams {
         (log_p, log_q)
     }
 
-    /// P, Q and their logarithms at θ. Without guessing they come from one exp and one log1p
-    /// (the same log P and log Q as [`Self::log_probs`], bit for bit), where that function and
-    /// exponentiating its results took four exps and two log1ps.
-    pub fn probs_and_logs(&self, theta: f64) -> Probs {
-        if self.c != 0.0 {
-            let (log_p, log_q) = self.log_probs(theta);
-            // Q from its logarithm, exact where P rounds to 1.
-            return Probs {
-                p: self.prob(theta),
-                q: log_q.exp(),
-                log_p,
-                log_q,
-            };
-        }
-        let z = self.a * theta + self.d;
-        // With e = exp(−|z|): the larger of P and Q is 1/(1 + e), the smaller e/(1 + e), and
-        // log(1 + e) is the softplus of the smaller one's logit.
-        let e = (-z.abs()).exp();
-        let l = e.ln_1p();
-        let (big, small) = (1.0 / (1.0 + e), e / (1.0 + e));
-        if z >= 0.0 {
-            Probs {
-                p: big,
-                q: small,
-                log_p: -l,
-                log_q: -(z + l),
-            }
-        } else {
-            Probs {
-                p: small,
-                q: big,
-                log_p: z - l,
-                log_q: -l,
-            }
-        }
-    }
-
     /// Fisher information of the item at θ: P'²/(PQ) with P' = a(1 − c)s(1 − s), s the
     /// logistic, reduced to a²(1 − c)s(1 − s)·s/P. The quotient itself is 0/0 (NaN) wherever s
     /// rounds to 1 (aθ + d > 37, e.g. a steep item in MAP scoring), or to 0 without guessing;
@@ -204,15 +167,6 @@ impl ItemParams {
         };
         self.a * self.a * (1.0 - self.c) * s * (1.0 - s) * s_over_p
     }
-}
-
-/// An item's P and Q at some θ, with their logarithms.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Probs {
-    pub p: f64,
-    pub q: f64,
-    pub log_p: f64,
-    pub log_q: f64,
 }
 
 pub fn logistic(z: f64) -> f64 {
@@ -248,23 +202,6 @@ pub fn logit(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Without guessing, one exp and one log1p give log P and log Q bit for bit as
-    /// `log_probs` does, and P as `prob`; Q is 1 − P to rounding, exact in the tails.
-    #[test]
-    fn probs_and_logs_agree_with_the_separate_functions() {
-        for (a, b, c) in [(1.3, 0.4, 0.0), (0.6, -2.0, 0.0), (2.5, 1.0, 0.2)] {
-            let item = ItemParams::from_irt(a, b, c);
-            for theta in [-40.0, -6.0, -1.0, 0.4, 0.0, 0.5, 3.0, 40.0] {
-                let at = item.probs_and_logs(theta);
-                let (log_p, log_q) = item.log_probs(theta);
-                assert_eq!(at.log_p.to_bits(), log_p.to_bits(), "{a} {b} {theta}");
-                assert_eq!(at.log_q.to_bits(), log_q.to_bits(), "{a} {b} {theta}");
-                assert_eq!(at.p.to_bits(), item.prob(theta).to_bits());
-                approx::assert_relative_eq!(at.q, log_q.exp(), max_relative = 1e-15);
-            }
-        }
-    }
 
     #[test]
     fn anchors_with_guessing_fit_only_a_3pl() {
