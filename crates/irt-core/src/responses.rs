@@ -1,6 +1,8 @@
 //! Sparse answers, held compactly: compressed rows by person, a u32 item index and one byte per
 //! answer. An unanswered item is simply absent; no person × item matrix is ever formed.
 
+use std::ops::Range;
+
 use crate::alloc;
 use crate::error::{CoreError, Result};
 
@@ -65,6 +67,74 @@ impl Attempts {
         bucket.push(attempt);
         Ok(())
     }
+}
+
+/// Sorts one bucket by person and item and keeps one attempt per person and item (the earliest,
+/// or the latest with `keep_latest`), packed at the front; returns where each of the bucket's
+/// persons' kept attempts end (person `BUCKETS * k + b` is the k-th). In place by person first
+/// (each attempt swapped straight to its person's run, counted before), then each person's
+/// short run by item: two passes and many small sorts in cache, where one sort of the whole
+/// bucket compared every attempt about log₂ n times.
+fn sort_bucket(
+    bucket: &mut Vec<Attempt>,
+    n_persons: usize,
+    keep_latest: bool,
+) -> Result<Vec<usize>> {
+    let local = |a: &Attempt| a.person as usize / BUCKETS;
+    let mut next = alloc::filled(n_persons.div_ceil(BUCKETS) + 1, 0usize, "the answers read")?;
+    for a in bucket.iter() {
+        if a.person as usize >= n_persons {
+            return Err(CoreError::InvalidSetting {
+                field: "persons",
+                reason: format!("person index {} is out of range", a.person),
+            });
+        }
+        next[local(a) + 1] += 1;
+    }
+    for k in 1..next.len() {
+        next[k] += next[k - 1];
+    }
+    // Person k's run is ends[k - 1]..ends[k]; next[k] is its first place not yet filled.
+    let mut ends = alloc::collect(next[1..].iter().copied(), "the answers read")?;
+    for k in 0..ends.len() {
+        while next[k] < ends[k] {
+            let mut a = bucket[next[k]];
+            while local(&a) != k {
+                let to = &mut next[local(&a)];
+                std::mem::swap(&mut a, &mut bucket[*to]);
+                *to += 1;
+            }
+            bucket[next[k]] = a;
+            next[k] += 1;
+        }
+    }
+    // The kept attempts are written behind the ones still to be read.
+    let (mut start, mut kept) = (0, 0);
+    for end in ends.iter_mut() {
+        bucket[start..*end].sort_unstable_by_key(|a| a.item);
+        let mut at = start;
+        while at < *end {
+            let mut pick = bucket[at];
+            at += 1;
+            while at < *end && bucket[at].item == pick.item {
+                let a = bucket[at];
+                let better = if keep_latest {
+                    a.order > pick.order
+                } else {
+                    a.order < pick.order
+                };
+                if better {
+                    pick = a;
+                }
+                at += 1;
+            }
+            bucket[kept] = pick;
+            kept += 1;
+        }
+        (start, *end) = (*end, kept);
+    }
+    bucket.truncate(kept);
+    Ok(ends)
 }
 
 /// How many answered an item, and how many of them rightly.
@@ -162,48 +232,54 @@ impl Responses {
     ) -> Result<(Self, usize)> {
         use rayon::prelude::*;
         let mut buckets = attempts.buckets;
-        pool.install(|| {
-            buckets.par_iter_mut().for_each(|bucket| {
-                bucket.sort_unstable_by_key(|a| {
-                    ((u64::from(a.person) << 32) | u64::from(a.item), a.order)
-                })
-            })
-        });
         let total: usize = buckets.iter().map(Vec::len).sum();
+        let ends: Vec<Vec<usize>> = pool.install(|| {
+            buckets
+                .par_iter_mut()
+                .map(|bucket| sort_bucket(bucket, n_persons, keep_latest))
+                .collect::<Result<_>>()
+        })?;
+        // Person p's kept attempts are a run of bucket p mod BUCKETS.
+        let run = |p: usize| {
+            let (ends, k) = (&ends[p % BUCKETS], p / BUCKETS);
+            (if k == 0 { 0 } else { ends[k - 1] })..ends[k]
+        };
         let mut offsets = alloc::with_capacity(n_persons + 1, "the answers' person offsets")?;
         offsets.push(0);
-        let mut items = alloc::with_capacity(total, "the answers' items")?;
-        let mut correct = alloc::with_capacity(total, "the answers' outcomes")?;
-        // Person i's attempts are the next run of bucket i mod BUCKETS.
-        let mut next = [0usize; BUCKETS];
-        for person in 0..n_persons {
-            let (bucket, at) = (&buckets[person % BUCKETS], &mut next[person % BUCKETS]);
-            let run = bucket[*at..]
-                .iter()
-                .take_while(|a| a.person as usize == person)
-                .count();
-            let attempts = &bucket[*at..*at + run];
-            *at += run;
-            for (k, a) in attempts.iter().enumerate() {
-                let same_item = |b: &Attempt| b.item == a.item;
-                let keep = if keep_latest {
-                    attempts.get(k + 1).is_none_or(|b| !same_item(b))
-                } else {
-                    k == 0 || !same_item(&attempts[k - 1])
-                };
-                if keep {
-                    items.push(a.item);
-                    correct.push(u8::from(a.correct()));
+        for p in 0..n_persons {
+            offsets.push(offsets[p] + run(p).len());
+        }
+        let kept = offsets[n_persons];
+        let mut items = alloc::filled(kept, 0u32, "the answers' items")?;
+        let mut correct = alloc::filled(kept, 0u8, "the answers' outcomes")?;
+        // Copied in parallel: as many ranges of persons as buckets, each into its own part of
+        // the arrays.
+        let ranges: Vec<Range<usize>> = (0..BUCKETS)
+            .map(|r| r * n_persons / BUCKETS..(r + 1) * n_persons / BUCKETS)
+            .collect();
+        let (mut items_left, mut correct_left) = (&mut items[..], &mut correct[..]);
+        let mut parts = Vec::with_capacity(BUCKETS);
+        for persons in ranges {
+            let len = offsets[persons.end] - offsets[persons.start];
+            let (i, rest) = std::mem::take(&mut items_left).split_at_mut(len);
+            items_left = rest;
+            let (c, rest) = std::mem::take(&mut correct_left).split_at_mut(len);
+            correct_left = rest;
+            parts.push((persons, i, c));
+        }
+        pool.install(|| {
+            parts.into_par_iter().for_each(|(persons, items, correct)| {
+                let mut at = 0;
+                for p in persons {
+                    let attempts = &buckets[p % BUCKETS][run(p)];
+                    for (k, a) in attempts.iter().enumerate() {
+                        items[at + k] = a.item;
+                        correct[at + k] = u8::from(a.correct());
+                    }
+                    at += attempts.len();
                 }
-            }
-            offsets.push(items.len());
-        }
-        if let Some(a) = buckets.iter().zip(next).find_map(|(b, at)| b.get(at)) {
-            return Err(CoreError::InvalidSetting {
-                field: "persons",
-                reason: format!("person index {} is out of range", a.person),
-            });
-        }
+            })
+        });
         let repeats = total - items.len();
         Ok((Self::from_parts(n_items, offsets, items, correct)?, repeats))
     }
@@ -442,6 +518,65 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// Many persons to a bucket, repeats of up to four attempts, ties in time: the same choice
+    /// as a map from (person, item) to the least or greatest (time, answer).
+    #[test]
+    fn attempts_choose_as_a_map_of_extremes_would() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mut rng = crate::simulate::Rng::new(8);
+        let (n_persons, n_items) = (1_000, 30);
+        let drawn: Vec<(u32, u32, i64, bool)> = (0..40_000)
+            .map(|_| {
+                let person = (rng.next_u64() % n_persons as u64) as u32;
+                let item = (rng.next_u64() % n_items as u64) as u32;
+                (
+                    person,
+                    item,
+                    (rng.next_u64() % 8) as i64,
+                    rng.uniform() < 0.5,
+                )
+            })
+            .collect();
+        for keep_latest in [false, true] {
+            let mut attempts = Attempts::default();
+            let mut want = std::collections::BTreeMap::new();
+            for &(person, item, time, correct) in &drawn {
+                attempts
+                    .push(Attempt::new(person, item, time, correct))
+                    .unwrap();
+                want.entry((person, item))
+                    .and_modify(|kept: &mut (i64, bool)| {
+                        if ((time, correct) > *kept) == keep_latest {
+                            *kept = (time, correct);
+                        }
+                    })
+                    .or_insert((time, correct));
+            }
+            let (data, repeats) =
+                Responses::from_attempts(n_persons, n_items, attempts, keep_latest, &pool).unwrap();
+            assert_eq!(repeats, drawn.len() - want.len());
+            let got: Vec<((u32, u32), bool)> = (0..n_persons)
+                .flat_map(|i| {
+                    let (items, correct) = data.person(i);
+                    let pairs: Vec<_> = items
+                        .iter()
+                        .zip(correct)
+                        .map(|(&j, &x)| ((i as u32, j), x == 1))
+                        .collect();
+                    pairs
+                })
+                .collect();
+            let expected: Vec<((u32, u32), bool)> = want
+                .into_iter()
+                .map(|(key, (_, correct))| (key, correct))
+                .collect();
+            assert_eq!(got, expected);
+        }
     }
 
     #[test]
