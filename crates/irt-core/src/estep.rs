@@ -373,7 +373,11 @@ fn e_step_leaf(
         .as_slice_mut()
         .expect("a new array is contiguous");
     let mut post = vec![0.0; n_nodes];
-    let mut right: Vec<u32> = Vec::new();
+    let mut groups: Vec<FormGroup> = alloc::collect(
+        (0..n_forms).map(|_| FormGroup::default()),
+        "the test forms' counts",
+    )?;
+    let mut sums = alloc::filled(n_nodes << GROUP, 0.0, "the test forms' counts")?;
     for i in persons.clone() {
         if (i - persons.start).is_multiple_of(POLL_PERSONS) {
             interrupt.check()?;
@@ -381,19 +385,19 @@ fn e_step_leaf(
         let (log_lik, form) = posteriors.posterior(data, i, &mut post);
         acc.counts.log_lik += log_lik;
         add(&mut acc.counts.mass, &post);
-        let (items, correct) = data.person(i);
         if let Some(f) = form {
-            add(&mut acc.form_mass[f * n_nodes..(f + 1) * n_nodes], &post);
-            // The right answers gathered without a branch first (see `FormTables::posterior`).
-            right.resize(items.len(), 0);
-            let mut n_right = 0;
-            for (&j, &x) in items.iter().zip(correct) {
-                right[n_right] = j;
-                n_right += usize::from(x);
+            let group = &mut groups[f];
+            if group.posts.is_empty() {
+                group.posts = alloc::filled(n_nodes * GROUP, 0.0, "the test forms' counts")?;
             }
-            let rows = right[..n_right].iter().map(|&j| j as usize * n_nodes);
-            add_to_rows(&mut acc.form_right, rows, &post);
+            group.posts[group.len * n_nodes..(group.len + 1) * n_nodes].copy_from_slice(&post);
+            group.persons[group.len] = i;
+            group.len += 1;
+            if group.len == GROUP {
+                group.add_to(&mut acc.form_mass, &mut acc.form_right, f, data, &mut sums);
+            }
         } else {
+            let (items, correct) = data.person(i);
             let rows = items
                 .iter()
                 .zip(correct)
@@ -401,8 +405,82 @@ fn e_step_leaf(
             add_to_rows(by_answer, rows, &post);
         }
     }
+    for (f, group) in groups.iter_mut().enumerate() {
+        if group.len > 0 {
+            group.add_to(&mut acc.form_mass, &mut acc.form_right, f, data, &mut sums);
+        }
+    }
     Ok(acc)
 }
+}
+
+/// Persons of a test form whose right answers are added to the form's rows together.
+const GROUP: usize = 5;
+
+/// Up to [`GROUP`] persons of one form, with their posteriors, waiting to be added.
+#[derive(Default)]
+struct FormGroup {
+    posts: Vec<f64>,
+    persons: [usize; GROUP],
+    len: usize,
+}
+
+impl FormGroup {
+    /// Adds the group to form f's mass and right-answer rows, and empties it. Each item's row
+    /// takes the sum of the posteriors of those in the group who answered it rightly, from a
+    /// table (`sums`) of the sums over every subset of the group: a row is loaded and stored
+    /// once per group, where adding posterior by posterior did so once per right answer. The
+    /// form's mass is the whole group's sum, so an item everyone answered rightly has exactly
+    /// no mass left for wrong answers.
+    #[inline(always)]
+    fn add_to(
+        &mut self,
+        form_mass: &mut [f64],
+        form_right: &mut [f64],
+        f: usize,
+        data: &Responses,
+        sums: &mut [f64],
+    ) {
+        let (n, len) = (self.posts.len() / GROUP, self.len);
+        for subset in 1..1usize << len {
+            let (lowest, rest) = (subset.trailing_zeros() as usize, subset & (subset - 1));
+            let (done, at) = sums.split_at_mut(subset * n);
+            let post = &self.posts[lowest * n..(lowest + 1) * n];
+            if rest == 0 {
+                at[..n].copy_from_slice(post);
+            } else {
+                for ((s, r), p) in at[..n].iter_mut().zip(&done[rest * n..]).zip(post) {
+                    *s = r + p;
+                }
+            }
+        }
+        let everyone = (1usize << len) - 1;
+        add(
+            &mut form_mass[f * n..(f + 1) * n],
+            &sums[everyone * n..(everyone + 1) * n],
+        );
+        let correct: [&[u8]; GROUP] = std::array::from_fn(|k| {
+            if k < len {
+                data.person(self.persons[k]).1
+            } else {
+                &[]
+            }
+        });
+        for (t, &j) in data.person(self.persons[0]).0.iter().enumerate() {
+            let mut subset = 0;
+            for (k, correct) in correct[..len].iter().enumerate() {
+                subset |= usize::from(correct[t]) << k;
+            }
+            if subset != 0 {
+                let j = j as usize;
+                add(
+                    &mut form_right[j * n..(j + 1) * n],
+                    &sums[subset * n..(subset + 1) * n],
+                );
+            }
+        }
+        self.len = 0;
+    }
 }
 
 #[inline(always)]
@@ -574,6 +652,40 @@ mod tests {
         for (a, b) in short.mass.iter().zip(&general.mass) {
             approx::assert_abs_diff_eq!(a, b, epsilon = 1e-10);
         }
+    }
+
+    /// Right answers are added a group of a form's persons at a time, and the form's mass by
+    /// the same sums: an item that every person of the form answered rightly keeps exactly no
+    /// mass for wrong answers, whatever the groups and leaves.
+    #[test]
+    fn an_item_all_answered_rightly_has_no_wrong_mass() {
+        let mut rng = crate::simulate::Rng::new(4);
+        let mut data = Responses::with_items(6);
+        for _ in 0..53 {
+            data.push_person((0..6u32).map(|j| (j, j == 2 || rng.uniform() < 0.5)))
+                .unwrap();
+        }
+        let items = vec![ItemParams::from_irt(1.2, 0.3, 0.0); 6];
+        let forms = Forms::detect(&data).unwrap();
+        assert_eq!(forms.len(), 1);
+        let grid = Grid::new(61, -6.0, 6.0).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let posteriors =
+            Posteriors::new(&data, &forms, &items, Latent::STANDARD, grid.nodes()).unwrap();
+        let counts = expected_counts(
+            &data,
+            &Leaves::new(&data, 50),
+            &posteriors,
+            &pool,
+            &Interrupt::never(),
+        )
+        .unwrap();
+        let cells = counts.by_answer.as_slice().unwrap();
+        assert!(cells[answer_row(2, 0, 61)].iter().all(|&w| w == 0.0));
+        assert!(cells[answer_row(2, 1, 61)].iter().any(|&r| r > 0.0));
     }
 
     /// The E-step's AVX2 copy and its portable one give the same bits, on persons of a form
