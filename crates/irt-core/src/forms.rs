@@ -9,7 +9,6 @@ use std::collections::HashMap;
 
 use crate::alloc;
 use crate::error::{CoreError, Result};
-use crate::interrupt::Interrupt;
 use crate::responses::Responses;
 
 /// A form is used when at least this many persons share it: below that, its per-cycle set-up
@@ -18,8 +17,6 @@ const MIN_PERSONS: usize = 16;
 /// At most this many forms, the most shared first, so that per-leaf accumulators stay small.
 const MAX_FORMS: usize = 256;
 const NO_FORM: u32 = u32::MAX;
-/// Persons grouped between two polls of the interrupt.
-const POLL_PERSONS: usize = 1_024;
 
 #[derive(Clone, Debug, Default)]
 pub struct Forms {
@@ -30,7 +27,7 @@ pub struct Forms {
 
 impl Forms {
     pub fn detect(data: &Responses) -> Result<Self> {
-        let sets = ItemSets::group(data, &Interrupt::never())?;
+        let sets = data.item_sets()?;
         let mut kept: Vec<(usize, usize)> = (0..sets.first.len())
             .map(|f| (sets.first[f], sets.count[f]))
             .filter(|&(_, count)| count >= MIN_PERSONS)
@@ -83,6 +80,7 @@ impl Forms {
 
 /// Every person's set of answered items, however few share it: sets numbered in order of their
 /// first person, with that person and the number who answered exactly it.
+#[derive(Clone, Debug)]
 pub(crate) struct ItemSets {
     pub of_person: Vec<u32>,
     pub first: Vec<usize>,
@@ -90,8 +88,9 @@ pub(crate) struct ItemSets {
 }
 
 impl ItemSets {
-    /// One pass over the persons, polling `interrupt` between batches of them.
-    pub fn group(data: &Responses, interrupt: &Interrupt) -> Result<Self> {
+    /// One pass over the persons (about a millisecond per million answers: not worth polling
+    /// an interrupt).
+    pub fn group(data: &Responses) -> Result<Self> {
         let mut index: HashMap<&[u32], u32> = HashMap::new();
         index
             .try_reserve(data.n_persons())
@@ -105,9 +104,6 @@ impl ItemSets {
             count: Vec::new(),
         };
         for i in 0..data.n_persons() {
-            if i % POLL_PERSONS == 0 {
-                interrupt.check()?;
-            }
             let next = sets.first.len() as u32;
             let set = *index.entry(data.person(i).0).or_insert(next);
             if set == next {

@@ -52,7 +52,7 @@ use crate::alloc;
 use crate::error::{CoreError, Result};
 use crate::estep::{expected_counts, Posteriors};
 use crate::exp::exp_nonpositive;
-use crate::forms::{Forms, ItemSets};
+use crate::forms::Forms;
 use crate::interrupt::Interrupt;
 use crate::model::ItemParams;
 use crate::quadrature::{Grid, Latent};
@@ -345,7 +345,7 @@ pub fn score_tables(
     interrupt: &Interrupt,
 ) -> Result<std::result::Result<Vec<ScoreTable>, String>> {
     check_items(data, items, latent)?;
-    let forms = AnswerForms::group(data, interrupt)?;
+    let forms = AnswerForms::group(data)?;
     let costs = alloc::collect(
         (0..forms.len()).map(|f| forms.cost(data, f)),
         "the S-X2 forms",
@@ -451,8 +451,8 @@ struct AnswerForms {
 }
 
 impl AnswerForms {
-    fn group(data: &Responses, interrupt: &Interrupt) -> Result<Self> {
-        let sets = ItemSets::group(data, interrupt)?;
+    fn group(data: &Responses) -> Result<Self> {
+        let sets = data.item_sets()?;
         let mut starts = alloc::filled(sets.count.len() + 1, 0, "the S-X2 forms")?;
         for (f, &count) in sets.count.iter().enumerate() {
             starts[f + 1] = starts[f] + count;

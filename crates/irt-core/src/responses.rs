@@ -2,9 +2,11 @@
 //! answer. An unanswered item is simply absent; no person × item matrix is ever formed.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use crate::alloc;
 use crate::error::{CoreError, Result};
+use crate::forms::ItemSets;
 
 #[derive(Clone, Debug, Default)]
 pub struct Responses {
@@ -13,6 +15,9 @@ pub struct Responses {
     offsets: Vec<usize>,
     items: Vec<u32>,
     correct: Vec<u8>,
+    /// The persons grouped by the items they answered, on first use: the fit, the scoring and
+    /// the item fit all ask for them.
+    sets: OnceLock<ItemSets>,
 }
 
 /// One answer as read from the database, before repeats are resolved: 16 bytes, the largest
@@ -172,6 +177,7 @@ impl Responses {
 
     /// Adds the next person's answers as (item index, correct) pairs.
     pub fn push_person(&mut self, answers: impl IntoIterator<Item = (u32, bool)>) -> Result<()> {
+        self.sets = OnceLock::new();
         for (item, correct) in answers {
             if item as usize >= self.n_items {
                 return Err(CoreError::ItemOutOfRange {
@@ -215,6 +221,7 @@ impl Responses {
             offsets,
             items,
             correct,
+            sets: OnceLock::new(),
         })
     }
 
@@ -361,6 +368,15 @@ impl Responses {
 
     pub fn n_answers(&self) -> usize {
         self.items.len()
+    }
+
+    /// Every person's set of answered items (see [`ItemSets`]), grouped on the first call.
+    pub(crate) fn item_sets(&self) -> Result<&ItemSets> {
+        if let Some(sets) = self.sets.get() {
+            return Ok(sets);
+        }
+        let sets = ItemSets::group(self)?;
+        Ok(self.sets.get_or_init(|| sets))
     }
 
     /// The answers of person `i`: item indices and 0/1 bytes.

@@ -405,7 +405,7 @@ fn an_interrupt_ends_it() {
         matches!(result, Err(CoreError::Interrupted { .. })),
         "{result:?}"
     );
-    // One long form: the recursion over its 300 items polls too (7 times; the 3rd fires).
+    // One long form: the recursion over its 300 items polls too (8 polls in all; the 3rd fires).
     let complete = simulate(4, 200, 300, 300, 0.0, 1.0);
     let polls = std::sync::atomic::AtomicUsize::new(0);
     let polls = std::sync::Arc::new(polls);
