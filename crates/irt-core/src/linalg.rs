@@ -7,6 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::Result;
 use crate::interrupt::Interrupt;
 
+/// The interleaved partial sums of [`dot`] and [`dots`]: a length that is a multiple of it
+/// leaves no scalar tail.
+pub(crate) const DOT_LANES: usize = 16;
+
 /// Σ aᵢbᵢ over the common length. Sixteen interleaved partial sums keep enough independent
 /// additions in flight for the loop to run at the vector units' throughput rather than at the
 /// latency of one add; the order of additions depends only on the length.
@@ -19,7 +23,7 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Σ rᵢbᵢ for each row r, in one pass over `b` (as [`dot`] adds, row by row).
 #[inline(always)]
 pub fn dots<const M: usize>(rows: [&[f64]; M], b: &[f64]) -> [f64; M] {
-    const LANES: usize = 16;
+    const LANES: usize = DOT_LANES;
     let n = rows.iter().fold(b.len(), |n, r| n.min(r.len()));
     let rows = rows.map(|r| &r[..n]);
     let b = &b[..n];

@@ -16,7 +16,7 @@ use crate::em::Layout;
 use crate::error::Result;
 use crate::estep::Posteriors;
 use crate::forms::Forms;
-use crate::linalg::{cholesky, dot, dots, InverseFromFactor};
+use crate::linalg::{cholesky, dot, dots, InverseFromFactor, DOT_LANES};
 use crate::model::{logistic, ItemParams};
 use crate::mstep::FreeCoords;
 use crate::params::{FitConfig, StandardErrors};
@@ -62,19 +62,23 @@ fn coordinate_indices(
 /// Per item and node, the derivative of log P(x | θ) with respect to the intercept d (the logit
 /// z = aθ + d) and logit c, for a right (x = 1) and a wrong (x = 0) answer; the slope's is θ
 /// times the intercept's. A person's score is then a dot product of the posterior (times θ for
-/// the slope) with a row.
+/// the slope) with a row. Rows are padded with zeros to a multiple of the dot products' partial
+/// sums ([`DOT_LANES`]), which leaves them no scalar tail (13 of 61 nodes); adding zeros
+/// changes no sum.
 struct ScoreTables {
     dz: [Vec<f64>; 2],
     dg: [Vec<f64>; 2],
-    n_nodes: usize,
+    /// The padded length of a row.
+    stride: usize,
 }
 
 impl ScoreTables {
     fn new(items: &[ItemParams], nodes: &[f64]) -> Self {
+        let stride = nodes.len().next_multiple_of(DOT_LANES);
         let mut out = Self {
             dz: [vec![], vec![]],
             dg: [vec![], vec![]],
-            n_nodes: nodes.len(),
+            stride,
         };
         for p in items {
             for &theta in nodes {
@@ -87,6 +91,9 @@ impl ScoreTables {
                 }
                 out.dg[1].push((1.0 - prob) * p.c / prob);
                 out.dg[0].push(-p.c);
+            }
+            for table in out.dz.iter_mut().chain(&mut out.dg) {
+                table.resize(table.len() + stride - nodes.len(), 0.0);
             }
         }
         out
@@ -108,8 +115,8 @@ struct Scorer<'a> {
 
 simd::multiversion! {
 /// Person i's score vector: the gradient of their log marginal likelihood, the posterior
-/// (left in `post`, and times θ in `weighted`) dotted with the score tables' rows of their
-/// answers.
+/// (left in `post`, and times θ in `weighted`, both as long as a padded row and zero past the
+/// nodes) dotted with the score tables' rows of their answers.
 fn person_score(
     scorer: &Scorer,
     data: &Responses,
@@ -118,7 +125,8 @@ fn person_score(
     weighted: &mut [f64],
 ) -> ScoreVector {
     let scores = scorer.scores;
-    scorer.posteriors.posterior(data, i, post);
+    let n_nodes = scorer.nodes.len();
+    scorer.posteriors.posterior(data, i, &mut post[..n_nodes]);
     for ((w, p), t) in weighted.iter_mut().zip(&*post).zip(scorer.nodes) {
         *w = p * t;
     }
@@ -129,7 +137,7 @@ fn person_score(
         let Some((free, idx)) = scorer.index[j as usize] else {
             continue;
         };
-        let row = j as usize * scores.n_nodes..(j as usize + 1) * scores.n_nodes;
+        let row = j as usize * scores.stride..(j as usize + 1) * scores.stride;
         let x = x as usize;
         let [ga, gd] = dots([&weighted[..], post], &scores.dz[x][row.clone()]);
         let gg = if free.guessing() {
@@ -247,7 +255,7 @@ pub(crate) fn item_covariances(
                     ..(start + BATCH).min(data.n_persons()))
                     .into_par_iter()
                     .map_init(
-                        || (vec![0.0; nodes.len()], vec![0.0; nodes.len()]),
+                        || (vec![0.0; scores.stride], vec![0.0; scores.stride]),
                         |(post, weighted), i| {
                             (forms.of(i), person_score(&scorer, data, i, post, weighted))
                         },
