@@ -10,7 +10,7 @@ use rayon::ThreadPool;
 use crate::alloc;
 use crate::error::Result;
 use crate::exp::exp_nonpositive;
-use crate::forms::Forms;
+use crate::forms::{Forms, MAX_FORMS};
 use crate::interrupt::Interrupt;
 use crate::model::ItemParams;
 use crate::quadrature::{Grid, Latent};
@@ -377,7 +377,8 @@ fn e_step_leaf(
         (0..n_forms).map(|_| FormGroup::default()),
         "the test forms' counts",
     )?;
-    let mut sums = alloc::filled(n_nodes << GROUP, 0.0, "the test forms' counts")?;
+    let sums_len = if n_forms > 0 { n_nodes << GROUP } else { 0 };
+    let mut sums = alloc::filled(sums_len, 0.0, "the test forms' counts")?;
     for i in persons.clone() {
         if (i - persons.start).is_multiple_of(POLL_PERSONS) {
             interrupt.check()?;
@@ -416,6 +417,10 @@ fn e_step_leaf(
 
 /// Persons of a test form whose right answers are added to the form's rows together.
 const GROUP: usize = 5;
+
+/// What a leaf holds for its waiting groups, per node at most: every kept form's group of
+/// posteriors and the table of one group's subset sums (the memory guard's bound).
+pub(crate) const GROUP_BYTES_PER_NODE: u128 = ((MAX_FORMS * GROUP + (1 << GROUP)) * 8) as u128;
 
 /// Up to [`GROUP`] persons of one form, with their posteriors, waiting to be added.
 #[derive(Default)]

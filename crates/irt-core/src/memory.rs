@@ -48,11 +48,14 @@ impl RunShape {
                 what: "the answers",
                 bytes: 5 * answers + 8 * persons,
             },
-            // Per leaf: expected counts of right and wrong answers per item and node, and as
-            // much again for test forms.
+            // Per leaf: expected counts of right and wrong answers per item and node, as much
+            // again for test forms, and the forms' waiting groups of persons.
             Part {
                 what: "the E-step's accumulators",
-                bytes: LIVE_LEAVES_PER_THREAD * threads * 32 * items * q,
+                bytes: LIVE_LEAVES_PER_THREAD
+                    * threads
+                    * (32 * items + crate::estep::GROUP_BYTES_PER_NODE)
+                    * q,
             },
             // Scores, test forms, the item statistics.
             Part {
