@@ -10,7 +10,7 @@ use rayon::ThreadPool;
 use crate::alloc;
 use crate::error::Result;
 use crate::exp::exp_nonpositive;
-use crate::forms::{Forms, MAX_FORMS};
+use crate::forms::Forms;
 use crate::interrupt::Interrupt;
 use crate::model::ItemParams;
 use crate::quadrature::{Grid, Latent};
@@ -418,9 +418,14 @@ fn e_step_leaf(
 /// Persons of a test form whose right answers are added to the form's rows together.
 const GROUP: usize = 5;
 
-/// What a leaf holds for its waiting groups, per node at most: every kept form's group of
-/// posteriors and the table of one group's subset sums (the memory guard's bound).
-pub(crate) const GROUP_BYTES_PER_NODE: u128 = ((MAX_FORMS * GROUP + (1 << GROUP)) * 8) as u128;
+/// What a leaf holds for its test forms' waiting groups on `nodes` nodes, at most: each form's
+/// group of posteriors and the table of one group's subset sums (the memory guard's bound).
+pub(crate) fn group_bytes(forms: usize, nodes: usize) -> u128 {
+    if forms == 0 {
+        return 0;
+    }
+    ((forms * GROUP + (1 << GROUP)) * nodes * 8) as u128
+}
 
 /// Up to [`GROUP`] persons of one form, with their posteriors, waiting to be added.
 #[derive(Default)]

@@ -15,7 +15,7 @@ use crate::responses::Responses;
 /// costs about what it saves.
 const MIN_PERSONS: usize = 16;
 /// At most this many forms, the most shared first, so that per-leaf accumulators stay small.
-pub(crate) const MAX_FORMS: usize = 256;
+const MAX_FORMS: usize = 256;
 const NO_FORM: u32 = u32::MAX;
 
 #[derive(Clone, Debug, Default)]

@@ -90,7 +90,7 @@ const SPLIT_ITEMS: usize = 64;
 /// RMSD's posterior sums (an E-step on its nodes) and the residual pass are cut into this many
 /// leaves of persons: few, as RMSD's live accumulators are 3 × 201 numbers per item each, and
 /// enough to share.
-const RMSD_LEAVES: usize = 8;
+pub(crate) const RMSD_LEAVES: usize = 8;
 /// What RMSD's leaves can hold at once, per item: every leaf's right and wrong sums and its test
 /// forms' right sums (the memory guard's bound; the tree reduction frees most of them before the
 /// last are made).

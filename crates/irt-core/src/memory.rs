@@ -3,6 +3,7 @@
 //! refusal (or the kernel's OOM killer) half way through.
 
 use crate::error::{human_bytes, CoreError, Result};
+use crate::estep::group_bytes;
 use crate::params::StandardErrors;
 
 /// One part of a run's memory.
@@ -21,6 +22,8 @@ pub struct RunShape {
     /// Estimated parameters (2 per 2PL item, 3 per 3PL item, …).
     pub parameters: usize,
     pub quadrature_points: usize,
+    /// Test forms the E-step's shortcut takes (see `forms`).
+    pub forms: usize,
     pub threads: usize,
     pub standard_errors: StandardErrors,
 }
@@ -54,8 +57,7 @@ impl RunShape {
                 what: "the E-step's accumulators",
                 bytes: LIVE_LEAVES_PER_THREAD
                     * threads
-                    * (32 * items + crate::estep::GROUP_BYTES_PER_NODE)
-                    * q,
+                    * (32 * items * q + group_bytes(self.forms, self.quadrature_points)),
             },
             // Scores, test forms, the item statistics.
             Part {
@@ -64,7 +66,10 @@ impl RunShape {
             },
             Part {
                 what: "the item fit's accumulators",
-                bytes: crate::item_fit::ACCUMULATOR_BYTES_PER_ITEM * items + 8 * persons,
+                bytes: crate::item_fit::ACCUMULATOR_BYTES_PER_ITEM * items
+                    + crate::item_fit::RMSD_LEAVES as u128
+                        * group_bytes(self.forms, crate::item_fit::RMSD_POINTS)
+                    + 8 * persons,
             },
         ];
         parts.push(match self.standard_errors.resolve(self.parameters) {
@@ -127,9 +132,31 @@ mod tests {
             items,
             parameters: 2 * items,
             quadrature_points: 61,
+            forms: 0,
             threads: 2,
             standard_errors: mode,
         }
+    }
+
+    /// Test forms' waiting groups count in the E-step's and the item fit's parts: five
+    /// posteriors per form and leaf, and one table of subset sums, on each pass's nodes.
+    #[test]
+    fn test_forms_add_their_groups() {
+        let part = |shape: &RunShape, what: &str| {
+            shape.parts().iter().find(|p| p.what == what).unwrap().bytes
+        };
+        let plain = shape(150, StandardErrors::Auto);
+        let with_forms = RunShape { forms: 10, ..plain };
+        assert_eq!(
+            part(&with_forms, "the E-step's accumulators")
+                - part(&plain, "the E-step's accumulators"),
+            8 * 2 * (10 * 5 + 32) * 61 * 8
+        );
+        assert_eq!(
+            part(&with_forms, "the item fit's accumulators")
+                - part(&plain, "the item fit's accumulators"),
+            8 * (10 * 5 + 32) * 201 * 8
+        );
     }
 
     #[test]

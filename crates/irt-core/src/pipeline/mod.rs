@@ -394,6 +394,7 @@ pub fn calibrate(
         items: kept.responses.n_items(),
         parameters: Layout::new(&first.config).len(),
         quadrature_points: settings.quadrature_points,
+        forms: crate::forms::Forms::detect(&kept.responses)?.len(),
         threads: pool.current_num_threads(),
         standard_errors: settings.standard_errors,
     }
