@@ -574,6 +574,26 @@ fn add_to_rows_by<const W: usize>(
 mod tests {
     use super::*;
 
+    /// The expected counts of `data` at `items` and `latent` on 61 nodes on [−6, 6], in leaves
+    /// of at least `min_answers` answers, on `threads` threads.
+    fn counts(
+        data: &Responses,
+        forms: &Forms,
+        items: &[ItemParams],
+        latent: Latent,
+        min_answers: usize,
+        threads: usize,
+    ) -> Counts {
+        let grid = Grid::new(61, -6.0, 6.0).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let posteriors = Posteriors::new(data, forms, items, latent, grid.nodes()).unwrap();
+        let leaves = Leaves::new(data, min_answers);
+        expected_counts(data, &leaves, &posteriors, &pool, &Interrupt::never()).unwrap()
+    }
+
     /// A person with 2,000 answers has a likelihood far below f64's range at every node; the
     /// log-space E-step still gives a proper posterior and a finite log-likelihood.
     #[test]
@@ -584,22 +604,7 @@ mod tests {
         let mut data = Responses::with_items(items.len());
         data.push_person((0..2000u32).map(|j| (j, j % 3 != 0)))
             .unwrap();
-        let grid = Grid::new(61, -6.0, 6.0).unwrap();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        let forms = Forms::default();
-        let posteriors =
-            Posteriors::new(&data, &forms, &items, Latent::STANDARD, grid.nodes()).unwrap();
-        let counts = expected_counts(
-            &data,
-            &Leaves::new(&data, 1),
-            &posteriors,
-            &pool,
-            &Interrupt::never(),
-        )
-        .unwrap();
+        let counts = counts(&data, &Forms::default(), &items, Latent::STANDARD, 1, 1);
         assert!(
             counts.log_lik.is_finite() && counts.log_lik < -745.0,
             "{}",
@@ -639,21 +644,11 @@ mod tests {
         let sim = complete_and_strays(5, 400, 12, 30, 5, 0.6);
         let forms = Forms::detect(&sim.data).unwrap();
         assert_eq!(forms.len(), 1);
-        let grid = Grid::new(61, -6.0, 6.0).unwrap();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let leaves = Leaves::new(&sim.data, 500);
         let latent = Latent {
             mean: 0.1,
             variance: 1.3,
         };
-        let run = |forms: &Forms| {
-            let posteriors =
-                Posteriors::new(&sim.data, forms, &sim.items, latent, grid.nodes()).unwrap();
-            expected_counts(&sim.data, &leaves, &posteriors, &pool, &Interrupt::never()).unwrap()
-        };
+        let run = |forms: &Forms| counts(&sim.data, forms, &sim.items, latent, 500, 2);
         let (short, general) = (run(&forms), run(&Forms::default()));
         approx::assert_relative_eq!(short.log_lik, general.log_lik, max_relative = 1e-13);
         for (a, b) in short.by_answer.iter().zip(&general.by_answer) {
@@ -678,21 +673,7 @@ mod tests {
         let items = vec![ItemParams::from_irt(1.2, 0.3, 0.0); 6];
         let forms = Forms::detect(&data).unwrap();
         assert_eq!(forms.len(), 1);
-        let grid = Grid::new(61, -6.0, 6.0).unwrap();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let posteriors =
-            Posteriors::new(&data, &forms, &items, Latent::STANDARD, grid.nodes()).unwrap();
-        let counts = expected_counts(
-            &data,
-            &Leaves::new(&data, 50),
-            &posteriors,
-            &pool,
-            &Interrupt::never(),
-        )
-        .unwrap();
+        let counts = counts(&data, &forms, &items, Latent::STANDARD, 50, 2);
         let cells = counts.by_answer.as_slice().unwrap();
         assert!(cells[answer_row(2, 0, 61)].iter().all(|&w| w == 0.0));
         assert!(cells[answer_row(2, 1, 61)].iter().any(|&r| r > 0.0));
@@ -704,22 +685,8 @@ mod tests {
     fn both_copies_of_the_e_step_agree_bit_for_bit() {
         let sim = complete_and_strays(7, 300, 10, 40, 4, 0.5);
         let forms = Forms::detect(&sim.data).unwrap();
-        let grid = Grid::new(61, -6.0, 6.0).unwrap();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let posteriors = Posteriors::new(
-            &sim.data,
-            &forms,
-            &sim.items,
-            Latent::STANDARD,
-            grid.nodes(),
-        )
-        .unwrap();
-        let leaves = Leaves::new(&sim.data, 500);
         let (wide, portable) = crate::simd::tests::both(|| {
-            expected_counts(&sim.data, &leaves, &posteriors, &pool, &Interrupt::never()).unwrap()
+            counts(&sim.data, &forms, &sim.items, Latent::STANDARD, 500, 2)
         });
         assert_eq!(wide.log_lik.to_bits(), portable.log_lik.to_bits());
         assert!(wide
