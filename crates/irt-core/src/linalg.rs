@@ -23,19 +23,18 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Σ rᵢbᵢ for each row r, in one pass over `b` (as [`dot`] adds, row by row).
 #[inline(always)]
 pub fn dots<const M: usize>(rows: [&[f64]; M], b: &[f64]) -> [f64; M] {
-    const LANES: usize = DOT_LANES;
     let n = rows.iter().fold(b.len(), |n, r| n.min(r.len()));
     let rows = rows.map(|r| &r[..n]);
     let b = &b[..n];
-    let mut acc = [[0.0; LANES]; M];
-    let split = n - n % LANES;
+    let mut acc = [[0.0; DOT_LANES]; M];
+    let split = n - n % DOT_LANES;
     for (start, y) in (0..split)
-        .step_by(LANES)
-        .zip(b[..split].chunks_exact(LANES))
+        .step_by(DOT_LANES)
+        .zip(b[..split].chunks_exact(DOT_LANES))
     {
         for (acc, row) in acc.iter_mut().zip(&rows) {
-            let x = &row[start..start + LANES];
-            for k in 0..LANES {
+            let x = &row[start..start + DOT_LANES];
+            for k in 0..DOT_LANES {
                 acc[k] += x[k] * y[k];
             }
         }
@@ -47,7 +46,7 @@ pub fn dots<const M: usize>(rows: [&[f64]; M], b: &[f64]) -> [f64; M] {
     }
     // A fixed pairwise tree over the partial sums.
     acc.map(|mut acc| {
-        let mut width = LANES;
+        let mut width = DOT_LANES;
         while width > 1 {
             width /= 2;
             for k in 0..width {
