@@ -1,7 +1,6 @@
 //! Sparse answers, held compactly: compressed rows by person, a u32 item index and one byte per
 //! answer. An unanswered item is simply absent; no person × item matrix is ever formed.
 
-use std::ops::Range;
 use std::sync::OnceLock;
 
 use crate::alloc;
@@ -261,12 +260,10 @@ impl Responses {
         let mut correct = alloc::filled(kept, 0u8, "the answers' outcomes")?;
         // Copied in parallel: as many ranges of persons as buckets, each into its own part of
         // the arrays.
-        let ranges: Vec<Range<usize>> = (0..BUCKETS)
-            .map(|r| r * n_persons / BUCKETS..(r + 1) * n_persons / BUCKETS)
-            .collect();
         let (mut items_left, mut correct_left) = (&mut items[..], &mut correct[..]);
         let mut parts = Vec::with_capacity(BUCKETS);
-        for persons in ranges {
+        for r in 0..BUCKETS {
+            let persons = r * n_persons / BUCKETS..(r + 1) * n_persons / BUCKETS;
             let len = offsets[persons.end] - offsets[persons.start];
             let (i, rest) = std::mem::take(&mut items_left).split_at_mut(len);
             items_left = rest;
