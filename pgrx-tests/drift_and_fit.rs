@@ -83,6 +83,15 @@ fn drifted_anchors_are_caught_and_the_link_purified() {
         assert_eq!(drifted, 8, "{linking}");
         let z: f64 = one(&format!("SELECT min(z_b) FROM mirt_anchor_drift WHERE run_id = '{run}' AND item_id::int <= 8"));
         assert!(z < -2.576, "stored b above the data's: negative displacement, {z}");
+        // Each anchor is judged by its own precision: every screened row has its SEs and
+        // p-value, and a flag is exactly a p-value at most the recorded level (1 % for drift_z
+        // 2.576).
+        let untested: i64 = one(&format!("SELECT count(*) FROM mirt_anchor_drift WHERE run_id = '{run}' AND (se_a IS NULL OR se_b IS NULL OR chi2 IS NULL OR p_value IS NULL)"));
+        assert_eq!(untested, 0, "{linking}");
+        let wrong: i64 = one(&format!("SELECT count(*) FROM mirt_anchor_drift WHERE run_id = '{run}' AND flagged <> (p_value <= (SELECT (model_spec->'anchor_drift'->>'level')::float8 FROM mirt_fit_meta WHERE run_id = '{run}'))"));
+        let level: f64 = one(&format!("SELECT (model_spec->'anchor_drift'->>'level')::float8 FROM mirt_fit_meta WHERE run_id = '{run}'"));
+        assert!((level - 0.01).abs() < 1e-4, "{level}");
+        assert_eq!(wrong, 0, "{linking}");
     }
 }
 

@@ -106,6 +106,10 @@ CREATE TABLE mirt_anchor_drift (
     d_b       float8 NOT NULL,
     z_a       float8,
     z_b       float8,
+    se_a      float8 CHECK (se_a >= 0 AND se_a < 'Infinity'),
+    se_b      float8 CHECK (se_b >= 0 AND se_b < 'Infinity'),
+    chi2      float8 CHECK (chi2 >= 0 AND chi2 < 'Infinity'),
+    p_value   float8 CHECK (p_value >= 0 AND p_value <= 1),
     area      float8 NOT NULL CHECK (area >= 0),
     flagged   boolean NOT NULL,
     PRIMARY KEY (run_id, iteration, item_id)

@@ -49,8 +49,11 @@ CREATE TABLE mirt_ability (
 
 -- Every screening of every anchor in a run (iteration 1 links with all anchors; each further
 -- one without those flagged before): stored against new on the anchors' scale, displacements
--- d_a = ln a_new - ln a_stored and d_b = b_new - b_stored, their robust z, and the weighted
--- RMS distance between the two curves over the population (area).
+-- d_a = ln a_new - ln a_stored and d_b = b_new - b_stored, the weighted RMS distance between
+-- the two curves over the population (area), and the score test of the stored values: the
+-- standardised displacements z_a and z_b (the answers' pull less the anchors' median, over
+-- its SE), the SEs se_a (of ln a) and se_b, chi2 (df 2, or 1 where slopes are shared) and its
+-- p_value; flagged when p_value is at most the two-sided level of drift_z.
 CREATE TABLE mirt_anchor_drift (
     run_id    text NOT NULL,
     iteration integer NOT NULL CHECK (iteration > 0),
@@ -65,6 +68,10 @@ CREATE TABLE mirt_anchor_drift (
     d_b       float8 NOT NULL,
     z_a       float8,
     z_b       float8,
+    se_a      float8 CHECK (se_a >= 0 AND se_a < 'Infinity'),
+    se_b      float8 CHECK (se_b >= 0 AND se_b < 'Infinity'),
+    chi2      float8 CHECK (chi2 >= 0 AND chi2 < 'Infinity'),
+    p_value   float8 CHECK (p_value >= 0 AND p_value <= 1),
     area      float8 NOT NULL CHECK (area >= 0),
     flagged   boolean NOT NULL,
     PRIMARY KEY (run_id, iteration, item_id)

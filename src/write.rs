@@ -127,6 +127,10 @@ pub fn write_run(calibration: &Calibration, written: &Written, started: Instant)
             d.d_b.clone().into(),
             d.z_a.clone().into(),
             d.z_b.clone().into(),
+            d.se_a.clone().into(),
+            d.se_b.clone().into(),
+            d.chi2.clone().into(),
+            d.p_value.clone().into(),
             d.area.clone().into(),
             d.flagged.clone().into(),
         ];

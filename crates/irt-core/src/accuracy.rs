@@ -6,13 +6,13 @@
 //! persons θ ~ N(0.3, 1.1²) as in the demo database (`scripts/demo_data.sql`), so that a link
 //! which did nothing would be visibly wrong. An anchor is stored as its truth plus noise (log a
 //! and b each + N(0, noise²)); a drifted anchor's stored
-//! b is a logit above the b its answers now follow (an exposed item that became easier). Every
+//! b lies above the b its answers now follow (an exposed item that became easier). Every
 //! estimate is compared on the anchors' scale, as the run reports it.
 
 use rayon::ThreadPool;
 
 use crate::bank::Bank;
-use crate::drift::quantile;
+use crate::drift::DriftRule;
 use crate::error::CoreError;
 use crate::model::ItemParams;
 use crate::pipeline::{calibrate, Answers, Calibration, Quiet, Relations};
@@ -24,8 +24,6 @@ pub const LOG_A_SD: f64 = 0.3;
 pub const B_SD: f64 = 1.0;
 pub const POPULATION_MEAN: f64 = 0.3;
 pub const POPULATION_SD: f64 = 1.1;
-/// How far a drifted anchor's stored b lies above its present one.
-pub const DRIFT: f64 = 1.0;
 
 /// The size of a window: `persons` each answering `per_person` random items of `items`, the
 /// first `anchors` of which are anchors.
@@ -43,12 +41,16 @@ impl Shape {
     }
 }
 
-/// A world to draw: its shape, the noise of the stored anchors and how many have drifted.
+/// A world to draw: its shape, the noise of the stored anchors (and whether the bank records
+/// it as their standard errors), how many have drifted and how far (a drifted anchor's stored b
+/// lies `drift` logits above its present one).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Scenario {
     pub shape: Shape,
     pub noise: f64,
+    pub noise_recorded: bool,
     pub drifted: usize,
+    pub drift: f64,
 }
 
 /// One draw: the truth, the answers it generated and the bank as stored.
@@ -85,8 +87,13 @@ pub fn world(scenario: &Scenario, seed: u64) -> World {
     let mut bank = Bank::default();
     for (j, p) in truth.iter().enumerate().take(anchors) {
         let a = p.a * (scenario.noise * rng.normal()).exp();
-        let shift = if drifted[j] { DRIFT } else { 0.0 };
+        let shift = if drifted[j] { scenario.drift } else { 0.0 };
         let b = p.b() + scenario.noise * rng.normal() + shift;
+        if scenario.noise_recorded {
+            // The SE of a is a times the SE of ln a.
+            bank.anchor_se
+                .insert((j + 1).to_string(), [a * scenario.noise, scenario.noise]);
+        }
         bank.anchors
             .push(((j + 1).to_string(), ItemParams::from_irt(a, b, 0.0)));
     }
@@ -130,18 +137,6 @@ pub struct Measures {
     pub false_alarms: usize,
     /// Drifted anchors held at their stored values.
     pub drifted_held_fixed: usize,
-    /// The first screening's false alarms and hits by the robust z, and by a z that weighs
-    /// each displacement by its standard error (separate linking only; see `weighted_flags`).
-    pub first_screening: Option<Screening>,
-}
-
-/// One screening's verdicts, counted against the truth.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Screening {
-    pub robust_hits: usize,
-    pub robust_false_alarms: usize,
-    pub weighted_hits: usize,
-    pub weighted_false_alarms: usize,
 }
 
 /// Why a run gave no measures.
@@ -166,14 +161,17 @@ impl World {
         }
     }
 
-    /// Calibrates this world's window under `arguments`, as the front ends do.
+    /// Calibrates this world's window under `arguments`, as the front ends do, screening
+    /// anchors by `rule`.
     pub fn calibrate(
         &self,
         arguments: &Arguments,
+        rule: DriftRule,
         pool: &ThreadPool,
     ) -> Result<Calibration, Failure> {
-        let settings =
+        let mut settings =
             Settings::from_arguments(arguments).map_err(|e| Failure::Error(e.to_string()))?;
+        settings.drift_rule = rule;
         let relations = Relations {
             source: "simulated",
             items: "simulated_bank",
@@ -239,67 +237,8 @@ impl World {
             hits,
             false_alarms: flagged.len() - hits,
             drifted_held_fixed,
-            first_screening: self.first_screening(c, &index),
         }
     }
-
-    /// The first screening's verdicts by the robust z and by the SE-weighted z, where the
-    /// anchors' estimates have standard errors (separate linking).
-    fn first_screening(&self, c: &Calibration, index: &dyn Fn(&str) -> usize) -> Option<Screening> {
-        let rows: Vec<_> = c.drift.iter().filter(|r| r.iteration == 1).collect();
-        let se_b: Option<Vec<f64>> = rows
-            .iter()
-            .map(|r| {
-                let k = c.item_ids.iter().position(|id| *id == r.item_id)?;
-                c.items[k].standard_errors.map(|se| se[1])
-            })
-            .collect();
-        let se_b = se_b.filter(|_| !rows.is_empty() && !c.items.iter().any(|i| i.fixed))?;
-        let d_b: Vec<f64> = rows.iter().map(|r| r.check.d_b).collect();
-        let weighted = weighted_flags(&d_b, &se_b, c.settings.drift_z);
-        let count = |flags: &mut dyn Iterator<Item = (usize, bool)>| {
-            flags.filter(|&(_, f)| f).fold((0, 0), |(h, f), (j, _)| {
-                if self.drifted[j] {
-                    (h + 1, f)
-                } else {
-                    (h, f + 1)
-                }
-            })
-        };
-        let (robust_hits, robust_false_alarms) =
-            count(&mut rows.iter().map(|r| (index(&r.item_id), r.check.flagged)));
-        let (weighted_hits, weighted_false_alarms) = count(
-            &mut rows
-                .iter()
-                .zip(&weighted)
-                .map(|(r, &f)| (index(&r.item_id), f)),
-        );
-        Some(Screening {
-            robust_hits,
-            robust_false_alarms,
-            weighted_hits,
-            weighted_false_alarms,
-        })
-    }
-}
-
-/// A screening of b that knows each anchor's precision: z = (d − median d) / sqrt(se² + τ²),
-/// where τ² is the spread of the displacements beyond their sampling error (robust variance
-/// (0.74·IQR)² less the median se², at least 0) — the stored values' own error and real
-/// differences between anchors. Measured by the study, not used by the pipeline.
-pub fn weighted_flags(d: &[f64], se: &[f64], threshold: f64) -> Vec<bool> {
-    let mut sorted = d.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let q = |p: f64| quantile(&sorted, p);
-    let median = q(0.5);
-    let spread = 0.74 * (q(0.75) - q(0.25));
-    let mut variances: Vec<f64> = se.iter().map(|s| s * s).collect();
-    variances.sort_by(f64::total_cmp);
-    let tau2 = (spread * spread - variances[variances.len() / 2]).max(0.0);
-    d.iter()
-        .zip(se)
-        .map(|(x, s)| ((x - median) / (s * s + tau2).sqrt()).abs() >= threshold)
-        .collect()
 }
 
 fn rmse(pairs: impl Iterator<Item = (f64, f64)>) -> f64 {

@@ -22,6 +22,10 @@ pub struct BankRow {
 pub struct Bank {
     /// Anchors by id, in id order, each once.
     pub anchors: Vec<(String, ItemParams)>,
+    /// Standard errors of an anchor's stored a and b, by id, where `meta->'irt'` records them
+    /// (`se_a`, `se_b`, as `mirt_item_params.params` writes them): the drift screening adds
+    /// their uncertainty to the answers'.
+    pub anchor_se: HashMap<String, [f64; 2]>,
     pub starts: HashMap<String, ItemParams>,
     /// Anchors the last screening run flagged as drifted, by id: that run's id and the stored
     /// parameters it flagged.
@@ -59,7 +63,7 @@ impl Bank {
         let mut conflicting: Option<String> = None;
         for BankRow { id, anchor, irt } in rows {
             match (anchor, irt.as_ref().map(parse_irt)) {
-                (true, Some(Ok(p))) => match bank.anchors.last() {
+                (true, Some(Ok((p, se)))) => match bank.anchors.last() {
                     // Rows come ordered by id, so a repeat follows its first row.
                     Some((last, q)) if *last == id && *q == p => warn(format!(
                         "anchor {id} appears more than once in {relation} with the same parameters; used once"
@@ -72,11 +76,16 @@ impl Bank {
                         conflicting = Some(id);
                     }
                     _ if conflicting.as_ref() == Some(&id) => {}
-                    _ => bank.anchors.push((id, p)),
+                    _ => {
+                        if let Some(se) = se {
+                            bank.anchor_se.insert(id.clone(), se);
+                        }
+                        bank.anchors.push((id, p))
+                    }
                 },
                 (true, Some(Err(why))) => warn(format!("anchor {id} left out: {why}")),
                 (true, None) => warn(format!("anchor {id} left out: meta has no \"irt\" parameters")),
-                (false, Some(Ok(p))) => {
+                (false, Some(Ok((p, _)))) => {
                     bank.starts.insert(id, p);
                 }
                 (false, _) => {}
@@ -86,8 +95,9 @@ impl Bank {
     }
 }
 
-/// `{"a": …, "b": …, "c": …, "D": …}` on the logistic metric; an explicit D multiplies a.
-fn parse_irt(v: &Value) -> Result<ItemParams, String> {
+/// `{"a": …, "b": …, "c": …, "D": …, "se_a": …, "se_b": …}` on the logistic metric; an explicit
+/// D multiplies a (and its SE). The SEs count only as a pair.
+fn parse_irt(v: &Value) -> Result<(ItemParams, Option<[f64; 2]>), String> {
     if !v.is_object() {
         return Err(format!("meta->'irt' is not an object: {v}"));
     }
@@ -109,7 +119,12 @@ fn parse_irt(v: &Value) -> Result<ItemParams, String> {
     if scale <= 0.0 {
         return Err(format!("D must be positive, got {scale}"));
     }
-    ItemParams::given(a * scale, b, c)
+    let se = match (number("se_a", false)?, number("se_b", false)?) {
+        (Some(se_a), Some(se_b)) if se_a >= 0.0 && se_b >= 0.0 => Some([se_a * scale, se_b]),
+        (Some(_), Some(_)) => return Err("a standard error is negative".into()),
+        _ => None,
+    };
+    Ok((ItemParams::given(a * scale, b, c)?, se))
 }
 
 #[cfg(test)]
@@ -137,15 +152,28 @@ mod tests {
                 row("5", false, Some(json!({"a": 0.8, "b": -1.0}))),
                 row("6", true, Some(json!({"a": 1.0, "b": 0.0}))),
                 row("6", true, Some(json!({"a": 1.0, "b": 0.5}))),
+                row(
+                    "7",
+                    true,
+                    Some(json!({"a": 1.0, "b": 0.0, "se_a": 0.1, "se_b": 0.2})),
+                ),
+                row(
+                    "8",
+                    true,
+                    Some(json!({"a": 1.0, "b": 0.0, "se_a": -0.1, "se_b": 0.2})),
+                ),
             ],
             "bank",
             |w| warnings.push(w),
         );
         let ids: Vec<&str> = bank.anchors.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, ["1", "3"]);
+        assert_eq!(ids, ["1", "3", "7"]);
+        assert_eq!(bank.anchor_se.get("7"), Some(&[0.1, 0.2]));
+        assert_eq!(bank.anchor_se.len(), 1);
         assert!((bank.anchors[1].1.a - 1.7).abs() < 1e-12);
         assert!(bank.starts.contains_key("5"));
-        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert!(warnings[3].contains("standard error is negative"));
         assert!(warnings[0].contains("\"a\" is not a number"));
         assert!(warnings[2].contains("different parameters"));
     }

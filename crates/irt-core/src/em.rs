@@ -78,6 +78,15 @@ pub struct ItemEstimate {
     /// For an item held fixed: where the data would move it if it alone were released, from the
     /// final E-step (its M-step from the fixed values; Winsteps calls the move displacement).
     pub released: Option<ItemParams>,
+    /// For an item in [`FitConfig::screened`]: the final E-step's expected counts.
+    pub counts: Option<NodeCounts>,
+}
+
+/// An item's expected right and wrong answers at each node of the fit's grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeCounts {
+    pub right: Vec<f64>,
+    pub wrong: Vec<f64>,
 }
 
 impl ItemEstimate {
@@ -647,6 +656,10 @@ pub fn fit(
             )
         })
     };
+    let mut screened = vec![false; items.len()];
+    for &j in &config.screened {
+        screened[j] = true;
+    }
     Ok(FitResult {
         model: config.model,
         items: items
@@ -657,6 +670,10 @@ pub fn fit(
                 fixed: config.fixed[j].is_some(),
                 covariance: covariances.as_ref().and_then(|c| c.items[j]),
                 released: released(j),
+                counts: screened[j].then(|| NodeCounts {
+                    right: counts.right(j).to_vec(),
+                    wrong: counts.wrong(j).to_vec(),
+                }),
             })
             .collect(),
         item_stats,

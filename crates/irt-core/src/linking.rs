@@ -86,6 +86,17 @@ pub struct LinkingConstants {
     pub criterion: Option<f64>,
 }
 
+impl LinkingConstants {
+    /// The scales are the same.
+    pub const IDENTITY: Self = Self {
+        slope: 1.0,
+        intercept: 0.0,
+        slope_se: None,
+        intercept_se: None,
+        criterion: None,
+    };
+}
+
 /// Why linking constants could not be computed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkingError {
@@ -291,6 +302,15 @@ pub fn transform_item(p: ItemPoint, k: &LinkingConstants) -> ItemPoint {
     ItemPoint {
         a: p.a / k.slope,
         b: k.slope * p.b + k.intercept,
+        c: p.c,
+    }
+}
+
+/// Puts a 'to' item on the 'from' scale: the inverse of [`transform_item`].
+pub fn untransform_item(p: ItemPoint, k: &LinkingConstants) -> ItemPoint {
+    ItemPoint {
+        a: p.a * k.slope,
+        b: (p.b - k.intercept) / k.slope,
         c: p.c,
     }
 }

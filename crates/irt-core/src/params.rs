@@ -119,6 +119,7 @@ pub struct FitParams {
     fixed: Vec<(usize, ItemParams)>,
     start: Vec<(usize, ItemParams)>,
     joint: Vec<usize>,
+    screened: Vec<usize>,
     interrupt: Interrupt,
 }
 
@@ -139,6 +140,9 @@ pub struct FitConfig {
     /// Items whose (a, b, c) estimates are wanted with their covariance across items (the
     /// anchors of a link), in this order.
     pub joint: Vec<usize>,
+    /// Items whose final expected counts are kept (`ItemEstimate::counts`): the anchors, whose
+    /// drift screening tests their stored parameters against them.
+    pub screened: Vec<usize>,
     /// Polled by the long phases (see [`Interrupt`]).
     pub interrupt: Interrupt,
 }
@@ -173,6 +177,7 @@ impl FitParams {
             fixed: Vec::new(),
             start: Vec::new(),
             joint: Vec::new(),
+            screened: Vec::new(),
             interrupt: Interrupt::never(),
         }
     }
@@ -218,6 +223,12 @@ impl FitParams {
     /// Asks for the joint covariance of these items' estimates (see [`FitConfig::joint`]).
     pub fn joint_covariance_of(mut self, items: Vec<usize>) -> Self {
         self.joint = items;
+        self
+    }
+
+    /// Keeps these items' final expected counts (see [`FitConfig::screened`]).
+    pub fn keep_counts_of(mut self, items: Vec<usize>) -> Self {
+        self.screened = items;
         self
     }
 
@@ -267,7 +278,12 @@ impl FitParams {
             return Err(CoreError::NothingToEstimate);
         }
         let start = per_item(&self.start)?;
-        if let Some(&item) = self.joint.iter().find(|&&j| j >= n_items) {
+        if let Some(&item) = self
+            .joint
+            .iter()
+            .chain(&self.screened)
+            .find(|&&j| j >= n_items)
+        {
             return Err(CoreError::ItemOutOfRange { item, n_items });
         }
         Ok(FitConfig {
@@ -281,6 +297,7 @@ impl FitParams {
             fixed,
             start,
             joint: self.joint.clone(),
+            screened: self.screened.clone(),
             interrupt: self.interrupt.clone(),
         })
     }

@@ -5,7 +5,7 @@
 
 use std::ops::RangeInclusive;
 
-use crate::drift::AnchorDrift;
+use crate::drift::{AnchorDrift, DriftRule};
 use crate::error::{CoreError, Result};
 use crate::linking::LinkingMethod;
 use crate::model::ItemModel;
@@ -221,8 +221,10 @@ pub struct Settings {
     pub algorithm: Algorithm,
     pub standard_errors: StandardErrors,
     pub anchor_drift: AnchorDrift,
-    /// |z| at which an anchor's displacement flags it.
+    /// |z| whose two-sided level an anchor's p-value must reach to flag it.
     pub drift_z: f64,
+    /// The score test; no argument changes it (the accuracy study sets the robust z beside it).
+    pub drift_rule: DriftRule,
 }
 
 impl Settings {
@@ -279,6 +281,7 @@ impl Settings {
             standard_errors,
             anchor_drift,
             drift_z,
+            drift_rule: DriftRule::ScoreTest,
         })
     }
 }

@@ -254,6 +254,9 @@ pub struct DriftRow {
     pub d_b: Option<f64>,
     pub z_a: Option<f64>,
     pub z_b: Option<f64>,
+    pub se_a: Option<f64>,
+    pub se_b: Option<f64>,
+    pub p_value: Option<f64>,
     pub area: Option<f64>,
     pub flagged: bool,
 }
@@ -270,6 +273,9 @@ impl DriftRow {
             d_b: num(&v["d_b"]),
             z_a: num(&v["z_a"]),
             z_b: num(&v["z_b"]),
+            se_a: num(&v["se_a"]),
+            se_b: num(&v["se_b"]),
+            p_value: num(&v["p_value"]),
             area: num(&v["area"]),
             flagged: v["flagged"].as_bool().unwrap_or(false),
         }

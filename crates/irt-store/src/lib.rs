@@ -56,9 +56,10 @@ impl Statements {
             ),
             insert_drift: format!(
                 "INSERT INTO {schema}.mirt_anchor_drift (run_id, iteration, item_id, stored_a, stored_b, stored_c, \
-                 new_a, new_b, new_c, d_a, d_b, z_a, z_b, area, flagged) \
+                 new_a, new_b, new_c, d_a, d_b, z_a, z_b, se_a, se_b, chi2, p_value, area, flagged) \
                  SELECT $1, u.* FROM unnest($2::int[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], \
-                 $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::bool[]) AS u"
+                 $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], \
+                 $15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::bool[]) AS u"
             ),
             insert_item_fit: format!(
                 "INSERT INTO {schema}.mirt_item_fit (run_id, item_id, s_x2, s_x2_df, s_x2_p, s_x2_rmsea, infit, infit_z, \

@@ -3,13 +3,14 @@
 //! and measured against the truth. Prints markdown tables; with `--write FILE` also puts them
 //! between the markers `<!-- accuracy:begin -->` and `<!-- accuracy:end -->` of FILE.
 //!
-//! irt-accuracy [--quick] [--reps N] [--seed S] [--threads N] [--machine TEXT] [--write FILE]
+//! irt-accuracy [--quick] [--drift] [--reps N] [--seed S] [--threads N] [--machine TEXT] [--write FILE]
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use irt_core::accuracy::{world, Failure, Measures, Scenario, Shape};
+use irt_core::accuracy::{world, Failure, Measures, Scenario, Shape, World};
+use irt_core::drift::DriftRule;
 use irt_core::settings::Arguments;
 
 const BEGIN: &str = "<!-- accuracy:begin -->";
@@ -17,6 +18,8 @@ const END: &str = "<!-- accuracy:end -->";
 
 struct Args {
     quick: bool,
+    /// The drift study alone.
+    drift: bool,
     reps: Option<usize>,
     seed: u64,
     threads: usize,
@@ -27,6 +30,7 @@ struct Args {
 fn parse() -> Result<Args, String> {
     let mut args = Args {
         quick: false,
+        drift: false,
         reps: None,
         seed: 16,
         threads: 2,
@@ -35,8 +39,9 @@ fn parse() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--quick" {
-            args.quick = true;
+        if flag == "--quick" || flag == "--drift" {
+            args.quick |= flag == "--quick";
+            args.drift |= flag == "--drift";
             continue;
         }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -131,6 +136,19 @@ struct Cell {
 }
 
 impl Cell {
+    /// Runs `w`'s calibration and records what came of it.
+    fn run(&mut self, w: &World, arguments: &Arguments, rule: DriftRule, pool: &rayon::ThreadPool) {
+        let t = Instant::now();
+        let outcome = w.calibrate(arguments, rule, pool);
+        self.seconds += t.elapsed().as_secs_f64();
+        self.runs += 1;
+        match outcome {
+            Ok(c) => self.measures.push(w.measure(&c)),
+            Err(Failure::NotConverged) => self.not_converged += 1,
+            Err(Failure::Error(e)) => self.errors.push(e),
+        }
+    }
+
     fn mean(&self, f: impl Fn(&Measures) -> f64) -> f64 {
         self.measures.iter().map(f).sum::<f64>() / self.measures.len() as f64
     }
@@ -147,7 +165,11 @@ fn run(args: &Args) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut out = String::new();
-    let blocks = blocks(args.quick, args.reps);
+    let blocks = if args.drift {
+        Vec::new()
+    } else {
+        blocks(args.quick, args.reps)
+    };
     let max_reps = blocks.iter().map(|b| b.reps).max().unwrap_or(1);
     for block in blocks {
         let shape = block.shape;
@@ -165,13 +187,14 @@ fn run(args: &Args) -> Result<String, String> {
         );
         out.push_str("| noise | drifted | linking | priors | conv. | RMSE a | RMSE b | RMSE a new | RMSE b new | RMSE θ | bias μ | bias σ | max \\|b̂\\| (beyond truth) | hits | false alarms | drifted held | s/run |\n");
         out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-        let mut screening = Vec::new();
         for &noise in block.noises {
             for &drift in block.drift {
                 let scenario = Scenario {
                     shape,
                     noise,
+                    noise_recorded: false,
                     drifted: drifted_of(drift),
+                    drift: 1.0,
                 };
                 let n_cells = block.linkings.len() * block.priors.len();
                 let mut cells: Vec<Cell> = (0..n_cells).map(|_| Cell::default()).collect();
@@ -179,23 +202,17 @@ fn run(args: &Args) -> Result<String, String> {
                     let w = world(&scenario, args.seed + rep as u64);
                     for (l, &linking) in block.linkings.iter().enumerate() {
                         for (p, &priors) in block.priors.iter().enumerate() {
-                            let cell = &mut cells[l * block.priors.len() + p];
-                            let t = Instant::now();
-                            let outcome = w.calibrate(
-                                &Arguments {
-                                    linking: Some(linking),
-                                    priors: Some(priors),
-                                    ..Arguments::defaults()
-                                },
+                            let arguments = Arguments {
+                                linking: Some(linking),
+                                priors: Some(priors),
+                                ..Arguments::defaults()
+                            };
+                            cells[l * block.priors.len() + p].run(
+                                &w,
+                                &arguments,
+                                DriftRule::ScoreTest,
                                 &pool,
                             );
-                            cell.seconds += t.elapsed().as_secs_f64();
-                            cell.runs += 1;
-                            match outcome {
-                                Ok(c) => cell.measures.push(w.measure(&c)),
-                                Err(Failure::NotConverged) => cell.not_converged += 1,
-                                Err(Failure::Error(e)) => cell.errors.push(e),
-                            }
                         }
                     }
                     eprintln!(
@@ -208,21 +225,12 @@ fn run(args: &Args) -> Result<String, String> {
                     for (p, &priors) in block.priors.iter().enumerate() {
                         let cell = &cells[l * block.priors.len() + p];
                         row(&mut out, noise, scenario.drifted, linking, priors, cell);
-                        if linking == "stocking_lord" && priors == "default" {
-                            screening.push((noise, scenario.drifted, screening_summary(cell)));
-                        }
                     }
                 }
             }
         }
-        if screening.is_empty() {
-            continue;
-        }
-        out.push_str("\nThe first screening of Stocking–Lord with the default priors, by the robust z and by a z weighted by each anchor's standard error (`accuracy::weighted_flags`):\n\n| noise | drifted | robust: hits, false alarms per run | SE-weighted: hits, false alarms per run |\n|---|---|---|---|\n");
-        for (noise, drifted, s) in screening {
-            let _ = writeln!(out, "| {noise} | {drifted} | {s} |");
-        }
     }
+    drift_study(&mut out, args, &pool);
     let _ = writeln!(
         out,
         "\nSeeds {} to {} (replication r draws world seed {} + r), {} s on {} threads of {}.",
@@ -295,23 +303,81 @@ fn row(out: &mut String, noise: f64, drifted: usize, linking: &str, priors: &str
     );
 }
 
-fn screening_summary(c: &Cell) -> String {
-    let s: Vec<_> = c
-        .measures
-        .iter()
-        .filter_map(|m| m.first_screening)
-        .collect();
-    let n = s.len() as f64;
-    let mean = |f: &dyn Fn(&irt_core::accuracy::Screening) -> usize| {
-        s.iter().map(f).sum::<usize>() as f64 / n
+/// The drift screening by the robust z and by the score test, side by side (issue 24): at 80,
+/// 320 and 2,000 answers per anchor, no drift or 8 of 50 anchors drifted by half a logit or a
+/// logit, every argument at its default; false alarms per 100 clean anchors per run and the
+/// share of drifted anchors flagged, both at the last screening, and the RMSE of the link's A
+/// and B (the reported latent SD and mean against those of the window's true θ). The stored
+/// anchors are exact, or carry an error of 0.05 that the bank does not record, or records.
+fn drift_study(out: &mut String, args: &Args, pool: &rayon::ThreadPool) {
+    let shapes: &[(usize, usize)] = if args.quick {
+        &[(500, 2)]
+    } else {
+        &[(500, 40), (2_000, 20), (12_500, 20)]
     };
-    format!(
-        "{:.2}, {:.2} | {:.2}, {:.2}",
-        mean(&|x| x.robust_hits),
-        mean(&|x| x.robust_false_alarms),
-        mean(&|x| x.weighted_hits),
-        mean(&|x| x.weighted_false_alarms)
-    )
+    let rules = [
+        ("robust z", DriftRule::RobustZ),
+        ("score test", DriftRule::ScoreTest),
+    ];
+    for (noise, noise_recorded) in [(0.0, false), (0.05, false), (0.05, true)] {
+        let recorded = match (noise > 0.0, noise_recorded) {
+            (false, _) => "",
+            (true, false) => ", not recorded",
+            (true, true) => ", recorded as their SEs",
+        };
+        let _ = writeln!(
+            out,
+            "\n#### Drift screening, robust z against score test: 150 items (50 anchors), 24 answers per person, anchors stored with noise {noise}{recorded}, every argument at its default\n"
+        );
+        out.push_str("| answers per anchor | drift (8 of 50) | reps | rule | conv. | false alarms per 100 clean anchors | power per drifted anchor | RMSE A | RMSE B | s/run |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+        for &(persons, reps) in shapes {
+            let shape = Shape {
+                persons,
+                items: 150,
+                anchors: 50,
+                per_person: 24,
+            };
+            for drift in [0.0, 0.5, 1.0] {
+                let drifted = if drift > 0.0 { 8 } else { 0 };
+                let scenario = Scenario {
+                    shape,
+                    noise,
+                    noise_recorded,
+                    drifted,
+                    drift,
+                };
+                let mut cells: Vec<Cell> = rules.iter().map(|_| Cell::default()).collect();
+                for rep in 0..args.reps.unwrap_or(reps) {
+                    let w = world(&scenario, args.seed + rep as u64);
+                    for (cell, &(_, rule)) in cells.iter_mut().zip(&rules) {
+                        cell.run(&w, &Arguments::defaults(), rule, pool);
+                    }
+                }
+                for (cell, (name, _)) in cells.iter().zip(rules) {
+                    let power = if drifted == 0 {
+                        "–".to_string()
+                    } else {
+                        format!("{:.2}", cell.mean(|m| m.hits as f64) / drifted as f64)
+                    };
+                    let rms = |f: &dyn Fn(&Measures) -> f64| cell.mean(|m| f(m).powi(2)).sqrt();
+                    let _ = writeln!(
+                        out,
+                        "| {:.0} | {drift} | {} | {name} | {}/{} | {:.2} | {power} | {:.3} | {:.3} | {:.2} |",
+                        shape.answers_per_item(),
+                        cell.runs,
+                        cell.measures.len(),
+                        cell.runs,
+                        100.0 * cell.mean(|m| m.false_alarms as f64) / (shape.anchors - drifted) as f64,
+                        rms(&|m| m.sd_bias),
+                        rms(&|m| m.mean_bias),
+                        cell.seconds / cell.runs as f64,
+                    );
+                }
+                eprintln!("drift study: noise {noise}, {persons} persons, drift {drift}: done");
+            }
+        }
+    }
 }
 
 fn write_between_markers(path: &str, tables: &str) -> Result<(), String> {

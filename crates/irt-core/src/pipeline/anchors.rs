@@ -4,18 +4,20 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
+use ndarray::ArrayView1;
 use rayon::ThreadPool;
 
 use crate::bank::Bank;
-use crate::drift::{self, AnchorCheck, AnchorDrift};
+use crate::drift::{self, AnchorCheck, AnchorDrift, Evidence};
 use crate::em::{fit, FitResult, Termination};
 use crate::error::{CoreError, Result};
 use crate::exclusion::{Excluded, Kept};
 use crate::linking::{
-    latent_as_constants, linking_constants, transform_item, ItemPoint, LinkingConstants,
-    LinkingMethod,
+    latent_as_constants, linking_constants, transform_item, untransform_item, ItemPoint,
+    LinkingConstants, LinkingMethod,
 };
 use crate::model::ItemParams;
+use crate::mstep::ItemCounts;
 use crate::params::{FitConfig, FitParams, StandardErrors};
 use crate::priors::Priors;
 use crate::quadrature::Latent;
@@ -31,6 +33,8 @@ pub struct Anchor {
     pub item: usize,
     pub id: String,
     pub stored: ItemParams,
+    /// Standard errors of the stored a and b, where the bank records them.
+    pub stored_se: Option<[f64; 2]>,
     /// The run whose screening last flagged it with these stored parameters.
     pub flagged_by: Option<String>,
 }
@@ -83,6 +87,7 @@ pub(super) fn usable_anchors(
                         item: j,
                         id: id.clone(),
                         stored: *p,
+                        stored_se: bank.anchor_se.get(id).copied(),
                         flagged_by,
                     });
                 }
@@ -202,6 +207,9 @@ impl<R: Reporter> Context<'_, R> {
                 params = params.joint_covariance_of(self.anchors.iter().map(|a| a.item).collect());
             }
             Linking::None => {}
+        }
+        if settings.anchor_drift != AnchorDrift::Off {
+            params = params.keep_counts_of(self.anchors.iter().map(|a| a.item).collect());
         }
         params.check(self.kept.responses.n_items())
     }
@@ -375,9 +383,12 @@ impl FirstFit {
         };
         let used = first_used(cx.anchors, cx.settings);
         let mut config = cx.config(linking, priors, None, &used)?;
-        // Another fit follows this one (the fixed fit after `auto`'s screening, or the fit under
-        // the bank's priors): its standard errors would be thrown away.
-        if plan.screen_first || carries_bank_priors(plan, linking) {
+        // Another fit follows this one: the fit under the bank's priors throws its standard
+        // errors away, and the fixed fit after `auto`'s screening needs only each anchor's own
+        // (the screening's Wald test), which per-item blocks give at a cost linear in the bank.
+        if plan.screen_first {
+            config.standard_errors = StandardErrors::Item;
+        } else if carries_bank_priors(plan, linking) {
             config.standard_errors = StandardErrors::None;
         }
         // The bank's priors need only roughly where this fit's scale lies, and the fit under
@@ -452,7 +463,8 @@ pub(super) fn point(p: &ItemParams) -> ItemPoint {
 }
 
 /// Every anchor's stored parameters against what this calibration says of it on the anchors'
-/// scale: linked estimates, or with fixed anchors the estimate each would move to if released.
+/// scale: linked estimates, or with fixed anchors the estimate each would move to if released;
+/// and the pull of its answers on the stored values, carried to the fit's scale by the link.
 fn screen_anchors(
     result: &FitResult,
     anchors: &[Anchor],
@@ -461,14 +473,15 @@ fn screen_anchors(
     linking: Linking,
     settings: &Settings,
 ) -> Vec<AnchorCheck> {
-    let (new, population): (Vec<ItemPoint>, Latent) = match linking {
-        Linking::Fixed => (
+    let fixed = linking == Linking::Fixed;
+    let (new, population): (Vec<ItemPoint>, Latent) = if fixed {
+        (
             anchors
                 .iter()
                 .zip(used)
-                .map(|(a, &fixed)| {
+                .map(|(a, &held)| {
                     let est = &result.items[a.item];
-                    point(&if fixed {
+                    point(&if held {
                         est.released.unwrap_or(est.params)
                     } else {
                         est.params
@@ -476,22 +489,65 @@ fn screen_anchors(
                 })
                 .collect(),
             result.latent,
-        ),
-        _ => (
+        )
+    } else {
+        (
             anchors
                 .iter()
                 .map(|a| transform_item(point(&result.items[a.item].params), constants))
                 .collect(),
             linked_latent(result.latent, constants),
-        ),
+        )
     };
-    let stored: Vec<ItemPoint> = anchors.iter().map(|a| point(&a.stored)).collect();
+    let slopes = settings.model.has_item_slopes();
+    // Fixed anchors define the scale: the fit's is the anchors'.
+    let link = if fixed {
+        LinkingConstants::IDENTITY
+    } else {
+        *constants
+    };
+    let evidence: Vec<Evidence> = anchors
+        .iter()
+        .zip(new)
+        .map(|(a, new)| {
+            let stored = point(&a.stored);
+            let est = &result.items[a.item];
+            // With fixed linking every anchor takes the test from its counts: a held anchor the
+            // score test, one the purification left out the one-step form, which errs towards
+            // flagging, so an anchor out of the link comes back only when its answers clearly
+            // agree with its stored values (two tests of different size would let it swing).
+            let estimated = est.covariance.filter(|_| !fixed).and_then(|cov| {
+                drift::estimated_pull(&stored, &new, est.params.a, &cov, slopes, link.slope)
+            });
+            let pull = estimated.or_else(|| {
+                let counts = est.counts.as_ref()?;
+                let on_fit = untransform_item(stored, &link);
+                let counts = ItemCounts {
+                    right: ArrayView1::from(&counts.right),
+                    wrong: ArrayView1::from(&counts.wrong),
+                    nodes: result.grid.nodes(),
+                };
+                drift::pull(
+                    &counts,
+                    &ItemParams::from_irt(on_fit.a, on_fit.b, on_fit.c),
+                    slopes,
+                    link.slope,
+                )
+            });
+            Evidence {
+                stored,
+                new,
+                pull,
+                stored_se: a.stored_se,
+            }
+        })
+        .collect();
     drift::screen(
-        &stored,
-        &new,
+        &evidence,
         population,
-        settings.model.has_item_slopes(),
+        slopes,
         settings.drift_z,
+        settings.drift_rule,
     )
 }
 
@@ -503,13 +559,7 @@ fn link(
     linking: Linking,
 ) -> Result<LinkingConstants> {
     Ok(match linking {
-        Linking::None => LinkingConstants {
-            slope: 1.0,
-            intercept: 0.0,
-            slope_se: None,
-            intercept_se: None,
-            criterion: None,
-        },
+        Linking::None => LinkingConstants::IDENTITY,
         // The fixed anchors define the scale; the latent distribution found on it is the link.
         Linking::Fixed => latent_as_constants(result.latent, result.latent_covariance),
         Linking::Separate(method) => {

@@ -36,6 +36,10 @@ pub struct DriftColumns {
     pub d_b: Vec<f64>,
     pub z_a: Vec<Option<f64>>,
     pub z_b: Vec<Option<f64>>,
+    pub se_a: Vec<Option<f64>>,
+    pub se_b: Vec<Option<f64>>,
+    pub chi2: Vec<Option<f64>>,
+    pub p_value: Vec<Option<f64>>,
     pub area: Vec<f64>,
     pub flagged: Vec<bool>,
 }
@@ -58,6 +62,10 @@ impl DriftColumns {
             c.d_b.push(k.d_b);
             c.z_a.push(k.z_a);
             c.z_b.push(k.z_b);
+            c.se_a.push(k.se_a);
+            c.se_b.push(k.se_b);
+            c.chi2.push(k.chi2);
+            c.p_value.push(k.p_value);
             c.area.push(k.area);
             c.flagged.push(k.flagged);
         }

@@ -27,6 +27,7 @@ use review::review;
 
 use crate::alloc;
 use crate::bank::Bank;
+use crate::drift::two_sided_level;
 use crate::em::{CycleReport, FitResult, Layout, SeStatus};
 use crate::error::{CoreError, Result};
 use crate::exclusion::{exclude_items, Excluded};
@@ -221,6 +222,8 @@ impl Calibration {
             "anchor_drift": {
                 "mode": s.anchor_drift.name(),
                 "z": s.drift_z,
+                "level": two_sided_level(s.drift_z),
+                "rule": s.drift_rule.name(),
                 "screenings": self.drift.last().map_or(0, |r| r.iteration),
                 "flagged": self.drifted(),
             },

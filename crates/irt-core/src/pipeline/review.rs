@@ -44,9 +44,10 @@ pub(super) fn review(
             drifted.insert(
                 a.item,
                 format!(
-                    "anchor flagged by drift screening: z_a {}, z_b {}, area {:.3}",
+                    "anchor flagged by drift screening: z_a {}, z_b {}, p {}, area {:.3}",
                     z(c.z_a),
                     z(c.z_b),
+                    c.p_value.map_or("-".into(), |p| format!("{p:.2e}")),
                     c.area
                 ),
             );

@@ -2,7 +2,10 @@
 
 use std::ops::Range;
 
+use irt_core::drift::two_sided_level;
+
 use super::chart_figure;
+
 use crate::doc::{text, DriftRow, Report, Run};
 use crate::format;
 use crate::html::{self, esc, Row, Section};
@@ -41,7 +44,13 @@ fn screened(run: &Run, screening: &[&DriftRow]) -> String {
     let mode = text(&drift["mode"])
         .map_or_else(String::new, |m| format!(" Mode <code>{}</code>", esc(&m)));
     let threshold = drift["z"].as_f64().map_or_else(String::new, |z| {
-        format!(", flagged at |z| ≥ {}", format::num(z))
+        format!(
+            ", flagged where the score test of the stored parameters has a p-value at most the \
+             two-sided level of |z| ≥ {} ({} %): with no drift, at most about that share of \
+             anchors is flagged by chance in a run",
+            format::num(z),
+            format::fixed(100.0 * two_sided_level(z), 1)
+        )
     });
     let mut body = html::p(&format!(
         "{} in the final screening, number {} of the run.{mode}{threshold}{}",
@@ -140,7 +149,12 @@ fn table(screening: &[&DriftRow]) -> String {
         .map(|r| {
             let mut cells = vec![esc(&r.item_id)];
             cells.extend(r.stored.iter().chain(&r.new).map(|v| format::opt(*v)));
-            cells.extend([r.d_a, r.d_b, r.z_a, r.z_b, r.area].map(format::opt));
+            cells.extend(
+                [
+                    r.d_a, r.d_b, r.se_a, r.se_b, r.z_a, r.z_b, r.p_value, r.area,
+                ]
+                .map(format::opt),
+            );
             cells.push(if r.flagged { "yes" } else { "no" }.to_string());
             let row = Row::new(cells);
             if r.flagged {
@@ -153,7 +167,7 @@ fn table(screening: &[&DriftRow]) -> String {
     html::table(
         &[
             "Anchor", "stored a", "stored b", "stored c", "new a", "new b", "new c", "d_a", "d_b",
-            "z_a", "z_b", "area", "flagged",
+            "SE d_a", "SE d_b", "z_a", "z_b", "p", "area", "flagged",
         ],
         &rows,
     )
