@@ -22,13 +22,14 @@
 //! the stored and the new curve is recorded too: sqrt(∫ (P_new − P_stored)² dG) over the
 //! population on the anchors' scale.
 
-use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
+use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::error::{CoreError, Result};
 use crate::linking::{quadrature, ItemCovariance, ItemPoint};
 use crate::model::ItemParams;
 use crate::mstep::ItemCounts;
 use crate::quadrature::Latent;
+use crate::stats::{median, robust_spread, two_sided_level};
 
 /// The default threshold: the two-sided 1 % point of the normal.
 pub const DEFAULT_THRESHOLD: f64 = 2.576;
@@ -360,30 +361,6 @@ fn robust_z(checks: &mut [AnchorCheck], slopes: bool, threshold: f64) {
     }
 }
 
-fn median(mut x: Vec<f64>) -> f64 {
-    x.sort_by(f64::total_cmp);
-    quantile(&x, 0.5)
-}
-
-/// 0.74 · IQR: the SD of a normal sample, which a few outliers cannot move.
-fn robust_spread(mut x: Vec<f64>) -> f64 {
-    x.sort_by(f64::total_cmp);
-    0.74 * (quantile(&x, 0.75) - quantile(&x, 0.25))
-}
-
-/// The two-sided tail probability of the standard normal beyond ±z.
-pub fn two_sided_level(z: f64) -> f64 {
-    2.0 * Normal::standard().sf(z)
-}
-
-/// Type-7 quantile of sorted values: linear between the order statistics at (n − 1)·p.
-pub(crate) fn quantile(sorted: &[f64], p: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * p;
-    let (lo, frac) = (h.floor() as usize, h - h.floor());
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + frac * (sorted[hi] - sorted[lo])
-}
-
 /// sqrt(∫ (P_new − P_stored)² dG), G the population on the anchors' scale, by the linking's
 /// Gauss–Hermite rule (equateIRT's 30 points, computed once).
 fn area_between(stored: &ItemPoint, new: &ItemPoint, population: Latent) -> f64 {
@@ -456,19 +433,6 @@ mod tests {
             slope,
         )
         .unwrap()
-    }
-
-    #[test]
-    fn quartiles_are_r_type_7() {
-        // R: quantile(c(1, 2, 4, 7, 11), c(.25, .5, .75)) = 2, 4, 7;
-        // quantile(c(1, 2, 4, 7), c(.25, .75)) = 1.75, 4.75.
-        let v = [1.0, 2.0, 4.0, 7.0, 11.0];
-        assert_eq!(
-            [quantile(&v, 0.25), quantile(&v, 0.5), quantile(&v, 0.75)],
-            [2.0, 4.0, 7.0]
-        );
-        let v = [1.0, 2.0, 4.0, 7.0];
-        assert_eq!([quantile(&v, 0.25), quantile(&v, 0.75)], [1.75, 4.75]);
     }
 
     /// The pull is one Newton step of the item's log-likelihood from the stored values, and

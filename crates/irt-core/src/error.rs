@@ -2,9 +2,9 @@
 //! argument, input or outcome has its own variant with its message, detail and hint, so that
 //! the extension (a SQLSTATE) and the command (an exit code) say the same words for it.
 
-use thiserror::Error;
+use std::fmt;
 
-use crate::linking::LinkingError;
+use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum CoreError {
@@ -95,7 +95,7 @@ pub enum CoreError {
     Linking(LinkingError),
     #[error("out of memory: {what} needs {} that the allocator could not give", human_bytes(*.bytes))]
     OutOfMemory { what: &'static str, bytes: u128 },
-    #[error("{}", crate::memory::describe(*.total, *.limit, .part, *.part_bytes))]
+    #[error("a run would hold {} of memory, more than the limit of {}; the largest part is {part}, {}", human_bytes(*.total), human_bytes(*.limit), human_bytes(*.part_bytes))]
     MemoryLimit {
         total: u128,
         limit: u128,
@@ -194,3 +194,64 @@ pub fn human_bytes(bytes: u128) -> String {
         format!("{value:.1} {}", units[unit])
     }
 }
+
+/// Why linking constants could not be computed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkingError {
+    /// Fewer common items than any method can identify two constants from.
+    TooFewItems { needed: usize, got: usize },
+    /// 'from', 'to' (and covariances, if given) do not pair up item by item.
+    LengthMismatch,
+    /// A NaN or infinite value; `what` names the field, e.g. "from.b".
+    NonFinite { what: &'static str, index: usize },
+    /// A discrimination ≤ 0 in either set (the transformation divides by a
+    /// positive slope, so the sign of a must already be positive).
+    NonPositiveSlope { index: usize },
+    /// A lower asymptote outside [0, 1) in either set: not a probability a curve can start at.
+    GuessingOutOfRange { index: usize },
+    /// Zero spread makes the constants undefined: mean–sigma with sd(b) = 0
+    /// in either set.
+    DegenerateSpread,
+    /// Newton's method found no strict minimum of the characteristic-curve
+    /// criterion (e.g. a flat criterion) within the iteration limit.
+    NoConvergence,
+    /// Finite input whose constants (or criterion) are not: sums and products of
+    /// parameters near f64::MAX overflow, tiny over huge slopes underflow to A = 0.
+    OutOfRange,
+}
+
+impl fmt::Display for LinkingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkingError::TooFewItems { needed, got } => {
+                write!(f, "linking needs at least {needed} common items, got {got}")
+            }
+            LinkingError::LengthMismatch => {
+                write!(f, "item lists (and covariances) differ in length")
+            }
+            LinkingError::NonFinite { what, index } => {
+                write!(f, "non-finite {what} at item {index}")
+            }
+            LinkingError::NonPositiveSlope { index } => {
+                write!(f, "non-positive discrimination at item {index}")
+            }
+            LinkingError::GuessingOutOfRange { index } => {
+                write!(f, "lower asymptote outside [0, 1) at item {index}")
+            }
+            LinkingError::DegenerateSpread => {
+                write!(f, "item parameters have zero spread, linking is undefined")
+            }
+            LinkingError::NoConvergence => {
+                write!(f, "linking criterion minimisation did not converge")
+            }
+            LinkingError::OutOfRange => {
+                write!(
+                    f,
+                    "item parameters put the linking constants out of numeric range"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for LinkingError {}

@@ -4,8 +4,8 @@
 
 use crate::alloc;
 use crate::error::Result;
-use crate::pipeline::Answers;
 use crate::responses::Responses;
+use crate::window::Answers;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Excluded {

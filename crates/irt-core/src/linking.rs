@@ -14,9 +14,9 @@
 //! Standard errors use the delta method with the 'to' (anchor) parameters
 //! treated as known constants.
 
-use std::fmt;
 use std::sync::OnceLock;
 
+pub use crate::error::LinkingError;
 use crate::quadrature::Latent;
 
 /// Item parameters on one scale: logistic, no D (P = c + (1-c)/(1+exp(-a(θ-b)))).
@@ -96,67 +96,6 @@ impl LinkingConstants {
         criterion: None,
     };
 }
-
-/// Why linking constants could not be computed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LinkingError {
-    /// Fewer common items than any method can identify two constants from.
-    TooFewItems { needed: usize, got: usize },
-    /// 'from', 'to' (and covariances, if given) do not pair up item by item.
-    LengthMismatch,
-    /// A NaN or infinite value; `what` names the field, e.g. "from.b".
-    NonFinite { what: &'static str, index: usize },
-    /// A discrimination ≤ 0 in either set (the transformation divides by a
-    /// positive slope, so the sign of a must already be positive).
-    NonPositiveSlope { index: usize },
-    /// A lower asymptote outside [0, 1) in either set: not a probability a curve can start at.
-    GuessingOutOfRange { index: usize },
-    /// Zero spread makes the constants undefined: mean–sigma with sd(b) = 0
-    /// in either set.
-    DegenerateSpread,
-    /// Newton's method found no strict minimum of the characteristic-curve
-    /// criterion (e.g. a flat criterion) within the iteration limit.
-    NoConvergence,
-    /// Finite input whose constants (or criterion) are not: sums and products of
-    /// parameters near f64::MAX overflow, tiny over huge slopes underflow to A = 0.
-    OutOfRange,
-}
-
-impl fmt::Display for LinkingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LinkingError::TooFewItems { needed, got } => {
-                write!(f, "linking needs at least {needed} common items, got {got}")
-            }
-            LinkingError::LengthMismatch => {
-                write!(f, "item lists (and covariances) differ in length")
-            }
-            LinkingError::NonFinite { what, index } => {
-                write!(f, "non-finite {what} at item {index}")
-            }
-            LinkingError::NonPositiveSlope { index } => {
-                write!(f, "non-positive discrimination at item {index}")
-            }
-            LinkingError::GuessingOutOfRange { index } => {
-                write!(f, "lower asymptote outside [0, 1) at item {index}")
-            }
-            LinkingError::DegenerateSpread => {
-                write!(f, "item parameters have zero spread, linking is undefined")
-            }
-            LinkingError::NoConvergence => {
-                write!(f, "linking criterion minimisation did not converge")
-            }
-            LinkingError::OutOfRange => {
-                write!(
-                    f,
-                    "item parameters put the linking constants out of numeric range"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for LinkingError {}
 
 /// Covariance of one 'from' item's estimated (a, b, c) — 3x3, row-major; c row/col zero when c is fixed.
 pub type ItemCovariance = [[f64; 3]; 3];

@@ -2,7 +2,7 @@
 //! caller's limit is refused with the part that makes it so, instead of meeting the allocator's
 //! refusal (or the kernel's OOM killer) half way through.
 
-use crate::error::{human_bytes, CoreError, Result};
+use crate::error::{CoreError, Result};
 use crate::estep::group_bytes;
 use crate::params::StandardErrors;
 
@@ -109,16 +109,6 @@ impl RunShape {
             part_bytes: largest.bytes,
         })
     }
-}
-
-/// The words of the limit's error.
-pub fn describe(total: u128, limit: u128, part: &str, part_bytes: u128) -> String {
-    format!(
-        "a run would hold {} of memory, more than the limit of {}; the largest part is {part}, {}",
-        human_bytes(total),
-        human_bytes(limit),
-        human_bytes(part_bytes)
-    )
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@
 use std::ops::ControlFlow;
 
 use crate::bfgs;
-use crate::em::{norm, CycleReport, Engine, Progress, Termination};
+use crate::engine::{norm, CycleReport, Engine, Progress, Termination};
 use crate::error::{CoreError, Result};
 use crate::estep::Counts;
 use crate::model::{ItemModel, ItemParams};

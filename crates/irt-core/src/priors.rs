@@ -16,9 +16,9 @@
 //! (see `pipeline::anchors`). Fewer than [`BANK_MIN_ANCHORS`] usable anchors say too little about
 //! a distribution; the run then takes the default priors and records why.
 
-use crate::drift::quantile;
 use crate::error::{CoreError, Result};
 use crate::model::ItemParams;
+use crate::stats::{median, robust_spread};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NormalPrior {
@@ -207,14 +207,9 @@ pub fn learned_from(anchors: &[ItemParams]) -> Option<Priors> {
     if anchors.len() < BANK_MIN_ANCHORS {
         return None;
     }
-    let robust = |values: Vec<f64>, (floor, cap): (f64, f64)| {
-        let mut sorted = values;
-        sorted.sort_by(f64::total_cmp);
-        let spread = 0.74 * (quantile(&sorted, 0.75) - quantile(&sorted, 0.25));
-        NormalPrior {
-            mean: quantile(&sorted, 0.5),
-            sd: spread.clamp(floor, cap),
-        }
+    let robust = |values: Vec<f64>, (floor, cap): (f64, f64)| NormalPrior {
+        mean: median(values.clone()),
+        sd: robust_spread(values).clamp(floor, cap),
     };
     let guessing: Vec<f64> = anchors
         .iter()

@@ -1,11 +1,11 @@
 //! Sparse answers, held compactly: compressed rows by person, a u32 item index and one byte per
 //! answer. An unanswered item is simply absent; no person × item matrix is ever formed.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::alloc;
 use crate::error::{CoreError, Result};
-use crate::forms::ItemSets;
 
 #[derive(Clone, Debug, Default)]
 pub struct Responses {
@@ -462,6 +462,47 @@ impl Responses {
             }
         }
         Ok(stats)
+    }
+}
+
+/// Every person's set of answered items, however few share it: sets numbered in order of their
+/// first person, with that person and the number who answered exactly it.
+#[derive(Clone, Debug)]
+pub(crate) struct ItemSets {
+    pub of_person: Vec<u32>,
+    pub first: Vec<usize>,
+    pub count: Vec<usize>,
+}
+
+impl ItemSets {
+    /// One pass over the persons (about a millisecond per million answers: not worth polling
+    /// an interrupt).
+    pub fn group(data: &Responses) -> Result<Self> {
+        let mut index: HashMap<&[u32], u32> = HashMap::new();
+        index
+            .try_reserve(data.n_persons())
+            .map_err(|_| CoreError::OutOfMemory {
+                what: "the test forms",
+                bytes: data.n_persons() as u128 * 40,
+            })?;
+        let mut sets = Self {
+            of_person: alloc::with_capacity(data.n_persons(), "the test forms")?,
+            first: Vec::new(),
+            count: Vec::new(),
+        };
+        for i in 0..data.n_persons() {
+            let next = sets.first.len() as u32;
+            let set = *index.entry(data.person(i).0).or_insert(next);
+            if set == next {
+                alloc::grow(&mut sets.first, 1, "the test forms")?;
+                alloc::grow(&mut sets.count, 1, "the test forms")?;
+                sets.first.push(i);
+                sets.count.push(0);
+            }
+            sets.count[set as usize] += 1;
+            sets.of_person.push(set);
+        }
+        Ok(sets)
     }
 }
 

@@ -12,10 +12,10 @@ use rayon::ThreadPool;
 
 use crate::alloc;
 use crate::blocks::BlockInformation;
-use crate::em::Layout;
 use crate::error::Result;
 use crate::estep::Posteriors;
 use crate::forms::Forms;
+use crate::layout::Layout;
 use crate::linalg::{cholesky, dot, dots, InverseFromFactor, DOT_LANES};
 use crate::model::{logistic, ItemParams};
 use crate::mstep::FreeCoords;

@@ -10,10 +10,21 @@ use std::thread::JoinHandle;
 use rayon::ThreadPool;
 
 use crate::error::{CoreError, Result};
-use crate::pipeline::Answers;
 use crate::responses::{Attempt, Attempts, Responses};
 use crate::settings::AttemptRule;
 use crate::source::{Ids, SourceShape};
+
+/// The answers in the window, one per user and item, grouped by user, as a front end read them.
+pub struct Answers {
+    pub user_ids: Vec<String>,
+    pub item_ids: Vec<String>,
+    pub responses: Responses,
+    /// Rows in the window, NULL answers included.
+    pub rows_in_window: i64,
+    pub null_answers: i64,
+    /// Later (or earlier) attempts at the same item that did not count.
+    pub repeated: i64,
+}
 
 /// Rows copied before the batch is handed over: large enough that handing over is rare, small
 /// enough (about half a megabyte) to stay in cache.

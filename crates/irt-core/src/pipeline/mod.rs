@@ -15,44 +15,36 @@ mod anchors;
 mod columns;
 mod plan;
 mod review;
+mod usable;
 
 pub use anchors::DriftRow;
 pub use columns::{Columns, DriftColumns, ItemFitColumns};
 pub use plan::AUTO_FIXED_BELOW;
 pub use review::ItemReview;
+// What `calibrate` takes: the window as a front end read it.
+pub use crate::window::Answers;
 
-use anchors::{fit_and_link, last_screening, point, usable_anchors, Anchored, Context, FirstFit};
+use anchors::{fit_and_link, last_screening, point, Anchored, Context, FirstFit};
 use plan::Plan;
 use review::review;
+use usable::usable_anchors;
 
 use crate::alloc;
 use crate::bank::Bank;
-use crate::drift::two_sided_level;
-use crate::em::{CycleReport, FitResult, Layout, SeStatus};
+use crate::em::{CycleReport, FitResult, SeStatus};
 use crate::error::{CoreError, Result};
 use crate::exclusion::{exclude_items, Excluded};
 use crate::interrupt::Interrupt;
 use crate::item_fit::fit_statistics;
+use crate::layout::Layout;
 use crate::lifecycle::Status;
 use crate::linking::{transform_item, LinkingConstants};
 use crate::memory::RunShape;
 use crate::model::ItemParams;
 use crate::quadrature::Latent;
-use crate::responses::Responses;
 use crate::scoring::{score, scoring_grid, Score, ScoreMethod};
 use crate::settings::{Linking, Settings};
-
-/// The answers in the window, one per user and item, grouped by user, as a front end read them.
-pub struct Answers {
-    pub user_ids: Vec<String>,
-    pub item_ids: Vec<String>,
-    pub responses: Responses,
-    /// Rows in the window, NULL answers included.
-    pub rows_in_window: i64,
-    pub null_answers: i64,
-    /// Later (or earlier) attempts at the same item that did not count.
-    pub repeated: i64,
-}
+use crate::stats::two_sided_level;
 
 /// The relations a run read, as the database quotes them (they appear in messages).
 pub struct Relations<'a> {

@@ -9,7 +9,7 @@ use crate::linking::LinkingMethod;
 use crate::priors::{learned_from, NormalPrior, Priors, PriorsSetting, BANK_MIN_ANCHORS};
 use crate::settings::{Linking, Settings};
 
-use super::anchors::Anchor;
+use super::usable::Anchor;
 
 /// `auto` holds the anchors fixed when the median anchor has fewer answers in the window than
 /// this, and links a separate calibration by Stocking–Lord otherwise. Below it, re-estimating

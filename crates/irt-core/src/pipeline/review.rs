@@ -10,7 +10,8 @@ use crate::item_fit::{FitReport, ItemFit};
 use crate::lifecycle::{self, Evidence, Status};
 use crate::settings::Settings;
 
-use super::anchors::{last_screening, Anchor, DriftRow, HeldOut};
+use super::anchors::{last_screening, DriftRow};
+use super::usable::{Anchor, HeldOut};
 use super::ReportedItem;
 
 /// One item's fit and status after the run.

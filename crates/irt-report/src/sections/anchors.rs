@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use irt_core::drift::two_sided_level;
+use irt_core::stats::two_sided_level;
 
 use super::chart_figure;
 
