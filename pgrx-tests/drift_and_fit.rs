@@ -107,6 +107,33 @@ fn too_few_anchors_after_purification_is_an_error_and_nothing_is_written() {
     calibrate_drifted(", min_anchors => 35, anchor_drift => 'flag'");
 }
 
+/// The stored values' SEs, where `meta->'irt'` records them (`se_a`, `se_b`, as
+/// `mirt_item_params.params` writes them), enter each anchor's test: its SE of b is the
+/// answers' and the stored value's in quadrature, and a stored b known only to ±1 is not called
+/// drifted for a logit.
+#[pg_test]
+fn recorded_standard_errors_of_the_stored_values_widen_the_drift_test() {
+    hold_run_lock();
+    Spi::run(DRIFTED_BANK).unwrap();
+    let se_b = |item: i32| -> f64 {
+        one(&format!("SELECT se_b FROM mirt_anchor_drift WHERE run_id = '{}' AND iteration = 1 AND item_id = '{item}'", last_run()))
+    };
+    let flagged_first = || -> i64 {
+        one(&format!("SELECT count(*) FROM mirt_anchor_drift WHERE run_id = '{}' AND iteration = 1 AND flagged", last_run()))
+    };
+    calibrate_drifted(", linking => 'stocking_lord', anchor_drift => 'flag'");
+    let before: Vec<f64> = [3, 20, 33].map(se_b).to_vec();
+    assert!(flagged_first() >= 8);
+    Spi::run("UPDATE drift_question SET meta = jsonb_set(meta, '{irt}', meta->'irt' || '{\"se_a\": 0.5, \"se_b\": 1.0}') WHERE id <= 40").unwrap();
+    calibrate_drifted(", linking => 'stocking_lord', anchor_drift => 'flag'");
+    for (item, before) in [3, 20, 33].into_iter().zip(before) {
+        let after = se_b(item);
+        // The answers' SE of b, widened by the spread of the pulls before, not after.
+        assert!(after >= 1.0 && after * after - 1.0 <= before * before + 1e-9, "{item}: {before} → {after}");
+    }
+    assert_eq!(flagged_first(), 0);
+}
+
 fn anchors_used() -> Vec<i32> {
     let used: Vec<String> = Spi::get_one::<pgrx::JsonB>("SELECT model_spec->'anchors_used' FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1")
         .unwrap()

@@ -34,39 +34,17 @@ pub fn invalid_argument(message: impl Into<String>) -> ! {
     )
 }
 
-/// The SQLSTATE of each core error.
+/// The core's SQLSTATE of an error as PostgreSQL encodes it (`MAKE_SQLSTATE`: six bits a
+/// character).
 fn sqlstate(err: &CoreError) -> PgSqlErrorCode {
-    use PgSqlErrorCode::*;
-    match err {
-        CoreError::NullArgument { .. } => ERRCODE_NULL_VALUE_NOT_ALLOWED,
-        CoreError::InvalidArgument { .. }
-        | CoreError::InvalidSetting { .. }
-        | CoreError::ItemOutOfRange { .. }
-        | CoreError::InvalidItemParams { .. }
-        | CoreError::Linking(_) => ERRCODE_INVALID_PARAMETER_VALUE,
-        CoreError::InvalidRelationName { .. } => ERRCODE_INVALID_NAME,
-        CoreError::MissingRelation { .. } => ERRCODE_UNDEFINED_TABLE,
-        CoreError::MissingColumn { .. } => ERRCODE_UNDEFINED_COLUMN,
-        CoreError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
-        CoreError::NotBinary { .. } => ERRCODE_INVALID_TEXT_REPRESENTATION,
-        CoreError::NullIds { .. } => ERRCODE_NOT_NULL_VIOLATION,
-        CoreError::TooManyAnswers { .. } | CoreError::MemoryLimit { .. } => {
-            ERRCODE_PROGRAM_LIMIT_EXCEEDED
-        }
-        CoreError::NoAnswers
-        | CoreError::NoUsableAnswers { .. }
-        | CoreError::TooFewAnchors { .. }
-        | CoreError::DriftedAnchors { .. }
-        | CoreError::EmptyPerson { .. }
-        | CoreError::EmptyItem { .. }
-        | CoreError::ConstantItem { .. }
-        | CoreError::NothingToEstimate
-        | CoreError::NotConverged { .. } => ERRCODE_DATA_EXCEPTION,
-        CoreError::NonFinite { .. } => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-        CoreError::OutOfMemory { .. } => ERRCODE_OUT_OF_MEMORY,
-        CoreError::Interrupted { .. } => ERRCODE_QUERY_CANCELED,
-        CoreError::RunLockBusy => ERRCODE_LOCK_NOT_AVAILABLE,
-    }
+    let code = err
+        .sqlstate()
+        .bytes()
+        .enumerate()
+        .fold(0i32, |code, (k, ch)| {
+            code | ((i32::from(ch) - i32::from(b'0')) & 0x3F) << (6 * k)
+        });
+    PgSqlErrorCode::from(code)
 }
 
 pub fn raise_core(err: CoreError) -> ! {

@@ -106,6 +106,26 @@ pub enum CoreError {
 
 pub type Result<T> = std::result::Result<T, CoreError>;
 
+/// What kind of failure an error is. The command's exit code is a function of it, and the
+/// extension's SQLSTATE ([`CoreError::sqlstate`]) always lies in the class's codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// An argument breaks a documented rule (22004, 22023): a name, a range, item parameters,
+    /// a link that cannot be computed from what was given.
+    Argument,
+    /// The source or the bank: a relation or column, a type, a value, the window or the
+    /// anchors it leaves (42602, 42P01, 42703, 42804, 22P02, 23502, 54000, 22000).
+    Input,
+    /// EM did not converge, or produced non-finite values (22000, 22003).
+    NotConverged,
+    /// Another run holds the lock (55P03).
+    Busy,
+    /// Cancelled from outside: nothing written (57014).
+    Cancelled,
+    /// The memory the run needs: not there, or over the limit (53200, 54000).
+    Memory,
+}
+
 impl From<LinkingError> for CoreError {
     fn from(e: LinkingError) -> Self {
         Self::Linking(e)
@@ -119,6 +139,68 @@ calibrate fewer items, lower quadrature_points, or free memory; pg_irt.max_answe
 answers a run loads.";
 
 impl CoreError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::NullArgument { .. }
+            | Self::InvalidArgument { .. }
+            | Self::InvalidSetting { .. }
+            | Self::ItemOutOfRange { .. }
+            | Self::InvalidItemParams { .. }
+            | Self::Linking(_) => ErrorClass::Argument,
+            Self::InvalidRelationName { .. }
+            | Self::MissingRelation { .. }
+            | Self::MissingColumn { .. }
+            | Self::ColumnType { .. }
+            | Self::NotBinary { .. }
+            | Self::NullIds { .. }
+            | Self::TooManyAnswers { .. }
+            | Self::NoAnswers
+            | Self::NoUsableAnswers { .. }
+            | Self::TooFewAnchors { .. }
+            | Self::DriftedAnchors { .. }
+            | Self::EmptyPerson { .. }
+            | Self::EmptyItem { .. }
+            | Self::ConstantItem { .. }
+            | Self::NothingToEstimate => ErrorClass::Input,
+            Self::NotConverged { .. } | Self::NonFinite { .. } => ErrorClass::NotConverged,
+            Self::RunLockBusy => ErrorClass::Busy,
+            Self::Interrupted { .. } => ErrorClass::Cancelled,
+            Self::OutOfMemory { .. } | Self::MemoryLimit { .. } => ErrorClass::Memory,
+        }
+    }
+
+    /// The SQLSTATE the extension raises it with.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            Self::NullArgument { .. } => "22004",
+            Self::InvalidArgument { .. }
+            | Self::InvalidSetting { .. }
+            | Self::ItemOutOfRange { .. }
+            | Self::InvalidItemParams { .. }
+            | Self::Linking(_) => "22023",
+            Self::InvalidRelationName { .. } => "42602",
+            Self::MissingRelation { .. } => "42P01",
+            Self::MissingColumn { .. } => "42703",
+            Self::ColumnType { .. } => "42804",
+            Self::NotBinary { .. } => "22P02",
+            Self::NullIds { .. } => "23502",
+            Self::TooManyAnswers { .. } | Self::MemoryLimit { .. } => "54000",
+            Self::NoAnswers
+            | Self::NoUsableAnswers { .. }
+            | Self::TooFewAnchors { .. }
+            | Self::DriftedAnchors { .. }
+            | Self::EmptyPerson { .. }
+            | Self::EmptyItem { .. }
+            | Self::ConstantItem { .. }
+            | Self::NothingToEstimate
+            | Self::NotConverged { .. } => "22000",
+            Self::NonFinite { .. } => "22003",
+            Self::OutOfMemory { .. } => "53200",
+            Self::Interrupted { .. } => "57014",
+            Self::RunLockBusy => "55P03",
+        }
+    }
+
     /// A full sentence on the circumstances, where the message alone does not give them.
     pub fn detail(&self) -> Option<String> {
         match self {
@@ -255,3 +337,135 @@ impl fmt::Display for LinkingError {
 }
 
 impl std::error::Error for LinkingError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every variant.
+    fn every_variant() -> Vec<CoreError> {
+        let text = || "x".to_string();
+        vec![
+            CoreError::NullArgument { name: text() },
+            CoreError::InvalidArgument { message: text() },
+            CoreError::InvalidSetting {
+                field: "f",
+                reason: text(),
+            },
+            CoreError::InvalidRelationName {
+                role: "source",
+                name: text(),
+            },
+            CoreError::MissingRelation {
+                role: "source",
+                name: text(),
+            },
+            CoreError::MissingColumn {
+                relation: text(),
+                column: text(),
+                expected: "e",
+            },
+            CoreError::ColumnType {
+                relation: text(),
+                column: "c",
+                found: text(),
+                expected: "e",
+            },
+            CoreError::NotBinary {
+                relation: text(),
+                value: 2.0,
+            },
+            CoreError::NullIds {
+                relation: text(),
+                count: 1,
+            },
+            CoreError::TooManyAnswers {
+                relation: text(),
+                limit: 1,
+            },
+            CoreError::NoAnswers,
+            CoreError::NoUsableAnswers {
+                source_name: text(),
+                lookback_days: 1,
+                rows_in_window: 0,
+                null_answers: 0,
+                excluded: 0,
+            },
+            CoreError::TooFewAnchors {
+                usable: 1,
+                min_anchors: 5,
+                in_bank: 1,
+                items: text(),
+            },
+            CoreError::DriftedAnchors {
+                survivors: 1,
+                min_anchors: 5,
+                flagged: vec![text()],
+            },
+            CoreError::EmptyPerson { person: 0 },
+            CoreError::EmptyItem { item: 0 },
+            CoreError::ConstantItem {
+                item: 0,
+                all_correct: true,
+            },
+            CoreError::ItemOutOfRange {
+                item: 9,
+                n_items: 1,
+            },
+            CoreError::InvalidItemParams {
+                item: 0,
+                reason: text(),
+            },
+            CoreError::NothingToEstimate,
+            CoreError::RunLockBusy,
+            CoreError::Interrupted { reason: text() },
+            CoreError::NotConverged {
+                cycles: 1,
+                max_change: 1.0,
+                tolerance: 1e-4,
+            },
+            CoreError::NonFinite { what: "w" },
+            CoreError::Linking(LinkingError::LengthMismatch),
+            CoreError::OutOfMemory {
+                what: "w",
+                bytes: 1,
+            },
+            CoreError::MemoryLimit {
+                total: 2,
+                limit: 1,
+                part: "p",
+                part_bytes: 1,
+            },
+        ]
+    }
+
+    /// Every variant's SQLSTATE lies among its class's codes, as `ErrorClass` documents them:
+    /// the extension's SQLSTATE and the command's exit code say the same of every error.
+    #[test]
+    fn every_error_s_sqlstate_belongs_to_its_class() {
+        let errors = every_variant();
+        let kinds: std::collections::HashSet<_> =
+            errors.iter().map(std::mem::discriminant).collect();
+        assert_eq!(kinds.len(), errors.len(), "one error per variant");
+        for e in &errors {
+            let codes: &[&str] = match e.class() {
+                ErrorClass::Argument => &["22004", "22023"],
+                ErrorClass::Input => &[
+                    "42602", "42P01", "42703", "42804", "22P02", "23502", "54000", "22000",
+                ],
+                ErrorClass::NotConverged => &["22000", "22003"],
+                ErrorClass::Busy => &["55P03"],
+                ErrorClass::Cancelled => &["57014"],
+                ErrorClass::Memory => &["53200", "54000"],
+            };
+            assert!(codes.contains(&e.sqlstate()), "{e:?}: {}", e.sqlstate());
+            let code = e.sqlstate();
+            assert!(
+                code.len() == 5
+                    && code
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use irt_core::error::ErrorClass;
 use irt_core::CoreError;
 use tokio_postgres::error::SqlState;
 
@@ -11,7 +12,8 @@ use tokio_postgres::error::SqlState;
 pub enum Exit {
     /// Anything not named below (a database error during the write, a bug).
     Failed = 1,
-    /// An argument: unknown name, out of range (clap's own usage errors also exit with 2).
+    /// An argument breaks a rule of the extension's 22004/22023: unknown name, out of range,
+    /// item parameters, a link that cannot be computed (clap's own usage errors also exit 2).
     BadArguments = 2,
     /// The source or bank: missing relation or column, wrong type, NULL ids, a `correct` that is
     /// not 0/1, an empty window, too few anchors, more answers than `--max-answers`.
@@ -69,15 +71,13 @@ impl fmt::Display for Failure {
 
 impl From<CoreError> for Failure {
     fn from(e: CoreError) -> Self {
-        let exit = match &e {
-            CoreError::NullArgument { .. }
-            | CoreError::InvalidArgument { .. }
-            | CoreError::InvalidSetting { .. } => Exit::BadArguments,
-            CoreError::NotConverged { .. } | CoreError::NonFinite { .. } => Exit::NotConverged,
-            CoreError::Interrupted { .. } => Exit::Cancelled,
-            CoreError::RunLockBusy => Exit::LockBusy,
-            CoreError::OutOfMemory { .. } | CoreError::MemoryLimit { .. } => Exit::OutOfMemory,
-            _ => Exit::BadInput,
+        let exit = match e.class() {
+            ErrorClass::Argument => Exit::BadArguments,
+            ErrorClass::Input => Exit::BadInput,
+            ErrorClass::NotConverged => Exit::NotConverged,
+            ErrorClass::Busy => Exit::LockBusy,
+            ErrorClass::Cancelled => Exit::Cancelled,
+            ErrorClass::Memory => Exit::OutOfMemory,
         };
         Self {
             exit,
