@@ -140,51 +140,31 @@ answers a run loads.";
 
 impl CoreError {
     pub fn class(&self) -> ErrorClass {
-        match self {
-            Self::NullArgument { .. }
-            | Self::InvalidArgument { .. }
-            | Self::InvalidSetting { .. }
-            | Self::ItemOutOfRange { .. }
-            | Self::InvalidItemParams { .. }
-            | Self::Linking(_) => ErrorClass::Argument,
-            Self::InvalidRelationName { .. }
-            | Self::MissingRelation { .. }
-            | Self::MissingColumn { .. }
-            | Self::ColumnType { .. }
-            | Self::NotBinary { .. }
-            | Self::NullIds { .. }
-            | Self::TooManyAnswers { .. }
-            | Self::NoAnswers
-            | Self::NoUsableAnswers { .. }
-            | Self::TooFewAnchors { .. }
-            | Self::DriftedAnchors { .. }
-            | Self::EmptyPerson { .. }
-            | Self::EmptyItem { .. }
-            | Self::ConstantItem { .. }
-            | Self::NothingToEstimate => ErrorClass::Input,
-            Self::NotConverged { .. } | Self::NonFinite { .. } => ErrorClass::NotConverged,
-            Self::RunLockBusy => ErrorClass::Busy,
-            Self::Interrupted { .. } => ErrorClass::Cancelled,
-            Self::OutOfMemory { .. } | Self::MemoryLimit { .. } => ErrorClass::Memory,
-        }
+        self.codes().0
     }
 
     /// The SQLSTATE the extension raises it with.
     pub fn sqlstate(&self) -> &'static str {
+        self.codes().1
+    }
+
+    /// Each variant's class and SQLSTATE, side by side.
+    fn codes(&self) -> (ErrorClass, &'static str) {
+        use ErrorClass::*;
         match self {
-            Self::NullArgument { .. } => "22004",
+            Self::NullArgument { .. } => (Argument, "22004"),
             Self::InvalidArgument { .. }
             | Self::InvalidSetting { .. }
             | Self::ItemOutOfRange { .. }
             | Self::InvalidItemParams { .. }
-            | Self::Linking(_) => "22023",
-            Self::InvalidRelationName { .. } => "42602",
-            Self::MissingRelation { .. } => "42P01",
-            Self::MissingColumn { .. } => "42703",
-            Self::ColumnType { .. } => "42804",
-            Self::NotBinary { .. } => "22P02",
-            Self::NullIds { .. } => "23502",
-            Self::TooManyAnswers { .. } | Self::MemoryLimit { .. } => "54000",
+            | Self::Linking(_) => (Argument, "22023"),
+            Self::InvalidRelationName { .. } => (Input, "42602"),
+            Self::MissingRelation { .. } => (Input, "42P01"),
+            Self::MissingColumn { .. } => (Input, "42703"),
+            Self::ColumnType { .. } => (Input, "42804"),
+            Self::NotBinary { .. } => (Input, "22P02"),
+            Self::NullIds { .. } => (Input, "23502"),
+            Self::TooManyAnswers { .. } => (Input, "54000"),
             Self::NoAnswers
             | Self::NoUsableAnswers { .. }
             | Self::TooFewAnchors { .. }
@@ -192,12 +172,13 @@ impl CoreError {
             | Self::EmptyPerson { .. }
             | Self::EmptyItem { .. }
             | Self::ConstantItem { .. }
-            | Self::NothingToEstimate
-            | Self::NotConverged { .. } => "22000",
-            Self::NonFinite { .. } => "22003",
-            Self::OutOfMemory { .. } => "53200",
-            Self::Interrupted { .. } => "57014",
-            Self::RunLockBusy => "55P03",
+            | Self::NothingToEstimate => (Input, "22000"),
+            Self::NotConverged { .. } => (NotConverged, "22000"),
+            Self::NonFinite { .. } => (NotConverged, "22003"),
+            Self::RunLockBusy => (Busy, "55P03"),
+            Self::Interrupted { .. } => (Cancelled, "57014"),
+            Self::OutOfMemory { .. } => (Memory, "53200"),
+            Self::MemoryLimit { .. } => (Memory, "54000"),
         }
     }
 
