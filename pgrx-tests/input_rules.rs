@@ -219,3 +219,62 @@ fn three_pl_on_a_tiny_sample() {
         None => assert!(one::<bool>("SELECT bool_and((params->>'a')::float8 < 1e6) FROM mirt_item_params")),
     }
 }
+
+/// The signature's defaults are the core's (`settings::defaults`, which the command's flags take
+/// too: `the_flags_default_to_the_cores_defaults`), and so are the settings' boot values.
+#[pg_test]
+fn the_signature_s_defaults_and_the_settings_are_the_core_s() {
+    use irt_core::settings::{defaults, Arguments};
+    let d = Arguments::defaults();
+    let text = |s: Option<&str>| s.map(str::to_string);
+    let number = |x: Option<i32>| x.map(|x| x.to_string());
+    let float = |x: Option<f64>| x.map(|x| x.to_string());
+    let expected: Vec<(&str, Option<String>)> = vec![
+        ("model", text(d.model)),
+        ("lookback_days", number(d.lookback_days)),
+        ("linking", text(d.linking)),
+        ("priors", text(d.priors)),
+        ("source", text(d.source)),
+        ("items", text(d.items)),
+        ("max_cycles", number(d.max_cycles)),
+        ("tolerance", float(d.tolerance)),
+        ("quadrature_points", number(d.quadrature_points)),
+        ("threads", number(d.threads)),
+        ("accept_nonconverged", d.accept_nonconverged.map(|b| b.to_string())),
+        ("min_anchors", number(d.min_anchors)),
+        ("min_responses", number(d.min_responses)),
+        ("attempt", text(d.attempt)),
+        ("algorithm", text(d.algorithm)),
+        ("standard_errors", text(d.standard_errors)),
+        ("anchor_drift", text(d.anchor_drift)),
+        ("drift_z", float(d.drift_z)),
+    ];
+    let (names, exprs): (Vec<String>, String) = Spi::connect(|c| {
+        let row = c
+            .select(
+                "SELECT array(SELECT n FROM unnest(p.proargnames, p.proargmodes) AS u(n, m) WHERE m = 'i'),
+                        pg_get_expr(p.proargdefaults, 0)
+                 FROM pg_proc p WHERE p.proname = 'mirt_calibrate'",
+                None,
+                &[],
+            )
+            .unwrap()
+            .first();
+        (row.get::<Vec<String>>(1).unwrap().unwrap(), row.get::<String>(2).unwrap().unwrap())
+    });
+    let exprs: Vec<&str> = exprs.split(", ").collect();
+    assert_eq!(names.len(), exprs.len(), "every argument has a default: {exprs:?}");
+    assert_eq!(names, expected.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>());
+    for ((name, want), expr) in expected.iter().zip(&exprs) {
+        let got = Spi::get_one::<String>(&format!("SELECT ({expr})::text")).unwrap();
+        let same = match (&got, want) {
+            (Some(g), Some(w)) => g == w || g.parse::<f64>().ok().zip(w.parse::<f64>().ok()).is_some_and(|(g, w)| g == w),
+            (None, None) => true,
+            _ => false,
+        };
+        assert!(same, "{name}: the signature says {got:?}, the core {want:?}");
+    }
+    let boot = |name: &str| -> String { one(&format!("SELECT boot_val FROM pg_settings WHERE name = '{name}'")) };
+    assert_eq!(boot("pg_irt.max_answers"), defaults::MAX_ANSWERS.to_string());
+    assert_eq!(boot("pg_irt.max_memory"), defaults::MAX_MEMORY_MB.to_string());
+}

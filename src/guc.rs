@@ -1,14 +1,15 @@
 //! The extension's settings, `pg_irt.*`, registered once at load.
 
+use irt_core::settings::defaults;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 
 /// Upper bound on calibration threads; 0 means the cores available.
 pub static MAX_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// The largest number of answers (rows in the window) a run may load.
-pub static MAX_ANSWERS: GucSetting<i32> = GucSetting::<i32>::new(50_000_000);
+pub static MAX_ANSWERS: GucSetting<i32> = GucSetting::<i32>::new(defaults::MAX_ANSWERS);
 /// The most memory, in MB, a run may be predicted to hold before its fit starts.
-pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(4_096);
+pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(defaults::MAX_MEMORY_MB);
 
 pub fn init() {
     GucRegistry::define_int_guc(

@@ -39,6 +39,11 @@ pub mod defaults {
     pub const STANDARD_ERRORS: &str = "auto";
     pub const ANCHOR_DRIFT: &str = "purify";
     pub const DRIFT_Z: f64 = crate::drift::DEFAULT_THRESHOLD;
+    /// The most answers a run loads (`pg_irt.max_answers`, `pg-irt --max-answers`).
+    pub const MAX_ANSWERS: i32 = 50_000_000;
+    /// The most memory, in MB, a run may be predicted to hold (`pg_irt.max_memory`,
+    /// `pg-irt --max-memory`).
+    pub const MAX_MEMORY_MB: i32 = 4_096;
 }
 
 /// The value of an argument that must not be NULL.
@@ -147,7 +152,7 @@ impl AttemptRule {
 
 /// The arguments as given: None where the caller passed NULL (the extension) or where a
 /// front end has no value (the command fills in [`defaults`] first).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Arguments<'a> {
     pub model: Option<&'a str>,
     pub lookback_days: Option<i32>,

@@ -110,20 +110,24 @@ struct CalibrateArgs {
     /// What to do about drifted anchors: purify (screen, drop the flagged, relink), flag, off.
     #[arg(long, default_value = defaults::ANCHOR_DRIFT)]
     anchor_drift: String,
-    /// The robust |z| of a displacement that flags an anchor.
+    /// The |z| whose two-sided level (1 % at 2.576) an anchor's drift test must reach.
     #[arg(long, default_value_t = defaults::DRIFT_Z, allow_negative_numbers = true)]
     drift_z: f64,
     /// The most answers a run loads (the extension's pg_irt.max_answers).
-    #[arg(long, default_value_t = 50_000_000)]
+    #[arg(long, default_value_t = i64::from(defaults::MAX_ANSWERS))]
     max_answers: i64,
     /// The most memory, in MB, a run may be predicted to hold (the extension's pg_irt.max_memory).
-    #[arg(long, default_value_t = 4_096)]
+    #[arg(long, default_value_t = defaults::MAX_MEMORY_MB as u64)]
     max_memory: u64,
 }
 
 impl CalibrateArgs {
     fn settings(&self) -> Result<Settings, Failure> {
-        Ok(Settings::from_arguments(&Arguments {
+        Ok(Settings::from_arguments(&self.arguments())?)
+    }
+
+    fn arguments(&self) -> Arguments<'_> {
+        Arguments {
             model: Some(&self.model),
             lookback_days: Some(self.lookback_days),
             linking: Some(&self.linking),
@@ -142,7 +146,7 @@ impl CalibrateArgs {
             standard_errors: Some(&self.standard_errors),
             anchor_drift: Some(&self.anchor_drift),
             drift_z: Some(self.drift_z),
-        })?)
+        }
     }
 }
 
@@ -263,4 +267,24 @@ fn on_signal(
         });
     })
     .map_err(|e| Failure::new(Exit::Failed, format!("cannot handle signals: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `pg-irt calibrate` without flags is `mirt_calibrate()` without arguments: the flags'
+    /// defaults are the core's, and so are the limits the extension's settings default to.
+    #[test]
+    fn the_flags_default_to_the_cores_defaults() {
+        let Command::Calibrate(args) = Cli::try_parse_from(["pg-irt", "calibrate"])
+            .unwrap()
+            .command
+        else {
+            panic!("not calibrate");
+        };
+        assert_eq!(args.arguments(), Arguments::defaults());
+        assert_eq!(args.max_answers, i64::from(defaults::MAX_ANSWERS));
+        assert_eq!(args.max_memory, defaults::MAX_MEMORY_MB as u64);
+    }
 }
