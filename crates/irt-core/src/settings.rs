@@ -28,9 +28,10 @@ pub mod defaults {
     pub const PRIORS: &str = "bank";
     pub const SOURCE: &str = "attempt";
     pub const ITEMS: &str = "question";
-    pub const MAX_CYCLES: i32 = 500;
-    pub const TOLERANCE: f64 = 1e-4;
-    pub const QUADRATURE_POINTS: i32 = 61;
+    // The fit's own defaults (mirt's), which a caller of `FitParams` gets too.
+    pub const MAX_CYCLES: i32 = crate::params::DEFAULT_MAX_CYCLES as i32;
+    pub const TOLERANCE: f64 = crate::params::DEFAULT_TOLERANCE;
+    pub const QUADRATURE_POINTS: i32 = crate::params::DEFAULT_QUADRATURE_POINTS as i32;
     pub const ACCEPT_NONCONVERGED: bool = false;
     pub const MIN_ANCHORS: i32 = 5;
     pub const MIN_RESPONSES: i32 = 5;

@@ -17,7 +17,7 @@ use crate::linking::{
 };
 use crate::model::ItemParams;
 use crate::mstep::ItemCounts;
-use crate::params::{FitConfig, FitParams, StandardErrors};
+use crate::params::{FitConfig, FitParams, StandardErrors, DEFAULT_THETA_RANGE};
 use crate::priors::Priors;
 use crate::quadrature::Latent;
 use crate::responses::Responses;
@@ -87,13 +87,14 @@ impl<R: Reporter> Context<'_, R> {
         used: &[bool],
     ) -> Result<FitConfig> {
         let settings = self.settings;
+        let (lower, upper) = DEFAULT_THETA_RANGE;
         let mut params = FitParams::new(settings.model)
             .priors(priors)
             .max_cycles(settings.max_cycles)
             .tolerance(settings.tolerance)
             .algorithm(settings.algorithm)
             .standard_errors(settings.standard_errors)
-            .quadrature(settings.quadrature_points, -6.0, 6.0)
+            .quadrature(settings.quadrature_points, lower, upper)
             .interrupt(self.reporter.interrupt());
         for (j, id) in self.kept.item_ids.iter().enumerate() {
             let start = match previous {
