@@ -254,6 +254,14 @@ pub fn untransform_item(p: ItemPoint, k: &LinkingConstants) -> ItemPoint {
     }
 }
 
+/// The latent distribution on the 'to' scale.
+pub fn transform_latent(l: Latent, k: &LinkingConstants) -> Latent {
+    Latent {
+        mean: k.slope * l.mean + k.intercept,
+        variance: k.slope * k.slope * l.variance,
+    }
+}
+
 /// Puts a 'from' ability (or any point on the θ scale) on the 'to' scale.
 pub fn transform_theta(theta: f64, k: &LinkingConstants) -> f64 {
     k.slope * theta + k.intercept

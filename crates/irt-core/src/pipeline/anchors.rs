@@ -12,8 +12,8 @@ use crate::em::{fit, FitResult, Termination};
 use crate::error::{CoreError, Result};
 use crate::exclusion::Kept;
 use crate::linking::{
-    latent_as_constants, linking_constants, transform_item, untransform_item, ItemPoint,
-    LinkingConstants, LinkingMethod,
+    latent_as_constants, linking_constants, transform_item, transform_latent, untransform_item,
+    ItemPoint, LinkingConstants, LinkingMethod,
 };
 use crate::model::ItemParams;
 use crate::mstep::ItemCounts;
@@ -24,8 +24,8 @@ use crate::responses::Responses;
 use crate::settings::{Linking, Settings};
 
 use super::plan::Plan;
+use super::reporter::{ms_since, Reporter};
 use super::usable::Anchor;
-use super::{linked_latent, ms_since, Reporter};
 
 /// One anchor's screening in one iteration of the purification.
 #[derive(Clone, Debug)]
@@ -404,7 +404,7 @@ fn screen_anchors(
                 .iter()
                 .map(|a| transform_item(point(&result.items[a.item].params), constants))
                 .collect(),
-            linked_latent(result.latent, constants),
+            transform_latent(result.latent, constants),
         )
     };
     let slopes = settings.model.has_item_slopes();

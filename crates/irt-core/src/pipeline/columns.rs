@@ -5,7 +5,8 @@ use crate::alloc;
 use crate::error::Result;
 use crate::item_fit::ItemFit;
 
-use super::{DriftRow, ItemReview};
+use super::anchors::DriftRow;
+use super::review::ItemReview;
 
 /// The written columns of a calibration: per item in `item_ids` order, per user in `user_ids`
 /// order (with `answers_per_user`).

@@ -5,7 +5,6 @@
 //! here, once. `anchors` fits, links and screens the anchors, `review` gives each item its
 //! status, `columns` lays out what is written.
 
-use std::ops::ControlFlow;
 use std::time::Instant;
 
 use rayon::ThreadPool;
@@ -14,103 +13,41 @@ use serde_json::{json, Value};
 mod anchors;
 mod columns;
 mod plan;
+mod reported;
+mod reporter;
 mod review;
 mod usable;
 
 pub use anchors::DriftRow;
 pub use columns::{Columns, DriftColumns, ItemFitColumns};
 pub use plan::AUTO_FIXED_BELOW;
+pub use reported::ReportedItem;
+pub use reporter::{Quiet, Relations, Reporter};
 pub use review::ItemReview;
 // What `calibrate` takes: the window as a front end read it.
 pub use crate::window::Answers;
 
-use anchors::{fit_and_link, last_screening, point, Anchored, Context, FirstFit};
+use anchors::{fit_and_link, last_screening, Anchored, Context, FirstFit};
 use plan::Plan;
+use reported::{finite, reported_items};
+use reporter::ms_since;
 use review::review;
 use usable::usable_anchors;
 
 use crate::alloc;
 use crate::bank::Bank;
-use crate::em::{CycleReport, FitResult, SeStatus};
+use crate::em::{FitResult, SeStatus};
 use crate::error::{CoreError, Result};
 use crate::exclusion::{exclude_items, Excluded};
-use crate::interrupt::Interrupt;
 use crate::item_fit::fit_statistics;
 use crate::layout::Layout;
 use crate::lifecycle::Status;
-use crate::linking::{transform_item, LinkingConstants};
+use crate::linking::{transform_latent, LinkingConstants};
 use crate::memory::RunShape;
-use crate::model::ItemParams;
 use crate::quadrature::Latent;
 use crate::scoring::{score, scoring_grid, Score, ScoreMethod};
 use crate::settings::{Linking, Settings};
 use crate::stats::two_sided_level;
-
-/// The relations a run read, as the database quotes them (they appear in messages).
-pub struct Relations<'a> {
-    pub source: &'a str,
-    pub items: &'a str,
-}
-
-/// How a front end hears of a run as it goes: NOTICEs and WARNINGs in the extension, lines on
-/// stderr for the command.
-pub trait Reporter {
-    fn notice(&mut self, message: &str);
-    fn warning(&mut self, message: &str);
-    /// After every EM cycle, on the calling thread, between parallel sections: where a front end
-    /// checks for cancellation. `Break` ends the run.
-    fn cycle(&mut self, report: &CycleReport) -> ControlFlow<()>;
-    /// Why `cycle` asked to stop, for the error that ends the run.
-    fn interruption(&self) -> String {
-        "cancelled".into()
-    }
-
-    /// What the phases between cycles poll, from any thread (the standard errors, the scores).
-    fn interrupt(&self) -> Interrupt {
-        Interrupt::never()
-    }
-}
-
-/// A reporter that says nothing and never stops a run: for callers without a user to tell
-/// (the accuracy study, tests).
-pub struct Quiet;
-
-impl Reporter for Quiet {
-    fn notice(&mut self, _: &str) {}
-    fn warning(&mut self, _: &str) {}
-    fn cycle(&mut self, _: &CycleReport) -> ControlFlow<()> {
-        ControlFlow::Continue(())
-    }
-}
-
-/// One item of the finished calibration, on the reported scale.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReportedItem {
-    pub params: ItemParams,
-    /// Standard errors of (a, b, c, d), where they could be computed.
-    pub standard_errors: Option<[f64; 4]>,
-    pub fixed: bool,
-    pub n_responses: u64,
-    pub p_value: f64,
-}
-
-impl ReportedItem {
-    /// The `params` column: a, b, c, d, their SEs and whether the item was held fixed.
-    pub fn params_json(&self) -> String {
-        let p = &self.params;
-        let mut entry = json!({
-            "a": finite(p.a), "b": finite(p.b()), "c": finite(p.c), "d": finite(p.d),
-            "fixed": self.fixed,
-        });
-        if let Some([sa, sb, sc, sd]) = self.standard_errors {
-            entry["se_a"] = finite(sa);
-            entry["se_b"] = finite(sb);
-            entry["se_c"] = finite(sc);
-            entry["se_d"] = finite(sd);
-        }
-        entry.to_string()
-    }
-}
 
 /// Milliseconds of the phases the core runs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -312,18 +249,6 @@ impl Calibration {
     }
 }
 
-fn finite(x: f64) -> Value {
-    if x.is_finite() {
-        json!(x)
-    } else {
-        Value::Null
-    }
-}
-
-fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
 /// Runs a calibration of `answers` under `settings`, on `pool`; refuses before the fit when the
 /// run would hold more than `max_memory` bytes.
 pub fn calibrate(
@@ -493,7 +418,7 @@ pub fn calibrate(
     )?;
 
     Ok(Calibration {
-        latent: linked_latent(result.latent, &applied),
+        latent: transform_latent(result.latent, &applied),
         constants,
         n_anchors: anchors.len(),
         anchors_used: anchors
@@ -527,57 +452,4 @@ pub fn calibrate(
         priors_used: plan.priors_record,
         settings,
     })
-}
-
-/// Every item on the reported scale: (a/A, A·b + B, c), SEs scaled alike; d* = −a*·b*.
-fn reported_items(result: &FitResult, k: &LinkingConstants) -> Result<Vec<ReportedItem>> {
-    let items = alloc::collect(
-        result
-            .items
-            .iter()
-            .zip(&result.item_stats)
-            .map(|(est, stats)| {
-                let t = transform_item(point(&est.params), k);
-                let standard_errors = est.covariance.map(|c| {
-                    let (a, b) = (est.params.a, est.params.b());
-                    // d* = −(a/A)(A·b + B) = −a·b − a·B/A: gradient (−b − B/A, −a) in (a, b); the
-                    // constants' own uncertainty is not added.
-                    let (ga, gb) = (-b - k.intercept / k.slope, -a);
-                    let se_d = (ga * ga * c[0][0] + 2.0 * ga * gb * c[0][1] + gb * gb * c[1][1])
-                        .max(0.0)
-                        .sqrt();
-                    [
-                        c[0][0].sqrt() / k.slope,
-                        c[1][1].sqrt() * k.slope,
-                        c[2][2].sqrt(),
-                        se_d,
-                    ]
-                });
-                ReportedItem {
-                    params: ItemParams::from_irt(t.a, t.b, t.c),
-                    standard_errors,
-                    fixed: est.fixed,
-                    n_responses: stats.n,
-                    p_value: stats.p_value(),
-                }
-            }),
-        "the item rows",
-    )?;
-    if items
-        .iter()
-        .any(|i| !(i.params.a.is_finite() && i.params.b().is_finite()))
-    {
-        return Err(CoreError::NonFinite {
-            what: "item parameter",
-        });
-    }
-    Ok(items)
-}
-
-/// The latent distribution on the linked scale.
-fn linked_latent(l: Latent, k: &LinkingConstants) -> Latent {
-    Latent {
-        mean: k.slope * l.mean + k.intercept,
-        variance: k.slope * k.slope * l.variance,
-    }
 }

@@ -11,8 +11,8 @@ use crate::lifecycle::{self, Evidence, Status};
 use crate::settings::Settings;
 
 use super::anchors::{last_screening, DriftRow};
+use super::reported::ReportedItem;
 use super::usable::{Anchor, HeldOut};
-use super::ReportedItem;
 
 /// One item's fit and status after the run.
 #[derive(Clone, Debug)]

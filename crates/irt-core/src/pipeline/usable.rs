@@ -10,7 +10,7 @@ use crate::exclusion::Excluded;
 use crate::model::ItemParams;
 use crate::settings::{Linking, Settings};
 
-use super::{Relations, Reporter};
+use super::reporter::{Relations, Reporter};
 
 /// An anchor of this run: its item index, id and stored parameters.
 #[derive(Clone, Debug)]
