@@ -25,6 +25,7 @@
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::error::{CoreError, Result};
+use crate::linalg::{det_2x2, inverse_2x2, positive_definite_2x2};
 use crate::linking::{quadrature, ItemCovariance, ItemPoint};
 use crate::model::ItemParams;
 use crate::mstep::ItemCounts;
@@ -81,6 +82,17 @@ pub struct Pull {
     pub covariance: [[f64; 2]; 2],
 }
 
+impl Pull {
+    /// The pull, where every number of it is finite.
+    fn finite(step: [f64; 2], covariance: [[f64; 2]; 2]) -> Option<Self> {
+        let finite = step
+            .iter()
+            .chain(covariance.iter().flatten())
+            .all(|x| x.is_finite());
+        finite.then_some(Self { step, covariance })
+    }
+}
+
 /// The pull on an item from its expected `counts`: one Newton step I⁻¹g from `stored` (on the
 /// fit's own scale) and its covariance I⁻¹; `slope`
 /// is the link's A (θ_anchor = A·θ_fit + B), which turns the fit's b into the anchors'. None
@@ -88,14 +100,15 @@ pub struct Pull {
 pub fn pull(counts: &ItemCounts, stored: &ItemParams, slopes: bool, slope: f64) -> Option<Pull> {
     let d = counts.log_lik(stored, false);
     let (a, intercept) = (stored.a, stored.d);
-    // (ln a, b) = (ln a, −d/a) on the fit's scale, then b times A on the anchors'.
-    let jacobian = [[1.0 / a, 0.0], [slope * intercept / (a * a), -slope / a]];
+    // The Jacobian of (ln a, b) = (ln a, −d/a) on the fit's scale, b then times A on the
+    // anchors'.
+    let m = [[1.0 / a, 0.0], [slope * intercept / (a * a), -slope / a]];
     let (step, cov) = if slopes {
         let info = [
             [-d.hess[0][0], -d.hess[0][1]],
             [-d.hess[1][0], -d.hess[1][1]],
         ];
-        let inverse = inverse_2x2(info)?;
+        let inverse = invert(info)?;
         let step = [
             inverse[0][0] * d.grad[0] + inverse[0][1] * d.grad[1],
             inverse[1][0] * d.grad[0] + inverse[1][1] * d.grad[1],
@@ -108,7 +121,6 @@ pub fn pull(counts: &ItemCounts, stored: &ItemParams, slopes: bool, slope: f64) 
         }
         ([0.0, d.grad[1] / info], [[0.0, 0.0], [0.0, 1.0 / info]])
     };
-    let m = jacobian;
     let step = [
         m[0][0] * step[0] + m[0][1] * step[1],
         m[1][0] * step[0] + m[1][1] * step[1],
@@ -122,11 +134,7 @@ pub fn pull(counts: &ItemCounts, stored: &ItemParams, slopes: bool, slope: f64) 
                 .sum();
         }
     }
-    let finite = step
-        .iter()
-        .chain(covariance.iter().flatten())
-        .all(|x| x.is_finite());
-    finite.then_some(Pull { step, covariance })
+    Pull::finite(step, covariance)
 }
 
 /// The displacement of an estimated anchor: `new` (its estimate on the anchors' scale) less
@@ -156,22 +164,12 @@ pub fn estimated_pull(
             [[0.0, 0.0], [0.0, slope * slope * v[1][1]]],
         )
     };
-    let finite = step
-        .iter()
-        .chain(covariance.iter().flatten())
-        .all(|x| x.is_finite());
-    finite.then_some(Pull { step, covariance })
+    Pull::finite(step, covariance)
 }
 
-/// The inverse of a positive definite 2×2 matrix; None otherwise.
-fn inverse_2x2(m: [[f64; 2]; 2]) -> Option<[[f64; 2]; 2]> {
-    let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
-    (m[0][0] > 0.0 && det > 0.0 && det.is_finite()).then(|| {
-        [
-            [m[1][1] / det, -m[0][1] / det],
-            [-m[1][0] / det, m[0][0] / det],
-        ]
-    })
+/// The inverse of a positive definite 2×2 matrix with a finite determinant; None otherwise.
+fn invert(m: [[f64; 2]; 2]) -> Option<[[f64; 2]; 2]> {
+    (positive_definite_2x2(&m) && det_2x2(&m).is_finite()).then(|| inverse_2x2(&m))
 }
 
 /// What the screening knows of one anchor.
@@ -322,7 +320,7 @@ fn score_test(checks: &mut [AnchorCheck], anchors: &[Evidence], slopes: bool, th
         let v = centred(&step);
         let check = &mut checks[i];
         let (chi2, df) = if slopes {
-            let Some(inverse) = inverse_2x2(cov) else {
+            let Some(inverse) = invert(cov) else {
                 continue;
             };
             let q = v[0] * (inverse[0][0] * v[0] + inverse[0][1] * v[1])

@@ -74,6 +74,25 @@ fn dot_interleaved(row: &[f64], panel: &[f64]) -> [f64; PANEL] {
     acc
 }
 
+/// The determinant of a 2×2 matrix.
+pub fn det_2x2(m: &[[f64; 2]; 2]) -> f64 {
+    m[0][0] * m[1][1] - m[0][1] * m[1][0]
+}
+
+/// Whether a symmetric 2×2 matrix is positive definite.
+pub fn positive_definite_2x2(m: &[[f64; 2]; 2]) -> bool {
+    m[0][0] > 0.0 && det_2x2(m) > 0.0
+}
+
+/// The inverse of an invertible 2×2 matrix.
+pub fn inverse_2x2(m: &[[f64; 2]; 2]) -> [[f64; 2]; 2] {
+    let det = det_2x2(m);
+    [
+        [m[1][1] / det, -m[0][1] / det],
+        [-m[1][0] / det, m[0][0] / det],
+    ]
+}
+
 /// Factors `m` (n × n, row-major) in place into its lower Cholesky factor; None when `m` is
 /// not positive definite. Only the lower triangle is read; the upper is left untouched.
 ///

@@ -17,6 +17,7 @@
 use std::sync::OnceLock;
 
 pub use crate::error::LinkingError;
+use crate::linalg::{det_2x2, inverse_2x2, positive_definite_2x2};
 use crate::quadrature::Latent;
 
 /// Item parameters on one scale: logistic, no D (P = c + (1-c)/(1+exp(-a(θ-b)))).
@@ -520,7 +521,7 @@ impl CurveFit {
     /// Implicit function theorem: the optimum solves ∇F(A, B; θ_from) = 0, so
     /// ∂(A, B)/∂θ_i = −H⁻¹ · ∂²F/∂(A, B)∂θ_i.
     fn jacobian(&self, from: &[ItemPoint], to: &[ItemPoint]) -> Vec<ItemJacobian> {
-        let inverse = inverse2(&self.at_optimum.hess);
+        let inverse = inverse_2x2(&self.at_optimum.hess);
         cross_derivatives(self.method, from, to, self.x)
             .iter()
             .map(|m| {
@@ -803,7 +804,7 @@ fn minimise(
 }
 
 fn strict_minimum(x: [f64; 2], at: Criterion) -> Result<([f64; 2], Criterion), LinkingError> {
-    if positive_definite(&at.hess) {
+    if positive_definite_2x2(&at.hess) {
         Ok((x, at))
     } else {
         Err(LinkingError::NoConvergence)
@@ -824,12 +825,12 @@ fn trust_limited(x: [f64; 2], direction: [f64; 2]) -> [f64; 2] {
 /// Newton direction −H⁻¹g, with H shifted by μI when it is not positive
 /// definite so the direction is always a descent direction.
 fn descent_direction(at: &Criterion) -> [f64; 2] {
-    let h = if positive_definite(&at.hess) {
+    let h = if positive_definite_2x2(&at.hess) {
         at.hess
     } else {
         levenberg_shift(&at.hess)
     };
-    let inv = inverse2(&h);
+    let inv = inverse_2x2(&h);
     [
         -(inv[0][0] * at.grad[0] + inv[0][1] * at.grad[1]),
         -(inv[1][0] * at.grad[0] + inv[1][1] * at.grad[1]),
@@ -840,7 +841,7 @@ fn descent_direction(at: &Criterion) -> [f64; 2] {
 /// relative to the spectrum), the smallest shift that makes H usable.
 fn levenberg_shift(h: &[[f64; 2]; 2]) -> [[f64; 2]; 2] {
     let half_trace = 0.5 * (h[0][0] + h[1][1]);
-    let det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
+    let det = det_2x2(h);
     let radius = (half_trace * half_trace - det).max(0.0).sqrt();
     let (low, high) = (half_trace - radius, half_trace + radius);
     let mu = -low + 1e-3 * low.abs().max(high.abs()).max(f64::MIN_POSITIVE.sqrt());
@@ -877,19 +878,6 @@ fn line_search(
 
 fn norm(v: [f64; 2]) -> f64 {
     v[0].hypot(v[1])
-}
-
-fn positive_definite(h: &[[f64; 2]; 2]) -> bool {
-    h[0][0] > 0.0 && h[0][0] * h[1][1] - h[0][1] * h[1][0] > 0.0
-}
-
-/// Inverse of a 2x2 matrix; only called on positive-definite matrices.
-fn inverse2(h: &[[f64; 2]; 2]) -> [[f64; 2]; 2] {
-    let det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
-    [
-        [h[1][1] / det, -h[0][1] / det],
-        [-h[1][0] / det, h[0][0] / det],
-    ]
 }
 
 // ---------------------------------------------------------------------------
