@@ -382,7 +382,8 @@ fn screen_anchors(
     settings: &Settings,
 ) -> Vec<AnchorCheck> {
     let fixed = linking == Linking::Fixed;
-    let (new, population): (Vec<ItemPoint>, Latent) = if fixed {
+    // Fixed anchors define the scale: the fit's is the anchors', and the link is the identity.
+    let (new, population, link): (Vec<ItemPoint>, Latent, LinkingConstants) = if fixed {
         (
             anchors
                 .iter()
@@ -397,6 +398,7 @@ fn screen_anchors(
                 })
                 .collect(),
             result.latent,
+            LinkingConstants::IDENTITY,
         )
     } else {
         (
@@ -405,15 +407,10 @@ fn screen_anchors(
                 .map(|a| transform_item(point(&result.items[a.item].params), constants))
                 .collect(),
             transform_latent(result.latent, constants),
+            *constants,
         )
     };
     let slopes = settings.model.has_item_slopes();
-    // Fixed anchors define the scale: the fit's is the anchors'.
-    let link = if fixed {
-        LinkingConstants::IDENTITY
-    } else {
-        *constants
-    };
     let evidence: Vec<Evidence> = anchors
         .iter()
         .zip(new)
