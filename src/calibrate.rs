@@ -1,20 +1,21 @@
-//! `mirt_calibrate`: arguments checked, the window and the bank read, the core's pipeline run,
-//! the result written — all in the caller's transaction.
+//! `mirt_calibrate`: arguments checked, then the store's run (lock, read, calibrate, write)
+//! through SPI — all in the caller's transaction.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use irt_core::pipeline::{calibrate, Calibration, Relations, Reporter};
+use irt_core::pipeline::{Calibration, Reporter};
 use irt_core::settings::{Arguments, Settings};
 use irt_core::{CoreError, CycleReport, Interrupt};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
-use crate::errors::{raise, raise_core, spi_failed, OrRaise};
-use crate::load::{read_answers, read_bank, resolve};
+use irt_store::Front;
+
+use crate::errors::{raise, raise_core, OrRaise};
 use crate::memory::TrimOnExit;
 use crate::panics;
-use crate::write::{extension_schema, write_run, Written};
+use crate::session::Spi;
 
 /// The run's progress as NOTICEs and WARNINGs; cancellation checked after every EM cycle.
 struct Messages;
@@ -138,13 +139,6 @@ pub fn mirt_calibrate(
 /// run's id.
 fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
     let threads = crate::guc::threads(settings.threads);
-    let locked = Spi::get_one::<bool>(irt_store::RUN_LOCK)
-        .ok()
-        .flatten()
-        .unwrap_or(false);
-    if !locked {
-        raise_core(CoreError::RunLockBusy);
-    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -156,45 +150,23 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
                 None,
             )
         });
-    let t = Instant::now();
-    let (answers, bank, source, items, statements) = Spi::connect(|client| {
-        let source = resolve(client, &settings.source, "source");
-        let items = resolve(client, &settings.items, "items");
-        let answers = read_answers(
-            client,
-            &source,
-            settings.lookback_days,
-            settings.attempt,
-            &pool,
-        );
-        // Read without linking too: the bank's other known parameters are start values.
-        let mut bank = read_bank(client, &items);
-        let statements = irt_store::Statements::new(&extension_schema(client));
-        let flagged = client
-            .select(&statements.flagged_anchors, None, &[])
-            .unwrap_or_else(|e| spi_failed(e));
-        for row in flagged {
-            let text = |i| row.get::<String>(i).ok().flatten().unwrap_or_default();
-            let number = |i| row.get::<f64>(i).ok().flatten().unwrap_or(f64::NAN);
-            bank.flagged_in(text(1), text(2), number(3), number(4), number(5));
-        }
-        (answers, bank, source.quoted, items.quoted, statements)
-    });
-    let load_ms = t.elapsed().as_secs_f64() * 1e3;
-    let relations = Relations {
-        source: &source,
-        items: &items,
+    let front = Front {
+        written_by: "extension",
+        version: env!("CARGO_PKG_VERSION"),
+        threads,
+        max_answers: i64::from(crate::guc::MAX_ANSWERS.get()),
+        max_memory: crate::guc::MAX_MEMORY_MB.get() as u128 * 1_048_576,
     };
-    let max_memory = crate::guc::MAX_MEMORY_MB.get() as u128 * 1_048_576;
-    let calibration = calibrate(
-        answers,
-        &bank,
-        settings,
-        &relations,
-        &pool,
-        &mut Messages,
-        max_memory,
-    )
+    let done = pgrx::spi::Spi::connect_mut(|client| {
+        irt_store::run(
+            &mut Spi { client },
+            settings,
+            &front,
+            &pool,
+            &mut Messages,
+            started,
+        )
+    })
     .unwrap_or_else(|e| {
         // A phase stopped for PostgreSQL's pending cancel: raise that (57014 in its own
         // words, a timeout or a cancel) rather than ours.
@@ -203,18 +175,14 @@ fn run(settings: Settings, started: Instant) -> (Calibration, f64, String) {
         }
         raise_core(e)
     });
-    let written = Written {
-        source: &source,
-        items: &items,
-        statements: &statements,
-        threads,
-        load_ms,
-    };
-    let run_id = write_run(&calibration, &written, started);
     notice!(
         "Calibration upsert completed: {} items, {} abilities",
-        calibration.item_ids.len(),
-        calibration.user_ids.len()
+        done.calibration.item_ids.len(),
+        done.calibration.user_ids.len()
     );
-    (calibration, started.elapsed().as_secs_f64() * 1e3, run_id)
+    (
+        done.calibration,
+        started.elapsed().as_secs_f64() * 1e3,
+        done.run_id,
+    )
 }

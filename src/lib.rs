@@ -17,7 +17,7 @@ mod panics;
 mod report;
 mod scan;
 mod schedule;
-mod write;
+mod session;
 
 ::pgrx::pg_module_magic!(name, version);
 

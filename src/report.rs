@@ -7,7 +7,7 @@ use pgrx::PgSqlErrorCode;
 
 use crate::errors::{raise, spi_failed};
 use crate::panics;
-use crate::write::extension_schema;
+use crate::session::extension_schema;
 
 /// The report of run `run_id`, or of the latest run when NULL. A run that is not recorded (a
 /// failed run writes nothing) still gets a page that says so.

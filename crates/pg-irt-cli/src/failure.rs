@@ -37,6 +37,8 @@ pub struct Failure {
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
+    /// The server's SQLSTATE, when the server refused a statement.
+    pub sqlstate: Option<String>,
 }
 
 impl Failure {
@@ -46,6 +48,7 @@ impl Failure {
             message: message.into(),
             detail: None,
             hint: None,
+            sqlstate: None,
         }
     }
 
@@ -84,6 +87,7 @@ impl From<CoreError> for Failure {
             message: e.to_string(),
             detail: e.detail(),
             hint: e.hint().map(str::to_string),
+            sqlstate: None,
         }
     }
 }
@@ -128,6 +132,7 @@ impl From<tokio_postgres::Error> for Failure {
             message: db.message().to_string(),
             detail: db.detail().map(str::to_string),
             hint: db.hint().map(str::to_string),
+            sqlstate: Some(code.code().to_string()),
         }
     }
 }

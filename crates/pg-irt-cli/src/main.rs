@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use irt_core::settings::{defaults, Arguments, Settings};
+use tokio::runtime::Runtime;
 
 use failure::{Exit, Failure};
 
@@ -156,7 +157,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .map_err(|e| Failure::new(Exit::Failed, format!("cannot start the runtime: {e}")))
-        .and_then(|runtime| runtime.block_on(run(cli.command)));
+        .and_then(|runtime| run(cli.command, &runtime));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -166,35 +167,34 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<(), Failure> {
+/// Connects and runs the command; statements wait on `runtime`, which also drives the
+/// connection's task.
+fn run(command: Command, runtime: &Runtime) -> Result<(), Failure> {
     // Arguments are checked before connecting.
     let settings = match &command {
         Command::Calibrate(args) => Some(args.settings()?),
         Command::Migrate { .. } | Command::Report { .. } => None,
     };
     let target = connect::from_env().map_err(|e| Failure::new(Exit::Connection, e))?;
-    let (mut client, connection) =
-        target
-            .config
-            .connect(target.tls.clone())
-            .await
-            .map_err(|e| match Failure::from(e) {
-                f if f.exit == Exit::Failed => Failure {
-                    exit: Exit::Connection,
-                    ..f
-                },
-                f => f,
-            })?;
+    let (mut client, connection) = runtime
+        .block_on(target.config.connect(target.tls.clone()))
+        .map_err(|e| match Failure::from(e) {
+            f if f.exit == Exit::Failed => Failure {
+                exit: Exit::Connection,
+                ..f
+            },
+            f => f,
+        })?;
     // The connection's own task: it runs whenever the run waits on the database.
-    tokio::spawn(connection);
+    runtime.spawn(connection);
     match command {
         Command::Migrate { schema } => {
-            let quoted = migrate::migrate(&mut client, &schema).await?;
+            let quoted = runtime.block_on(migrate::migrate(&mut client, &schema))?;
             eprintln!("NOTICE:  result tables, view and health function ready in schema {quoted}");
             Ok(())
         }
         Command::Report { run_id, output } => {
-            let page = report::report(&client, run_id.as_deref()).await?;
+            let page = runtime.block_on(report::report(&client, run_id.as_deref()))?;
             match output {
                 Some(path) => std::fs::write(&path, page).map_err(|e| {
                     Failure::new(
@@ -216,7 +216,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 max_answers: args.max_answers,
                 max_memory: u128::from(args.max_memory) * 1_048_576,
             };
-            let done = calibrate::run(&mut client, settings, limits, signalled).await?;
+            let done = calibrate::run(runtime, &mut client, settings, limits, signalled)?;
             let c = &done.calibration;
             eprintln!(
                 "NOTICE:  Calibration upsert completed: {} items, {} abilities",

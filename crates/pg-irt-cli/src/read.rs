@@ -1,55 +1,20 @@
-//! Reading the window with `COPY … TO STDOUT (FORMAT binary)` and the bank with a query, inside
-//! the run's transaction. The relations are resolved and checked, the queries built and the rows
-//! judged by the core (`irt_core::source`, `irt_core::bank`), as in the extension.
+//! Reading the window with `COPY … TO STDOUT (FORMAT binary)` inside the run's transaction. The
+//! source is checked, the query built and the rows judged by the core (`irt_core::source`,
+//! `irt_core::window`), as in the extension.
 
 use std::error::Error;
 
 use futures_util::{pin_mut, TryStreamExt};
-use irt_core::bank::{Bank, BankRow};
 use irt_core::pipeline::Answers;
 use irt_core::settings::Settings;
-use irt_core::source::{bank_query, Relation};
+use irt_core::source::Relation;
 use irt_core::window::{Correct, RawId, Window};
-use irt_core::CoreError;
 use rayon::ThreadPool;
 use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::Transaction;
 
 use crate::failure::Failure;
-
-/// A relation named by the caller, resolved with the search_path, with its columns' types.
-pub async fn resolve(
-    tx: &Transaction<'_>,
-    name: &str,
-    role: &'static str,
-) -> Result<Relation, Failure> {
-    let quoted: Option<String> = match tx.query_one(irt_store::RESOLVE_RELATION, &[&name]).await {
-        Ok(row) => row.get(0),
-        Err(e) if e.as_db_error().is_some() => {
-            return Err(CoreError::InvalidRelationName {
-                role,
-                name: name.into(),
-            }
-            .into())
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let Some(quoted) = quoted else {
-        return Err(CoreError::MissingRelation {
-            role,
-            name: name.into(),
-        }
-        .into());
-    };
-    let columns: Vec<(String, String)> = tx
-        .query(irt_store::RELATION_COLUMNS, &[&quoted])
-        .await?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-    Ok(Relation::new(quoted, columns))
-}
 
 /// A timestamp's microseconds since 2000, as stored: attempt times only order a user's
 /// attempts at an item.
@@ -140,20 +105,4 @@ fn raw_id(
     } else {
         row.try_get::<Option<&str>>(column)?.map(RawId::Text)
     })
-}
-
-/// Known parameters from the item bank; warnings go to `warn`.
-pub async fn read_bank(
-    tx: &Transaction<'_>,
-    items: &Relation,
-    warn: impl FnMut(String),
-) -> Result<Bank, Failure> {
-    items.check_bank()?;
-    let rows = tx.query(bank_query(&items.quoted).as_str(), &[]).await?;
-    let rows = rows.iter().map(|row| BankRow {
-        id: row.get(0),
-        anchor: row.get(1),
-        irt: row.get::<_, Option<serde_json::Value>>(2),
-    });
-    Ok(Bank::from_rows(rows, &items.quoted, warn))
 }
