@@ -62,7 +62,7 @@ done <<'RULES'
 --lookback-days|0|lookback_days must be between 1 and 36500, got 0
 --lookback-days|-7|lookback_days must be between 1 and 36500, got -7
 --lookback-days|100000|lookback_days must be between 1 and 36500, got 100000
---linking|magic|unknown linking method "magic"; valid methods are mean_mean, mean_sigma, haebara, stocking_lord, fixed, none
+--linking|magic|invalid setting linking: unknown linking method "magic"; valid methods are mean_mean, mean_sigma, haebara, stocking_lord, fixed, none
 --priors|flat|invalid setting priors: unknown priors "flat"; valid priors are default, none
 --max-cycles|0|max_cycles must be between 1 and 100000, got 0
 --max-cycles|1000000|max_cycles must be between 1 and 100000, got 1000000
@@ -74,9 +74,9 @@ done <<'RULES'
 --threads|0|threads must be between 1 and 1024, got 0
 --min-anchors|0|min_anchors must be between 1 and 1000000, got 0
 --min-responses|-1|min_responses must be between 1 and 1000000, got -1
---attempt|middle|unknown attempt rule "middle"; valid rules are first, last
+--attempt|middle|invalid setting attempt: unknown attempt rule "middle"; valid rules are first, last
 --algorithm|newton|invalid setting algorithm: unknown algorithm "newton"; valid algorithms are squarem, em, mirt
---standard-errors|exact|invalid setting standard_errors: unknown standard errors "exact"; valid are auto, full, item, none
+--standard-errors|exact|invalid setting standard_errors: unknown standard errors "exact"; valid values are auto, full, item, none
 RULES
 out=$("$PG_IRT" calibrate --model ' 2pl ' --linking ' Stocking_Lord' --priors DEFAULT --attempt ' First' --algorithm SQUAREM --standard-errors ' ITEM' \
       --threads 1 --source nope 2>&1) && code=0 || code=$?

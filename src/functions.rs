@@ -21,13 +21,7 @@ const PRIOR_MEAN: std::ops::RangeInclusive<f64> = -100.0..=100.0;
 const PRIOR_SD_MAX: f64 = 100.0;
 
 fn method(name: &str) -> LinkingMethod {
-    LinkingMethod::parse(name).unwrap_or_else(|| {
-        let valid: Vec<&str> = LinkingMethod::ALL.iter().map(|m| m.name()).collect();
-        invalid_argument(format!(
-            "unknown linking method \"{name}\"; valid methods are {}",
-            valid.join(", ")
-        ))
-    })
+    LinkingMethod::parse(name).or_raise()
 }
 
 /// The elements of an array argument, none of them NULL, copied into memory allocated

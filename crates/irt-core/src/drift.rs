@@ -24,12 +24,12 @@
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use crate::error::{CoreError, Result};
 use crate::linalg::{det_2x2, inverse_2x2, positive_definite_2x2};
-use crate::linking::{quadrature, ItemCovariance, ItemPoint};
+use crate::linking::{ItemCovariance, ItemPoint};
 use crate::model::ItemParams;
 use crate::mstep::ItemCounts;
-use crate::quadrature::Latent;
+use crate::names::named;
+use crate::quadrature::{gauss_hermite, Latent};
 use crate::stats::{median, robust_spread, two_sided_level};
 
 /// The default threshold: the two-sided 1 % point of the normal.
@@ -50,28 +50,11 @@ pub enum AnchorDrift {
     Off,
 }
 
-impl AnchorDrift {
-    pub fn parse(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "purify" => Ok(Self::Purify),
-            "flag" => Ok(Self::Flag),
-            "off" => Ok(Self::Off),
-            _ => Err(CoreError::InvalidArgument {
-                message: format!(
-                    "unknown anchor_drift \"{s}\"; valid values are purify, flag, off"
-                ),
-            }),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Purify => "purify",
-            Self::Flag => "flag",
-            Self::Off => "off",
-        }
-    }
-}
+named!(AnchorDrift, "anchor_drift", "anchor_drift", "values", {
+    Purify => "purify",
+    Flag => "flag",
+    Off => "off",
+});
 
 /// Where the window's answers pull an anchor from its stored parameters, on the anchors'
 /// scale, in (ln a, b), and the covariance of that displacement (zero in ln a where the model
@@ -362,7 +345,7 @@ fn robust_z(checks: &mut [AnchorCheck], slopes: bool, threshold: f64) {
 /// sqrt(∫ (P_new − P_stored)² dG), G the population on the anchors' scale, by the linking's
 /// Gauss–Hermite rule (equateIRT's 30 points, computed once).
 fn area_between(stored: &ItemPoint, new: &ItemPoint, population: Latent) -> f64 {
-    let (nodes, weights) = quadrature();
+    let (nodes, weights) = gauss_hermite();
     let sd = population.variance.sqrt();
     nodes
         .iter()
@@ -382,7 +365,7 @@ fn curve(p: &ItemPoint, theta: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linking::normal_quadrature;
+    use crate::quadrature::normal_quadrature;
     use crate::quadrature::Grid;
     use crate::simulate::Rng;
     use ndarray::ArrayView1;

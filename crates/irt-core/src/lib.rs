@@ -27,6 +27,8 @@ pub mod memory;
 mod mirt_compat;
 pub mod model;
 pub mod mstep;
+mod names;
+mod optimise;
 pub mod params;
 pub mod pipeline;
 pub mod priors;

@@ -4,6 +4,7 @@
 //! (a, d) is what the estimator works in (as mirt does); b = −d/a is reported beside it.
 
 use crate::error::{CoreError, Result};
+use crate::names::named;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ItemModel {
@@ -16,32 +17,14 @@ pub enum ItemModel {
     ThreePL,
 }
 
+named!(ItemModel, "model", "model", "models", {
+    Rasch => "Rasch",
+    OnePL => "1PL",
+    TwoPL => "2PL",
+    ThreePL => "3PL",
+});
+
 impl ItemModel {
-    pub const ALL: [ItemModel; 4] = [Self::Rasch, Self::OnePL, Self::TwoPL, Self::ThreePL];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Rasch => "Rasch",
-            Self::OnePL => "1PL",
-            Self::TwoPL => "2PL",
-            Self::ThreePL => "3PL",
-        }
-    }
-
-    /// Case-insensitive; the error lists the valid names.
-    pub fn parse(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| CoreError::InvalidSetting {
-                field: "model",
-                reason: format!(
-                    "unknown model \"{s}\"; valid models are {}",
-                    Self::ALL.map(|m| m.name()).join(", ")
-                ),
-            })
-    }
-
     /// Why an anchor with stored parameters `p` cannot anchor a calibration of this model, if it
     /// cannot: linking compares its stored curve with the new one, and a curve with a lower
     /// asymptote c > 0 is one a model without guessing never draws (the 2PL nearest to it would
@@ -72,6 +55,25 @@ impl ItemModel {
     /// Slopes estimated item by item.
     pub fn has_item_slopes(self) -> bool {
         matches!(self, Self::TwoPL | Self::ThreePL)
+    }
+}
+
+/// One item's parameters in the IRT form, on one scale: logistic, no D
+/// (P = c + (1-c)/(1+exp(-a(θ-b)))); what linking and the drift screening compare.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ItemPoint {
+    /// Discrimination (slope); must be positive.
+    pub a: f64,
+    /// Difficulty (location).
+    pub b: f64,
+    /// Lower asymptote (guessing); 0 for 1PL/2PL items.
+    pub c: f64,
+}
+
+impl ItemPoint {
+    /// P(θ) in this form (linking's curves).
+    pub fn prob(&self, theta: f64) -> f64 {
+        self.c + (1.0 - self.c) * logistic(self.a * (theta - self.b))
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::error::{CoreError, Result};
 use crate::interrupt::Interrupt;
 use crate::model::{ItemModel, ItemParams};
+use crate::names::named;
 use crate::priors::Priors;
 use crate::quadrature::Grid;
 
@@ -28,31 +29,11 @@ pub enum Algorithm {
     MirtCompatible,
 }
 
-impl Algorithm {
-    pub const ALL: [Algorithm; 3] = [Self::Squarem, Self::Em, Self::MirtCompatible];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Squarem => "squarem",
-            Self::Em => "em",
-            Self::MirtCompatible => "mirt",
-        }
-    }
-
-    /// Case-insensitive; the error lists the valid names.
-    pub fn parse(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| CoreError::InvalidSetting {
-                field: "algorithm",
-                reason: format!(
-                    "unknown algorithm \"{s}\"; valid algorithms are {}",
-                    Self::ALL.map(|a| a.name()).join(", ")
-                ),
-            })
-    }
-}
+named!(Algorithm, "algorithm", "algorithm", "algorithms", {
+    Squarem => "squarem",
+    Em => "em",
+    MirtCompatible => "mirt",
+});
 
 /// How the standard errors are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,31 +52,14 @@ pub enum StandardErrors {
 /// (2,000 2PL items) is 256 MB and a few seconds; the cost grows with the cube.
 pub const AUTO_FULL_PARAMETERS: usize = 4_000;
 
+named!(StandardErrors, "standard_errors", "standard errors", "values", {
+    Auto => "auto",
+    Full => "full",
+    Item => "item",
+    None => "none",
+});
+
 impl StandardErrors {
-    pub const ALL: [Self; 4] = [Self::Auto, Self::Full, Self::Item, Self::None];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Full => "full",
-            Self::Item => "item",
-            Self::None => "none",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| CoreError::InvalidSetting {
-                field: "standard_errors",
-                reason: format!(
-                    "unknown standard errors \"{s}\"; valid are {}",
-                    Self::ALL.map(|m| m.name()).join(", ")
-                ),
-            })
-    }
-
     /// The mode for `n` estimated parameters: `Full`, `Item` or `None`.
     pub fn resolve(self, n: usize) -> Self {
         match self {

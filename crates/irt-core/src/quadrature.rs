@@ -1,5 +1,8 @@
 //! The rectangular quadrature of mirt: equally spaced nodes on [−6, 6] weighted by a normal
 //! density and normalised to sum to one; for scoring, a grid that covers the latent distribution.
+//! And the Gauss–Hermite rule of equateIRT for linking's and drift's integrals over N(0, 1).
+
+use std::sync::OnceLock;
 
 use crate::error::{CoreError, Result};
 
@@ -107,6 +110,101 @@ pub fn log_sum_exp(x: &[f64]) -> f64 {
         return max;
     }
     max + x.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+// ---------------------------------------------------------------------------
+// Gauss–Hermite rule: linking's and drift's integrals over the anchors' N(0, 1)
+// ---------------------------------------------------------------------------
+
+/// Number of Gauss–Hermite points of linking's and drift's integrals over N(0, 1), matching
+/// equateIRT's default `nq = 30`.
+pub const GAUSS_HERMITE_POINTS: usize = 30;
+
+/// The Gauss–Hermite rule of [`GAUSS_HERMITE_POINTS`] for N(0, 1), computed once per process.
+pub(crate) fn gauss_hermite() -> &'static (Vec<f64>, Vec<f64>) {
+    static RULE: OnceLock<(Vec<f64>, Vec<f64>)> = OnceLock::new();
+    RULE.get_or_init(|| normal_quadrature(GAUSS_HERMITE_POINTS))
+}
+
+/// Gauss–Hermite rule for the standard normal density: `(nodes, weights)`
+/// with weights summing to 1 (statmod's `gauss.quad.prob(n, "normal")`).
+///
+/// Nodes are the zeros of the probabilists' Hermite polynomial He_n. They are
+/// found by bisection, bracketed by the zeros of He_{n-1} (zeros of
+/// consecutive orthogonal polynomials interlace), so no initial guesses or
+/// tables are needed; weights are Christoffel numbers 1/Σ_{j<n} q_j(x)² of
+/// the orthonormal polynomials q_j, which are accurate even in the far tails.
+pub fn normal_quadrature(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut nodes: Vec<f64> = Vec::new();
+    for degree in 1..=n {
+        nodes = hermite_zeros(degree, &nodes);
+    }
+    symmetrise(&mut nodes);
+    let weights = nodes
+        .iter()
+        .map(|&x| 1.0 / orthonormal_hermite(n, x).1)
+        .collect();
+    (nodes, weights)
+}
+
+/// Orthonormal probabilists' Hermite polynomials w.r.t. N(0, 1):
+/// q_0 = 1, q_{k+1} = (x·q_k − √k·q_{k−1})/√(k+1).
+/// Returns (q_n(x), Σ_{j<n} q_j(x)²).
+fn orthonormal_hermite(n: usize, x: f64) -> (f64, f64) {
+    let (mut prev, mut cur, mut sum_sq) = (0.0, 1.0, 0.0);
+    for k in 0..n {
+        sum_sq += cur * cur;
+        let next = (x * cur - (k as f64).sqrt() * prev) / ((k + 1) as f64).sqrt();
+        prev = cur;
+        cur = next;
+    }
+    (cur, sum_sq)
+}
+
+/// Zeros of q_degree, given the (sorted) zeros of q_{degree−1}: exactly one
+/// lies between consecutive previous zeros and one beyond each end.
+fn hermite_zeros(degree: usize, previous: &[f64]) -> Vec<f64> {
+    // All zeros of He_n lie inside ±√(4n + 2).
+    let bound = (4.0 * degree as f64 + 2.0).sqrt() + 1.0;
+    let mut edges = Vec::with_capacity(degree + 1);
+    edges.push(-bound);
+    edges.extend_from_slice(previous);
+    edges.push(bound);
+    edges
+        .windows(2)
+        .map(|w| bisect(|x| orthonormal_hermite(degree, x).0, w[0], w[1]))
+        .collect()
+}
+
+/// Bisection to the last representable midpoint; `g` changes sign on [lo, hi].
+fn bisect(g: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
+    let lo_sign = g(lo).signum();
+    loop {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            return mid;
+        }
+        let value = g(mid);
+        if value == 0.0 {
+            return mid;
+        }
+        if value.signum() == lo_sign {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+}
+
+/// The rule is symmetric about 0; averaging mirrored nodes removes the
+/// last-ulp asymmetry bisection leaves.
+fn symmetrise(nodes: &mut [f64]) {
+    let n = nodes.len();
+    for k in 0..n / 2 {
+        let half = 0.5 * (nodes[n - 1 - k] - nodes[k]);
+        nodes[k] = -half;
+        nodes[n - 1 - k] = half;
+    }
 }
 
 #[cfg(test)]

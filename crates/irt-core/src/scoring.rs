@@ -10,6 +10,7 @@ use crate::estep::Posteriors;
 use crate::forms::Forms;
 use crate::interrupt::Interrupt;
 use crate::model::{logistic, ItemParams};
+use crate::names::named;
 use crate::quadrature::{Grid, Latent};
 use crate::responses::Responses;
 use crate::simd;
@@ -29,18 +30,10 @@ pub enum ScoreMethod {
     Map,
 }
 
-impl ScoreMethod {
-    pub fn parse(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "eap" => Ok(Self::Eap),
-            "map" => Ok(Self::Map),
-            _ => Err(CoreError::InvalidSetting {
-                field: "scoring",
-                reason: format!("unknown scoring method \"{s}\"; valid methods are EAP, MAP"),
-            }),
-        }
-    }
-}
+named!(ScoreMethod, "scoring", "scoring method", "methods", {
+    Eap => "EAP",
+    Map => "MAP",
+});
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Score {

@@ -9,6 +9,7 @@ use crate::drift::{AnchorDrift, DriftRule};
 use crate::error::{CoreError, Result};
 use crate::linking::LinkingMethod;
 use crate::model::ItemModel;
+use crate::names::{named, unknown};
 use crate::params::{Algorithm, StandardErrors};
 use crate::priors::PriorsSetting;
 
@@ -107,18 +108,12 @@ impl Linking {
             "auto" => Ok(None),
             "fixed" => Ok(Some(Self::Fixed)),
             "none" => Ok(Some(Self::None)),
-            other => LinkingMethod::parse(other)
+            other => LinkingMethod::find(other)
                 .map(|m| Some(Self::Separate(m)))
                 .ok_or_else(|| {
-                    let mut valid: Vec<&str> =
-                        LinkingMethod::ALL.iter().map(|m| m.name()).collect();
-                    valid.extend(["fixed", "none", "auto"]);
-                    CoreError::InvalidArgument {
-                        message: format!(
-                            "unknown linking method \"{s}\"; valid methods are {}",
-                            valid.join(", ")
-                        ),
-                    }
+                    let methods = LinkingMethod::ALL.map(LinkingMethod::name);
+                    let valid = methods.iter().chain(&["fixed", "none", "auto"]);
+                    unknown("linking", ("linking method", "methods"), s, valid)
                 }),
         }
     }
@@ -139,17 +134,10 @@ pub enum AttemptRule {
     Last,
 }
 
-impl AttemptRule {
-    pub fn parse(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "first" => Ok(Self::First),
-            "last" => Ok(Self::Last),
-            _ => Err(CoreError::InvalidArgument {
-                message: format!("unknown attempt rule \"{s}\"; valid rules are first, last"),
-            }),
-        }
-    }
-}
+named!(AttemptRule, "attempt", "attempt rule", "rules", {
+    First => "first",
+    Last => "last",
+});
 
 /// The arguments as given: None where the caller passed NULL (the extension) or where a
 /// front end has no value (the command fills in [`defaults`] first).

@@ -3,7 +3,8 @@
 //! each row becomes is the window's (`window`).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+
+use rustc_hash::FxBuildHasher;
 
 use crate::alloc;
 use crate::error::{CoreError, Result};
@@ -166,7 +167,9 @@ const UNSEEN: u32 = u32::MAX;
 pub enum Ids {
     Integer {
         direct: Vec<u32>,
-        hashed: HashMap<i64, u32, BuildHasherDefault<IntegerHasher>>,
+        /// Fx: ids are numbers from the database, not keys an outsider picks to collide, and
+        /// SipHash costs more than the rest of the row's handling.
+        hashed: HashMap<i64, u32, FxBuildHasher>,
         count: usize,
     },
     Text(HashMap<String, u32>),
@@ -266,32 +269,6 @@ fn grow<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
         what: "the id table",
         bytes: ((map.len() + 1) * 2 * std::mem::size_of::<(K, u32)>()) as u128,
     })
-}
-
-/// A multiplicative hash of one integer: ids are numbers from the database, not keys an outsider
-/// picks to collide, and SipHash costs more than the rest of the row's handling.
-#[derive(Default)]
-pub struct IntegerHasher(u64);
-
-impl Hasher for IntegerHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_i64(&mut self, n: i64) {
-        self.write_u64(n as u64);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    /// The product's high bits are its well-mixed ones; the table indexes by the low bits.
-    fn finish(&self) -> u64 {
-        self.0.rotate_left(26)
-    }
 }
 
 #[cfg(test)]

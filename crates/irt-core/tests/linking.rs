@@ -1,6 +1,7 @@
 mod common;
 
 use irt_core::linking::*;
+use irt_core::quadrature::{normal_quadrature, GAUSS_HERMITE_POINTS};
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -140,7 +141,7 @@ fn moment_methods_report_no_criterion() {
 fn quadrature_matches_statmod() {
     let fx = fixture();
     let quad = &fx["definitions"]["quadrature"];
-    let (nodes, weights) = normal_quadrature(QUADRATURE_POINTS);
+    let (nodes, weights) = normal_quadrature(GAUSS_HERMITE_POINTS);
     let (ref_nodes, ref_weights) = (numbers(&quad["nodes"]), numbers(&quad["weights"]));
     assert_eq!(nodes.len(), ref_nodes.len());
     assert_eq!(weights.len(), ref_weights.len());
@@ -248,23 +249,23 @@ fn transformation_preserves_response_probabilities() {
 #[test]
 fn method_names_round_trip_and_parse_leniently() {
     for method in LinkingMethod::ALL {
-        assert_eq!(LinkingMethod::parse(method.name()), Some(method));
+        assert_eq!(LinkingMethod::find(method.name()), Some(method));
         assert_eq!(
-            LinkingMethod::parse(&method.name().to_uppercase()),
+            LinkingMethod::find(&method.name().to_uppercase()),
             Some(method)
         );
-        assert_eq!(LinkingMethod::parse(equate_irt_key(method)), Some(method));
+        assert_eq!(LinkingMethod::find(equate_irt_key(method)), Some(method));
     }
     assert_eq!(
-        LinkingMethod::parse("Mean-Sigma"),
+        LinkingMethod::find("Mean-Sigma"),
         Some(LinkingMethod::MeanSigma)
     );
     assert_eq!(
-        LinkingMethod::parse("stocking-lord"),
+        LinkingMethod::find("stocking-lord"),
         Some(LinkingMethod::StockingLord)
     );
-    assert_eq!(LinkingMethod::parse("lord"), None);
-    assert_eq!(LinkingMethod::parse(""), None);
+    assert_eq!(LinkingMethod::find("lord"), None);
+    assert_eq!(LinkingMethod::find(""), None);
 }
 
 fn error_of(

@@ -1,48 +1,6 @@
-//! Item and person fit at given item parameters, as R mirt 1.46.1 computes them (`itemfit`,
-//! `RMSD_DIF`, `personfit`), on sparse answers:
-//!
-//! - S-X2 (Orlando & Thissen 2000): persons by summed score, observed against expected right and
-//!   wrong answers, the expected ones from Lord–Wingersky summed-score likelihoods on 61 points
-//!   on [−6, 6] weighted by the latent N(mean, variance); sparse rows merged as mirt's
-//!   `collapseCells` does ([`ScoreTable::collapsed`]); df = rows − the item's estimated
-//!   parameters; p the upper chi-square tail (unadjusted); RMSEA with N the persons who
-//!   answered the item.
-//! - Infit and outfit mean squares and their Wilson–Hilferty z, with each person's EAP θ (given
-//!   by the caller) plugged in.
-//! - RMSD (`RMSD_DIF` on one group): the root mean square, under the latent density on 201
-//!   points on [−6, 6], of the posterior-weighted proportion right at each point less the curve.
-//! - Zh (lz, Drasgow, Levine & Williams 1985) of every person at their EAP θ.
-//!
-//! Infit, outfit, RMSD and Zh are sums over answers, so on sparse data they are the same sums over
-//! the answers that exist (RMSD's posteriors over each person's own items). On complete data all
-//! four are mirt's.
-//!
-//! **S-X2 on sparse data.** mirt defines S-X2 for complete data only. Here each person's summed
-//! score counts the items they answered (their *form*), and the expected chance of their answer
-//! to item i is computed from their own form's summed-score likelihoods, with and without item
-//! i; observed and expected answers are added into item i's row of that summed score s, for
-//! s = 1 … J_n − 1 (a person at 0 or at their form's maximum says nothing about fit and is
-//! dropped, as mirt drops them); then mirt's collapsing and statistic follow. On complete data
-//! there is one form and this is mirt's computation exactly. The likelihoods are computed once
-//! per distinct form (persons who answered the same items in the same order share it; the
-//! builders of [`Responses`] sort each person's items, so that is the same items): the product
-//! over the form's items with each item left out in turn, by divide and conquer (fold one half
-//! of a segment into the product outside it, recurse into the other half), keeping only the
-//! coefficients that can still reach a score the form's persons have. That is about
-//! J (J + W log₂J) multiply–adds per node for a form of J items whose persons' scores span W
-//! values (J² for a person with a form of their own, the usual sparse case) and, unlike
-//! dividing an item back out of the full product, it never subtracts. [`S_X2_BUDGET`] bounds
-//! that work summed over the forms; past it S-X2 is not computed and the report says why.
-//!
-//! **Not available.** S-X2, its df, p and RMSEA are None when the budget was exceeded; with df
-//! ≤ 0 (too few rows left after collapsing) df is Some(0) and the rest None (mirt gives NaN);
-//! S-X2 and p are None as well when a summed score observed among the item's persons has
-//! likelihood 0 at every node (underflow; mirt's is NaN there). An item without answers has NaN
-//! infit, outfit, z and RMSD, and a person without answers NaN Zh: there is nothing to measure
-//! (mirt's data have no such item or person); an item without answers has no S-X2 either. RMSD
-//! leaves out a node where the posterior mass of the item's answers underflows to 0 (mirt's
-//! would be NaN), which takes every person who answered it to be hundreds of log-likelihood
-//! units away from that node.
+//! S-X2 (Orlando & Thissen) on sparse answers: every item's table of observed and expected
+//! answers by summed score, from each form's leave-one-out summed-score likelihoods, collapsed
+//! as mirt does (see the module above for the method).
 
 use rayon::prelude::*;
 use rayon::ThreadPool;
@@ -50,20 +8,13 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::alloc;
 use crate::error::{CoreError, Result};
-use crate::estep::{expected_counts, Posteriors};
-use crate::exp::exp_nonpositive;
-use crate::forms::Forms;
 use crate::interrupt::Interrupt;
 use crate::model::ItemParams;
 use crate::quadrature::{Grid, Latent};
-use crate::reduce::Leaves;
 use crate::responses::Responses;
-use crate::simd;
 
 /// S-X2's quadrature: mirt's 61 points on [−6, 6].
 pub const S_X2_POINTS: usize = 61;
-/// RMSD's: `RMSD_DIF` refits on 201 points on [−6, 6].
-pub const RMSD_POINTS: usize = 201;
 /// The most S-X2 work a run does: Σ over distinct forms of 61 J (J + W ⌈log₂ J⌉), J the form's
 /// items and W the width of its persons' range of scores in 1 … J − 1; for persons each with a
 /// form of their own, about 61 Σ J². Measured at 0.15–0.36 ns per unit on two cores (forms of
@@ -71,15 +22,8 @@ pub const RMSD_POINTS: usize = 201;
 /// large sparse windows, where every person has a form of their own, it is skipped (the reason
 /// is recorded) and RMSD is the misfit gate.
 pub const S_X2_BUDGET: f64 = 1e9;
-
 /// mirt's collapsing merges a row with an expected count below this.
 const MIN_EXPECTED: f64 = 1.0;
-/// Wilson–Hilferty: mirt caps the SD of the mean square at its literal 1.4142 (not √2).
-#[allow(clippy::approx_constant)]
-const MAX_MEAN_SQUARE_SD: f64 = 1.4142;
-/// Binomial variances below √1e-5 are raised to it in the mean squares, as mirt does.
-const MIN_VARIANCE: f64 = 3.1622776601683795e-3;
-
 /// Forms processed between two polls of the interrupt: at most this much work …
 const CHUNK_COST: f64 = 5e7;
 /// … and at most this many forms.
@@ -87,40 +31,6 @@ const CHUNK_FORMS: usize = 4_096;
 /// A form's recursion polls the interrupt at segments of at least this many items, and splits
 /// them across threads.
 const SPLIT_ITEMS: usize = 64;
-/// RMSD's posterior sums (an E-step on its nodes) and the residual pass are cut into this many
-/// leaves of persons: few, as RMSD's live accumulators are 3 × 201 numbers per item each, and
-/// enough to share.
-pub(crate) const RMSD_LEAVES: usize = 8;
-/// What RMSD's leaves can hold at once, per item: every leaf's right and wrong sums and its test
-/// forms' right sums (the memory guard's bound; the tree reduction frees most of them before the
-/// last are made).
-pub const ACCUMULATOR_BYTES_PER_ITEM: u128 = (RMSD_LEAVES * 3 * RMSD_POINTS * 8) as u128;
-/// Persons between two polls of the interrupt in the per-person passes.
-const POLL_PERSONS: usize = 1_024;
-
-/// One item's fit.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ItemFit {
-    pub s_x2: Option<f64>,
-    pub s_x2_df: Option<u32>,
-    pub s_x2_p: Option<f64>,
-    pub s_x2_rmsea: Option<f64>,
-    pub infit: f64,
-    pub infit_z: f64,
-    pub outfit: f64,
-    pub outfit_z: f64,
-    pub rmsd: f64,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct FitReport {
-    /// In the order of the data's items.
-    pub items: Vec<ItemFit>,
-    /// Zh of every person.
-    pub zh: Vec<f64>,
-    /// Why S-X2 was not computed, if it was not.
-    pub s_x2_skipped: Option<String>,
-}
 
 /// One summed score's persons among those who answered an item, [wrong, right].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -200,103 +110,18 @@ impl ScoreTable {
     }
 }
 
-/// Item and person fit of `data` at `items` (one per item of the data) and `latent`, with the
-/// persons' EAP `thetas`; `estimated_parameters[j]` is what S-X2's df subtracts for item j (2
-/// for a free 2PL item, 0 for a fixed anchor). On `pool`; `interrupt` is polled between chunks
-/// of persons and of forms.
-pub fn fit_statistics(
-    data: &Responses,
-    items: &[ItemParams],
-    estimated_parameters: &[usize],
-    latent: Latent,
-    thetas: &[f64],
-    pool: &ThreadPool,
-    interrupt: &Interrupt,
-) -> Result<FitReport> {
-    if estimated_parameters.len() != data.n_items() || thetas.len() != data.n_persons() {
-        return Err(CoreError::InvalidArgument {
-            message: format!(
-                "item fit needs a parameter count per item and a θ per person: {} items and {} \
-                 persons, got {} and {}",
-                data.n_items(),
-                data.n_persons(),
-                estimated_parameters.len(),
-                thetas.len()
-            ),
-        });
-    }
-    if thetas.iter().any(|t| !t.is_finite()) {
-        return Err(CoreError::NonFinite { what: "ability" });
-    }
-    let tables = score_tables(data, items, latent, pool, interrupt)?;
-    let nodes = Grid::new(RMSD_POINTS, -6.0, 6.0)?;
-    // RMSD's posterior mass of right and wrong answers is the E-step's expected counts on its
-    // nodes, test-form shortcut included.
-    let forms = Forms::detect(data)?;
-    let leaves = Leaves::new(data, (data.n_answers() / RMSD_LEAVES).max(1));
-    let counts = expected_counts(
-        data,
-        &leaves,
-        &Posteriors::new(data, &forms, items, latent, nodes.nodes())?,
-        pool,
-        interrupt,
-    )?;
-    let (residuals, zh) = answer_fit(data, &leaves, items, thetas, pool, interrupt)?;
-    let density: Vec<f64> = Grid::log_weights_at(nodes.nodes(), latent)
-        .iter()
-        .map(|w| w.exp())
-        .collect();
-    let mut fits = alloc::with_capacity(data.n_items(), "the item fit")?;
-    for (j, item) in items.iter().enumerate() {
-        let residuals = &residuals[j];
-        let s_x2 = match &tables {
-            Ok(tables) => SX2::of(&tables[j], estimated_parameters[j], residuals.n)?,
-            Err(_) => SX2::default(),
-        };
-        let (wrong, right) = (counts.wrong(j), counts.right(j));
-        let (infit, infit_z) = residuals.infit();
-        let (outfit, outfit_z) = residuals.outfit();
-        fits.push(ItemFit {
-            s_x2: s_x2.statistic,
-            s_x2_df: s_x2.df,
-            s_x2_p: s_x2.p,
-            s_x2_rmsea: s_x2.rmsea,
-            infit,
-            infit_z,
-            outfit,
-            outfit_z,
-            rmsd: if residuals.n > 0.0 {
-                rmsd(
-                    item,
-                    wrong.as_slice().expect("a row of the counts"),
-                    right.as_slice().expect("a row of the counts"),
-                    nodes.nodes(),
-                    &density,
-                )
-            } else {
-                f64::NAN
-            },
-        });
-    }
-    Ok(FitReport {
-        items: fits,
-        zh,
-        s_x2_skipped: tables.err(),
-    })
-}
-
 /// S-X2's summary for one item.
 #[derive(Default)]
-struct SX2 {
-    statistic: Option<f64>,
-    df: Option<u32>,
-    p: Option<f64>,
-    rmsea: Option<f64>,
+pub(super) struct SX2 {
+    pub(super) statistic: Option<f64>,
+    pub(super) df: Option<u32>,
+    pub(super) p: Option<f64>,
+    pub(super) rmsea: Option<f64>,
 }
 
 impl SX2 {
     /// From the item's table, its estimated parameters and the persons who answered it.
-    fn of(table: &ScoreTable, estimated: usize, persons: f64) -> Result<Self> {
+    pub(super) fn of(table: &ScoreTable, estimated: usize, persons: f64) -> Result<Self> {
         if persons == 0.0 {
             return Ok(Self::default());
         }
@@ -763,279 +588,6 @@ impl LeaveOut<'_> {
             let total = wrong + right;
             cell[1] = persons * wrong / total;
             cell[2] = persons * right / total;
-        }
-    }
-}
-
-/// One pass over the answers at the persons' θ: every item's residual sums (infit and outfit)
-/// and every person's Zh, in fixed leaves of persons merged along a fixed tree, so that the sums
-/// do not depend on the threads. Each answer's P, Q and log-odds come once for both.
-fn answer_fit(
-    data: &Responses,
-    leaves: &Leaves,
-    items: &[ItemParams],
-    thetas: &[f64],
-    pool: &ThreadPool,
-    interrupt: &Interrupt,
-) -> Result<(Vec<Residuals>, Vec<f64>)> {
-    pool.install(|| {
-        leaves.reduce(
-            |persons| {
-                let mut residuals =
-                    alloc::filled(data.n_items(), Residuals::default(), "the infit sums")?;
-                let mut zh = alloc::with_capacity(persons.len(), "the person fit")?;
-                let mut at = Vec::new();
-                for i in persons.clone() {
-                    if (i - persons.start).is_multiple_of(POLL_PERSONS) {
-                        interrupt.check()?;
-                    }
-                    let (answered, correct) = data.person(i);
-                    at.clear();
-                    alloc::grow(&mut at, answered.len(), "the person fit")?;
-                    at.extend(answered.iter().map(|&j| {
-                        let item = &items[j as usize];
-                        Odds {
-                            log_odds: item.a * thetas[i] + item.d,
-                            ..Odds::default()
-                        }
-                    }));
-                    odds(&mut at);
-                    let mut person = PersonFit::default();
-                    for ((&j, &x), at) in answered.iter().zip(correct).zip(&at) {
-                        let item = &items[j as usize];
-                        let at = if item.c == 0.0 {
-                            *at
-                        } else {
-                            Odds::with_guessing(item, thetas[i])
-                        };
-                        residuals[j as usize].add(at.p, x);
-                        person.add(&at, x);
-                    }
-                    zh.push(person.lz());
-                }
-                Ok((residuals, zh))
-            },
-            |left, right| {
-                let ((mut residuals, mut zh), (r, z)) = (left?, right?);
-                for (a, b) in residuals.iter_mut().zip(&r) {
-                    a.merge(b);
-                }
-                alloc::grow(&mut zh, z.len(), "the person fit")?;
-                zh.extend(z);
-                Ok((residuals, zh))
-            },
-        )
-    })
-}
-
-/// An answer's P and Q at a person's θ and the log-odds log(P/Q), which Zh weighs the answer
-/// by; without guessing (c = 0) that is the logit z = aθ + d itself.
-#[derive(Clone, Copy, Debug, Default)]
-struct Odds {
-    log_odds: f64,
-    p: f64,
-    q: f64,
-}
-
-impl Odds {
-    /// With a lower asymptote: Q from its logarithm, exact where P rounds to 1.
-    fn with_guessing(item: &ItemParams, theta: f64) -> Self {
-        let (log_p, log_q) = item.log_probs(theta);
-        Self {
-            log_odds: log_p - log_q,
-            p: item.prob(theta),
-            q: log_q.exp(),
-        }
-    }
-}
-
-simd::multiversion! {
-/// P and Q from each answer's logit, taken as without guessing (answers with guessing are
-/// recomputed by [`Odds::with_guessing`]): with e = exp(−|z|), the larger of the two is
-/// 1/(1 + e) and the smaller e/(1 + e). No branch and no library call, so the loop vectorises.
-fn odds(at: &mut [Odds]) {
-    for at in at.iter_mut() {
-        let e = exp_nonpositive(-at.log_odds.abs());
-        let big = 1.0 / (1.0 + e);
-        let small = e * big;
-        let right = at.log_odds >= 0.0;
-        at.p = if right { big } else { small };
-        at.q = if right { small } else { big };
-    }
-}
-}
-
-/// mirt's RMSD of one item: the posterior-weighted proportion right at each node against the
-/// curve, under the latent density.
-fn rmsd(item: &ItemParams, wrong: &[f64], right: &[f64], nodes: &[f64], density: &[f64]) -> f64 {
-    nodes
-        .iter()
-        .zip(density)
-        .zip(wrong.iter().zip(right))
-        .filter(|(_, (w, r))| *w + *r > 0.0)
-        .map(|((&theta, f), (w, r))| f * (r / (w + r) - item.prob(theta)).powi(2))
-        .sum::<f64>()
-        .sqrt()
-}
-
-/// An item's sums over its answers at the persons' θ: R = x − P, W = P(1 − P) (at least √1e-5),
-/// C = P(1 − P)((1 − P)³ + P³), the fourth central moment.
-#[derive(Clone, Copy, Debug, Default)]
-struct Residuals {
-    /// Σ R²/W
-    outfit: f64,
-    /// Σ C/W²
-    outfit_moment: f64,
-    /// Σ R²
-    squared: f64,
-    /// Σ W
-    variance: f64,
-    /// Σ (C − W²)
-    infit_moment: f64,
-    /// The answers.
-    n: f64,
-}
-
-impl Residuals {
-    fn add(&mut self, p: f64, x: u8) {
-        let r = f64::from(x) - p;
-        let raw = p * (1.0 - p);
-        let w = if raw * raw < MIN_VARIANCE * MIN_VARIANCE {
-            MIN_VARIANCE
-        } else {
-            raw
-        };
-        let c = raw * ((1.0 - p).powi(3) + p.powi(3));
-        self.outfit += r * r / w;
-        self.outfit_moment += c / (w * w);
-        self.squared += r * r;
-        self.variance += w;
-        self.infit_moment += c - w * w;
-        self.n += 1.0;
-    }
-
-    fn merge(&mut self, o: &Self) {
-        self.outfit += o.outfit;
-        self.outfit_moment += o.outfit_moment;
-        self.squared += o.squared;
-        self.variance += o.variance;
-        self.infit_moment += o.infit_moment;
-        self.n += o.n;
-    }
-
-    /// The outfit mean square and its z.
-    fn outfit(&self) -> (f64, f64) {
-        let n = self.n;
-        let mean_square = self.outfit / n;
-        let variance = self.outfit_moment / (n * n) - 1.0 / n;
-        (mean_square, wilson_hilferty(mean_square, variance))
-    }
-
-    /// The infit mean square and its z.
-    fn infit(&self) -> (f64, f64) {
-        let mean_square = self.squared / self.variance;
-        let variance = self.infit_moment / (self.variance * self.variance);
-        (mean_square, wilson_hilferty(mean_square, variance))
-    }
-}
-
-/// The mean square's z by the cube root, with its SD capped as mirt does (a NaN stays NaN).
-fn wilson_hilferty(mean_square: f64, variance: f64) -> f64 {
-    let sd = variance.sqrt();
-    let sd = if sd > MAX_MEAN_SQUARE_SD {
-        MAX_MEAN_SQUARE_SD
-    } else {
-        sd
-    };
-    (mean_square.cbrt() - 1.0) * (3.0 / sd) + sd / 3.0
-}
-
-/// Zh's parts over a person's answers at their θ. The log-likelihood less its mean over the
-/// answers the model would give is Σ (x − P) log(P/Q), and its variance Σ P Q log²(P/Q): the
-/// logarithms of P and Q themselves cancel.
-#[derive(Default)]
-struct PersonFit {
-    deviation: f64,
-    variance: f64,
-}
-
-impl PersonFit {
-    fn add(&mut self, at: &Odds, x: u8) {
-        // x − P is Q for a right answer, exact where P rounds to 1.
-        self.deviation += if x == 1 { at.q } else { -at.p } * at.log_odds;
-        self.variance += at.p * at.q * at.log_odds * at.log_odds;
-    }
-
-    /// Zh (lz): the log-likelihood standardised.
-    fn lz(&self) -> f64 {
-        self.deviation / self.variance.sqrt()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::simulate::{respond, Rng};
-
-    /// Infit, outfit and Zh by their definitions, from P alone and the logarithms of P and
-    /// 1 − P, against the pass that gets them from each answer's log-odds: items with and
-    /// without guessing, persons far in the tails, and the AVX2 and portable copies bit for bit.
-    #[test]
-    fn the_residual_pass_computes_the_definitions() {
-        let mut items: Vec<ItemParams> = (0..12)
-            .map(|j| ItemParams::from_irt(0.5 + 0.2 * j as f64, -2.0 + 0.35 * j as f64, 0.0))
-            .collect();
-        for j in [2, 7, 11] {
-            items[j] = ItemParams::from_irt(items[j].a, 0.3, 0.15 + 0.01 * j as f64);
-        }
-        let mut rng = Rng::new(5);
-        let (mut thetas, data) = respond(&mut rng, &items, 300, 9, 0.0, 1.5);
-        thetas[0] = -9.0;
-        thetas[1] = 40.0;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let leaves = Leaves::new(&data, 7);
-        let (wide, portable) = crate::simd::tests::both(|| {
-            answer_fit(&data, &leaves, &items, &thetas, &pool, &Interrupt::never()).unwrap()
-        });
-        let bits = |r: &Residuals| [r.outfit, r.squared, r.variance].map(f64::to_bits);
-        assert!(wide
-            .0
-            .iter()
-            .zip(&portable.0)
-            .all(|(a, b)| bits(a) == bits(b)));
-        assert!(wide
-            .1
-            .iter()
-            .zip(&portable.1)
-            .all(|(a, b)| a.to_bits() == b.to_bits()));
-
-        let (residuals, zh) = wide;
-        let mut expected = vec![Residuals::default(); items.len()];
-        for (i, &theta) in thetas.iter().enumerate() {
-            let (answered, correct) = data.person(i);
-            let (mut log_lik, mut mean, mut variance) = (0.0, 0.0, 0.0);
-            for (&j, &x) in answered.iter().zip(correct) {
-                let item = &items[j as usize];
-                let p = item.prob(theta);
-                let (log_p, log_q) = item.log_probs(theta);
-                let q = log_q.exp();
-                expected[j as usize].add(p, x);
-                log_lik += if x == 1 { log_p } else { log_q };
-                mean += p * log_p + q * log_q;
-                variance += p * q * (log_p - log_q).powi(2);
-            }
-            let lz = (log_lik - mean) / variance.sqrt();
-            approx::assert_relative_eq!(zh[i], lz, max_relative = 1e-9, epsilon = 1e-12);
-        }
-        for (ours, want) in residuals.iter().zip(&expected) {
-            assert_eq!(ours.n, want.n);
-            for (u, v) in [(ours.infit(), want.infit()), (ours.outfit(), want.outfit())] {
-                approx::assert_relative_eq!(u.0, v.0, max_relative = 1e-12);
-                approx::assert_relative_eq!(u.1, v.1, max_relative = 1e-9, epsilon = 1e-12);
-            }
         }
     }
 }
