@@ -1,7 +1,7 @@
 // Every argument of every SQL function against the values that break programs: NULL, NaN,
 // ±Infinity, 0, a negative, a huge value, an empty array, arrays of mismatched lengths, an
 // array holding NULL, odd case and whitespace in names. The expected answer of each case comes
-// from the documented rules (the README's Reference), not from running the code: a NULL is
+// from the documented rules (docs/reference.md), not from running the code: a NULL is
 // NULL for a strict helper and 22004 elsewhere, a number outside its documented range is
 // 22023, and so on. Each case runs in a subtransaction that is rolled back even when the call
 // succeeds, so the tables must end as they began; no case may give XX000, a backtrace, or NaN.

@@ -90,7 +90,7 @@ fn health_and_run_status_answer_when_it_last_succeeded() {
         "SELECT concat_ws('/', status, n_items, n_users, n_observations, converged, age_seconds < 60, last_success_age_seconds < 60, duration_ms > 0) FROM mirt_run_status",
     );
     assert_eq!(status, "succeeded/150/500/12000/t/t/t/t");
-    // The seed's final verification, with its last branch parenthesised as in the README.
+    // The seed's final verification, with its last branch parenthesised as in docs/operations.md.
     let ok: i64 = one(
         "SELECT count(*) FILTER (WHERE status = 'OK') FROM (
            SELECT 'ExternalSecret' AS component, 'OK' AS status

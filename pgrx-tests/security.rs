@@ -15,10 +15,10 @@ fn hostile_relation_names_are_resolved_not_spliced() {
     assert_eq!(source, r#""a""; DROP TABLE question; --""#);
 }
 
-/// The README's recipe, as written there: the block after "Two roles cover the usual split".
+/// The recipe of docs/operations.md, as written there: the block after "Two roles cover the usual split".
 fn readme_roles() -> String {
-    let readme = include_str!("../README.md");
-    let from = readme.find("Two roles cover the usual split").expect("the recipe is in the README");
+    let readme = include_str!("../docs/operations.md");
+    let from = readme.find("Two roles cover the usual split").expect("the recipe is in docs/operations.md");
     let block = &readme[from..];
     let start = block.find("```sql\n").unwrap() + 7;
     let end = start + block[start..].find("```").unwrap();

@@ -1,6 +1,6 @@
 // Shared by the PostgreSQL tests.
 
-/// The README's demo database: 150 items (50 anchors), 500 users, ≈12,000 answers.
+/// The demo database (scripts/demo_data.sql): 150 items (50 anchors), 500 users, ≈12,000 answers.
 pub const DEMO: &str = include_str!("../scripts/demo_data.sql");
 
 pub fn load_demo() {

@@ -252,7 +252,7 @@ check "and the upgraded extension writes item fit, drift screening and person fi
 check "and EXECUTE on mirt_calibrate is not PUBLIC's" '[[ $fresh == *"mirt_calibrate("*"acl={"*"irt_calibrator=X/"* && $(grep "^mirt_calibrate(" <<<"$fresh") != *"{=X"* && $(grep "^mirt_calibrate(" <<<"$fresh") != *",=X"* ]]' \
     "$(grep "^mirt_calibrate(" <<<"$fresh" | grep -o 'acl=.*')"
 
-echo "== README: migration from the old pipeline's tables"
+echo "== docs/operations.md: migration from the old pipeline's tables"
 as_pg createdb -h "$SOCK" -p "$PORT" pg_irt_migrate
 as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_migrate -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE TABLE mirt_item_params (item_id bigint PRIMARY KEY, params jsonb, fitted_at timestamptz);
@@ -263,10 +263,10 @@ INSERT INTO mirt_item_params VALUES (1, '{"a": 1.1, "b": 0.2}', '2025-11-02 04:1
 INSERT INTO mirt_ability VALUES (10, 0.3, '2025-11-02 04:15:23+00');
 SQL
 # The block that follows the "Existing mirt_* tables" paragraph, run as written.
-awk '/^\*\*Existing `mirt_\*` tables/ { on = 1 } on && /^```sql/ { code = 1; next } code && /^```/ { exit } code' README.md >"$DIR/migrate.sql"
+awk '/^\*\*Existing `mirt_\*` tables/ { on = 1 } on && /^```sql/ { code = 1; next } code && /^```/ { exit } code' docs/operations.md >"$DIR/migrate.sql"
 out=$(as_pg psql -X -q -h "$SOCK" -p "$PORT" -d pg_irt_migrate -v ON_ERROR_STOP=1 -At -f "$DIR/migrate.sql" \
     -c "SELECT (SELECT count(*) FROM mirt_fit_meta) || '/' || (SELECT count(*) FROM mirt_item_params) || '/' || (SELECT count(*) FROM mirt_ability) || '/' || (SELECT params->>'a' FROM mirt_item_params WHERE item_id = '1')" 2>&1 || true)
-check "the README's migration moves the old rows in" '[[ $out == *"1/2/1/1.1" ]]' "$(tail -1 <<<"$out")"
+check "the documented migration moves the old rows in" '[[ $out == *"1/2/1/1.1" ]]' "$(tail -1 <<<"$out")"
 
 echo "== SQL golden files"
 for sql in pgrx-tests/sql/*.sql; do

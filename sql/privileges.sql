@@ -2,7 +2,7 @@
 -- changing the schedule are not for every role that can log in, so EXECUTE on those functions
 -- is taken from PUBLIC and given to irt_calibrator, a NOLOGIN role created here when it does not
 -- exist (roles belong to the cluster: DROP EXTENSION leaves it). Grant it to the role that runs
--- the calibration, with SELECT on the source relations (see the README's Roles and security).
+-- the calibration, with SELECT on the source relations (docs/operations.md, Roles and security).
 -- The helper functions stay open to all.
 DO $$
 DECLARE

@@ -1,7 +1,7 @@
 //! The information by blocks, for banks too large to invert whole: every estimated item's own
 //! coordinates (a, d, logit c), the common slope of a 1PL, and the latent mean and variance each
 //! form a block; entries between blocks are dropped. Memory and time grow with the bank, not its
-//! square and cube; what is lost is the covariance between items (see the README for how much).
+//! square and cube; what is lost is the covariance between items (docs/estimation.md says how much).
 
 use std::ops::Range;
 

@@ -1,18 +1,13 @@
 //! The M-step: each item's expected complete-data log posterior maximised by damped Newton
-//! (Fisher scoring for 3PL) with backtracking, and the latent distribution's moments.
+//! (Fisher scoring for 3PL) with backtracking (`optimise::ascend`), and the latent
+//! distribution's moments.
 
 use ndarray::ArrayView1;
 
-use crate::linalg::solve_spd;
 use crate::model::{guessing_at_logit, logistic, logit, ItemParams};
+use crate::optimise::{ascend, newton_step};
 use crate::priors::{Deriv3, Priors};
 use crate::quadrature::Latent;
-
-const MAX_NEWTON: usize = 100;
-/// Largest move of any coordinate in one Newton step: keeps a bad early step from jumping out
-/// of the region where the quadratic model means anything.
-const MAX_STEP: f64 = 1.0;
-const STEP_TOL: f64 = 1e-10;
 
 /// Which of (a, d, logit c) an item estimates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,70 +246,6 @@ pub fn latent_moments(mass: &[f64], nodes: &[f64], free_mean: bool, current: Lat
         variance
     };
     Latent { mean, variance }
-}
-
-/// Maximises from x0: `newton` gives the value at x and an ascent step, `value` the value
-/// anywhere (−∞ or NaN where infeasible); steps are halved until the value does not fall.
-fn ascend(
-    mut x: Vec<f64>,
-    value: impl Fn(&[f64]) -> f64,
-    newton: impl Fn(&[f64]) -> (f64, Vec<f64>),
-) -> Vec<f64> {
-    for _ in 0..MAX_NEWTON {
-        let (f0, step) = newton(&x);
-        let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
-        if !largest.is_finite() || largest < STEP_TOL {
-            break;
-        }
-        let mut t = (MAX_STEP / largest).min(1.0);
-        let slack = 1e-13 * (1.0 + f0.abs());
-        let accepted = loop {
-            let candidate: Vec<f64> = x.iter().zip(&step).map(|(xi, s)| xi + t * s).collect();
-            let f = value(&candidate);
-            if f >= f0 - slack {
-                break Some(candidate);
-            }
-            t *= 0.5;
-            if t * largest < STEP_TOL {
-                break None;
-            }
-        };
-        match accepted {
-            Some(next) => {
-                x = next;
-                if t * largest < STEP_TOL {
-                    break;
-                }
-            }
-            None => break,
-        }
-    }
-    x
-}
-
-/// Solves (−H + λI) s = g for a small dense H, raising λ until −H + λI is positive definite.
-fn newton_step(h: &[Vec<f64>], g: &[f64]) -> Vec<f64> {
-    let n = g.len();
-    let scale = (0..n).map(|i| h[i][i].abs()).fold(1e-12f64, f64::max);
-    let mut lambda = 0.0;
-    loop {
-        let m: Vec<f64> = (0..n * n)
-            .map(|rc| -h[rc / n][rc % n] + if rc / n == rc % n { lambda } else { 0.0 })
-            .collect();
-        if let Some(s) = solve_spd(m, g) {
-            return s;
-        }
-        // A non-finite Hessian never becomes definite: no step (`ascend` stops), rather than
-        // raising λ for ever.
-        if !lambda.is_finite() {
-            return vec![f64::NAN; n];
-        }
-        lambda = if lambda == 0.0 {
-            1e-8 * scale
-        } else {
-            lambda * 10.0
-        };
-    }
 }
 
 #[cfg(test)]

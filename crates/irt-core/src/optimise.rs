@@ -1,11 +1,89 @@
-//! Damped Newton minimisation in two variables, for linking's characteristic-curve criteria:
-//! the exact Hessian where it is positive definite and a Levenberg-shifted one where not, an
-//! Armijo line search that tolerates the criterion's rounding error, and a step limit and a
-//! domain the caller sets.
+//! Damped Newton, the one home of its loops. In n variables, for the M-step: an ascent with a
+//! step cap and backtracking, on Levenberg-shifted steps. In two, for linking's
+//! characteristic-curve criteria: the exact Hessian where it is positive definite and a
+//! Levenberg-shifted one where not, an Armijo line search that tolerates the criterion's
+//! rounding error, and a step limit and a domain the caller sets. (BFGS, bit for bit as R's
+//! `optim` for mirt's own M-step, is `bfgs`.)
 
-use crate::linalg::{det_2x2, inverse_2x2, positive_definite_2x2};
+use crate::linalg::{det_2x2, inverse_2x2, positive_definite_2x2, solve_spd};
 
-/// Newton converges quadratically; hitting this means something is wrong.
+/// Newton iterations of an ascent.
+pub(crate) const MAX_NEWTON: usize = 100;
+/// Largest move of any coordinate in one ascent step: keeps a bad early step from jumping out
+/// of the region where the quadratic model means anything.
+pub(crate) const MAX_STEP: f64 = 1.0;
+/// An ascent ends when its step is shorter than this.
+pub(crate) const STEP_TOL: f64 = 1e-10;
+
+/// Maximises from x0: `newton` gives the value at x and an ascent step, `value` the value
+/// anywhere (−∞ or NaN where infeasible); steps are halved until the value does not fall.
+pub(crate) fn ascend(
+    mut x: Vec<f64>,
+    value: impl Fn(&[f64]) -> f64,
+    newton: impl Fn(&[f64]) -> (f64, Vec<f64>),
+) -> Vec<f64> {
+    for _ in 0..MAX_NEWTON {
+        let (f0, step) = newton(&x);
+        let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
+        if !largest.is_finite() || largest < STEP_TOL {
+            break;
+        }
+        let mut t = (MAX_STEP / largest).min(1.0);
+        let slack = 1e-13 * (1.0 + f0.abs());
+        let accepted = loop {
+            let candidate: Vec<f64> = x.iter().zip(&step).map(|(xi, s)| xi + t * s).collect();
+            let f = value(&candidate);
+            if f >= f0 - slack {
+                break Some(candidate);
+            }
+            t *= 0.5;
+            if t * largest < STEP_TOL {
+                break None;
+            }
+        };
+        match accepted {
+            Some(next) => {
+                x = next;
+                if t * largest < STEP_TOL {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    x
+}
+
+/// Solves (−H + λI) s = g for a small dense H, raising λ until −H + λI is positive definite.
+pub(crate) fn newton_step(h: &[Vec<f64>], g: &[f64]) -> Vec<f64> {
+    let n = g.len();
+    let scale = (0..n).map(|i| h[i][i].abs()).fold(1e-12f64, f64::max);
+    let mut lambda = 0.0;
+    loop {
+        let m: Vec<f64> = (0..n * n)
+            .map(|rc| -h[rc / n][rc % n] + if rc / n == rc % n { lambda } else { 0.0 })
+            .collect();
+        if let Some(s) = solve_spd(m, g) {
+            return s;
+        }
+        // A non-finite Hessian never becomes definite: no step (`ascend` stops), rather than
+        // raising λ for ever.
+        if !lambda.is_finite() {
+            return vec![f64::NAN; n];
+        }
+        lambda = if lambda == 0.0 {
+            1e-8 * scale
+        } else {
+            lambda * 10.0
+        };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Two variables, minimising
+// ---------------------------------------------------------------------------
+
+/// Newton converges quadratically; hitting this means something is wrong (two variables).
 const MAX_ITERATIONS: usize = 200;
 /// Relative Newton-step size at which the optimum is considered exact.
 const TOLERANCE: f64 = 1e-12;

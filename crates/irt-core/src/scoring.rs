@@ -11,6 +11,7 @@ use crate::forms::Forms;
 use crate::interrupt::Interrupt;
 use crate::model::{logistic, ItemParams};
 use crate::names::named;
+use crate::optimise::{MAX_NEWTON, MAX_STEP, STEP_TOL};
 use crate::quadrature::{Grid, Latent};
 use crate::responses::Responses;
 use crate::simd;
@@ -148,16 +149,17 @@ fn map_score(
         }
         (info, grad)
     };
+    // Fisher scoring with the M-step's limits; halving stops short of a rounding-level step.
     let mut theta = start;
-    for _ in 0..100 {
+    for _ in 0..MAX_NEWTON {
         let (info, grad) = info_and_grad(theta);
-        let mut step = (grad / info).clamp(-1.0, 1.0);
+        let mut step = (grad / info).clamp(-MAX_STEP, MAX_STEP);
         let here = log_post(theta);
         while log_post(theta + step) < here && step.abs() > 1e-12 {
             step *= 0.5;
         }
         theta += step;
-        if step.abs() < 1e-10 {
+        if step.abs() < STEP_TOL {
             break;
         }
     }
