@@ -1,8 +1,14 @@
 //! Item response theory calibration without a database: sparse answers in, item parameters,
-//! person scores and scale links out. `pipeline` runs a whole calibration for both front ends
-//! (the extension and the `pg-irt` command), which only read, write and report. Bock–Aitkin EM as in R mirt, parallel on a caller's rayon
-//! pool with bit-identical results for any thread count. A mirt-compatible mode reproduces
+//! person scores and scale links out. Bock–Aitkin EM as in R mirt, parallel on a caller's rayon
+//! pool with bit-identical results for any thread count; a mirt-compatible mode reproduces
 //! mirt's own EM run, for checking parity with it.
+//!
+//! What the front ends use is public: `pipeline` (a whole calibration), `settings`, `source`,
+//! `window` and `bank` (the arguments and the rows they read), `error`, `alloc`, and the
+//! helpers the extension's SQL functions call (`linking`, `scoring`, the items re-exported
+//! below). The numerical modules the agreement tests check one by one (`linking`, `item_fit`,
+//! `drift`, `linalg`, `quadrature`, `stats`) and the studies' `accuracy` and `simulate` are public
+//! for those tests; the machinery of a fit (E-step, M-step, SEs, layout, optimisers) is not.
 
 pub mod accuracy;
 pub mod alloc;
@@ -10,40 +16,40 @@ pub mod bank;
 mod bfgs;
 mod blocks;
 pub mod drift;
-pub mod em;
+mod em;
 mod engine;
 pub mod error;
-pub mod estep;
-pub mod exclusion;
+mod estep;
+mod exclusion;
 mod exp;
 mod forms;
-pub mod interrupt;
+mod interrupt;
 pub mod item_fit;
 mod layout;
 pub mod lifecycle;
 pub mod linalg;
 pub mod linking;
-pub mod memory;
+mod memory;
 mod mirt_compat;
-pub mod model;
-pub mod mstep;
+mod model;
+mod mstep;
 mod names;
 mod optimise;
 pub mod params;
 pub mod pipeline;
-pub mod priors;
+mod priors;
 pub mod quadrature;
 mod reduce;
 #[macro_use]
 mod simd;
-pub mod responses;
+mod responses;
 pub mod scoring;
 pub mod settings;
 pub mod simulate;
 pub mod source;
 mod start;
 pub mod stats;
-pub mod stderr;
+mod stderr;
 pub mod window;
 
 pub use em::{fit, CycleReport, FitResult, ItemEstimate, SeStatus, Termination};
