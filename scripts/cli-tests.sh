@@ -8,20 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/cluster.sh
+source scripts/checks.sh
 PORT=${PG_IRT_CLI_PORT:-54331}
 DIR="$PWD/target/cli-cluster"
-passed=0
-failed=0
-
-check() { # name, condition, detail
-    if eval "$2"; then
-        passed=$((passed + 1)); printf 'ok   %s (%s)\n' "$1" "$3"
-    else
-        failed=$((failed + 1)); printf 'FAIL %s (%s)\n' "$1" "$3"
-    fi
-}
-now() { date +%s.%N; }
-seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 cargo build --release --locked -p pg-irt-cli >/dev/null 2>&1 || cargo build --release --locked -p pg-irt-cli
 PG_IRT="$PWD/target/release/pg-irt"
@@ -44,7 +33,7 @@ cluster_resume "$DIR"
 sql() { as_pg psql -X -q -At -v ON_ERROR_STOP=1 -h "$CLUSTER_SOCK" -p "$PORT" -d "$1" -c "$2"; }
 # The command as postgres over the socket (no TLS), unless the test sets DATABASE_URL itself.
 cli() { local db=$1; shift; runuser -u postgres -- env DATABASE_URL="host=$CLUSTER_SOCK port=$PORT dbname=$db sslmode=disable" "$PG_IRT" "$@"; }
-counts() { sql "$1" "SELECT (SELECT count(*) FROM mirt_fit_meta) || '/' || (SELECT count(*) FROM mirt_item_params) || '/' || (SELECT count(*) FROM mirt_ability) || '/' || (SELECT count(*) FROM mirt_item_params_history)"; }
+counts() { sql "$1" "$RUN_COUNTS"; }
 
 for db in plain both; do
     as_pg createdb -h "$CLUSTER_SOCK" -p "$PORT" "$db"
@@ -225,5 +214,4 @@ check "a command run holds it: the extension gets 55P03" '[[ $out == *"another m
 kill -TERM "$runner" 2>/dev/null || true
 wait "$runner" || true
 
-printf '\ncli: %d passed, %d failed\n' "$passed" "$failed"
-((failed == 0))
+tally cli

@@ -7,26 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/cluster.sh
+source scripts/checks.sh
 PORT=${PG_IRT_IT_PORT:-54329}
 SOCK=$CLUSTER_SOCK
 DB=pg_irt_it
 DIR="$PWD/target/it-cluster"
 UPDATE=${1:-}
-passed=0
-failed=0
 
 psql_it() { as_pg psql -X -q -h "$SOCK" -p "$PORT" -d "$DB" "$@"; }
 value() { psql_it -At -v ON_ERROR_STOP=1 -c "$1"; }
-now() { date +%s.%N; }
-seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-check() { # name, condition (an awk expression or a shell test), detail
-    if eval "$2"; then
-        passed=$((passed + 1)); printf 'ok   %s (%s)\n' "$1" "$3"
-    else
-        failed=$((failed + 1)); printf 'FAIL %s (%s)\n' "$1" "$3"
-    fi
-}
-counts() { value "SELECT (SELECT count(*) FROM mirt_fit_meta) || '/' || (SELECT count(*) FROM mirt_item_params) || '/' || (SELECT count(*) FROM mirt_ability) || '/' || (SELECT count(*) FROM mirt_item_params_history)"; }
+counts() { value "$RUN_COUNTS"; }
 
 cargo pgrx install --pg-config /usr/bin/pg_config >/dev/null
 trap 'cluster_stop "$DIR"' EXIT
@@ -284,5 +274,4 @@ for sql in pgrx-tests/sql/*.sql; do
     fi
 done
 
-printf '\nintegration: %d passed, %d failed\n' "$passed" "$failed"
-((failed == 0))
+tally integration
