@@ -100,9 +100,8 @@ pub struct Done {
     pub calibration: Calibration,
 }
 
-/// Takes the run lock, resolves the relations, reads the window and the bank, calibrates and
-/// writes, in the session's transaction (which the caller commits). `started` is when the
-/// call began, for the run's total time.
+/// Takes the run lock, reads, calibrates and writes, in the session's transaction (which the
+/// caller commits). `started` is when the call began, for the run's total time.
 pub fn run<S: Session>(
     session: &mut S,
     settings: Settings,
@@ -116,11 +115,58 @@ pub fn run<S: Session>(
         return Err(CoreError::RunLockBusy.into());
     }
     let statements = Statements::new(&session.result_schema()?);
-
     let t = Instant::now();
+    let input = read(session, &statements, &settings, front, pool, reporter)?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let relations = Relations {
+        source: &input.source.quoted,
+        items: &input.items.quoted,
+    };
+    let calibration = pipeline::calibrate(
+        input.answers,
+        &input.bank,
+        settings,
+        &relations,
+        pool,
+        reporter,
+        front.max_memory,
+    )?;
+    let run_id = write(
+        session,
+        &statements,
+        &calibration,
+        &relations,
+        front,
+        load_ms,
+        started,
+    )?;
+    Ok(Done {
+        run_id,
+        calibration,
+    })
+}
+
+/// What a run reads before it calibrates.
+struct Input {
+    source: Relation,
+    items: Relation,
+    answers: Answers,
+    bank: Bank,
+}
+
+/// The relations resolved, the window's answers, and the bank with the anchors whose latest
+/// screening flagged them.
+fn read<S: Session>(
+    session: &mut S,
+    statements: &Statements,
+    settings: &Settings,
+    front: &Front,
+    pool: &ThreadPool,
+    reporter: &mut impl Reporter,
+) -> Result<Input, S::Error> {
     let source = resolve(session, &settings.source, "source")?;
     let items = resolve(session, &settings.items, "items")?;
-    let answers = session.read_answers(&source, &settings, front.max_answers, pool)?;
+    let answers = session.read_answers(&source, settings, front.max_answers, pool)?;
     // Read without linking too: the bank's other known parameters are start values.
     let mut bank = read_bank(session, &items, reporter)?;
     for row in session.query(&statements.flagged_anchors, &[])? {
@@ -129,30 +175,34 @@ pub fn run<S: Session>(
         let text = |cell: Cell| cell.text().unwrap_or_default();
         bank.flagged_in(text(id), text(run), a.float(), b.float(), c.float());
     }
-    let load_ms = t.elapsed().as_secs_f64() * 1e3;
-
-    let lookback_days = settings.lookback_days;
-    let calibration = pipeline::calibrate(
+    Ok(Input {
+        source,
+        items,
         answers,
-        &bank,
-        settings,
-        &Relations {
-            source: &source.quoted,
-            items: &items.quoted,
-        },
-        pool,
-        reporter,
-        front.max_memory,
-    )?;
+        bank,
+    })
+}
 
+/// Writes the calibration with its record (the window as the database computed it, the run
+/// id and timestamp it gave) and returns the run id.
+fn write<S: Session>(
+    session: &mut S,
+    statements: &Statements,
+    calibration: &Calibration,
+    relations: &Relations,
+    front: &Front,
+    load_ms: f64,
+    started: Instant,
+) -> Result<String, S::Error> {
     let t = Instant::now();
     // The window as it was read: from now() − lookback_days to the transaction's now().
+    let lookback_days = calibration.settings.lookback_days;
     let window = first(session.query(WINDOW_JSON, &[Param::Int(lookback_days)])?)
         .and_then(Cell::json)
         .unwrap_or(Value::Null);
     let provenance = Provenance {
-        source: &source.quoted,
-        items: &items.quoted,
+        source: relations.source,
+        items: relations.items,
         window,
         threads: front.threads,
         written_by: front.written_by,
@@ -174,18 +224,15 @@ pub fn run<S: Session>(
         stamp,
     };
     let columns = calibration.columns()?;
-    for write in writes(&statements, &calibration, &columns, &record) {
-        session.execute(write.sql, &write.params)?;
+    for statement in writes(statements, calibration, &columns, &record) {
+        session.execute(statement.sql, &statement.params)?;
     }
     drop(columns);
     let write_ms = t.elapsed().as_secs_f64() * 1e3;
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
-    let last = timing(&statements, &record.run_id, write_ms, total_ms);
+    let last = timing(statements, &record.run_id, write_ms, total_ms);
     session.execute(last.sql, &last.params)?;
-    Ok(Done {
-        run_id: record.run_id,
-        calibration,
-    })
+    Ok(record.run_id)
 }
 
 /// A relation named by the caller, resolved with the caller's search_path, with its columns'
