@@ -18,7 +18,7 @@
 # re-created for each set and calibrated once untimed, so that timed runs update earlier rows.
 # Reported: medians over the runs of the statement's wall time and of the phases the run records
 # in mirt_fit_meta.metrics, EM cycles, and the backend's peak private memory (RssAnon sampled
-# every 10 ms by scripts/peak_memory.py) above what the session held before the call.
+# every 10 ms by pg_irt_tools.peak_memory) above what the session held before the call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster.sh
@@ -132,7 +132,7 @@ run_once() {
         sleep 0.01
     done
     [[ -n $pid ]] || { cat "$out" >&2; exit 1; }
-    python3 scripts/peak_memory.py "$pid" >"$out.peak" &
+    PYTHONPATH=scripts PYTHONDONTWRITEBYTECODE=1 python3 -m pg_irt_tools.peak_memory "$pid" >"$out.peak" &
     sampler=$!
     wait "$job" || { kill "$sampler"; cat "$out" >&2; exit 1; }
     kill -TERM "$sampler"
@@ -148,7 +148,9 @@ run_once() {
         FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# The statistics of the runs (tested: scripts/pg_irt_tools/tests/test_stats.py).
+stat() { PYTHONPATH=scripts PYTHONDONTWRITEBYTECODE=1 python3 -m pg_irt_tools.stats "$@"; }
+median() { stat median; }
 
 printf '# pg_irt benchmark, %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 printf -- '- machine: %s, %s cores, %s GiB; %s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" \
@@ -246,7 +248,7 @@ if ((CANCELS)); then
             latencies+="$latency"$'\n'
             hit+="$(phase_at "$delay" "${PHASES[$name]}")"$'\n'
         done
-        quantile() { grep . <<<"$latencies" | sort -g | awk -v q="$1" '{ v[NR] = $1 } END { i = int(q * (NR - 1) + 1.5); if (i > NR) i = NR; print v[i] }'; }
+        quantile() { grep . <<<"$latencies" | stat quantile "$1"; }
         printf '| %s | %s | %s | %.3f | %.3f | %.3f | %s |\n' "$name" "$CANCELS" \
             "$(grep . <<<"$hit" | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }')" \
             "$(quantile 0.5)" "$(quantile 0.9)" "$(quantile 1)" "$finished"

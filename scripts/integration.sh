@@ -135,7 +135,8 @@ out=$(psql_it -At -F' ' -v ON_ERROR_STOP=1 -c "$query" 2>&1 || true)
 check "it runs against mirt_run_status and returns the last run" '[[ $(wc -l <<<"$out") == 1 && $out == *succeeded* ]]' "$out"
 
 echo "== the Grafana dashboard's queries (k8s/grafana/)"
-out=$(as_pg python3 scripts/check-dashboard.py k8s/grafana/pg-irt-dashboard.json -h "$SOCK" -p "$PORT" -d "$DB" 2>&1) && status=0 || status=$?
+out=$(as_pg env PYTHONPATH=scripts PYTHONDONTWRITEBYTECODE=1 target/k8s-venv/bin/python -m pg_irt_tools.dashboard \
+    k8s/grafana/pg-irt-dashboard.json -h "$SOCK" -p "$PORT" -d "$DB" 2>&1) && status=0 || status=$?
 check "every query of the Grafana dashboard runs and returns its rows" '(( status == 0 ))' "$(tail -1 <<<"$out")"
 (( status == 0 )) || grep -A6 '^FAIL' <<<"$out"
 
@@ -173,7 +174,7 @@ items=$(value "SELECT string_agg(DISTINCT i, ',') FROM (
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,2000 \
     --screenshot="$DIR/report.png" "file://$DIR/report.html" >"$DIR/chromium.log" 2>&1 || true
 report_ok=0
-report_check=$(python3 scripts/check-report.py "$DIR/report.html" --png "$DIR/report.png" --items "$items" \
+report_check=$(PYTHONPATH=scripts PYTHONDONTWRITEBYTECODE=1 python3 -m pg_irt_tools.report "$DIR/report.html" --png "$DIR/report.png" --items "$items" \
     --says "$(value "SELECT $latest")" 2>&1) && report_ok=1
 check "mirt_report() renders in Chromium with every section and the curves asked for" '(( report_ok ))' "$report_check"
 check "and shows the scheduled run that failed after it" 'grep -q "unknown model.*4PL" "$DIR/report.html"' "$(grep -o 'unknown model[^<]*' "$DIR/report.html" | head -1 | sed 's/&quot;/"/g')"
@@ -182,7 +183,7 @@ echo "== the Kubernetes CronJob's command, as written"
 runs_before=$(value "SELECT count(*) FROM mirt_fit_meta")
 status=0
 DATABASE_URL="postgresql://postgres@/$DB?host=$SOCK&port=$PORT" \
-    target/k8s-venv/bin/python scripts/run_cronjob_command.py k8s/cronjob.yaml >"$DIR/cronjob.out" 2>&1 || status=$?
+    PYTHONPATH=scripts PYTHONDONTWRITEBYTECODE=1 target/k8s-venv/bin/python -m pg_irt_tools.cronjob_command k8s/cronjob.yaml >"$DIR/cronjob.out" 2>&1 || status=$?
 check "psql from k8s/cronjob.yaml succeeds" '(( status == 0 ))' "exit $status"
 check "and writes a run" '(( $(value "SELECT count(*) FROM mirt_fit_meta") == runs_before + 1 ))' "$(grep -c NOTICE "$DIR/cronjob.out") NOTICE lines"
 

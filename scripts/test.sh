@@ -30,5 +30,5 @@ tier "the pg-irt command (own cluster with TLS, with and without the extension)"
 tier "kubernetes manifests and the command's image" bash scripts/validate-k8s.sh
 tier "integration (own cluster with pg_cron)" bash scripts/integration.sh
 
-passed=$(grep -Eo 'test result: ok\. [0-9]+ passed|^(k8s|integration|cli): [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed|^(k8s|integration|cli): [0-9]+ passed|^[0-9]+ passed in ' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 printf '\ntest result: ok. %s passed; 0 failed (all tiers)\n' "$passed"

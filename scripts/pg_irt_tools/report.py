@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Checks a report of mirt_report() as a reader would meet it.
 
-check-report.py REPORT.html [--png SCREENSHOT.png] [--items ID,ID,...] [--says TEXT]...
+python -m pg_irt_tools.report REPORT.html [--png SCREENSHOT.png] [--items ID,ID,...] [--says TEXT]...
 
 The document: one page with no scripts and nothing fetched from the network; every section of a
 run's report; one item-curve figure (with one SVG holding its curves) per item in --items,

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Samples a process's private memory (RssAnon) every 10 ms until told to stop (SIGTERM), then
 prints the peak above the first sample, in kB.
 
 One process reading /proc: the shell loop it replaces forked awk every 10 ms, and on a 2-core
 machine that took a share of a core from the run it measured.
 
-    python3 scripts/peak_memory.py PID
+    python3 -m pg_irt_tools.peak_memory PID     (scripts/ on PYTHONPATH)
 """
 import signal
 import sys

@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
 """Checks the Grafana dashboard in k8s/grafana/ and, against a database, every query in it.
 
-    check-dashboard.py [--static] [--min-runs N] [--k8s-dir DIR] DASHBOARD.json [psql args...]
+    python -m pg_irt_tools.dashboard [--static] [--min-runs N] [--k8s-dir DIR] DASHBOARD.json
+        [psql args...]
 
 Static checks (always):
   - the dashboard parses and has what Grafana needs to import and provision it: title, uid,
@@ -12,10 +12,10 @@ Static checks (always):
     targets with unique refIds on that same data source;
   - PostgreSQL targets: rawSql in code mode, format table or time_series, only the macros and
     variables substituted below;
-  - Prometheus targets: every metric the expression reads is produced by
-    k8s/postgres-exporter-queries.yaml (<query name>_<column>) or is a kube-state-metrics
-    series of KSM_METRICS below, and every kube_job_* / kube_cronjob_* selector carries the
-    label matchers k8s/prometheusrule.yaml uses for that family (namespace, CronJob, Job names).
+  - Prometheus targets: parsed by promql-parser, held to the rule the alerts are held to
+    (`promql.problems`): every metric is one of `series` (kube-state-metrics' or made by
+    k8s/postgres-exporter-queries.yaml), and every kube-state-metrics selector names this
+    deployment's namespace, CronJob and Jobs.
 
 With psql arguments (without --static), every PostgreSQL query (panels and annotations) runs
 through `psql -X -q -v ON_ERROR_STOP=1 -At -F <US> -0 [psql args]` (fields and rows split on
@@ -31,8 +31,8 @@ the tables independently of the panel's query. Those need a database with at lea
 (default 2) runs in the range.
 
 Prints one line per panel (`ok` or `FAIL` with the reason) and a summary line
-`dashboard: N passed, M failed`; exits 1 on any failure, 2 on bad usage. Python 3.9+, standard
-library only.
+`dashboard: N passed, M failed`; exits 1 on any failure, 2 on bad usage. Runs in the pinned
+environment (yaml, promql_parser).
 """
 import json
 import os
@@ -40,46 +40,16 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import yaml
+
+from .promql import problems, selectors
+from .series import exporter_metrics_of
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PG_TYPES = ("postgres", "grafana-postgresql-datasource")
 PG_UID = "${DS_POSTGRES}"
 PROM_UID = "${DS_PROMETHEUS}"
 RANGE = "30 days"
-
-# Series kube-state-metrics exports for Jobs and CronJobs (its docs/metrics/workload); the one
-# list, which scripts/validate-k8s.sh reads too; every kube_* series k8s/prometheusrule.yaml
-# reads must be in it (checked below), so the dashboard and the alerts speak of the same series.
-KSM_METRICS = {
-    "kube_job_info", "kube_job_owner", "kube_job_status_active", "kube_job_status_succeeded",
-    "kube_job_status_failed", "kube_job_status_start_time", "kube_job_status_completion_time",
-    "kube_job_complete", "kube_job_failed", "kube_job_created",
-    "kube_cronjob_info", "kube_cronjob_created", "kube_cronjob_next_schedule_time",
-    "kube_cronjob_status_active", "kube_cronjob_status_last_schedule_time",
-    "kube_cronjob_status_last_successful_time", "kube_cronjob_spec_suspend",
-}
-# postgres_exporter's usages that make a series (LABEL makes a label, DISCARD nothing).
-EXPORTER_USAGES = ("GAUGE", "COUNTER", "DURATION", "MAPPEDMETRIC")
-
-PROMQL_FUNCTIONS = {
-    # aggregation operators
-    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk",
-    "topk", "quantile", "limitk", "limit_ratio",
-    # functions
-    "abs", "absent", "absent_over_time", "ceil", "changes", "clamp", "clamp_max", "clamp_min",
-    "day_of_month", "day_of_week", "day_of_year", "days_in_month", "delta", "deriv", "exp",
-    "floor", "histogram_avg", "histogram_count", "histogram_fraction", "histogram_quantile",
-    "histogram_stddev", "histogram_stdvar", "histogram_sum", "holt_winters", "hour", "idelta",
-    "increase", "irate", "label_join", "label_replace", "ln", "log2", "log10", "minute", "month",
-    "predict_linear", "rate", "resets", "round", "scalar", "sgn", "sort", "sort_desc",
-    "sort_by_label", "sort_by_label_desc", "sqrt", "time", "timestamp", "vector", "year",
-    "avg_over_time", "min_over_time", "max_over_time", "sum_over_time", "count_over_time",
-    "quantile_over_time", "stddev_over_time", "stdvar_over_time", "last_over_time",
-    "present_over_time", "mad_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh",
-    "cos", "cosh", "sin", "sinh", "tan", "tanh", "deg", "rad", "pi",
-}
-PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "start", "end", "inf", "nan"}
-PROMQL_LABEL_LISTS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
-
 
 # Rows each panel must return on a database with several runs in the range. The counts are
 # computed from the tables, independently of the panel's query; a panel with PostgreSQL targets
@@ -133,172 +103,6 @@ NUMBER_TYPES = {"smallint", "integer", "bigint", "real", "double precision", "nu
 
 class Failed(Exception):
     pass
-
-
-# --- reading the repository's k8s files without a YAML library -----------------------------
-def exporter_metrics(path):
-    """<query name>_<column> for each column postgres_exporter turns into a series. The file is
-    postgres_exporter's queries.yaml: top-level query names, each with `metrics:`, a list of
-    one-key maps `- column:` holding `usage: "GAUGE"` etc."""
-    names = set()
-    prefix = column = None
-    with open(path, encoding="utf-8") as f:
-        for raw in f:
-            line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
-            if not line.strip():
-                continue
-            top = re.match(r"^([A-Za-z_][A-Za-z0-9_]*):\s*$", line)
-            if top:
-                prefix, column = top.group(1), None
-                continue
-            item = re.match(r"^\s+-\s+([A-Za-z_][A-Za-z0-9_]*):\s*$", line)
-            if item:
-                column = item.group(1)
-                continue
-            usage = re.match(r"""^\s+usage:\s*["']?([A-Z_]+)["']?\s*$""", line)
-            if usage and prefix and column and usage.group(1) in EXPORTER_USAGES:
-                names.add(f"{prefix}_{column}")
-    if not names:
-        raise Failed(f"{path}: no metric with usage {'/'.join(EXPORTER_USAGES)} found")
-    return names
-
-
-def rule_selectors(path):
-    """Every kube_* selector in the PrometheusRule's expressions, as (metric, matchers)."""
-    found = []
-    with open(path, encoding="utf-8") as f:
-        text = "\n".join(l for l in f.read().splitlines() if not l.lstrip().startswith("#"))
-    for m in re.finditer(r"\b(kube_[A-Za-z0-9_]+)\s*\{([^}]*)\}", text):
-        found.append((m.group(1), parse_matchers(m.group(2))))
-    if not found:
-        raise Failed(f"{path}: no kube_* selector found")
-    return found
-
-
-def parse_matchers(text):
-    matchers = set()
-    for m in re.finditer(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"', text):
-        matchers.add((m.group(1), m.group(2), m.group(3)))
-    return matchers
-
-
-def required_matchers(selectors):
-    """Per family (kube_job_, kube_cronjob_), the matchers on name, namespace and the object's
-    name that every selector of that family in the rules has."""
-    families = {}
-    for metric, matchers in selectors:
-        family = "kube_cronjob_" if metric.startswith("kube_cronjob_") else (
-            "kube_job_" if metric.startswith("kube_job_") else metric)
-        kept = {m for m in matchers if m[0] in ("namespace", "cronjob", "job_name")}
-        families[family] = kept if family not in families else families[family] & kept
-    return families
-
-
-# --- PromQL: the metric names an expression reads, without a parser library -----------------
-def promql_selectors(expr):
-    """(metric, matchers) of every vector selector in expr. Raises Failed on what it cannot
-    read: unbalanced brackets, unknown functions, selectors without a metric name."""
-    tokens = []
-    i, n = 0, len(expr)
-    while i < n:
-        c = expr[i]
-        if c.isspace():
-            i += 1
-        elif c == "#":
-            while i < n and expr[i] != "\n":
-                i += 1
-        elif c in "\"'`":
-            j = i + 1
-            while j < n and expr[j] != c:
-                j += 2 if expr[j] == "\\" and c != "`" else 1
-            if j >= n:
-                raise Failed(f"unterminated string in {expr!r}")
-            tokens.append(("str", expr[i:j + 1]))
-            i = j + 1
-        elif c == "{":
-            j, quote = i + 1, None
-            while j < n and (quote or expr[j] != "}"):
-                if quote:
-                    if expr[j] == "\\":
-                        j += 1
-                    elif expr[j] == quote:
-                        quote = None
-                elif expr[j] in "\"'`":
-                    quote = expr[j]
-                j += 1
-            if j >= n:
-                raise Failed(f"unbalanced {{ in {expr!r}")
-            tokens.append(("braces", expr[i + 1:j]))
-            i = j + 1
-        elif c == "[":
-            j = expr.find("]", i)
-            if j < 0:
-                raise Failed(f"unbalanced [ in {expr!r}")
-            tokens.append(("range", expr[i + 1:j]))
-            i = j + 1
-        elif c == "$":  # a Grafana variable such as $__rate_interval or ${cluster}
-            m = re.match(r"\$(\{[^}]*\}|\w+)", expr[i:])
-            tokens.append(("var", m.group(0) if m else "$"))
-            i += len(m.group(0)) if m else 1
-        elif c.isdigit() or (c == "." and i + 1 < n and expr[i + 1].isdigit()):
-            m = re.match(r"(0x[0-9a-fA-F]+|[0-9]*\.?[0-9]+([eE][+-]?[0-9]+)?)"
-                         r"((ms|s|m|h|d|w|y)([0-9]+(ms|s|m|h|d|w|y))*)?", expr[i:])
-            tokens.append(("num", m.group(0)))
-            i += len(m.group(0))
-        elif c.isalpha() or c in "_:":
-            m = re.match(r"[A-Za-z_:][A-Za-z0-9_:]*", expr[i:])
-            tokens.append(("ident", m.group(0)))
-            i += len(m.group(0))
-        else:
-            two = expr[i:i + 2]
-            if two in ("==", "!=", ">=", "<=", "=~", "!~"):
-                tokens.append(("op", two))
-                i += 2
-            elif c in "()+-*/%^<>,=@":
-                tokens.append(("op", c))
-                i += 1
-            else:
-                raise Failed(f"unexpected {c!r} in {expr!r}")
-    depth = 0
-    for kind, value in tokens:
-        if kind == "op" and value == "(":
-            depth += 1
-        elif kind == "op" and value == ")":
-            depth -= 1
-            if depth < 0:
-                break
-    if depth != 0:
-        raise Failed(f"unbalanced parentheses in {expr!r}")
-
-    found = []
-    k = 0
-    while k < len(tokens):
-        kind, value = tokens[k]
-        nxt = tokens[k + 1] if k + 1 < len(tokens) else (None, None)
-        if kind == "ident" and value.lower() in PROMQL_LABEL_LISTS:
-            k += 1
-            if tokens[k:k + 1] == [("op", "(")]:  # skip the label list
-                while k < len(tokens) and tokens[k] != ("op", ")"):
-                    k += 1
-            k += 1
-            continue
-        if kind == "ident" and nxt == ("op", "("):
-            if value not in PROMQL_FUNCTIONS:
-                raise Failed(f"unknown PromQL function {value}() in {expr!r}")
-        elif kind == "ident" and value.lower() in PROMQL_KEYWORDS:
-            pass
-        elif kind == "ident" and value in PROMQL_FUNCTIONS and nxt[0] == "ident" \
-                and nxt[1] in ("by", "without"):
-            pass  # `sum by (x) (...)`
-        elif kind == "ident":
-            matchers = parse_matchers(nxt[1]) if nxt[0] == "braces" else set()
-            found.append((value, matchers))
-            if nxt[0] == "braces":
-                k += 1
-        elif kind == "braces":
-            raise Failed(f"a selector without a metric name ({{{value}}}) in {expr!r}")
-        k += 1
-    return found
 
 
 # --- Grafana's macros and variables in SQL -----------------------------------------------------
@@ -491,29 +295,16 @@ def check_sql_target_static(t, context):
 
 
 def check_prom_target(t, context):
-    errors = []
     expr = t.get("expr")
     if not isinstance(expr, str) or not expr.strip():
         return ["no expr"]
     try:
-        selectors = promql_selectors(expr)
-    except Failed as exc:
-        return [str(exc)]
-    if not selectors:
-        errors.append(f"reads no metric: {expr!r}")
-    for metric, matchers in selectors:
-        if metric in context["exporter"]:
-            continue
-        if metric not in KSM_METRICS:
-            errors.append(f"metric {metric} is exported by nothing we run (kube-state-metrics "
-                          f"or k8s/postgres-exporter-queries.yaml)")
-            continue
-        family = "kube_cronjob_" if metric.startswith("kube_cronjob_") else "kube_job_"
-        missing = context["required"].get(family, set()) - matchers
-        if missing:
-            wanted = ", ".join(f'{k}{op}"{v}"' for k, op, v in sorted(missing))
-            errors.append(f"{metric} lacks the matchers k8s/prometheusrule.yaml uses: {wanted}")
-    return errors
+        found = selectors(expr)
+    except ValueError as exc:
+        return [f"expr does not parse as PromQL: {exc}"]
+    if not found:
+        return [f"reads no metric: {expr!r}"]
+    return [p for s in found for p in problems(f"refId {t.get('refId')}", s, context["exporter"])]
 
 
 # --- against a database ----------------------------------------------------------------------------
@@ -619,8 +410,8 @@ def expect_rows(key, total, psql_args, cache, errors):
 
 # --- main ----------------------------------------------------------------------------------------
 def usage(message):
-    print(f"check-dashboard.py: {message}\nusage: check-dashboard.py [--static] [--min-runs N] "
-          "[--k8s-dir DIR] DASHBOARD.json [psql args...]", file=sys.stderr)
+    print(f"pg_irt_tools.dashboard: {message}\nusage: python -m pg_irt_tools.dashboard [--static] "
+          "[--min-runs N] [--k8s-dir DIR] DASHBOARD.json [psql args...]", file=sys.stderr)
     sys.exit(2)
 
 
@@ -667,9 +458,8 @@ def main(argv):
     try:
         with open(path, encoding="utf-8") as f:
             dashboard = json.load(f)
-        exporter = exporter_metrics(os.path.join(k8s_dir, "postgres-exporter-queries.yaml"))
-        rules = rule_selectors(os.path.join(k8s_dir, "prometheusrule.yaml"))
-    except (OSError, ValueError, Failed) as exc:
+        exporter = exporter_metrics_of(os.path.join(k8s_dir, "postgres-exporter-queries.yaml"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         report(False, f"{path}: {exc}")
         print(f"dashboard: {passed} passed, {failed} failed")
         return 1
@@ -678,17 +468,13 @@ def main(argv):
         print(f"dashboard: {passed} passed, {failed} failed")
         return 1
 
-    unknown_rule_metrics = sorted({m for m, _ in rules} - KSM_METRICS)
-    report(not unknown_rule_metrics,
-           "KSM_METRICS covers the kube_* series k8s/prometheusrule.yaml reads",
-           [f"missing: {unknown_rule_metrics}"])
     shape = check_dashboard_shape(dashboard)
     report(not shape, f"{os.path.basename(path)}: {dashboard.get('title')!r}, schemaVersion "
                       f"{dashboard.get('schemaVersion')}, data source variables", shape)
 
     values, datasources = variable_values(dashboard)
     context = {"ids": {}, "boxes": [], "values": values, "datasources": datasources,
-               "exporter": exporter, "required": required_matchers(rules)}
+               "exporter": exporter}
     checked = []
     for panel in all_panels(dashboard):
         kind, errors = check_panel_static(panel, context)
@@ -724,7 +510,7 @@ def main(argv):
         if errors:
             report(False, label, errors)
         elif kind == "prometheus":
-            names = sorted({m for t in panel["targets"] for m, _ in promql_selectors(t["expr"])})
+            names = sorted({s.metric for t in panel["targets"] for s in selectors(t["expr"])})
             report(True, f"{label}: {', '.join(names)}")
         elif kind != "postgres":
             report(True, label)
