@@ -135,8 +135,9 @@ out=$(psql_it -At -F' ' -v ON_ERROR_STOP=1 -c "$query" 2>&1 || true)
 check "it runs against mirt_run_status and returns the last run" '[[ $(wc -l <<<"$out") == 1 && $out == *succeeded* ]]' "$out"
 
 echo "== the Grafana dashboard's queries (k8s/grafana/)"
-out=$(as_pg env PYTHONPATH=scripts PYTHONDONTWRITEBYTECODE=1 target/k8s-venv/bin/python -m pg_irt_tools.dashboard \
-    k8s/grafana/pg-irt-dashboard.json -h "$SOCK" -p "$PORT" -d "$DB" 2>&1) && status=0 || status=$?
+# In the pinned environment (whose interpreter may be root's own), connecting as postgres.
+out=$(PYTHONPATH=scripts PYTHONDONTWRITEBYTECODE=1 target/k8s-venv/bin/python -m pg_irt_tools.dashboard \
+    k8s/grafana/pg-irt-dashboard.json -h "$SOCK" -p "$PORT" -U postgres -d "$DB" 2>&1) && status=0 || status=$?
 check "every query of the Grafana dashboard runs and returns its rows" '(( status == 0 ))' "$(tail -1 <<<"$out")"
 (( status == 0 )) || grep -A6 '^FAIL' <<<"$out"
 
