@@ -200,14 +200,19 @@ def strategic_merge(base, patch):
     return copy.deepcopy(patch)
 
 
-# --- shared state built by the checks below ------------------------------------------------
+# --- the documents of k8s/, each read once -----------------------------------------------
 state = {}
 
 
+def loaded(relpath):
+    """The YAML document at k8s/<relpath>, read once."""
+    if relpath not in state:
+        state[relpath] = load_one(path_of(relpath))
+    return state[relpath]
+
+
 def kustomization():
-    if "kustomization" not in state:
-        state["kustomization"] = load_one(path_of("kustomization.yaml"))
-    return state["kustomization"]
+    return loaded("kustomization.yaml")
 
 
 PROXY = "cloudsql-proxy"
@@ -216,10 +221,7 @@ COMPONENTS = (PROXY, COMMAND)
 
 
 def component(name=PROXY):
-    key = f"component {name}"
-    if key not in state:
-        state[key] = load_one(path_of(f"components/{name}/kustomization.yaml"))
-    return state[key]
+    return loaded(f"components/{name}/kustomization.yaml")
 
 
 def component_patch_paths(name=PROXY):
@@ -228,15 +230,11 @@ def component_patch_paths(name=PROXY):
 
 
 def cronjob():
-    if "cronjob" not in state:
-        state["cronjob"] = load_one(path_of("cronjob.yaml"))
-    return state["cronjob"]
+    return loaded("cronjob.yaml")
 
 
 def queries():
-    if "queries" not in state:
-        state["queries"] = load_one(path_of("postgres-exporter-queries.yaml"))
-    return state["queries"]
+    return loaded("postgres-exporter-queries.yaml")
 
 
 EXPORTER_CONFIGMAP = "pg-irt-exporter-queries"
@@ -482,7 +480,6 @@ def check_merged_schema():
             dig(cronjob(), "spec", "jobTemplate", "spec", "template", "spec",
                 "securityContext"), "merged pod securityContext")
     e.done()
-    state["merged_cronjob"] = merged
     kubernetes_validate(dump(os.path.join(RENDER_DIR, "cronjob-with-cloudsql-proxy.yaml"),
                              [merged]))
 
@@ -557,14 +554,23 @@ def check_dockerfile():
     e.done()
 
 
+def check_custom_resource(e, doc, kind, api_version, name=None):
+    """The top-level keys, kind, apiVersion, name (when given) and namespace of a custom
+    resource, for which no schema is available offline."""
+    e.keys(doc, ("apiVersion", "kind", "metadata", "spec"), kind)
+    e.equal(doc.get("apiVersion"), api_version, "apiVersion")
+    e.equal(doc.get("kind"), kind, "kind")
+    if name is None:
+        e.expect(dig(doc, "metadata", "name"), "metadata.name missing")
+    else:
+        e.equal(dig(doc, "metadata", "name"), name, "metadata.name")
+    e.equal(dig(doc, "metadata", "namespace"), NAMESPACE, "metadata.namespace")
+
+
 def check_externalsecret():
     es = load_one(path_of("externalsecret.yaml"))
     e = Errors()
-    e.keys(es, ("apiVersion", "kind", "metadata", "spec"), "ExternalSecret")
-    e.equal(es.get("apiVersion"), "external-secrets.io/v1beta1", "apiVersion")
-    e.equal(es.get("kind"), "ExternalSecret", "kind")
-    e.equal(dig(es, "metadata", "name"), SECRET_NAME, "metadata.name")
-    e.equal(dig(es, "metadata", "namespace"), NAMESPACE, "metadata.namespace")
+    check_custom_resource(e, es, "ExternalSecret", "external-secrets.io/v1beta1", SECRET_NAME)
     spec = es.get("spec") or {}
     e.keys(spec, ("secretStoreRef", "target", "refreshInterval", "data", "dataFrom"), "spec")
     e.keys(spec.get("secretStoreRef"), ("kind", "name"), "spec.secretStoreRef")
@@ -605,11 +611,7 @@ def check_externalsecret():
 def check_prometheusrule():
     pr = load_one(path_of("prometheusrule.yaml"))
     e = Errors()
-    e.keys(pr, ("apiVersion", "kind", "metadata", "spec"), "PrometheusRule")
-    e.equal(pr.get("apiVersion"), "monitoring.coreos.com/v1", "apiVersion")
-    e.equal(pr.get("kind"), "PrometheusRule", "kind")
-    e.expect(dig(pr, "metadata", "name"), "metadata.name missing")
-    e.equal(dig(pr, "metadata", "namespace"), NAMESPACE, "metadata.namespace")
+    check_custom_resource(e, pr, "PrometheusRule", "monitoring.coreos.com/v1")
     e.keys(pr.get("spec"), ("groups",), "spec")
     known = exporter_metrics(queries())
     groups = dig(pr, "spec", "groups", default=[]) or []
@@ -722,7 +724,6 @@ def check_configmap_schema():
     e.equal(yaml.load(cm["data"].get("queries.yaml", ""), Loader=UniqueKeyLoader), queries(),
             "ConfigMap queries.yaml content")
     e.done()
-    state["configmap"] = cm
     kubernetes_validate(dump(os.path.join(RENDER_DIR, "configmap-pg-irt-exporter-queries.yaml"),
                              [cm]))
 
