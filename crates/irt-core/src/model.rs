@@ -3,6 +3,8 @@
 //! P(θ) = c + (1 − c) / (1 + exp(−(a·θ + d))), logistic without D. The slope–intercept form
 //! (a, d) is what the estimator works in (as mirt does); b = −d/a is reported beside it.
 
+use ndarray::ArrayView1;
+
 use crate::error::{CoreError, Result};
 use crate::names::named;
 
@@ -56,6 +58,14 @@ impl ItemModel {
     pub fn has_item_slopes(self) -> bool {
         matches!(self, Self::TwoPL | Self::ThreePL)
     }
+}
+
+/// A log density with its gradient and Hessian in (a, d, logit c).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Deriv3 {
+    pub value: f64,
+    pub grad: [f64; 3],
+    pub hess: [[f64; 3]; 3],
 }
 
 /// One item's parameters in the IRT form, on one scale: logistic, no D
@@ -168,6 +178,71 @@ impl ItemParams {
             s / self.prob(theta)
         };
         self.a * self.a * (1.0 - self.c) * s * (1.0 - s) * s_over_p
+    }
+
+    /// d log P(x | θ)/dz (z = aθ + d; the slope's is θ times it) and d log P(x | θ)/d logit c,
+    /// for a wrong (`[0]`) and a right (`[1]`) answer: what a person's score in the
+    /// cross-product SEs is made of.
+    pub fn answer_scores(&self, theta: f64) -> [[f64; 2]; 2] {
+        let s = logistic(self.a * theta + self.d);
+        let prob = self.prob(theta);
+        let s_over_p = if self.c == 0.0 { 1.0 } else { s / prob };
+        [
+            [-prob * s_over_p, -self.c],
+            [(1.0 - prob) * s_over_p, (1.0 - prob) * self.c / prob],
+        ]
+    }
+
+    /// d log P(x | θ)/dθ of an answer x: a person's score in θ (MAP scoring).
+    pub fn theta_score(&self, theta: f64, x: u8) -> f64 {
+        let s = logistic(self.a * theta + self.d);
+        let prob = self.prob(theta);
+        let s_over_p = if self.c == 0.0 { 1.0 } else { s / prob };
+        self.a * (x as f64 - prob) * s_over_p
+    }
+
+    /// The expected complete-data log-likelihood of `right` and `wrong` expected answers at
+    /// `nodes`, its gradient in (a, d, logit c) and minus the Fisher information (which for 2PL
+    /// is the exact Hessian, and is negative definite for 3PL where the Hessian need not be);
+    /// logit c only where `guessing`.
+    pub fn expected_log_lik(
+        &self,
+        right: ArrayView1<f64>,
+        wrong: ArrayView1<f64>,
+        nodes: &[f64],
+        guessing: bool,
+    ) -> Deriv3 {
+        let p = self;
+        let mut out = Deriv3::default();
+        for ((&r, &w), &theta) in right.iter().zip(&wrong).zip(nodes) {
+            let n = r + w;
+            let (log_p, log_q) = p.log_probs(theta);
+            out.value += r * log_p + w * log_q;
+            let s = logistic(p.a * theta + p.d);
+            let prob = log_p.exp();
+            // dP/dz / (PQ) = s/P and dP/dlogit(c) / (PQ) = c/P; s/P = 1 exactly without c.
+            let s_over_p = if p.c == 0.0 { 1.0 } else { s / prob };
+            let resid = r - n * prob;
+            let dz = resid * s_over_p;
+            out.grad[0] += dz * theta;
+            out.grad[1] += dz;
+            let izz = n * (1.0 - p.c) * s * (1.0 - s) * s_over_p;
+            out.hess[0][0] -= izz * theta * theta;
+            out.hess[0][1] -= izz * theta;
+            out.hess[1][1] -= izz;
+            if guessing {
+                let c_over_p = p.c / prob;
+                out.grad[2] += resid * c_over_p;
+                let izg = n * s * (1.0 - s) * c_over_p * (1.0 - p.c);
+                out.hess[0][2] -= izg * theta;
+                out.hess[1][2] -= izg;
+                out.hess[2][2] -= n * (1.0 - s) * p.c * (1.0 - p.c) * c_over_p;
+            }
+        }
+        out.hess[1][0] = out.hess[0][1];
+        out.hess[2][0] = out.hess[0][2];
+        out.hess[2][1] = out.hess[1][2];
+        out
     }
 }
 

@@ -4,9 +4,9 @@
 
 use ndarray::ArrayView1;
 
-use crate::model::{guessing_at_logit, logistic, logit, ItemParams};
+use crate::model::{guessing_at_logit, logit, Deriv3, ItemParams};
 use crate::optimise::{ascend, newton_step};
-use crate::priors::{Deriv3, Priors};
+use crate::priors::Priors;
 use crate::quadrature::Latent;
 
 /// Which of (a, d, logit c) an item estimates.
@@ -58,40 +58,10 @@ fn params_at(x: &[f64; 3], guessing: bool, fixed_c: f64) -> ItemParams {
 }
 
 impl ItemCounts<'_> {
-    /// Expected log-likelihood, its gradient in (a, d, logit c) and minus the Fisher information
-    /// (which for 2PL is the exact Hessian, and is negative definite for 3PL where the Hessian
-    /// need not be).
+    /// The item's expected log-likelihood on these counts (see
+    /// [`ItemParams::expected_log_lik`]).
     pub fn log_lik(&self, p: &ItemParams, guessing: bool) -> Deriv3 {
-        let mut out = Deriv3::default();
-        for ((&r, &w), &theta) in self.right.iter().zip(&self.wrong).zip(self.nodes) {
-            let n = r + w;
-            let (log_p, log_q) = p.log_probs(theta);
-            out.value += r * log_p + w * log_q;
-            let s = logistic(p.a * theta + p.d);
-            let prob = log_p.exp();
-            // dP/dz / (PQ) = s/P and dP/dlogit(c) / (PQ) = c/P; s/P = 1 exactly without c.
-            let s_over_p = if p.c == 0.0 { 1.0 } else { s / prob };
-            let resid = r - n * prob;
-            let dz = resid * s_over_p;
-            out.grad[0] += dz * theta;
-            out.grad[1] += dz;
-            let izz = n * (1.0 - p.c) * s * (1.0 - s) * s_over_p;
-            out.hess[0][0] -= izz * theta * theta;
-            out.hess[0][1] -= izz * theta;
-            out.hess[1][1] -= izz;
-            if guessing {
-                let c_over_p = p.c / prob;
-                out.grad[2] += resid * c_over_p;
-                let izg = n * s * (1.0 - s) * c_over_p * (1.0 - p.c);
-                out.hess[0][2] -= izg * theta;
-                out.hess[1][2] -= izg;
-                out.hess[2][2] -= n * (1.0 - s) * p.c * (1.0 - p.c) * c_over_p;
-            }
-        }
-        out.hess[1][0] = out.hess[0][1];
-        out.hess[2][0] = out.hess[0][2];
-        out.hess[2][1] = out.hess[1][2];
-        out
+        p.expected_log_lik(self.right, self.wrong, self.nodes, guessing)
     }
 
     /// Log posterior of the item (log-likelihood plus priors), derivatives included.

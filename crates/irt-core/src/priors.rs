@@ -17,7 +17,7 @@
 //! a distribution; the run then takes the default priors and records why.
 
 use crate::error::{CoreError, Result};
-use crate::model::ItemParams;
+use crate::model::{Deriv3, ItemParams};
 use crate::stats::{median, robust_spread};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -42,14 +42,6 @@ pub struct Priors {
     pub difficulty: Option<NormalPrior>,
     /// On logit c (3PL only).
     pub guessing: Option<NormalPrior>,
-}
-
-/// A log density with its gradient and Hessian in (a, d, logit c).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Deriv3 {
-    pub value: f64,
-    pub grad: [f64; 3],
-    pub hess: [[f64; 3]; 3],
 }
 
 impl Priors {

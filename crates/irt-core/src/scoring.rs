@@ -9,7 +9,7 @@ use crate::error::{CoreError, Result};
 use crate::estep::Posteriors;
 use crate::forms::Forms;
 use crate::interrupt::Interrupt;
-use crate::model::{logistic, ItemParams};
+use crate::model::ItemParams;
 use crate::names::named;
 use crate::optimise::{MAX_NEWTON, MAX_STEP, STEP_TOL};
 use crate::quadrature::{Grid, Latent};
@@ -141,10 +141,7 @@ fn map_score(
         let mut info = 1.0 / latent.variance;
         for (&j, &x) in answered.iter().zip(correct) {
             let p = &items[j as usize];
-            let s = logistic(p.a * theta + p.d);
-            let prob = p.prob(theta);
-            let s_over_p = if p.c == 0.0 { 1.0 } else { s / prob };
-            grad += p.a * (x as f64 - prob) * s_over_p;
+            grad += p.theta_score(theta, x);
             info += p.information(theta);
         }
         (info, grad)

@@ -17,7 +17,7 @@ use crate::estep::Posteriors;
 use crate::forms::Forms;
 use crate::layout::Layout;
 use crate::linalg::{cholesky, dot, dots, InverseFromFactor, DOT_LANES};
-use crate::model::{logistic, ItemParams};
+use crate::model::ItemParams;
 use crate::mstep::FreeCoords;
 use crate::params::{FitConfig, StandardErrors};
 use crate::quadrature::Latent;
@@ -82,15 +82,10 @@ impl ScoreTables {
         };
         for p in items {
             for &theta in nodes {
-                let s = logistic(p.a * theta + p.d);
-                let prob = p.prob(theta);
-                let s_over_p = if p.c == 0.0 { 1.0 } else { s / prob };
-                let dz = [-prob * s_over_p, (1.0 - prob) * s_over_p];
-                for (to_z, dz) in out.dz.iter_mut().zip(dz) {
-                    to_z.push(dz);
+                for (x, [dz, dg]) in p.answer_scores(theta).into_iter().enumerate() {
+                    out.dz[x].push(dz);
+                    out.dg[x].push(dg);
                 }
-                out.dg[1].push((1.0 - prob) * p.c / prob);
-                out.dg[0].push(-p.c);
             }
             for table in out.dz.iter_mut().chain(&mut out.dg) {
                 table.resize(table.len() + stride - nodes.len(), 0.0);
