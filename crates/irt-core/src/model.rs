@@ -180,6 +180,16 @@ impl ItemParams {
         self.a * self.a * (1.0 - self.c) * s * (1.0 - s) * s_over_p
     }
 
+    /// ∂(a, b, c)/∂(a, d, logit c): from the estimator's coordinates to the IRT form, for the
+    /// delta method.
+    pub fn irt_jacobian(&self) -> [[f64; 3]; 3] {
+        [
+            [1.0, 0.0, 0.0],
+            [self.d / (self.a * self.a), -1.0 / self.a, 0.0],
+            [0.0, 0.0, self.c * (1.0 - self.c)],
+        ]
+    }
+
     /// d log P(x | θ)/dz (z = aθ + d; the slope's is θ times it) and d log P(x | θ)/d logit c,
     /// for a wrong (`[0]`) and a right (`[1]`) answer: what a person's score in the
     /// cross-product SEs is made of.

@@ -531,14 +531,7 @@ fn abc_cross_covariance(
             }
         }
     }
-    let jacobian = |p: &ItemParams| {
-        [
-            [1.0, 0.0, 0.0],
-            [p.d / (p.a * p.a), -1.0 / p.a, 0.0],
-            [0.0, 0.0, p.c * (1.0 - p.c)],
-        ]
-    };
-    let (jp, jq) = (jacobian(p), jacobian(q));
+    let (jp, jq) = (p.irt_jacobian(), q.irt_jacobian());
     std::array::from_fn(|r| {
         std::array::from_fn(|c| {
             (0..3)
