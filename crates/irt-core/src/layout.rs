@@ -2,7 +2,7 @@
 //! vector packs and unpacks items and the latent distribution.
 
 use crate::model::{ItemModel, ItemParams};
-use crate::mstep::{coords, FreeCoords};
+use crate::mstep::FreeCoords;
 use crate::params::FitConfig;
 use crate::quadrature::Latent;
 
@@ -81,7 +81,7 @@ impl Layout {
     pub(crate) fn pack(&self, items: &[ItemParams], latent: Latent) -> Vec<f64> {
         let mut x = Vec::with_capacity(self.len());
         for &(j, free) in &self.free {
-            let c = coords(&items[j]);
+            let c = items[j].coords();
             x.extend(free.indices().iter().map(|&i| c[i]));
         }
         if self.common_slope() {
@@ -105,19 +105,14 @@ impl Layout {
         let (offsets, slope, mean, variance) = self.offsets();
         let mut items = template.to_vec();
         for (&(j, free), &at) in self.free.iter().zip(&offsets) {
-            let mut c = coords(&items[j]);
+            let mut c = items[j].coords();
             for (k, &i) in free.indices().iter().enumerate() {
                 c[i] = x[at + k];
             }
-            items[j] = ItemParams {
-                a: slope.map_or(c[0], |s| x[s]),
-                d: c[1],
-                c: if free.guessing() {
-                    crate::model::guessing_at_logit(c[2])
-                } else {
-                    items[j].c
-                },
-            };
+            if let Some(s) = slope {
+                c[0] = x[s];
+            }
+            items[j] = ItemParams::at_coords(&c, free.guessing(), items[j].c);
         }
         let latent = Latent {
             mean: mean.map_or(latent.mean, |m| x[m]),

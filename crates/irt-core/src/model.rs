@@ -180,6 +180,26 @@ impl ItemParams {
         self.a * self.a * (1.0 - self.c) * s * (1.0 - s) * s_over_p
     }
 
+    /// The estimator's coordinates (a, d, logit c); logit c is −∞ for c = 0 and only read when
+    /// c is estimated.
+    pub fn coords(&self) -> [f64; 3] {
+        [self.a, self.d, logit(self.c)]
+    }
+
+    /// The item at coordinates `x`: c from logit c where it is estimated (`guessing`), else
+    /// `fixed_c`.
+    pub fn at_coords(x: &[f64; 3], guessing: bool, fixed_c: f64) -> Self {
+        Self {
+            a: x[0],
+            d: x[1],
+            c: if guessing {
+                guessing_at_logit(x[2])
+            } else {
+                fixed_c
+            },
+        }
+    }
+
     /// ∂(a, b, c)/∂(a, d, logit c): from the estimator's coordinates to the IRT form, for the
     /// delta method.
     pub fn irt_jacobian(&self) -> [[f64; 3]; 3] {

@@ -4,7 +4,7 @@
 
 use ndarray::ArrayView1;
 
-use crate::model::{guessing_at_logit, logit, Deriv3, ItemParams};
+use crate::model::{Deriv3, ItemParams};
 use crate::optimise::{ascend, newton_step};
 use crate::priors::Priors;
 use crate::quadrature::Latent;
@@ -40,23 +40,6 @@ pub struct ItemCounts<'a> {
     pub nodes: &'a [f64],
 }
 
-/// (a, d, logit c) of an item; logit c is −∞ for c = 0 and only read when c is estimated.
-pub fn coords(p: &ItemParams) -> [f64; 3] {
-    [p.a, p.d, logit(p.c)]
-}
-
-fn params_at(x: &[f64; 3], guessing: bool, fixed_c: f64) -> ItemParams {
-    ItemParams {
-        a: x[0],
-        d: x[1],
-        c: if guessing {
-            guessing_at_logit(x[2])
-        } else {
-            fixed_c
-        },
-    }
-}
-
 impl ItemCounts<'_> {
     /// The item's expected log-likelihood on these counts (see
     /// [`ItemParams::expected_log_lik`]).
@@ -83,13 +66,13 @@ impl ItemCounts<'_> {
         let idx = free.indices();
         let guessing = free.guessing();
         let full = |x: &[f64]| {
-            let mut c = coords(&start);
+            let mut c = start.coords();
             for (k, &i) in idx.iter().enumerate() {
                 c[i] = x[k];
             }
-            params_at(&c, guessing, start.c)
+            ItemParams::at_coords(&c, guessing, start.c)
         };
-        let x0: Vec<f64> = idx.iter().map(|&i| coords(&start)[i]).collect();
+        let x0: Vec<f64> = idx.iter().map(|&i| start.coords()[i]).collect();
         let x = ascend(
             x0,
             |x| self.log_posterior(&full(x), free, priors).value,
