@@ -191,11 +191,10 @@ impl<'a> Engine<'a> {
         let latent = (latent_before.mean - latent_after.mean)
             .abs()
             .max((latent_before.variance - latent_after.variance).abs());
-        before.iter().zip(&after).fold(latent, |m, (p, q)| {
-            m.max((p.a - q.a).abs())
-                .max((p.d - q.d).abs())
-                .max((p.c - q.c).abs())
-        })
+        before
+            .iter()
+            .zip(&after)
+            .fold(latent, |m, (p, q)| p.max_change(q, m))
     }
 
     /// A grid that covers the latent distribution at `x`, when the latent distribution is free,

@@ -200,6 +200,15 @@ impl ItemParams {
         }
     }
 
+    /// The larger of `so_far` and this item's largest change from `other`, on the scale mirt
+    /// judges convergence on (the lower asymptote as a probability).
+    pub fn max_change(&self, other: &Self, so_far: f64) -> f64 {
+        so_far
+            .max((self.a - other.a).abs())
+            .max((self.d - other.d).abs())
+            .max((self.c - other.c).abs())
+    }
+
     /// ∂(a, b, c)/∂(a, d, logit c): from the estimator's coordinates to the IRT form, for the
     /// delta method.
     pub fn irt_jacobian(&self) -> [[f64; 3]; 3] {
