@@ -68,6 +68,19 @@ pub struct Deriv3 {
     pub hess: [[f64; 3]; 3],
 }
 
+impl Deriv3 {
+    /// Adds another term (a prior's, say) to this one.
+    pub(crate) fn add(&mut self, other: &Deriv3) {
+        self.value += other.value;
+        for r in 0..3 {
+            self.grad[r] += other.grad[r];
+            for c in 0..3 {
+                self.hess[r][c] += other.hess[r][c];
+            }
+        }
+    }
+}
+
 /// One item's parameters in the IRT form, on one scale: logistic, no D
 /// (P = c + (1-c)/(1+exp(-a(θ-b)))); what linking and the drift screening compare.
 #[derive(Clone, Copy, Debug, PartialEq)]

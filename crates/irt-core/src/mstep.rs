@@ -50,14 +50,7 @@ impl ItemCounts<'_> {
     /// Log posterior of the item (log-likelihood plus priors), derivatives included.
     pub fn log_posterior(&self, p: &ItemParams, free: FreeCoords, priors: &Priors) -> Deriv3 {
         let mut out = self.log_lik(p, free.guessing());
-        let prior = priors.item_log_density(p, free != FreeCoords::Intercept, free.guessing());
-        out.value += prior.value;
-        for r in 0..3 {
-            out.grad[r] += prior.grad[r];
-            for c in 0..3 {
-                out.hess[r][c] += prior.hess[r][c];
-            }
-        }
+        out.add(&priors.item_log_density(p, free != FreeCoords::Intercept, free.guessing()));
         out
     }
 

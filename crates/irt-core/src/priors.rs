@@ -225,18 +225,6 @@ pub fn learned_from(anchors: &[ItemParams]) -> Option<Priors> {
     })
 }
 
-impl Deriv3 {
-    fn add(&mut self, other: &Deriv3) {
-        self.value += other.value;
-        for r in 0..3 {
-            self.grad[r] += other.grad[r];
-            for c in 0..3 {
-                self.hess[r][c] += other.hess[r][c];
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
