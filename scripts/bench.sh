@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks `SELECT mirt_calibrate(...)` end to end, the way a user runs it, and prints a table.
 #
-#   bash scripts/bench.sh [--runs N] [--sets name,name,...] [--command] [--cancel N]
+#   bash scripts/bench.sh [--runs N] [--sets name,name,...] [--command] [--cancel N] [--installed]
 #
+# With --installed, the extension already installed in the system PostgreSQL is timed instead of
+# this checkout's release build: to compare two builds in one session, install each in turn
+# (its .so and SQL files) and run with --installed after each.
 # With --command, a second table times the pg-irt command on the same sets (each run a new
 # process over the Unix socket, as a CronJob runs it) beside the extension's median.
 # With --cancel N, a third table: N runs per set, each sent pg_cancel_backend at a moment drawn
@@ -27,13 +30,15 @@ RUNS=3
 SETS=sparse,full,anchored,scale-1e5,scale-1e6,scale-1e7
 COMMAND=0
 CANCELS=0
+INSTALL=1
 while (($#)); do
     case $1 in
     --runs) RUNS=$2; shift 2 ;;
     --sets) SETS=$2; shift 2 ;;
     --command) COMMAND=1; shift ;;
     --cancel) CANCELS=$2; shift 2 ;;
-    *) echo "usage: bench.sh [--runs N] [--sets name,...] [--command] [--cancel N]" >&2; exit 2 ;;
+    --installed) INSTALL=0; shift ;;
+    *) echo "usage: bench.sh [--runs N] [--sets name,...] [--command] [--cancel N] [--installed]" >&2; exit 2 ;;
     esac
 done
 
@@ -58,9 +63,14 @@ DIR="$PWD/target/bench-cluster"
 DATA="$PWD/target/bench-data"
 psql_b() { as_pg psql -X -q -h "$CLUSTER_SOCK" -p "$PORT" -v ON_ERROR_STOP=1 "$@"; }
 
-echo "building and installing the release build..." >&2
+echo "building the release build..." >&2
 cargo build --locked --release -p irt-core --bin irt-simulate -p pg-irt-cli >/dev/null 2>&1
-cargo pgrx install --release --pg-config /usr/bin/pg_config >/dev/null 2>&1
+if ((INSTALL)); then
+    echo "installing it..." >&2
+    cargo pgrx install --release --pg-config /usr/bin/pg_config >/dev/null 2>&1
+else
+    echo "timing the extension already installed" >&2
+fi
 
 if [[ ! -f $DIR/PG_VERSION ]]; then
     cluster_start "$DIR" "$PORT" "shared_buffers = 1GB
