@@ -81,13 +81,7 @@ fn items(
 }
 
 fn points(p: &[ItemParams]) -> Vec<ItemPoint> {
-    p.iter()
-        .map(|p| ItemPoint {
-            a: p.a,
-            b: p.b(),
-            c: p.c,
-        })
-        .collect()
+    p.iter().map(ItemParams::irt).collect()
 }
 
 fn constants(

@@ -86,7 +86,7 @@ pub fn world(scenario: &Scenario, seed: u64) -> World {
     }
     let mut bank = Bank::default();
     for (j, p) in truth.iter().enumerate().take(anchors) {
-        let a = p.a * (scenario.noise * rng.normal()).exp();
+        let a = p.slope() * (scenario.noise * rng.normal()).exp();
         let shift = if drifted[j] { scenario.drift } else { 0.0 };
         let b = p.b() + scenario.noise * rng.normal() + shift;
         if scenario.noise_recorded {
@@ -225,9 +225,9 @@ impl World {
             .count();
         Measures {
             linking: c.settings.linking.name().to_string(),
-            rmse_a: rmse_of(false, &|p| p.a),
+            rmse_a: rmse_of(false, &|p| p.slope()),
             rmse_b: rmse_of(false, &|p| p.b()),
-            rmse_a_new: rmse_of(true, &|p| p.a),
+            rmse_a_new: rmse_of(true, &|p| p.slope()),
             rmse_b_new: rmse_of(true, &|p| p.b()),
             rmse_theta: rmse(thetas.iter().copied()),
             mean_bias: c.latent.mean - true_mean,

@@ -46,8 +46,10 @@ impl Bank {
     pub fn flagged_by(&self, id: &str, stored: &ItemParams) -> Option<&str> {
         let (run, flagged) = self.flagged.get(id)?;
         let same = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
-        (same(flagged.a, stored.a) && same(flagged.b(), stored.b()) && same(flagged.c, stored.c))
-            .then_some(run.as_str())
+        (same(flagged.slope(), stored.slope())
+            && same(flagged.b(), stored.b())
+            && same(flagged.guessing(), stored.guessing()))
+        .then_some(run.as_str())
     }
 }
 
@@ -170,7 +172,7 @@ mod tests {
         assert_eq!(ids, ["1", "3", "7"]);
         assert_eq!(bank.anchor_se.get("7"), Some(&[0.1, 0.2]));
         assert_eq!(bank.anchor_se.len(), 1);
-        assert!((bank.anchors[1].1.a - 1.7).abs() < 1e-12);
+        assert!((bank.anchors[1].1.slope() - 1.7).abs() < 1e-12);
         assert!(bank.starts.contains_key("5"));
         assert_eq!(warnings.len(), 4, "{warnings:?}");
         assert!(warnings[3].contains("standard error is negative"));

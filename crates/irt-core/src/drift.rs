@@ -82,7 +82,7 @@ impl Pull {
 /// where the counts carry no information (no answers, or none that tell a slope).
 pub fn pull(counts: &ItemCounts, stored: &ItemParams, slopes: bool, slope: f64) -> Option<Pull> {
     let d = counts.log_lik(stored, false);
-    let (a, intercept) = (stored.a, stored.d);
+    let (a, intercept) = (stored.slope(), stored.intercept());
     // The Jacobian of (ln a, b) = (ln a, −d/a) on the fit's scale, b then times A on the
     // anchors'.
     let m = [[1.0 / a, 0.0], [slope * intercept / (a * a), -slope / a]];
@@ -407,13 +407,7 @@ mod tests {
             wrong: ArrayView1::from(&counts.1),
             nodes,
         };
-        pull(
-            &counts,
-            &ItemParams::from_irt(stored.a, stored.b, stored.c),
-            true,
-            slope,
-        )
-        .unwrap()
+        pull(&counts, &stored.into(), true, slope).unwrap()
     }
 
     /// The pull is one Newton step of the item's log-likelihood from the stored values, and

@@ -76,13 +76,7 @@ impl ItemEstimate {
 
     /// Standard error of d = −a·b by the delta method.
     pub fn d_standard_error(&self) -> Option<f64> {
-        let c = self.covariance?;
-        let (a, b) = (self.params.a, self.params.b());
-        Some(
-            (b * b * c[0][0] + 2.0 * a * b * c[0][1] + a * a * c[1][1])
-                .max(0.0)
-                .sqrt(),
-        )
+        Some(self.params.d_standard_error(self.covariance.as_ref()?))
     }
 }
 

@@ -127,7 +127,7 @@ impl<'a> Engine<'a> {
             .sum();
         if self.layout.common_slope() {
             total += priors
-                .common_slope_log_density(items[self.layout.free[0].0].a)
+                .common_slope_log_density(items[self.layout.free[0].0].slope())
                 .value;
         }
         total

@@ -247,7 +247,7 @@ impl<'a> FormTables<'a> {
         nodes: &'a [f64],
     ) -> Result<Option<Self>> {
         let in_forms = || (0..forms.len()).flat_map(|f| forms.items(data, f));
-        if forms.is_empty() || in_forms().any(|&j| items[j as usize].c != 0.0) {
+        if forms.is_empty() || in_forms().any(|&j| items[j as usize].has_guessing()) {
             return Ok(None);
         }
         let mut base = alloc::with_capacity(forms.len() * nodes.len(), "the test forms' tables")?;
@@ -263,8 +263,14 @@ impl<'a> FormTables<'a> {
         Ok(Some(Self {
             forms,
             base,
-            slopes: alloc::collect(items.iter().map(|p| p.a), "the test forms' tables")?,
-            intercepts: alloc::collect(items.iter().map(|p| p.d), "the test forms' tables")?,
+            slopes: alloc::collect(
+                items.iter().map(ItemParams::slope),
+                "the test forms' tables",
+            )?,
+            intercepts: alloc::collect(
+                items.iter().map(ItemParams::intercept),
+                "the test forms' tables",
+            )?,
             nodes,
         }))
     }

@@ -85,7 +85,7 @@ impl Layout {
             x.extend(free.indices().iter().map(|&i| c[i]));
         }
         if self.common_slope() {
-            x.push(items[self.free[0].0].a);
+            x.push(items[self.free[0].0].slope());
         }
         if self.free_mean {
             x.push(latent.mean);
@@ -112,7 +112,7 @@ impl Layout {
             if let Some(s) = slope {
                 c[0] = x[s];
             }
-            items[j] = ItemParams::at_coords(&c, free.guessing(), items[j].c);
+            items[j] = items[j].at_coords(&c, free.guessing());
         }
         let latent = Latent {
             mean: mean.map_or(latent.mean, |m| x[m]),

@@ -58,6 +58,19 @@ impl ItemModel {
     pub fn has_item_slopes(self) -> bool {
         matches!(self, Self::TwoPL | Self::ThreePL)
     }
+
+    /// An item of this model at `given`'s difficulty: with `given`'s slope where the model
+    /// estimates slopes item by item (1 for Rasch, `common_slope` for 1PL), and lower asymptote
+    /// `c` where it has one.
+    pub fn shaped(self, given: &ItemParams, common_slope: f64, c: f64) -> ItemParams {
+        let b = given.b();
+        match self {
+            Self::Rasch => ItemParams::from_irt(1.0, b, 0.0),
+            Self::OnePL => ItemParams::from_irt(common_slope, b, 0.0),
+            Self::TwoPL => ItemParams::from_irt(given.a, b, 0.0),
+            Self::ThreePL => ItemParams::from_irt(given.a, b, c),
+        }
+    }
 }
 
 /// A log density with its gradient and Hessian in (a, d, logit c).
@@ -81,6 +94,12 @@ impl Deriv3 {
     }
 }
 
+impl From<ItemPoint> for ItemParams {
+    fn from(p: ItemPoint) -> Self {
+        Self::from_irt(p.a, p.b, p.c)
+    }
+}
+
 /// One item's parameters in the IRT form, on one scale: logistic, no D
 /// (P = c + (1-c)/(1+exp(-a(θ-b)))); what linking and the drift screening compare.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -100,12 +119,14 @@ impl ItemPoint {
     }
 }
 
-/// One item's parameters in slope–intercept form.
+/// One item's parameters in slope–intercept form. The fields are the model's own: every phase
+/// reads an item through the methods below, so that its shape (here a slope, an intercept and a
+/// lower asymptote) is known in this module alone.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ItemParams {
-    pub a: f64,
-    pub d: f64,
-    pub c: f64,
+    a: f64,
+    d: f64,
+    c: f64,
 }
 
 /// The largest slope and the largest |b| that [`ItemParams::given`] accepts.
@@ -113,13 +134,65 @@ pub const MAX_GIVEN_SLOPE: f64 = 1000.0;
 pub const MAX_GIVEN_LOCATION: f64 = 1000.0;
 
 impl ItemParams {
+    /// From the slope–intercept form: slope a, intercept d, lower asymptote c.
+    pub fn new(a: f64, d: f64, c: f64) -> Self {
+        Self { a, d, c }
+    }
+
     /// From the IRT form; `b` is the difficulty.
     pub fn from_irt(a: f64, b: f64, c: f64) -> Self {
         Self { a, d: -a * b, c }
     }
 
+    /// The IRT form (a, b, c): what is reported, linked and screened for drift.
+    pub fn irt(&self) -> ItemPoint {
+        ItemPoint {
+            a: self.a,
+            b: self.b(),
+            c: self.c,
+        }
+    }
+
+    pub fn slope(&self) -> f64 {
+        self.a
+    }
+
+    pub fn intercept(&self) -> f64 {
+        self.d
+    }
+
     pub fn b(&self) -> f64 {
         -self.d / self.a
+    }
+
+    /// The lower asymptote c.
+    pub fn guessing(&self) -> f64 {
+        self.c
+    }
+
+    /// Whether the curve has a lower asymptote above 0, where log P − log Q is not linear in θ.
+    pub fn has_guessing(&self) -> bool {
+        self.c != 0.0
+    }
+
+    /// b = −d/a with its gradient and Hessian in (a, d, logit c): the chain rule a prior on the
+    /// difficulty needs.
+    pub fn location_derivatives(&self) -> (f64, [f64; 3], [[f64; 3]; 3]) {
+        let (a, d) = (self.a, self.d);
+        let grad = [d / (a * a), -1.0 / a, 0.0];
+        let mut hess = [[0.0; 3]; 3];
+        hess[0][0] = -2.0 * d / a.powi(3);
+        hess[0][1] = 1.0 / (a * a);
+        hess[1][0] = hess[0][1];
+        (self.b(), grad, hess)
+    }
+
+    /// The standard error of d = −a·b by the delta method, from the covariance of (a, b, c).
+    pub fn d_standard_error(&self, cov: &[[f64; 3]; 3]) -> f64 {
+        let (a, b) = (self.a, self.b());
+        (b * b * cov[0][0] + 2.0 * a * b * cov[0][1] + a * a * cov[1][1])
+            .max(0.0)
+            .sqrt()
     }
 
     /// Parameters given from outside (an anchor's stored values, a function's arguments),
@@ -199,16 +272,16 @@ impl ItemParams {
         [self.a, self.d, logit(self.c)]
     }
 
-    /// The item at coordinates `x`: c from logit c where it is estimated (`guessing`), else
-    /// `fixed_c`.
-    pub fn at_coords(x: &[f64; 3], guessing: bool, fixed_c: f64) -> Self {
+    /// This item moved to coordinates `x`: c from logit c where it is estimated (`guessing`),
+    /// else this item's own.
+    pub fn at_coords(&self, x: &[f64; 3], guessing: bool) -> Self {
         Self {
             a: x[0],
             d: x[1],
             c: if guessing {
                 guessing_at_logit(x[2])
             } else {
-                fixed_c
+                self.c
             },
         }
     }

@@ -63,7 +63,7 @@ impl ItemCounts<'_> {
             for (k, &i) in idx.iter().enumerate() {
                 c[i] = x[k];
             }
-            ItemParams::at_coords(&c, guessing, start.c)
+            start.at_coords(&c, guessing)
         };
         let x0: Vec<f64> = idx.iter().map(|&i| start.coords()[i]).collect();
         let x = ascend(
@@ -94,7 +94,7 @@ pub fn maximise_common_slope(
         start
             .iter()
             .zip(&x[1..])
-            .map(|(p, &d)| ItemParams { a: x[0], d, c: p.c })
+            .map(|(p, &d)| ItemParams::new(x[0], d, p.guessing()))
             .collect()
     };
     let eval = |x: &[f64]| -> Vec<Deriv3> {
@@ -107,8 +107,8 @@ pub fn maximise_common_slope(
     let total = |x: &[f64], items: &[Deriv3]| -> f64 {
         priors.common_slope_log_density(x[0]).value + items.iter().map(|d| d.value).sum::<f64>()
     };
-    let mut x0 = vec![start.first().map_or(1.0, |p| p.a)];
-    x0.extend(start.iter().map(|p| p.d));
+    let mut x0 = vec![start.first().map_or(1.0, ItemParams::slope)];
+    x0.extend(start.iter().map(ItemParams::intercept));
     let x = ascend(
         x0,
         |x| total(x, &eval(x)),
@@ -238,15 +238,11 @@ mod tests {
                 wrong: wrong.view(),
                 nodes: &nodes,
             };
-            let start = ItemParams {
-                a: 1.0,
-                d: 0.0,
-                c: if free.guessing() { 0.2 } else { 0.0 },
-            };
+            let start = ItemParams::new(1.0, 0.0, if free.guessing() { 0.2 } else { 0.0 });
             let fit = counts.maximise(start, free, &Priors::NONE);
-            approx::assert_relative_eq!(fit.a, truth.a, epsilon = 1e-6);
-            approx::assert_relative_eq!(fit.d, truth.d, epsilon = 1e-6);
-            approx::assert_relative_eq!(fit.c, truth.c, epsilon = 1e-6);
+            approx::assert_relative_eq!(fit.slope(), truth.slope(), epsilon = 1e-6);
+            approx::assert_relative_eq!(fit.intercept(), truth.intercept(), epsilon = 1e-6);
+            approx::assert_relative_eq!(fit.guessing(), truth.guessing(), epsilon = 1e-6);
         }
     }
 
@@ -263,11 +259,7 @@ mod tests {
             wrong: wrong.view(),
             nodes: &nodes,
         };
-        let start = ItemParams {
-            a: 1.0,
-            d: 0.0,
-            c: 0.0,
-        };
+        let start = ItemParams::new(1.0, 0.0, 0.0);
         assert_eq!(
             maximise_common_slope(&[counts, counts], &[start, start], &Priors::NONE),
             [start, start]
@@ -290,18 +282,11 @@ mod tests {
                 nodes: &nodes,
             })
             .collect();
-        let start = vec![
-            ItemParams {
-                a: 1.0,
-                d: 0.0,
-                c: 0.0
-            };
-            3
-        ];
+        let start = vec![ItemParams::new(1.0, 0.0, 0.0); 3];
         let fit = maximise_common_slope(&counts, &start, &Priors::NONE);
         for (f, t) in fit.iter().zip(&truth) {
-            approx::assert_relative_eq!(f.a, t.a, epsilon = 1e-6);
-            approx::assert_relative_eq!(f.d, t.d, epsilon = 1e-6);
+            approx::assert_relative_eq!(f.slope(), t.slope(), epsilon = 1e-6);
+            approx::assert_relative_eq!(f.intercept(), t.intercept(), epsilon = 1e-6);
         }
     }
 }

@@ -118,16 +118,11 @@ impl Priors {
     pub fn item_log_density(&self, p: &ItemParams, slope: bool, guessing: bool) -> Deriv3 {
         let mut out = Deriv3::default();
         if let (true, Some(prior)) = (slope, self.slope) {
-            out.add(&self.slope_log_density(p.a, prior));
+            out.add(&self.slope_log_density(p.slope(), prior));
         }
         if let Some(prior) = self.difficulty {
-            // b = −d/a: chain rule through (a, d).
-            let (v, g, h) = prior.log_density(p.b());
-            let db = [p.d / (p.a * p.a), -1.0 / p.a, 0.0];
-            let mut d2b = [[0.0; 3]; 3];
-            d2b[0][0] = -2.0 * p.d / p.a.powi(3);
-            d2b[0][1] = 1.0 / (p.a * p.a);
-            d2b[1][0] = d2b[0][1];
+            let (b, db, d2b) = p.location_derivatives();
+            let (v, g, h) = prior.log_density(b);
             out.value += v;
             for r in 0..3 {
                 out.grad[r] += g * db[r];
@@ -137,7 +132,7 @@ impl Priors {
             }
         }
         if let (true, Some(prior)) = (guessing, self.guessing) {
-            let (v, g, h) = prior.log_density(crate::model::logit(p.c));
+            let (v, g, h) = prior.log_density(crate::model::logit(p.guessing()));
             out.value += v;
             out.grad[2] += g;
             out.hess[2][2] += h;
@@ -205,12 +200,12 @@ pub fn learned_from(anchors: &[ItemParams]) -> Option<Priors> {
     };
     let guessing: Vec<f64> = anchors
         .iter()
-        .filter(|p| p.c > 0.0)
-        .map(|p| crate::model::logit(p.c))
+        .filter(|p| p.has_guessing())
+        .map(|p| crate::model::logit(p.guessing()))
         .collect();
     Some(Priors {
         slope: Some(robust(
-            anchors.iter().map(|p| p.a.ln()).collect(),
+            anchors.iter().map(|p| p.slope().ln()).collect(),
             BANK_SD_BOUNDS[0],
         )),
         difficulty: Some(robust(
@@ -233,11 +228,7 @@ mod tests {
     #[test]
     fn derivatives_match_finite_differences() {
         let priors = Priors::DEFAULT;
-        let at = |x: [f64; 3]| ItemParams {
-            a: x[0],
-            d: x[1],
-            c: crate::model::logistic(x[2]),
-        };
+        let at = |x: [f64; 3]| ItemParams::new(x[0], x[1], crate::model::logistic(x[2]));
         let x = [1.3, -0.4, -1.0];
         let f = |x: [f64; 3]| priors.item_log_density(&at(x), true, true);
         let base = f(x);
@@ -277,7 +268,7 @@ mod tests {
             })
             .collect();
         for p in anchors.iter_mut().take(6) {
-            *p = ItemParams::from_irt(p.a * 20.0, p.b() + 15.0, 0.9);
+            *p = ItemParams::from_irt(p.slope() * 20.0, p.b() + 15.0, 0.9);
         }
         let learned = learned_from(&anchors).unwrap();
         let n = 200f64.sqrt();
@@ -338,15 +329,7 @@ mod tests {
         assert!(bad.check().is_err());
         assert_eq!(
             Priors::DEFAULT
-                .item_log_density(
-                    &ItemParams {
-                        a: -1.0,
-                        d: 0.0,
-                        c: 0.0
-                    },
-                    true,
-                    false
-                )
+                .item_log_density(&ItemParams::new(-1.0, 0.0, 0.0), true, false)
                 .value,
             f64::NEG_INFINITY
         );

@@ -29,7 +29,7 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
             .iter()
             .zip(&config.fixed)
             .filter(|(_, f)| f.is_none())
-            .map(|(p, _)| p.a)
+            .map(|(p, _)| p.slope())
     };
     let common_slope = free_defaults().sum::<f64>() / free_defaults().count().max(1) as f64;
     defaults
@@ -40,20 +40,13 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
                 return fixed;
             }
             let given = config.start[j].unwrap_or(default);
-            let b = given.b();
-            match config.model {
-                ItemModel::Rasch => ItemParams::from_irt(1.0, b, 0.0),
-                ItemModel::OnePL => ItemParams::from_irt(common_slope, b, 0.0),
-                ItemModel::TwoPL => ItemParams::from_irt(given.a, b, 0.0),
-                ItemModel::ThreePL => {
-                    let c = if config.start[j].is_some_and(|s| s.c > 0.0) {
-                        given.c
-                    } else {
-                        default.c
-                    };
-                    ItemParams::from_irt(given.a, b, c)
-                }
-            }
+            // A given start without guessing keeps the default's lower asymptote.
+            let c = if given.has_guessing() {
+                given.guessing()
+            } else {
+                default.guessing()
+            };
+            config.model.shaped(&given, common_slope, c)
         })
         .collect()
 }
@@ -75,9 +68,5 @@ fn mirt_start(s: &ItemStats, model: ItemModel) -> ItemParams {
     } else {
         MIRT_OGIVE_SLOPE * OGIVE_TO_LOGISTIC
     };
-    ItemParams {
-        a,
-        d,
-        c: MIRT_GUESSING,
-    }
+    ItemParams::new(a, d, MIRT_GUESSING)
 }

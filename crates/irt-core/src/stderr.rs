@@ -508,7 +508,7 @@ fn subtract_prior_hessian(
             k,
             k,
             priors
-                .common_slope_log_density(items[layout.free[0].0].a)
+                .common_slope_log_density(items[layout.free[0].0].slope())
                 .hess[0][0],
         );
     }

@@ -293,14 +293,24 @@ fn assert_sound_fit(case: &SmallFit, result: &FitResult) -> Result<(), TestCaseE
         .items
         .iter()
         .filter(|e| !e.fixed)
-        .map(|e| e.params.a)
+        .map(|e| e.params.slope())
         .collect();
     for (j, estimate) in result.items.iter().enumerate() {
         let p = estimate.params;
-        for (what, x) in [("a", p.a), ("d", p.d), ("c", p.c), ("b", p.b())] {
+        for (what, x) in [
+            ("a", p.slope()),
+            ("d", p.intercept()),
+            ("c", p.guessing()),
+            ("b", p.b()),
+        ] {
             assert_finite(&format!("item {j} {what}"), x)?;
         }
-        prop_assert!((0.0..1.0).contains(&p.c), "item {} c = {}", j, p.c);
+        prop_assert!(
+            (0.0..1.0).contains(&p.guessing()),
+            "item {} c = {}",
+            j,
+            p.guessing()
+        );
         let anchored = j == 0 && case.anchor.is_some();
         prop_assert_eq!(estimate.fixed, anchored);
         if anchored {
@@ -308,12 +318,12 @@ fn assert_sound_fit(case: &SmallFit, result: &FitResult) -> Result<(), TestCaseE
             prop_assert!(estimate.covariance.is_none());
         } else {
             match case.model {
-                ItemModel::Rasch => prop_assert_eq!(p.a, 1.0),
-                ItemModel::OnePL => prop_assert_eq!(p.a, free_slopes[0]),
+                ItemModel::Rasch => prop_assert_eq!(p.slope(), 1.0),
+                ItemModel::OnePL => prop_assert_eq!(p.slope(), free_slopes[0]),
                 _ => {}
             }
             if !case.model.has_guessing() {
-                prop_assert_eq!(p.c, 0.0);
+                prop_assert_eq!(p.guessing(), 0.0);
             }
         }
         for (r, row) in estimate.covariance.iter().flatten().enumerate() {
@@ -522,9 +532,9 @@ fn assert_same_fit(
 ) -> Result<(), TestCaseError> {
     for (j, e) in original.items.iter().enumerate() {
         let m = moved.items[new_index[j]].params;
-        assert_close(&format!("item {j} a"), e.params.a, m.a)?;
-        assert_close(&format!("item {j} d"), e.params.d, m.d)?;
-        assert_close(&format!("item {j} c"), e.params.c, m.c)?;
+        assert_close(&format!("item {j} a"), e.params.slope(), m.slope())?;
+        assert_close(&format!("item {j} d"), e.params.intercept(), m.intercept())?;
+        assert_close(&format!("item {j} c"), e.params.guessing(), m.guessing())?;
     }
     assert_close("latent mean", original.latent.mean, moved.latent.mean)?;
     assert_close(
@@ -807,7 +817,7 @@ proptest! {
         c in lower_asymptote(),
         theta in -50.0..=50.0f64,
     ) {
-        let item = ItemParams { a, d, c };
+        let item = ItemParams::new(a, d, c);
         let p = item.prob(theta);
         let (log_p, log_q) = item.log_probs(theta);
         let info = item.information(theta);

@@ -95,11 +95,7 @@ fn mirt_items(dataset: &serde_json::Value) -> Vec<ItemParams> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| ItemParams {
-            a: num(&i["a1"]),
-            d: num(&i["d"]),
-            c: 0.0,
-        })
+        .map(|i| ItemParams::new(num(&i["a1"]), num(&i["d"]), 0.0))
         .collect()
 }
 
@@ -322,10 +318,8 @@ fn sparse_s_x2_adds_up_the_forms_complete_data_tables() {
 /// `sim` with the answers to `item` redrawn from its curve reflected in θ.
 fn reverse_item(sim: &Simulation, item: u32, seed: u64) -> Responses {
     let mut rng = Rng::new(seed);
-    let reflected = ItemParams {
-        a: -sim.items[item as usize].a,
-        ..sim.items[item as usize]
-    };
+    let original = sim.items[item as usize];
+    let reflected = ItemParams::new(-original.slope(), original.intercept(), original.guessing());
     let mut out = Responses::with_items(sim.data.n_items());
     for i in 0..sim.data.n_persons() {
         let (answered, correct) = sim.data.person(i);

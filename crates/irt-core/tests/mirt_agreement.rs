@@ -45,10 +45,12 @@ fn mirt_objective(data: &Responses, reference: &serde_json::Value) -> (f64, f64)
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| ItemParams {
-            a: i["a1"].as_f64().unwrap(),
-            d: i["d"].as_f64().unwrap(),
-            c: i["c"].as_f64().unwrap(),
+        .map(|i| {
+            ItemParams::new(
+                i["a1"].as_f64().unwrap(),
+                i["d"].as_f64().unwrap(),
+                i["c"].as_f64().unwrap(),
+            )
         })
         .collect();
     let latent = Latent {
@@ -81,9 +83,21 @@ fn check_classic(dataset: &str, model_name: &str, tol: Tolerances) {
     let (ours_at_mirt, mirt_ll) = mirt_objective(&data, &reference);
     let items = reference["items"].as_array().unwrap();
     let field = |name: &'static str| items.iter().map(move |i| i[name].as_f64().unwrap());
-    let (dev_a, at_a) = worst(result.items.iter().map(|i| i.params.a).zip(field("a")));
+    let (dev_a, at_a) = worst(
+        result
+            .items
+            .iter()
+            .map(|i| i.params.slope())
+            .zip(field("a")),
+    );
     let (dev_b, at_b) = worst(result.items.iter().map(|i| i.params.b()).zip(field("b")));
-    let (dev_c, _) = worst(result.items.iter().map(|i| i.params.c).zip(field("c")));
+    let (dev_c, _) = worst(
+        result
+            .items
+            .iter()
+            .map(|i| i.params.guessing())
+            .zip(field("c")),
+    );
     let scores = mirt_eap(&data, &result);
     let first20 = reference["eap_first20"].as_array().unwrap();
     let column = |name: &'static str| first20.iter().map(move |r| r[name].as_f64().unwrap());
@@ -186,7 +200,7 @@ fn check_sim(name: &str, long: &str, a_tol: f64) {
         result
             .items
             .iter()
-            .map(|i| i.params.a)
+            .map(|i| i.params.slope())
             .zip(mirt_items.iter().map(|r| r[1])),
     );
     let (dev_b, _) = worst(

@@ -39,7 +39,7 @@ fn item_deviations(result: &FitResult, mirt_a: &[f64], mirt_b: &[f64]) -> [(f64,
         result
             .items
             .iter()
-            .map(|i| i.params.a)
+            .map(|i| i.params.slope())
             .zip(mirt_a.iter().copied()),
     );
     let (dev_b, at_b) = worst(
@@ -60,7 +60,13 @@ fn check_classic(dataset: &str, model_name: &str, termination: Termination, pari
     let field =
         |name: &str| -> Vec<f64> { items.iter().map(|i| i[name].as_f64().unwrap()).collect() };
     let [(dev_a, at_a), (dev_b, at_b)] = item_deviations(&result, &field("a"), &field("b"));
-    let (dev_c, _) = worst(result.items.iter().map(|i| i.params.c).zip(field("c")));
+    let (dev_c, _) = worst(
+        result
+            .items
+            .iter()
+            .map(|i| i.params.guessing())
+            .zip(field("c")),
+    );
     let dev_var = (result.latent.variance - reference["latent_var"].as_f64().unwrap()).abs();
     let dev_ll = (result.log_lik - reference["logLik"].as_f64().unwrap()).abs();
     let scores = mirt_eap(&data, &result);

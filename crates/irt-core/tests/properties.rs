@@ -189,7 +189,7 @@ fn plain_em_and_squarem_reach_the_same_maximum() {
             .items
             .iter()
             .zip(&fast.items)
-            .map(|(p, f)| (p.params.a, f.params.a)),
+            .map(|(p, f)| (p.params.slope(), f.params.slope())),
     );
     assert!(dev < 1e-5 && fast.cycles < plain.cycles);
     assert!((plain.log_lik - fast.log_lik).abs() < 1e-6);
@@ -232,14 +232,7 @@ fn given_start_values_are_used() {
             .map(|(a, b)| (a.params.b(), b.params.b())),
     );
     assert!(dev < 1e-3, "{dev}");
-    let bad = FitParams::new(ItemModel::TwoPL).start_item(
-        0,
-        ItemParams {
-            a: f64::NAN,
-            d: 0.0,
-            c: 0.0,
-        },
-    );
+    let bad = FitParams::new(ItemModel::TwoPL).start_item(0, ItemParams::new(f64::NAN, 0.0, 0.0));
     assert!(matches!(
         bad.check(10),
         Err(CoreError::InvalidItemParams { item: 0, .. })

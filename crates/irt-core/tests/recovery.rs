@@ -14,7 +14,7 @@ fn report(label: &str, sim: &Simulation, result: &irt_core::FitResult) -> (f64, 
             .items
             .iter()
             .zip(&sim.items)
-            .map(|(e, t)| (e.params.a, t.a)),
+            .map(|(e, t)| (e.params.slope(), t.slope())),
     );
     let rmse_b = rmse(
         result
@@ -88,7 +88,10 @@ fn standard_errors_match_the_spread_of_estimates() {
         .zip(&sim.items)
         .flat_map(|(e, t)| {
             let se = e.standard_errors().unwrap();
-            [(e.params.a - t.a) / se[0], (e.params.b() - t.b()) / se[1]]
+            [
+                (e.params.slope() - t.slope()) / se[0],
+                (e.params.b() - t.b()) / se[1],
+            ]
         })
         .collect();
     let sd = (z.iter().map(|v| v * v).sum::<f64>() / z.len() as f64).sqrt();
@@ -113,7 +116,7 @@ fn default_priors_keep_thin_items_in_range() {
     let extreme = |r: &irt_core::FitResult| {
         r.items
             .iter()
-            .map(|i| i.params.a.abs().max(i.params.b().abs()))
+            .map(|i| i.params.slope().abs().max(i.params.b().abs()))
             .fold(0.0, f64::max)
     };
     println!(
@@ -125,7 +128,7 @@ fn default_priors_keep_thin_items_in_range() {
     assert!(map
         .items
         .iter()
-        .all(|i| i.params.a > 0.0 && i.params.b().abs() < 6.0));
+        .all(|i| i.params.slope() > 0.0 && i.params.b().abs() < 6.0));
 }
 
 #[test]
@@ -136,7 +139,11 @@ fn sat12_3pl_converges_with_default_priors() {
         .check(data.n_items())
         .unwrap();
     let result = fit(&data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap();
-    let largest_a = result.items.iter().map(|i| i.params.a).fold(0.0, f64::max);
+    let largest_a = result
+        .items
+        .iter()
+        .map(|i| i.params.slope())
+        .fold(0.0, f64::max);
     println!(
         "SAT12 3PL with default priors: converged {} in {} cycles (mirt without priors: not in 500), largest a {largest_a:.2}",
         result.converged(),
@@ -146,7 +153,7 @@ fn sat12_3pl_converges_with_default_priors() {
     assert!(result
         .items
         .iter()
-        .all(|i| (0.0..0.6).contains(&i.params.c)));
+        .all(|i| (0.0..0.6).contains(&i.params.guessing())));
 }
 
 #[test]
@@ -198,12 +205,12 @@ fn one_pl_recovers_a_common_slope() {
     let config = FitParams::new(ItemModel::OnePL).check(20).unwrap();
     let result = fit(&sim.data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap();
     let (_, rmse_b) = report("1PL", &sim, &result);
-    let a = result.items[0].params.a;
+    let a = result.items[0].params.slope();
     println!(
         "1PL common slope {a:.3} (true 1.4), SE {:.4}",
         result.items[0].standard_errors().unwrap()[0]
     );
-    assert!(result.items.iter().all(|i| i.params.a == a));
+    assert!(result.items.iter().all(|i| i.params.slope() == a));
     assert!((a - 1.4).abs() < 0.06 && rmse_b < 0.06);
 }
 
@@ -222,7 +229,7 @@ fn eaps_of_a_shifted_wide_population_are_unbiased() {
     let items: Vec<irt_core::ItemParams> = sim
         .items
         .iter()
-        .map(|p| irt_core::ItemParams::from_irt(p.a, 2.0 * p.b() + 4.0, 0.0))
+        .map(|p| irt_core::ItemParams::from_irt(p.slope(), 2.0 * p.b() + 4.0, 0.0))
         .collect();
     let mut rng = Rng::new(22);
     let mut data = irt_core::Responses::with_items(items.len());

@@ -100,7 +100,11 @@ fn the_degenerate_lsat7_3pl_has_no_standard_errors_and_says_why() {
         .count();
     assert!(degenerate >= 3, "the reference is the degenerate case");
     let result = fit_plain("classic/LSAT7_long.csv", model("3PL"), Vec::new());
-    let tiny = result.items.iter().filter(|e| e.params.c < 1e-3).count();
+    let tiny = result
+        .items
+        .iter()
+        .filter(|e| e.params.guessing() < 1e-3)
+        .count();
     println!(
         "LSAT7 3PL without priors: {tiny} asymptotes below 1e-3, SE status {:?}",
         result.se_status
@@ -235,7 +239,7 @@ fn a_fit_and_its_link_give_equate_irts_standard_errors() {
     let from: Vec<ItemPoint> = result.items[..10]
         .iter()
         .map(|e| ItemPoint {
-            a: e.params.a,
+            a: e.params.slope(),
             b: e.params.b(),
             c: 0.0,
         })
@@ -282,7 +286,7 @@ fn a_common_slope_is_counted_once_per_link() {
     let from: Vec<ItemPoint> = anchors
         .iter()
         .map(|&j| ItemPoint {
-            a: result.items[j].params.a,
+            a: result.items[j].params.slope(),
             b: result.items[j].params.b(),
             c: 0.0,
         })

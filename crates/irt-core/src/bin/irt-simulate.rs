@@ -66,7 +66,7 @@ fn write(args: &Args) -> std::io::Result<()> {
     let mut items = BufWriter::new(std::fs::File::create(args.out.join("items.csv"))?);
     writeln!(items, "id,a,b")?;
     for (j, p) in sim.items.iter().enumerate() {
-        writeln!(items, "{},{},{}", j + 1, p.a, p.b())?;
+        writeln!(items, "{},{},{}", j + 1, p.slope(), p.b())?;
     }
     items.flush()?;
     let mut answers = BufWriter::new(std::fs::File::create(args.out.join("answers.csv"))?);

@@ -48,7 +48,7 @@ pub(super) fn answer_fit(
                     at.extend(answered.iter().map(|&j| {
                         let item = &items[j as usize];
                         Odds {
-                            log_odds: item.a * thetas[i] + item.d,
+                            log_odds: item.slope() * thetas[i] + item.intercept(),
                             ..Odds::default()
                         }
                     }));
@@ -56,7 +56,7 @@ pub(super) fn answer_fit(
                     let mut person = PersonFit::default();
                     for ((&j, &x), at) in answered.iter().zip(correct).zip(&at) {
                         let item = &items[j as usize];
-                        let at = if item.c == 0.0 {
+                        let at = if !item.has_guessing() {
                             *at
                         } else {
                             Odds::with_guessing(item, thetas[i])
@@ -226,7 +226,7 @@ mod tests {
             .map(|j| ItemParams::from_irt(0.5 + 0.2 * j as f64, -2.0 + 0.35 * j as f64, 0.0))
             .collect();
         for j in [2, 7, 11] {
-            items[j] = ItemParams::from_irt(items[j].a, 0.3, 0.15 + 0.01 * j as f64);
+            items[j] = ItemParams::from_irt(items[j].slope(), 0.3, 0.15 + 0.01 * j as f64);
         }
         let mut rng = Rng::new(5);
         let (mut thetas, data) = respond(&mut rng, &items, 300, 9, 0.0, 1.5);

@@ -161,10 +161,7 @@ pub(super) fn fit_and_link<R: Reporter>(cx: &mut Context<R>, first: FirstFit) ->
         let start: Vec<ItemParams> = result
             .items
             .iter()
-            .map(|i| {
-                let t = transform_item(point(&i.params), &constants);
-                ItemParams::from_irt(t.a, t.b, t.c)
-            })
+            .map(|i| transform_item(i.params.irt(), &constants).into())
             .collect();
         let config = cx.config(cx.plan.linking, cx.plan.priors, Some(&start), &used)?;
         result = cx.fit(&config, &mut fit_ms)?;
@@ -362,14 +359,6 @@ fn fit_once(
     Ok(result)
 }
 
-pub(super) fn point(p: &ItemParams) -> ItemPoint {
-    ItemPoint {
-        a: p.a,
-        b: p.b(),
-        c: p.c,
-    }
-}
-
 /// Every anchor's stored parameters against what this calibration says of it on the anchors'
 /// scale: linked estimates, or with fixed anchors the estimate each would move to if released;
 /// and the pull of its answers on the stored values, carried to the fit's scale by the link.
@@ -390,11 +379,12 @@ fn screen_anchors(
                 .zip(used)
                 .map(|(a, &held)| {
                     let est = &result.items[a.item];
-                    point(&if held {
+                    if held {
                         est.released.unwrap_or(est.params)
                     } else {
                         est.params
-                    })
+                    }
+                    .irt()
                 })
                 .collect(),
             result.latent,
@@ -404,7 +394,7 @@ fn screen_anchors(
         (
             anchors
                 .iter()
-                .map(|a| transform_item(point(&result.items[a.item].params), constants))
+                .map(|a| transform_item(result.items[a.item].params.irt(), constants))
                 .collect(),
             transform_latent(result.latent, constants),
             *constants,
@@ -415,14 +405,14 @@ fn screen_anchors(
         .iter()
         .zip(new)
         .map(|(a, new)| {
-            let stored = point(&a.stored);
+            let stored = a.stored.irt();
             let est = &result.items[a.item];
             // With fixed linking every anchor takes the test from its counts: a held anchor the
             // score test, one the purification left out the one-step form, which errs towards
             // flagging, so an anchor out of the link comes back only when its answers clearly
             // agree with its stored values (two tests of different size would let it swing).
             let estimated = est.covariance.filter(|_| !fixed).and_then(|cov| {
-                drift::estimated_pull(&stored, &new, est.params.a, &cov, slopes, link.slope)
+                drift::estimated_pull(&stored, &new, est.params.slope(), &cov, slopes, link.slope)
             });
             let pull = estimated.or_else(|| {
                 let counts = est.counts.as_ref()?;
@@ -432,12 +422,7 @@ fn screen_anchors(
                     wrong: ArrayView1::from(&counts.wrong),
                     nodes: result.grid.nodes(),
                 };
-                drift::pull(
-                    &counts,
-                    &ItemParams::from_irt(on_fit.a, on_fit.b, on_fit.c),
-                    slopes,
-                    link.slope,
-                )
+                drift::pull(&counts, &on_fit.into(), slopes, link.slope)
             });
             Evidence {
                 stored,
@@ -471,9 +456,9 @@ fn link(
             let keep: Vec<usize> = (0..anchors.len()).filter(|&i| used[i]).collect();
             let from: Vec<ItemPoint> = keep
                 .iter()
-                .map(|&i| point(&result.items[anchors[i].item].params))
+                .map(|&i| result.items[anchors[i].item].params.irt())
                 .collect();
-            let to: Vec<ItemPoint> = keep.iter().map(|&i| point(&anchors[i].stored)).collect();
+            let to: Vec<ItemPoint> = keep.iter().map(|&i| anchors[i].stored.irt()).collect();
             let cov = result.joint_covariance.as_ref().map(|c| c.subset(&keep));
             linking_constants(method, &from, &to, cov.as_ref())?
         }

@@ -8,8 +8,6 @@ use crate::error::{CoreError, Result};
 use crate::linking::{transform_item, LinkingConstants};
 use crate::model::ItemParams;
 
-use super::anchors::point;
-
 /// One item of the finished calibration, on the reported scale.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReportedItem {
@@ -24,9 +22,9 @@ pub struct ReportedItem {
 impl ReportedItem {
     /// The `params` column: a, b, c, d, their SEs and whether the item was held fixed.
     pub fn params_json(&self) -> String {
-        let p = &self.params;
+        let (p, d) = (self.params.irt(), self.params.intercept());
         let mut entry = json!({
-            "a": finite(p.a), "b": finite(p.b()), "c": finite(p.c), "d": finite(p.d),
+            "a": finite(p.a), "b": finite(p.b), "c": finite(p.c), "d": finite(d),
             "fixed": self.fixed,
         });
         if let Some([sa, sb, sc, sd]) = self.standard_errors {
@@ -50,9 +48,9 @@ pub(super) fn reported_items(
             .iter()
             .zip(&result.item_stats)
             .map(|(est, stats)| {
-                let t = transform_item(point(&est.params), k);
+                let t = transform_item(est.params.irt(), k);
                 let standard_errors = est.covariance.map(|c| {
-                    let (a, b) = (est.params.a, est.params.b());
+                    let (a, b) = (est.params.slope(), est.params.b());
                     // d* = −(a/A)(A·b + B) = −a·b − a·B/A: gradient (−b − B/A, −a) in (a, b); the
                     // constants' own uncertainty is not added.
                     let (ga, gb) = (-b - k.intercept / k.slope, -a);
@@ -67,7 +65,7 @@ pub(super) fn reported_items(
                     ]
                 });
                 ReportedItem {
-                    params: ItemParams::from_irt(t.a, t.b, t.c),
+                    params: t.into(),
                     standard_errors,
                     fixed: est.fixed,
                     n_responses: stats.n,
@@ -78,7 +76,7 @@ pub(super) fn reported_items(
     )?;
     if items
         .iter()
-        .any(|i| !(i.params.a.is_finite() && i.params.b().is_finite()))
+        .any(|i| !(i.params.slope().is_finite() && i.params.b().is_finite()))
     {
         return Err(CoreError::NonFinite {
             what: "item parameter",

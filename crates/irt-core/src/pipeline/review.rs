@@ -66,7 +66,7 @@ pub(super) fn review(
             slope: settings
                 .model
                 .has_item_slopes()
-                .then_some(items[j].params.a),
+                .then_some(items[j].params.slope()),
             p_value: items[j].p_value,
         });
         reviews.push(ItemReview {
