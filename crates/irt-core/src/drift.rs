@@ -402,11 +402,11 @@ mod tests {
         stored: ItemPoint,
         slope: f64,
     ) -> Pull {
-        let counts = ItemCounts {
-            right: ArrayView1::from(&counts.0),
-            wrong: ArrayView1::from(&counts.1),
+        let counts = ItemCounts::dichotomous(
+            ArrayView1::from(&counts.0),
+            ArrayView1::from(&counts.1),
             nodes,
-        };
+        );
         pull(&counts, &stored.into(), true, slope).unwrap()
     }
 

@@ -21,7 +21,7 @@ use crate::mirt_compat;
 use crate::model::{ItemModel, ItemParams};
 use crate::params::{Algorithm, FitConfig, StandardErrors};
 use crate::quadrature::{Grid, Latent};
-use crate::responses::{ItemStats, Responses};
+use crate::responses::{check_categories, ItemStats, Responses};
 use crate::stderr::{
     item_covariances, ItemCovariance, JointCovariance, SE_METHOD, SE_METHOD_BLOCKS,
 };
@@ -214,6 +214,7 @@ pub fn fit(
         });
     }
     let item_stats = data.check()?;
+    check_categories(&item_stats, |j| config.categories[j].map(|(_, k)| k), true)?;
     let mut engine = Engine::new(data, config, pool, &item_stats)?;
     let mut x = engine.layout.pack(&engine.template, engine.start_latent);
     let mut progress = Progress::new(config, observer);

@@ -13,7 +13,7 @@ use crate::estep::{expected_counts, Counts, Posteriors};
 use crate::forms::Forms;
 use crate::layout::Layout;
 use crate::model::ItemParams;
-use crate::mstep::{latent_moments, maximise_common_slope, FreeCoords, ItemCounts};
+use crate::mstep::{latent_moments, maximise_common_slope, ItemCounts};
 use crate::params::{Algorithm, FitConfig};
 use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
@@ -70,6 +70,7 @@ impl<'a> Engine<'a> {
         pool: &'a ThreadPool,
         item_stats: &[ItemStats],
     ) -> Result<Self> {
+        let template = start_values(config, item_stats);
         Ok(Self {
             data,
             config: Cow::Borrowed(config),
@@ -77,7 +78,7 @@ impl<'a> Engine<'a> {
             leaves: Leaves::for_accumulators(data, data.n_items()),
             forms: Forms::detect(data)?,
             layout: Layout::new(config),
-            template: start_values(config, item_stats),
+            template,
             start_latent: Latent::STANDARD,
             standard_points: config.grid.len(),
         })
@@ -106,11 +107,10 @@ impl<'a> Engine<'a> {
     }
 
     pub fn item_counts<'c>(&'c self, counts: &'c Counts, item: usize) -> ItemCounts<'c> {
-        ItemCounts {
-            right: counts.right(item),
-            wrong: counts.wrong(item),
-            nodes: self.config.grid.nodes(),
-        }
+        ItemCounts::in_categories(
+            (0..self.template[item].categories()).map(|x| counts.category(item, x)),
+            self.config.grid.nodes(),
+        )
     }
 
     pub(crate) fn log_prior(&self, items: &[ItemParams]) -> f64 {
@@ -121,7 +121,7 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|&(j, free)| {
                 priors
-                    .item_log_density(&items[j], free != FreeCoords::Intercept, free.guessing())
+                    .item_log_density(&items[j], free.slope(), free.guessing())
                     .value
             })
             .sum();

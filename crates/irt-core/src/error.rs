@@ -71,6 +71,18 @@ pub enum CoreError {
     EmptyItem { item: usize },
     #[error("item {item} is answered {} by everyone who answered it", if *.all_correct { "correctly" } else { "wrongly" })]
     ConstantItem { item: usize, all_correct: bool },
+    #[error("item {item} has an answer {answer}, beyond its {categories} categories (0 to {})", categories - 1)]
+    AnswerBeyondCategories {
+        item: usize,
+        answer: u8,
+        categories: usize,
+    },
+    #[error("item {item} has no answer in category {category} of its {categories}")]
+    EmptyCategory {
+        item: usize,
+        category: usize,
+        categories: usize,
+    },
     #[error("item index {item} is out of range for {n_items} items")]
     ItemOutOfRange { item: usize, n_items: usize },
     #[error("invalid parameters for item {item}: {reason}")]
@@ -172,7 +184,9 @@ impl CoreError {
             | Self::EmptyPerson { .. }
             | Self::EmptyItem { .. }
             | Self::ConstantItem { .. }
+            | Self::EmptyCategory { .. }
             | Self::NothingToEstimate => (Input, "22000"),
+            Self::AnswerBeyondCategories { .. } => (Input, "22P02"),
             Self::NotConverged { .. } => (NotConverged, "22000"),
             Self::NonFinite { .. } => (NotConverged, "22003"),
             Self::RunLockBusy => (Busy, "55P03"),
@@ -388,6 +402,16 @@ mod tests {
             CoreError::ConstantItem {
                 item: 0,
                 all_correct: true,
+            },
+            CoreError::AnswerBeyondCategories {
+                item: 0,
+                answer: 4,
+                categories: 4,
+            },
+            CoreError::EmptyCategory {
+                item: 0,
+                category: 1,
+                categories: 3,
             },
             CoreError::ItemOutOfRange {
                 item: 9,

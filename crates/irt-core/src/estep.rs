@@ -12,47 +12,62 @@ use crate::error::Result;
 use crate::exp::exp_nonpositive;
 use crate::forms::Forms;
 use crate::interrupt::Interrupt;
-use crate::model::ItemParams;
+use crate::model::{ItemParams, MAX_CATEGORIES};
 use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
 use crate::responses::Responses;
 use crate::simd;
 
-/// The layout of every per-answer table here: row `2j + x` (contiguous over the nodes) is for
-/// answer x (0 wrong, 1 right) to item j, so that the inner loops run over plain slices the
+/// The layout of every per-answer table here: row `stride·j + x` (contiguous over the nodes)
+/// is for answer x (a category; 0 wrong and 1 right) to item j, `stride` the most categories
+/// an item has (2 in a right/wrong test), so that the inner loops run over plain slices the
 /// compiler vectorises. The entries of that row in a table of `n_nodes` columns.
 #[inline(always)]
-fn answer_row(j: usize, x: u8, n_nodes: usize) -> std::ops::Range<usize> {
-    let at = (2 * j + usize::from(x == 1)) * n_nodes;
+fn answer_row(j: usize, x: u8, n_nodes: usize, stride: usize) -> std::ops::Range<usize> {
+    let at = (stride * j + usize::from(x)) * n_nodes;
     at..at + n_nodes
 }
 
-/// log Q and log P of every item at every node, so that the per-answer work is one add per node
-/// (rows as [`answer_row`] lays them out).
+/// The rows per item of the tables of `items`: their most categories.
+fn stride_of(items: &[ItemParams]) -> usize {
+    items.iter().map(ItemParams::categories).max().unwrap_or(2)
+}
+
+/// log P(x | θ) of every item and category at every node, so that the per-answer work is one
+/// add per node (rows as [`answer_row`] lays them out; a category beyond an item's own is
+/// −∞, which no answer reads).
 pub struct LogTables {
     by_answer: Vec<f64>,
     n_nodes: usize,
+    stride: usize,
 }
 
 impl LogTables {
     pub fn new(items: &[ItemParams], nodes: &[f64]) -> Result<Self> {
-        let mut by_answer =
-            alloc::with_capacity(2 * items.len() * nodes.len(), "the E-step's log tables")?;
-        for item in items {
-            let logs: Vec<(f64, f64)> = nodes.iter().map(|&t| item.log_probs(t)).collect();
-            by_answer.extend(logs.iter().map(|l| l.1));
-            by_answer.extend(logs.iter().map(|l| l.0));
+        let stride = stride_of(items);
+        let cells = stride * items.len() * nodes.len();
+        let mut by_answer = alloc::filled(cells, f64::NEG_INFINITY, "the E-step's log tables")?;
+        let mut logs = [0.0; MAX_CATEGORIES];
+        for (j, item) in items.iter().enumerate() {
+            let k = item.categories();
+            for (q, &t) in nodes.iter().enumerate() {
+                item.log_category_probs(t, &mut logs[..k]);
+                for (x, &l) in logs[..k].iter().enumerate() {
+                    by_answer[answer_row(j, x as u8, nodes.len(), stride).start + q] = l;
+                }
+            }
         }
         Ok(Self {
             by_answer,
             n_nodes: nodes.len(),
+            stride,
         })
     }
 
     /// log P(x | θ) of item j at every node.
     #[inline(always)]
     pub fn row(&self, j: u32, x: u8) -> &[f64] {
-        &self.by_answer[answer_row(j as usize, x, self.n_nodes)]
+        &self.by_answer[answer_row(j as usize, x, self.n_nodes, self.stride)]
     }
 
     /// Adds person i's log-likelihood at every node to `out` (which starts as the log prior).
@@ -62,7 +77,7 @@ impl LogTables {
         let rows = items
             .iter()
             .zip(correct)
-            .map(|(&j, &x)| answer_row(j as usize, x, self.n_nodes).start);
+            .map(|(&j, &x)| answer_row(j as usize, x, self.n_nodes, self.stride).start);
         sum_rows(out, &self.by_answer, rows);
     }
 
@@ -104,6 +119,8 @@ fn normalise_log(x: &mut [f64]) -> f64 {
 pub struct Counts {
     /// Posterior mass of answers, rows as [`answer_row`] lays them out.
     pub by_answer: Array2<f64>,
+    /// Rows per item.
+    stride: usize,
     /// Posterior mass of persons at each node.
     pub mass: Vec<f64>,
     /// The marginal log-likelihood of the data at the parameters used.
@@ -111,24 +128,35 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn zeros(n_items: usize, n_nodes: usize) -> Result<Self> {
-        let cells = alloc::filled(2 * n_items * n_nodes, 0.0, "the E-step's expected counts")?;
+    fn zeros(n_items: usize, n_nodes: usize, stride: usize) -> Result<Self> {
+        let cells = alloc::filled(
+            stride * n_items * n_nodes,
+            0.0,
+            "the E-step's expected counts",
+        )?;
         Ok(Self {
-            by_answer: Array2::from_shape_vec((2 * n_items, n_nodes), cells)
+            by_answer: Array2::from_shape_vec((stride * n_items, n_nodes), cells)
                 .expect("one cell per row and node"),
+            stride,
             mass: vec![0.0; n_nodes],
             log_lik: 0.0,
         })
     }
 
+    /// Posterior mass of answers in category x (a dichotomous item's: 0 wrong, 1 right) to
+    /// item j at each node.
+    pub fn category(&self, j: usize, x: usize) -> ArrayView1<'_, f64> {
+        self.by_answer.row(self.stride * j + x)
+    }
+
     /// Posterior mass of right answers to item j at each node.
     pub fn right(&self, j: usize) -> ArrayView1<'_, f64> {
-        self.by_answer.row(2 * j + 1)
+        self.category(j, 1)
     }
 
     /// Posterior mass of wrong answers to item j at each node.
     pub fn wrong(&self, j: usize) -> ArrayView1<'_, f64> {
-        self.by_answer.row(2 * j)
+        self.category(j, 0)
     }
 
     fn merge(mut self, other: Self) -> Self {
@@ -219,6 +247,7 @@ pub fn log_likelihood(
     grid: &Grid,
     pool: &ThreadPool,
 ) -> Result<f64> {
+    data.check_answers(items)?;
     let leaves = Leaves::for_accumulators(data, items.len());
     let forms = Forms::detect(data)?;
     let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes())?;
@@ -236,8 +265,8 @@ struct FormTables<'a> {
 }
 
 impl<'a> FormTables<'a> {
-    /// None when there are no forms or an item of one has a lower asymptote, where
-    /// log P − log Q is not linear in θ.
+    /// None when there are no forms or an item of one has a lower asymptote or more than two
+    /// categories, where log P − log Q is not linear in θ.
     fn new(
         data: &Responses,
         forms: &'a Forms,
@@ -247,7 +276,7 @@ impl<'a> FormTables<'a> {
         nodes: &'a [f64],
     ) -> Result<Option<Self>> {
         let in_forms = || (0..forms.len()).flat_map(|f| forms.items(data, f));
-        if forms.is_empty() || in_forms().any(|&j| items[j as usize].has_guessing()) {
+        if forms.is_empty() || in_forms().any(|&j| !items[j as usize].logit_is_linear()) {
             return Ok(None);
         }
         let mut base = alloc::with_capacity(forms.len() * nodes.len(), "the test forms' tables")?;
@@ -328,14 +357,14 @@ impl Partial {
         let Some(forms) = posteriors.forms.as_ref().map(|t| t.forms) else {
             return counts;
         };
-        let n = counts.mass.len();
+        let (n, stride) = (counts.mass.len(), counts.stride);
         let by_answer = counts
             .by_answer
             .as_slice_mut()
             .expect("counts are contiguous");
         for f in 0..forms.len() {
             for &j in forms.items(data, f) {
-                for (w, m) in by_answer[answer_row(j as usize, 0, n)]
+                for (w, m) in by_answer[answer_row(j as usize, 0, n, stride)]
                     .iter_mut()
                     .zip(&self.form_mass[f * n..(f + 1) * n])
                 {
@@ -344,10 +373,10 @@ impl Partial {
             }
         }
         for (j, right) in self.form_right.chunks_exact(n).enumerate() {
-            for (w, r) in by_answer[answer_row(j, 0, n)].iter_mut().zip(right) {
+            for (w, r) in by_answer[answer_row(j, 0, n, stride)].iter_mut().zip(right) {
                 *w -= r;
             }
-            add(&mut by_answer[answer_row(j, 1, n)], right);
+            add(&mut by_answer[answer_row(j, 1, n, stride)], right);
         }
         counts
     }
@@ -362,6 +391,7 @@ fn e_step_leaf(
     interrupt: &Interrupt,
 ) -> Result<Partial> {
     let n_nodes = posteriors.log_weights.len();
+    let stride = posteriors.tables.stride;
     let n_forms = posteriors.n_forms();
     let form_cells = if n_forms > 0 {
         data.n_items() * n_nodes
@@ -369,7 +399,7 @@ fn e_step_leaf(
         0
     };
     let mut acc = Partial {
-        counts: Counts::zeros(data.n_items(), n_nodes)?,
+        counts: Counts::zeros(data.n_items(), n_nodes, stride)?,
         form_right: alloc::filled(form_cells, 0.0, "the test forms' counts")?,
         form_mass: alloc::filled(n_forms * n_nodes, 0.0, "the test forms' counts")?,
     };
@@ -408,7 +438,7 @@ fn e_step_leaf(
             let rows = items
                 .iter()
                 .zip(correct)
-                .map(|(&j, &x)| answer_row(j as usize, x, n_nodes).start);
+                .map(|(&j, &x)| answer_row(j as usize, x, n_nodes, stride).start);
             add_to_rows(by_answer, rows, &post);
         }
     }
@@ -681,8 +711,8 @@ mod tests {
         assert_eq!(forms.len(), 1);
         let counts = counts(&data, &forms, &items, Latent::STANDARD, 50, 2);
         let cells = counts.by_answer.as_slice().unwrap();
-        assert!(cells[answer_row(2, 0, 61)].iter().all(|&w| w == 0.0));
-        assert!(cells[answer_row(2, 1, 61)].iter().any(|&r| r > 0.0));
+        assert!(cells[answer_row(2, 0, 61, 2)].iter().all(|&w| w == 0.0));
+        assert!(cells[answer_row(2, 1, 61, 2)].iter().any(|&r| r > 0.0));
     }
 
     /// The E-step's AVX2 copy and its portable one give the same bits, on persons of a form

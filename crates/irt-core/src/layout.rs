@@ -19,9 +19,9 @@ impl Layout {
     /// What a free item of `model` estimates.
     pub(crate) fn coords(model: ItemModel) -> FreeCoords {
         match model {
-            ItemModel::Rasch | ItemModel::OnePL => FreeCoords::Intercept,
-            ItemModel::TwoPL => FreeCoords::SlopeIntercept,
-            ItemModel::ThreePL => FreeCoords::SlopeInterceptGuessing,
+            ItemModel::Rasch | ItemModel::OnePL => FreeCoords::INTERCEPT,
+            ItemModel::TwoPL => FreeCoords::SLOPE_INTERCEPT,
+            ItemModel::ThreePL => FreeCoords::SLOPE_INTERCEPT_GUESSING,
         }
     }
 
@@ -31,7 +31,10 @@ impl Layout {
             model: config.model,
             free: (0..config.fixed.len())
                 .filter(|&j| config.fixed[j].is_none())
-                .map(|j| (j, coords))
+                .map(|j| match config.categories[j] {
+                    Some((_, k)) => (j, coords.in_categories(k)),
+                    None => (j, coords),
+                })
                 .collect(),
             free_mean: config.free_mean(),
             free_variance: config.free_variance(),

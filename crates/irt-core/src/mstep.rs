@@ -4,53 +4,108 @@
 
 use ndarray::ArrayView1;
 
-use crate::model::{Deriv3, ItemParams};
+use crate::model::{Deriv, ItemParams, MAX_CATEGORIES, MAX_COORDS};
 use crate::optimise::{ascend, newton_step};
 use crate::priors::Priors;
 use crate::quadrature::Latent;
 
-/// Which of (a, d, logit c) an item estimates.
+/// Which of an item's coordinates (a, d, logit c; or a, d_1 … d_(K−1)) it estimates: its
+/// intercepts always, its slope and lower asymptote where these say so.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FreeCoords {
-    /// d only: Rasch, or the item part of a common-slope 1PL.
-    Intercept,
-    SlopeIntercept,
-    SlopeInterceptGuessing,
+pub struct FreeCoords {
+    slope: bool,
+    guessing: bool,
+    categories: u8,
 }
 
 impl FreeCoords {
-    pub fn indices(self) -> &'static [usize] {
-        match self {
-            Self::Intercept => &[1],
-            Self::SlopeIntercept => &[0, 1],
-            Self::SlopeInterceptGuessing => &[0, 1, 2],
+    /// d only: Rasch, or the item part of a common-slope 1PL.
+    pub const INTERCEPT: Self = Self::dichotomous(false, false);
+    pub const SLOPE_INTERCEPT: Self = Self::dichotomous(true, false);
+    pub const SLOPE_INTERCEPT_GUESSING: Self = Self::dichotomous(true, true);
+
+    const fn dichotomous(slope: bool, guessing: bool) -> Self {
+        Self {
+            slope,
+            guessing,
+            categories: 2,
         }
     }
 
+    /// The same for an item scored in `categories` categories (which has no lower asymptote).
+    pub fn in_categories(self, categories: usize) -> Self {
+        Self {
+            guessing: self.guessing && categories == 2,
+            categories: categories as u8,
+            ..self
+        }
+    }
+
+    pub fn indices(self) -> &'static [usize] {
+        const ALL: [usize; MAX_COORDS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+        &ALL[usize::from(!self.slope)..usize::from(self.categories) + usize::from(self.guessing)]
+    }
+
+    /// Whether the item's own slope is estimated.
+    pub fn slope(self) -> bool {
+        self.slope
+    }
+
     pub fn guessing(self) -> bool {
-        self == Self::SlopeInterceptGuessing
+        self.guessing
     }
 }
 
 /// One item's expected counts at the nodes.
 #[derive(Clone, Copy)]
 pub struct ItemCounts<'a> {
-    pub right: ArrayView1<'a, f64>,
-    pub wrong: ArrayView1<'a, f64>,
+    /// Expected answers in each category at the nodes (a dichotomous item's: wrong, right).
+    rows: [ArrayView1<'a, f64>; MAX_CATEGORIES],
+    categories: usize,
     pub nodes: &'a [f64],
 }
 
-impl ItemCounts<'_> {
+impl<'a> ItemCounts<'a> {
+    /// A dichotomous item's counts of right and wrong answers.
+    pub fn dichotomous(
+        right: ArrayView1<'a, f64>,
+        wrong: ArrayView1<'a, f64>,
+        nodes: &'a [f64],
+    ) -> Self {
+        Self::in_categories([wrong, right], nodes)
+    }
+
+    /// The counts of answers in each category, from category 0 (at most [`MAX_CATEGORIES`]).
+    pub fn in_categories(
+        rows: impl IntoIterator<Item = ArrayView1<'a, f64>>,
+        nodes: &'a [f64],
+    ) -> Self {
+        let mut out = Self {
+            rows: [ArrayView1::from(&[] as &[f64]); MAX_CATEGORIES],
+            categories: 0,
+            nodes,
+        };
+        for (slot, row) in out.rows.iter_mut().zip(rows) {
+            *slot = row;
+            out.categories += 1;
+        }
+        out
+    }
+
+    pub fn rows(&self) -> &[ArrayView1<'a, f64>] {
+        &self.rows[..self.categories]
+    }
+
     /// The item's expected log-likelihood on these counts (see
     /// [`ItemParams::expected_log_lik`]).
-    pub fn log_lik(&self, p: &ItemParams, guessing: bool) -> Deriv3 {
-        p.expected_log_lik(self.right, self.wrong, self.nodes, guessing)
+    pub fn log_lik(&self, p: &ItemParams, guessing: bool) -> Deriv {
+        p.expected_log_lik(self.rows(), self.nodes, guessing)
     }
 
     /// Log posterior of the item (log-likelihood plus priors), derivatives included.
-    pub fn log_posterior(&self, p: &ItemParams, free: FreeCoords, priors: &Priors) -> Deriv3 {
+    pub fn log_posterior(&self, p: &ItemParams, free: FreeCoords, priors: &Priors) -> Deriv {
         let mut out = self.log_lik(p, free.guessing());
-        out.add(&priors.item_log_density(p, free != FreeCoords::Intercept, free.guessing()));
+        out.add(&priors.item_log_density(p, free.slope(), free.guessing()));
         out
     }
 
@@ -97,14 +152,14 @@ pub fn maximise_common_slope(
             .map(|(p, &d)| ItemParams::new(x[0], d, p.guessing()))
             .collect()
     };
-    let eval = |x: &[f64]| -> Vec<Deriv3> {
+    let eval = |x: &[f64]| -> Vec<Deriv> {
         counts
             .iter()
             .zip(at(x))
-            .map(|(c, p)| c.log_posterior(&p, FreeCoords::Intercept, priors))
+            .map(|(c, p)| c.log_posterior(&p, FreeCoords::INTERCEPT, priors))
             .collect()
     };
-    let total = |x: &[f64], items: &[Deriv3]| -> f64 {
+    let total = |x: &[f64], items: &[Deriv]| -> f64 {
         priors.common_slope_log_density(x[0]).value + items.iter().map(|d| d.value).sum::<f64>()
     };
     let mut x0 = vec![start.first().map_or(1.0, ItemParams::slope)];
@@ -224,20 +279,16 @@ mod tests {
         for (truth, free) in [
             (
                 ItemParams::from_irt(1.7, -0.5, 0.0),
-                FreeCoords::SlopeIntercept,
+                FreeCoords::SLOPE_INTERCEPT,
             ),
-            (ItemParams::from_irt(1.0, 0.8, 0.0), FreeCoords::Intercept),
+            (ItemParams::from_irt(1.0, 0.8, 0.0), FreeCoords::INTERCEPT),
             (
                 ItemParams::from_irt(1.4, 0.3, 0.25),
-                FreeCoords::SlopeInterceptGuessing,
+                FreeCoords::SLOPE_INTERCEPT_GUESSING,
             ),
         ] {
             let (right, wrong) = counts_for(truth, &nodes);
-            let counts = ItemCounts {
-                right: right.view(),
-                wrong: wrong.view(),
-                nodes: &nodes,
-            };
+            let counts = ItemCounts::dichotomous(right.view(), wrong.view(), &nodes);
             let start = ItemParams::new(1.0, 0.0, if free.guessing() { 0.2 } else { 0.0 });
             let fit = counts.maximise(start, free, &Priors::NONE);
             approx::assert_relative_eq!(fit.slope(), truth.slope(), epsilon = 1e-6);
@@ -254,11 +305,7 @@ mod tests {
         assert!(step.iter().all(|s| s.is_nan()));
         let nodes = [-1.0, 0.0, 1.0];
         let (right, wrong) = (Array1::from(vec![f64::NAN, 1.0, 1.0]), Array1::ones(3));
-        let counts = ItemCounts {
-            right: right.view(),
-            wrong: wrong.view(),
-            nodes: &nodes,
-        };
+        let counts = ItemCounts::dichotomous(right.view(), wrong.view(), &nodes);
         let start = ItemParams::new(1.0, 0.0, 0.0);
         assert_eq!(
             maximise_common_slope(&[counts, counts], &[start, start], &Priors::NONE),
@@ -276,11 +323,7 @@ mod tests {
         let tables: Vec<_> = truth.iter().map(|&t| counts_for(t, &nodes)).collect();
         let counts: Vec<ItemCounts> = tables
             .iter()
-            .map(|(r, w)| ItemCounts {
-                right: r.view(),
-                wrong: w.view(),
-                nodes: &nodes,
-            })
+            .map(|(r, w)| ItemCounts::dichotomous(r.view(), w.view(), &nodes))
             .collect();
         let start = vec![ItemParams::new(1.0, 0.0, 0.0); 3];
         let fit = maximise_common_slope(&counts, &start, &Priors::NONE);

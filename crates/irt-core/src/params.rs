@@ -3,7 +3,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::interrupt::Interrupt;
-use crate::model::{ItemModel, ItemParams};
+use crate::model::{ItemModel, ItemParams, Steps, MAX_CATEGORIES};
 use crate::names::named;
 use crate::priors::Priors;
 use crate::quadrature::Grid;
@@ -84,6 +84,7 @@ pub struct FitParams {
     start: Vec<(usize, ItemParams)>,
     joint: Vec<usize>,
     screened: Vec<usize>,
+    categories: Vec<(usize, Steps, usize)>,
     interrupt: Interrupt,
 }
 
@@ -107,6 +108,8 @@ pub struct FitConfig {
     /// Items whose final expected counts are kept (`ItemEstimate::counts`): the anchors, whose
     /// drift screening tests their stored parameters against them.
     pub screened: Vec<usize>,
+    /// Per item: scored in this many ordered categories, formed so (None: right or wrong).
+    pub categories: Vec<Option<(Steps, usize)>>,
     /// Polled by the long phases (see [`Interrupt`]).
     pub interrupt: Interrupt,
 }
@@ -142,6 +145,7 @@ impl FitParams {
             start: Vec::new(),
             joint: Vec::new(),
             screened: Vec::new(),
+            categories: Vec::new(),
             interrupt: Interrupt::never(),
         }
     }
@@ -208,6 +212,14 @@ impl FitParams {
         self
     }
 
+    /// Item `item` is scored in `categories` ordered categories (answers 0 … categories − 1),
+    /// formed by `steps`: with model 2PL a graded or generalized partial credit item, with
+    /// Rasch a partial credit item. The other items are right or wrong.
+    pub fn in_categories(mut self, item: usize, steps: Steps, categories: usize) -> Self {
+        self.categories.push((item, steps, categories));
+        self
+    }
+
     pub fn check(&self, n_items: usize) -> Result<FitConfig> {
         let setting = |field, reason: String| Err(CoreError::InvalidSetting { field, reason });
         if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
@@ -242,6 +254,7 @@ impl FitParams {
             return Err(CoreError::NothingToEstimate);
         }
         let start = per_item(&self.start)?;
+        let categories = self.check_categories(n_items)?;
         if let Some(&item) = self
             .joint
             .iter()
@@ -262,8 +275,55 @@ impl FitParams {
             start,
             joint: self.joint.clone(),
             screened: self.screened.clone(),
+            categories,
             interrupt: self.interrupt.clone(),
         })
+    }
+
+    /// Items in categories: 2 to [`MAX_CATEGORIES`] of them, under a model whose slopes they
+    /// can take (each its own, or all 1), with what the fit computes for them so far.
+    fn check_categories(&self, n_items: usize) -> Result<Vec<Option<(Steps, usize)>>> {
+        let mut out = vec![None; n_items];
+        let setting = |reason: String| CoreError::InvalidSetting {
+            field: "categories",
+            reason,
+        };
+        for &(item, steps, k) in &self.categories {
+            if item >= n_items {
+                return Err(CoreError::ItemOutOfRange { item, n_items });
+            }
+            if !(2..=MAX_CATEGORIES).contains(&k) {
+                return Err(setting(format!(
+                    "item {item} has {k} categories; an item has 2 to {MAX_CATEGORIES}"
+                )));
+            }
+            out[item] = Some((steps, k));
+        }
+        if self.categories.is_empty() {
+            return Ok(out);
+        }
+        if !matches!(self.model, ItemModel::TwoPL | ItemModel::Rasch) {
+            return Err(setting(format!(
+                "items in categories take model 2PL (graded, generalized partial credit) or \
+                 Rasch (partial credit), not {}",
+                self.model.name()
+            )));
+        }
+        let unsupported = if self.algorithm == Algorithm::MirtCompatible {
+            Some("algorithm mirt")
+        } else if !matches!(self.standard_errors, StandardErrors::None) {
+            Some("standard errors (set standard_errors to none)")
+        } else if !self.fixed.is_empty() || !self.start.is_empty() {
+            Some("fixed or given start parameters")
+        } else {
+            None
+        };
+        match unsupported {
+            Some(what) => Err(setting(format!(
+                "items in categories are not fitted with {what} yet"
+            ))),
+            None => Ok(out),
+        }
     }
 
     /// mirt-compatible mode reproduces mirt's plain MML of its own Rasch, 2PL and 3PL; anchors

@@ -17,7 +17,7 @@
 //! a distribution; the run then takes the default priors and records why.
 
 use crate::error::{CoreError, Result};
-use crate::model::{Deriv3, ItemParams};
+use crate::model::{Deriv, ItemParams};
 use crate::stats::{median, robust_spread};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,12 +115,14 @@ impl Priors {
     /// The log prior of one item. `slope` says whether a is this item's own parameter (with
     /// a common 1PL slope its prior is counted once, by the caller); `guessing` whether c is
     /// estimated. Returns −∞ where the slope prior forbids a ≤ 0.
-    pub fn item_log_density(&self, p: &ItemParams, slope: bool, guessing: bool) -> Deriv3 {
-        let mut out = Deriv3::default();
+    pub fn item_log_density(&self, p: &ItemParams, slope: bool, guessing: bool) -> Deriv {
+        let mut out = Deriv::default();
         if let (true, Some(prior)) = (slope, self.slope) {
             out.add(&self.slope_log_density(p.slope(), prior));
         }
-        if let Some(prior) = self.difficulty {
+        // An item in categories takes the slope prior alone: no prior on its K − 1 locations
+        // is defined yet.
+        if let (Some(prior), None) = (self.difficulty, p.steps()) {
             let (b, db, d2b) = p.location_derivatives();
             let (v, g, h) = prior.log_density(b);
             out.value += v;
@@ -141,13 +143,13 @@ impl Priors {
     }
 
     /// The slope prior alone (for a common 1PL slope), in a.
-    pub fn common_slope_log_density(&self, a: f64) -> Deriv3 {
+    pub fn common_slope_log_density(&self, a: f64) -> Deriv {
         self.slope
-            .map_or_else(Deriv3::default, |prior| self.slope_log_density(a, prior))
+            .map_or_else(Deriv::default, |prior| self.slope_log_density(a, prior))
     }
 
-    fn slope_log_density(&self, a: f64, prior: NormalPrior) -> Deriv3 {
-        let mut out = Deriv3::default();
+    fn slope_log_density(&self, a: f64, prior: NormalPrior) -> Deriv {
+        let mut out = Deriv::default();
         if a <= 0.0 {
             out.value = f64::NEG_INFINITY;
             return out;

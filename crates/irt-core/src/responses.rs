@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use crate::alloc;
 use crate::error::{CoreError, Result};
+use crate::model::{ItemParams, MAX_CATEGORIES};
 
 #[derive(Clone, Debug, Default)]
 pub struct Responses {
@@ -14,6 +15,8 @@ pub struct Responses {
     offsets: Vec<usize>,
     items: Vec<u32>,
     correct: Vec<u8>,
+    /// The largest answer: below 2, every answer fits every item.
+    max_answer: u8,
     /// The persons grouped by the items they answered, on first use: the fit, the scoring and
     /// the item fit all ask for them.
     sets: OnceLock<ItemSets>,
@@ -152,7 +155,12 @@ pub struct Tally {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ItemStats {
     pub n: u64,
+    /// The sum of the answers: the number right of a right/wrong item.
     pub n_correct: u64,
+    /// Answers in each category below [`MAX_CATEGORIES`].
+    pub by_answer: [u64; MAX_CATEGORIES],
+    /// The largest answer.
+    pub max_answer: u8,
     /// Point-biserial correlation of the item with the person's proportion correct on the
     /// other items they answered; 0 when it cannot be computed.
     pub point_biserial: f64,
@@ -176,6 +184,15 @@ impl Responses {
 
     /// Adds the next person's answers as (item index, correct) pairs.
     pub fn push_person(&mut self, answers: impl IntoIterator<Item = (u32, bool)>) -> Result<()> {
+        self.push_scored_person(answers.into_iter().map(|(j, x)| (j, u8::from(x))))
+    }
+
+    /// Adds the next person's answers as (item index, category) pairs: 0 or 1 for a right/wrong
+    /// item, 0 … K−1 for an item in K categories.
+    pub fn push_scored_person(
+        &mut self,
+        answers: impl IntoIterator<Item = (u32, u8)>,
+    ) -> Result<()> {
         self.sets = OnceLock::new();
         for (item, correct) in answers {
             if item as usize >= self.n_items {
@@ -185,7 +202,8 @@ impl Responses {
                 });
             }
             self.items.push(item);
-            self.correct.push(correct as u8);
+            self.correct.push(correct);
+            self.max_answer = self.max_answer.max(correct);
         }
         self.offsets.push(self.items.len());
         Ok(())
@@ -219,6 +237,7 @@ impl Responses {
             n_items,
             offsets,
             items,
+            max_answer: correct.iter().copied().max().unwrap_or(0),
             correct,
             sets: OnceLock::new(),
         })
@@ -413,6 +432,10 @@ impl Responses {
                 let s = &mut stats[j as usize];
                 s.n += 1;
                 s.n_correct += x as u64;
+                if let Some(count) = s.by_answer.get_mut(usize::from(x)) {
+                    *count += 1;
+                }
+                s.max_answer = s.max_answer.max(x);
                 if items.len() > 1 {
                     let rest = (total - x as u32) as f64 / (items.len() - 1) as f64;
                     let acc = &mut sums[j as usize];
@@ -439,6 +462,19 @@ impl Responses {
         Ok(stats)
     }
 
+    /// Every answer lies within its item's categories (a right/wrong item has 2): the E-step's
+    /// tables hold no row for any other answer.
+    pub fn check_answers(&self, items: &[ItemParams]) -> Result<()> {
+        if self.max_answer < 2 {
+            return Ok(());
+        }
+        let categories = |j: usize| {
+            let item = items.get(j)?;
+            item.steps().map(|_| item.categories())
+        };
+        check_categories(&self.item_stats()?, categories, false)
+    }
+
     /// Every person answered something and no item is empty or constant.
     pub fn check(&self) -> Result<Vec<ItemStats>> {
         if self.n_answers() == 0 {
@@ -454,15 +490,48 @@ impl Responses {
             if s.n == 0 {
                 return Err(CoreError::EmptyItem { item });
             }
-            if s.n_correct == 0 || s.n_correct == s.n {
+            let distinct = s.by_answer.iter().filter(|&&c| c > 0).count()
+                + usize::from(usize::from(s.max_answer) >= MAX_CATEGORIES);
+            if distinct == 1 {
                 return Err(CoreError::ConstantItem {
                     item,
-                    all_correct: s.n_correct == s.n,
+                    all_correct: s.by_answer[0] == 0,
                 });
             }
         }
         Ok(stats)
     }
+}
+
+/// The answers of every item fit its categories (`categories(j)`; None for a right/wrong item,
+/// which has 2), and, where `all_answered` (a fit), every category of an item in categories
+/// was answered: a category no one reached has no estimable threshold.
+pub fn check_categories(
+    stats: &[ItemStats],
+    categories: impl Fn(usize) -> Option<usize>,
+    all_answered: bool,
+) -> Result<()> {
+    for (item, s) in stats.iter().enumerate() {
+        let k = categories(item);
+        let limit = k.unwrap_or(2);
+        if usize::from(s.max_answer) >= limit {
+            return Err(CoreError::AnswerBeyondCategories {
+                item,
+                answer: s.max_answer,
+                categories: limit,
+            });
+        }
+        if let (Some(k), true) = (k, all_answered) {
+            if let Some(category) = (0..k).find(|&x| s.by_answer[x] == 0) {
+                return Err(CoreError::EmptyCategory {
+                    item,
+                    category,
+                    categories: k,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every person's set of answered items, however few share it: sets numbered in order of their

@@ -57,6 +57,13 @@ pub fn score(
     pool: &ThreadPool,
     interrupt: &Interrupt,
 ) -> Result<Vec<Score>> {
+    data.check_answers(items)?;
+    if method == ScoreMethod::Map && items.iter().any(|p| p.steps().is_some()) {
+        return Err(CoreError::InvalidSetting {
+            field: "method",
+            reason: "MAP scores of items in categories are not computed yet; use EAP".into(),
+        });
+    }
     let forms = Forms::detect(data)?;
     let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes())?;
     let unscored = Score {

@@ -5,7 +5,7 @@
 
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
-use crate::model::{ItemModel, ItemParams};
+use crate::model::{logit, ItemModel, ItemParams, Steps};
 use crate::params::{Algorithm, FitConfig};
 use crate::responses::ItemStats;
 
@@ -19,9 +19,11 @@ const MIRT_GUESSING: f64 = 0.15;
 pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> {
     let defaults: Vec<ItemParams> = stats
         .iter()
-        .map(|s| match config.algorithm {
-            Algorithm::Squarem | Algorithm::Em => classical_estimate(s),
-            Algorithm::MirtCompatible => mirt_start(s, config.model),
+        .zip(&config.categories)
+        .map(|(s, categories)| match (categories, config.algorithm) {
+            (&Some((steps, k)), _) => in_categories(s, steps, k),
+            (None, Algorithm::Squarem | Algorithm::Em) => classical_estimate(s),
+            (None, Algorithm::MirtCompatible) => mirt_start(s, config.model),
         })
         .collect();
     let free_defaults = || {
@@ -39,6 +41,9 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
             if let Some(fixed) = config.fixed[j] {
                 return fixed;
             }
+            if config.categories[j].is_some() {
+                return default;
+            }
             let given = config.start[j].unwrap_or(default);
             // A given start without guessing keeps the default's lower asymptote.
             let c = if given.has_guessing() {
@@ -49,6 +54,21 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
             config.model.shaped(&given, common_slope, c)
         })
         .collect()
+}
+
+/// An item in `k` categories at slope 1, its intercepts from the categories' shares (halves
+/// added, so that no share is 0): where the curves cross the shares at θ = 0.
+fn in_categories(s: &ItemStats, steps: Steps, k: usize) -> ItemParams {
+    let share = |x: usize| (s.by_answer[x] as f64 + 0.5) / (s.n as f64 + 0.5 * k as f64);
+    let d: Vec<f64> = (1..k)
+        .map(|m| match steps {
+            // P(X ≥ m) = s(d_m).
+            Steps::Graded => logit((m..k).map(share).sum::<f64>()),
+            // P(X = m) / P(X = 0) = exp(d_m).
+            Steps::PartialCredit => (share(m) / share(0)).ln(),
+        })
+        .collect();
+    ItemParams::in_categories(steps, 1.0, &d).expect("the configured categories were checked")
 }
 
 fn classical_estimate(s: &ItemStats) -> ItemParams {

@@ -52,10 +52,12 @@ fn coordinate_indices(
     offset: usize,
     common_slope: Option<usize>,
 ) -> [Option<usize>; 3] {
-    match free {
-        FreeCoords::Intercept => [common_slope, Some(offset), None],
-        FreeCoords::SlopeIntercept => [Some(offset), Some(offset + 1), None],
-        FreeCoords::SlopeInterceptGuessing => [Some(offset), Some(offset + 1), Some(offset + 2)],
+    if !free.slope() {
+        [common_slope, Some(offset), None]
+    } else if !free.guessing() {
+        [Some(offset), Some(offset + 1), None]
+    } else {
+        [Some(offset), Some(offset + 1), Some(offset + 2)]
     }
 }
 
@@ -494,7 +496,7 @@ fn subtract_prior_hessian(
     let priors = &config.priors;
     for (j, slot) in index.iter().enumerate() {
         let Some((free, idx)) = slot else { continue };
-        let d = priors.item_log_density(&items[j], free != &FreeCoords::Intercept, free.guessing());
+        let d = priors.item_log_density(&items[j], free.slope(), free.guessing());
         for (r, ir) in idx.iter().enumerate() {
             for (c, ic) in idx.iter().enumerate() {
                 if let (Some(ir), Some(ic)) = (ir, ic) {

@@ -417,11 +417,11 @@ fn screen_anchors(
             let pull = estimated.or_else(|| {
                 let counts = est.counts.as_ref()?;
                 let on_fit = untransform_item(stored, &link);
-                let counts = ItemCounts {
-                    right: ArrayView1::from(&counts.right),
-                    wrong: ArrayView1::from(&counts.wrong),
-                    nodes: result.grid.nodes(),
-                };
+                let counts = ItemCounts::dichotomous(
+                    ArrayView1::from(&counts.right),
+                    ArrayView1::from(&counts.wrong),
+                    result.grid.nodes(),
+                );
                 drift::pull(&counts, &on_fit.into(), slopes, link.slope)
             });
             Evidence {

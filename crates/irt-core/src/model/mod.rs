@@ -1,12 +1,22 @@
 //! The item response models and their response function.
 //!
-//! P(θ) = c + (1 − c) / (1 + exp(−(a·θ + d))), logistic without D. The slope–intercept form
-//! (a, d) is what the estimator works in (as mirt does); b = −d/a is reported beside it.
+//! A dichotomous item: P(θ) = c + (1 − c) / (1 + exp(−(a·θ + d))), logistic without D. The
+//! slope–intercept form (a, d) is what the estimator works in (as mirt does); b = −d/a is
+//! reported beside it. An item scored in K ordered categories has a slope and K − 1 intercepts
+//! (`categories`).
+
+mod categories;
 
 use ndarray::ArrayView1;
 
 use crate::error::{CoreError, Result};
+pub use crate::logistic::{logistic, logit, softplus};
 use crate::names::named;
+pub use categories::{Steps, MAX_CATEGORIES};
+
+/// The most coordinates an item has in the estimator: a slope and up to nine intercepts (a
+/// dichotomous item: a, d and logit c).
+pub const MAX_COORDS: usize = MAX_CATEGORIES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ItemModel {
@@ -73,21 +83,31 @@ impl ItemModel {
     }
 }
 
-/// A log density with its gradient and Hessian in (a, d, logit c).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Deriv3 {
+/// A log density with its gradient and Hessian in an item's coordinates ([`ItemParams::coords`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Deriv {
     pub value: f64,
-    pub grad: [f64; 3],
-    pub hess: [[f64; 3]; 3],
+    pub grad: [f64; MAX_COORDS],
+    pub hess: [[f64; MAX_COORDS]; MAX_COORDS],
 }
 
-impl Deriv3 {
+impl Default for Deriv {
+    fn default() -> Self {
+        Self {
+            value: 0.0,
+            grad: [0.0; MAX_COORDS],
+            hess: [[0.0; MAX_COORDS]; MAX_COORDS],
+        }
+    }
+}
+
+impl Deriv {
     /// Adds another term (a prior's, say) to this one.
-    pub(crate) fn add(&mut self, other: &Deriv3) {
+    pub(crate) fn add(&mut self, other: &Deriv) {
         self.value += other.value;
-        for r in 0..3 {
+        for r in 0..MAX_COORDS {
             self.grad[r] += other.grad[r];
-            for c in 0..3 {
+            for c in 0..MAX_COORDS {
                 self.hess[r][c] += other.hess[r][c];
             }
         }
@@ -120,28 +140,90 @@ impl ItemPoint {
 }
 
 /// One item's parameters in slope–intercept form. The fields are the model's own: every phase
-/// reads an item through the methods below, so that its shape (here a slope, an intercept and a
-/// lower asymptote) is known in this module alone.
+/// reads an item through the methods below, so that its shape (a slope, intercepts, a lower
+/// asymptote) is known in this module alone.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ItemParams {
+    /// None for a dichotomous item (right or wrong); else how its K categories are formed.
+    steps: Option<Steps>,
     a: f64,
-    d: f64,
+    /// d of a dichotomous item in `d[0]`; d_1 … d_(K−1) of an item with K categories.
+    d: [f64; MAX_CATEGORIES - 1],
+    /// The lower asymptote of a dichotomous item; 0 for items in categories.
     c: f64,
+    categories: u8,
 }
 
 /// The largest slope and the largest |b| that [`ItemParams::given`] accepts.
 pub const MAX_GIVEN_SLOPE: f64 = 1000.0;
 pub const MAX_GIVEN_LOCATION: f64 = 1000.0;
 
+/// The methods from [`ItemParams::irt`] on (the IRT form, its Jacobian and SEs, the curve, the
+/// information, the answer scores) are a dichotomous item's. An item in categories has the
+/// fit's (category probabilities, expected log-likelihood, coordinates), which the E-step and
+/// EAP scoring use; the phases after the fit do not take such items yet, and the pipeline
+/// gives none.
 impl ItemParams {
-    /// From the slope–intercept form: slope a, intercept d, lower asymptote c.
+    /// A dichotomous item from the slope–intercept form: slope a, intercept d, lower asymptote c.
     pub fn new(a: f64, d: f64, c: f64) -> Self {
-        Self { a, d, c }
+        let mut intercepts = [0.0; MAX_CATEGORIES - 1];
+        intercepts[0] = d;
+        Self {
+            steps: None,
+            a,
+            d: intercepts,
+            c,
+            categories: 2,
+        }
     }
 
-    /// From the IRT form; `b` is the difficulty.
+    /// A dichotomous item from the IRT form; `b` is the difficulty.
     pub fn from_irt(a: f64, b: f64, c: f64) -> Self {
-        Self { a, d: -a * b, c }
+        Self::new(a, -a * b, c)
+    }
+
+    /// An item scored in `d.len() + 1` ordered categories, with slope a and intercepts
+    /// d_1 … d_(K−1) (decreasing for a graded item). None beyond [`MAX_CATEGORIES`].
+    pub fn in_categories(steps: Steps, a: f64, d: &[f64]) -> Option<Self> {
+        if d.is_empty() || d.len() >= MAX_CATEGORIES {
+            return None;
+        }
+        let mut intercepts = [0.0; MAX_CATEGORIES - 1];
+        intercepts[..d.len()].copy_from_slice(d);
+        Some(Self {
+            steps: Some(steps),
+            a,
+            d: intercepts,
+            c: 0.0,
+            categories: d.len() as u8 + 1,
+        })
+    }
+
+    /// How many categories the item's answers fall in (2 for a dichotomous item).
+    pub fn categories(&self) -> usize {
+        usize::from(self.categories)
+    }
+
+    /// None for a dichotomous item; how its categories are formed otherwise.
+    pub fn steps(&self) -> Option<Steps> {
+        self.steps
+    }
+
+    /// d_1 … d_(K−1) of an item in categories (d of a dichotomous item).
+    pub fn intercepts(&self) -> &[f64] {
+        &self.d[..self.categories() - 1]
+    }
+
+    /// log P(X = k | θ) for every category k into `out` (length K), without underflow.
+    pub fn log_category_probs(&self, theta: f64, out: &mut [f64]) {
+        match self.steps {
+            None => {
+                let (log_p, log_q) = self.log_probs(theta);
+                out[0] = log_q;
+                out[1] = log_p;
+            }
+            Some(steps) => categories::log_probs(steps, self.a, self.intercepts(), theta, out),
+        }
     }
 
     /// The IRT form (a, b, c): what is reported, linked and screened for drift.
@@ -158,11 +240,11 @@ impl ItemParams {
     }
 
     pub fn intercept(&self) -> f64 {
-        self.d
+        self.d[0]
     }
 
     pub fn b(&self) -> f64 {
-        -self.d / self.a
+        -self.d[0] / self.a
     }
 
     /// The lower asymptote c.
@@ -175,10 +257,16 @@ impl ItemParams {
         self.c != 0.0
     }
 
+    /// Whether the item is right or wrong with log P − log Q = a·θ + d: no lower asymptote and
+    /// two categories (the test forms' shortcut needs it).
+    pub fn logit_is_linear(&self) -> bool {
+        self.steps.is_none() && self.c == 0.0
+    }
+
     /// b = −d/a with its gradient and Hessian in (a, d, logit c): the chain rule a prior on the
     /// difficulty needs.
     pub fn location_derivatives(&self) -> (f64, [f64; 3], [[f64; 3]; 3]) {
-        let (a, d) = (self.a, self.d);
+        let (a, d) = (self.a, self.d[0]);
         let grad = [d / (a * a), -1.0 / a, 0.0];
         let mut hess = [[0.0; 3]; 3];
         hess[0][0] = -2.0 * d / a.powi(3);
@@ -223,7 +311,10 @@ impl ItemParams {
                 reason: reason.to_string(),
             })
         };
-        if !(self.a.is_finite() && self.d.is_finite() && self.c.is_finite()) {
+        if !(self.a.is_finite()
+            && self.intercepts().iter().all(|d| d.is_finite())
+            && self.c.is_finite())
+        {
             return bad("a, b and c must be finite");
         }
         if self.a == 0.0 {
@@ -236,12 +327,12 @@ impl ItemParams {
     }
 
     pub fn prob(&self, theta: f64) -> f64 {
-        self.c + (1.0 - self.c) * logistic(self.a * theta + self.d)
+        self.c + (1.0 - self.c) * logistic(self.a * theta + self.d[0])
     }
 
     /// (log P, log Q) without underflow far in the tails.
     pub fn log_probs(&self, theta: f64) -> (f64, f64) {
-        let z = self.a * theta + self.d;
+        let z = self.a * theta + self.d[0];
         let log_q = (-self.c).ln_1p() - softplus(z);
         let log_p = if self.c == 0.0 {
             -softplus(-z)
@@ -256,7 +347,7 @@ impl ItemParams {
     /// rounds to 1 (aθ + d > 37, e.g. a steep item in MAP scoring), or to 0 without guessing;
     /// the reduced form is exact there and finite everywhere.
     pub fn information(&self, theta: f64) -> f64 {
-        let s = logistic(self.a * theta + self.d);
+        let s = logistic(self.a * theta + self.d[0]);
         // s/P is 1 without guessing, and at most 1/(1 − c) with it.
         let s_over_p = if self.c == 0.0 {
             1.0
@@ -266,32 +357,47 @@ impl ItemParams {
         self.a * self.a * (1.0 - self.c) * s * (1.0 - s) * s_over_p
     }
 
-    /// The estimator's coordinates (a, d, logit c); logit c is −∞ for c = 0 and only read when
-    /// c is estimated.
-    pub fn coords(&self) -> [f64; 3] {
-        [self.a, self.d, logit(self.c)]
+    /// The estimator's coordinates: (a, d, logit c) of a dichotomous item, where logit c is −∞
+    /// for c = 0 and only read when c is estimated; (a, d_1 … d_(K−1)) of an item in categories.
+    pub fn coords(&self) -> [f64; MAX_COORDS] {
+        let mut x = [0.0; MAX_COORDS];
+        x[0] = self.a;
+        match self.steps {
+            None => {
+                x[1] = self.d[0];
+                x[2] = logit(self.c);
+            }
+            Some(_) => x[1..self.categories()].copy_from_slice(self.intercepts()),
+        }
+        x
     }
 
     /// This item moved to coordinates `x`: c from logit c where it is estimated (`guessing`),
     /// else this item's own.
-    pub fn at_coords(&self, x: &[f64; 3], guessing: bool) -> Self {
-        Self {
-            a: x[0],
-            d: x[1],
-            c: if guessing {
-                guessing_at_logit(x[2])
-            } else {
-                self.c
-            },
+    pub fn at_coords(&self, x: &[f64; MAX_COORDS], guessing: bool) -> Self {
+        let mut moved = *self;
+        moved.a = x[0];
+        match self.steps {
+            None => {
+                moved.d[0] = x[1];
+                if guessing {
+                    moved.c = guessing_at_logit(x[2]);
+                }
+            }
+            Some(_) => moved.d[..self.categories() - 1].copy_from_slice(&x[1..self.categories()]),
         }
+        moved
     }
 
     /// The larger of `so_far` and this item's largest change from `other`, on the scale mirt
     /// judges convergence on (the lower asymptote as a probability).
     pub fn max_change(&self, other: &Self, so_far: f64) -> f64 {
-        so_far
-            .max((self.a - other.a).abs())
-            .max((self.d - other.d).abs())
+        self.intercepts()
+            .iter()
+            .zip(other.intercepts())
+            .fold(so_far.max((self.a - other.a).abs()), |m, (d, e)| {
+                m.max((d - e).abs())
+            })
             .max((self.c - other.c).abs())
     }
 
@@ -300,7 +406,7 @@ impl ItemParams {
     pub fn irt_jacobian(&self) -> [[f64; 3]; 3] {
         [
             [1.0, 0.0, 0.0],
-            [self.d / (self.a * self.a), -1.0 / self.a, 0.0],
+            [self.d[0] / (self.a * self.a), -1.0 / self.a, 0.0],
             [0.0, 0.0, self.c * (1.0 - self.c)],
         ]
     }
@@ -309,7 +415,7 @@ impl ItemParams {
     /// for a wrong (`[0]`) and a right (`[1]`) answer: what a person's score in the
     /// cross-product SEs is made of.
     pub fn answer_scores(&self, theta: f64) -> [[f64; 2]; 2] {
-        let s = logistic(self.a * theta + self.d);
+        let s = logistic(self.a * theta + self.d[0]);
         let prob = self.prob(theta);
         let s_over_p = if self.c == 0.0 { 1.0 } else { s / prob };
         [
@@ -320,30 +426,43 @@ impl ItemParams {
 
     /// d log P(x | θ)/dθ of an answer x: a person's score in θ (MAP scoring).
     pub fn theta_score(&self, theta: f64, x: u8) -> f64 {
-        let s = logistic(self.a * theta + self.d);
+        let s = logistic(self.a * theta + self.d[0]);
         let prob = self.prob(theta);
         let s_over_p = if self.c == 0.0 { 1.0 } else { s / prob };
         self.a * (x as f64 - prob) * s_over_p
     }
 
-    /// The expected complete-data log-likelihood of `right` and `wrong` expected answers at
-    /// `nodes`, its gradient in (a, d, logit c) and minus the Fisher information (which for 2PL
-    /// is the exact Hessian, and is negative definite for 3PL where the Hessian need not be);
-    /// logit c only where `guessing`.
+    /// The expected complete-data log-likelihood of the expected answers in each category
+    /// (`rows[k]` at `nodes`; a dichotomous item's wrong answers in `rows[0]`, right in
+    /// `rows[1]`), its gradient in the item's coordinates and minus the Fisher information
+    /// (which for 2PL and partial credit is the exact Hessian, and is negative definite for 3PL
+    /// where the Hessian need not be); logit c only where `guessing`.
     pub fn expected_log_lik(
         &self,
-        right: ArrayView1<f64>,
-        wrong: ArrayView1<f64>,
+        rows: &[ArrayView1<f64>],
         nodes: &[f64],
         guessing: bool,
-    ) -> Deriv3 {
+    ) -> Deriv {
+        let mut out = Deriv::default();
+        if let Some(steps) = self.steps {
+            let mut sums = categories::Sums {
+                value: 0.0,
+                grad: [0.0; MAX_COORDS],
+                hess: [[0.0; MAX_COORDS]; MAX_COORDS],
+            };
+            categories::expected_log_lik(steps, self.a, self.intercepts(), rows, nodes, &mut sums);
+            out.value = sums.value;
+            out.grad = sums.grad;
+            out.hess = sums.hess;
+            return out;
+        }
         let p = self;
-        let mut out = Deriv3::default();
+        let (right, wrong) = (rows[1], rows[0]);
         for ((&r, &w), &theta) in right.iter().zip(&wrong).zip(nodes) {
             let n = r + w;
             let (log_p, log_q) = p.log_probs(theta);
             out.value += r * log_p + w * log_q;
-            let s = logistic(p.a * theta + p.d);
+            let s = logistic(p.a * theta + p.d[0]);
             let prob = log_p.exp();
             // dP/dz / (PQ) = s/P and dP/dlogit(c) / (PQ) = c/P; s/P = 1 exactly without c.
             let s_over_p = if p.c == 0.0 { 1.0 } else { s / prob };
@@ -371,34 +490,12 @@ impl ItemParams {
     }
 }
 
-pub fn logistic(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
-}
-
 /// The lower asymptote c at logit c = x, kept strictly inside (0, 1). Without a guessing prior
 /// EM can drive logit c past −745 or +37, where the logistic rounds to exactly 0 or 1: logit c
 /// is then ∓∞, the M-step's derivatives are not finite (its Newton loop never ended), and log Q
 /// is −∞. Inside the bounds this is the logistic itself, bit for bit.
 pub fn guessing_at_logit(x: f64) -> f64 {
     logistic(x).clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON / 2.0)
-}
-
-/// log(1 + e^z), exact for large |z|.
-pub fn softplus(z: f64) -> f64 {
-    if z > 0.0 {
-        z + (-z).exp().ln_1p()
-    } else {
-        z.exp().ln_1p()
-    }
-}
-
-pub fn logit(p: f64) -> f64 {
-    (p / (1.0 - p)).ln()
 }
 
 #[cfg(test)]

@@ -1,0 +1,240 @@
+//! Items scored in K ordered categories: the category probabilities of the graded response model
+//! (Samejima) and the generalized partial credit model (Muraki), their logs, and the M-step's
+//! expected log-likelihood with its gradient and information, in mirt's slope–intercept form:
+//! coordinates (a, d_1, …, d_{K−1}).
+//!
+//! - Graded: P(X ≥ k) = s(a·θ + d_k) for k = 1 … K−1 (d decreasing), P(X = k) its differences.
+//! - Partial credit: P(X = k) ∝ exp(k·a·θ + d_k) with d_0 = 0.
+
+use ndarray::ArrayView1;
+
+use crate::logistic::{logistic, softplus};
+
+/// The most categories an item may have, and so the most coordinates one has (a slope and
+/// K − 1 intercepts).
+pub const MAX_CATEGORIES: usize = 10;
+
+/// How the categories of an item are formed from its slope and intercepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Steps {
+    /// Cumulative: P(X ≥ k) is a logistic curve (graded response).
+    Graded,
+    /// Adjacent: P(X = k) / P(X = k − 1) is a logistic curve (partial credit).
+    PartialCredit,
+}
+
+/// log P(X = k | θ) for k = 0 … K−1 into `out` (its length is K), without underflow in the
+/// tails. `d` holds d_1 … d_{K−1}.
+pub fn log_probs(steps: Steps, a: f64, d: &[f64], theta: f64, out: &mut [f64]) {
+    let k = d.len() + 1;
+    match steps {
+        Steps::Graded => {
+            out[0] = -softplus(a * theta + d[0]);
+            for c in 1..k - 1 {
+                // log(s(x) − s(y)) for x > y: y + log(e^(x−y) − 1) − log(1 + e^x) − log(1 + e^y).
+                let (x, y) = (a * theta + d[c - 1], a * theta + d[c]);
+                out[c] = y + (x - y).exp_m1().ln() - softplus(x) - softplus(y);
+            }
+            out[k - 1] = -softplus(-(a * theta + d[k - 2]));
+        }
+        Steps::PartialCredit => {
+            out[0] = 0.0;
+            for c in 1..k {
+                out[c] = c as f64 * a * theta + d[c - 1];
+            }
+            let max = out[..k].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let log_sum = max + out[..k].iter().map(|&v| (v - max).exp()).sum::<f64>().ln();
+            for v in &mut out[..k] {
+                *v -= log_sum;
+            }
+        }
+    }
+}
+
+/// The expected complete-data log-likelihood of an item from its expected counts by category
+/// (`rows[k]` at each node), with its gradient in (a, d_1 … d_{K−1}) and minus the Fisher
+/// information (the exact Hessian for partial credit, whose log-likelihood is an exponential
+/// family's; its expectation for graded items), added to `out` in coordinates 0 … K−1. A
+/// caller with a fixed slope reads only coordinates 1 … K−1.
+pub fn expected_log_lik(
+    steps: Steps,
+    a: f64,
+    d: &[f64],
+    rows: &[ArrayView1<f64>],
+    nodes: &[f64],
+    out: &mut Sums,
+) {
+    let k = d.len() + 1;
+    let mut logs = [0.0; MAX_CATEGORIES];
+    // dP_c/dη for every category c and coordinate η, at one node.
+    let mut dp = [[0.0; MAX_CATEGORIES]; MAX_CATEGORIES];
+    for (q, &theta) in nodes.iter().enumerate() {
+        log_probs(steps, a, d, theta, &mut logs[..k]);
+        let n: f64 = rows.iter().map(|r| r[q]).sum();
+        let mut p = [0.0; MAX_CATEGORIES];
+        for c in 0..k {
+            p[c] = logs[c].exp();
+            out.value += rows[c][q] * logs[c];
+        }
+        match steps {
+            Steps::Graded => {
+                // w_m = s'(a·θ + d_m) for m = 1 … K−1; P_c = P*_c − P*_(c+1).
+                let mut w = [0.0; MAX_CATEGORIES + 1];
+                for m in 1..k {
+                    let s = logistic(a * theta + d[m - 1]);
+                    w[m] = s * (1.0 - s);
+                }
+                for c in 0..k {
+                    let row = &mut dp[c];
+                    row.fill(0.0);
+                    row[0] = theta * (w[c] - w[c + 1]);
+                    if c >= 1 {
+                        row[c] = w[c];
+                    }
+                    if c + 1 < k {
+                        row[c + 1] = -w[c + 1];
+                    }
+                }
+            }
+            Steps::PartialCredit => {
+                // d log P_c/dη = t_c − E t with t = (c·θ, e_1 … e_(K−1)).
+                let mean_score: f64 = (1..k).map(|c| c as f64 * p[c]).sum();
+                for c in 0..k {
+                    let row = &mut dp[c];
+                    row.fill(0.0);
+                    row[0] = theta * (c as f64 - mean_score);
+                    for m in 1..k {
+                        row[m] = f64::from(u8::from(m == c)) - p[m];
+                    }
+                    for v in row.iter_mut().take(k) {
+                        *v *= p[c];
+                    }
+                }
+            }
+        }
+        for c in 0..k {
+            if p[c] <= 0.0 {
+                continue;
+            }
+            let r = rows[c][q];
+            for i in 0..k {
+                out.grad[i] += r / p[c] * dp[c][i];
+                for j in 0..k {
+                    out.hess[i][j] -= n / p[c] * dp[c][i] * dp[c][j];
+                }
+            }
+        }
+    }
+}
+
+/// The sums [`expected_log_lik`] adds to, over the coordinates (a, d_1 … d_{K−1}).
+pub struct Sums {
+    pub value: f64,
+    pub grad: [f64; MAX_CATEGORIES],
+    pub hess: [[f64; MAX_CATEGORIES]; MAX_CATEGORIES],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probs(steps: Steps, a: f64, d: &[f64], theta: f64) -> Vec<f64> {
+        let mut out = vec![0.0; d.len() + 1];
+        log_probs(steps, a, d, theta, &mut out);
+        out.iter().map(|l| l.exp()).collect()
+    }
+
+    #[test]
+    fn graded_categories_are_differences_of_cumulative_curves() {
+        let (a, d) = (1.3, [2.0, 0.5, -1.0]);
+        for theta in [-3.0, 0.0, 0.7, 4.0] {
+            let p = probs(Steps::Graded, a, &d, theta);
+            let star = |k: usize| match k {
+                0 => 1.0,
+                4 => 0.0,
+                _ => logistic(a * theta + d[k - 1]),
+            };
+            for (k, &pk) in p.iter().enumerate() {
+                approx::assert_relative_eq!(pk, star(k) - star(k + 1), max_relative = 1e-12);
+            }
+        }
+        let far = probs(Steps::Graded, 2.0, &d, -400.0);
+        assert!(far[0] == 1.0 && far[1..].iter().all(|&p| p >= 0.0));
+    }
+
+    #[test]
+    fn partial_credit_categories_follow_adjacent_odds() {
+        let (a, d) = (0.8, [0.4, 0.9, -0.3]);
+        for theta in [-2.0, 0.0, 1.5] {
+            let p = probs(Steps::PartialCredit, a, &d, theta);
+            approx::assert_relative_eq!(p.iter().sum::<f64>(), 1.0, max_relative = 1e-14);
+            let mut prev = 0.0;
+            for k in 1..4 {
+                let logit = (p[k] / p[k - 1]).ln();
+                approx::assert_relative_eq!(logit, a * theta + d[k - 1] - prev, epsilon = 1e-12);
+                prev = d[k - 1];
+            }
+        }
+    }
+
+    #[test]
+    fn two_categories_are_the_two_parameter_logistic() {
+        for steps in [Steps::Graded, Steps::PartialCredit] {
+            let p = probs(steps, 1.7, &[-0.4], 0.3);
+            approx::assert_relative_eq!(p[1], logistic(1.7 * 0.3 - 0.4), max_relative = 1e-14);
+        }
+    }
+
+    /// The gradient against central differences of the value, and the information against
+    /// the gradient's own differences where the counts are what the curve expects (the Fisher
+    /// information is then the Hessian's expectation and, for partial credit, the Hessian).
+    #[test]
+    fn derivatives_match_finite_differences() {
+        let nodes: Vec<f64> = (0..21).map(|q| -4.0 + 0.4 * q as f64).collect();
+        for steps in [Steps::Graded, Steps::PartialCredit] {
+            let (a, d) = (1.2, [1.5, 0.2, -0.9]);
+            let mut rows = vec![vec![0.0; nodes.len()]; 4];
+            for (q, &t) in nodes.iter().enumerate() {
+                for (k, p) in probs(steps, 0.9, &[1.1, 0.0, -1.2], t).iter().enumerate() {
+                    rows[k][q] = 100.0 * (-0.5 * t * t).exp() * p;
+                }
+            }
+            let views: Vec<ArrayView1<f64>> = rows.iter().map(ArrayView1::from).collect();
+            let at = |x: &[f64; 4]| {
+                let mut s = Sums {
+                    value: 0.0,
+                    grad: [0.0; MAX_CATEGORIES],
+                    hess: [[0.0; MAX_CATEGORIES]; MAX_CATEGORIES],
+                };
+                expected_log_lik(steps, x[0], &x[1..], &views, &nodes, &mut s);
+                s
+            };
+            let x = [a, d[0], d[1], d[2]];
+            let base = at(&x);
+            let h = 1e-6;
+            for i in 0..4 {
+                let (mut up, mut down) = (x, x);
+                up[i] += h;
+                down[i] -= h;
+                let g = (at(&up).value - at(&down).value) / (2.0 * h);
+                approx::assert_relative_eq!(base.grad[i], g, epsilon = 1e-5, max_relative = 1e-6);
+            }
+            if steps == Steps::PartialCredit {
+                for i in 0..4 {
+                    let (mut up, mut down) = (x, x);
+                    up[i] += h;
+                    down[i] -= h;
+                    for j in 0..4 {
+                        let hij = (at(&up).grad[j] - at(&down).grad[j]) / (2.0 * h);
+                        approx::assert_relative_eq!(
+                            base.hess[i][j],
+                            hij,
+                            epsilon = 1e-4,
+                            max_relative = 1e-5
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
