@@ -2,6 +2,15 @@
 # Benchmarks `SELECT mirt_calibrate(...)` end to end, the way a user runs it, and prints a table.
 #
 #   bash scripts/bench.sh [--runs N] [--sets name,name,...] [--command] [--cancel N] [--installed]
+#                         [--mirt-runs N] [--server tuned|defaults]
+#
+# Where R with mirt is installed (`Rscript -e 'library(mirt)'` succeeds: run
+# ../shared/tools/r-mirt/install.sh and set R_LIBS to the library it names), R mirt's fit and EAP
+# scores are timed on the same data in the same invocation (scripts/bench_mirt.R, --mirt-runs
+# runs, 3 by default; 0 skips it), and the speed-up is that median over pg_irt's. Without R both
+# columns read "–": a ratio is only ever measured in one run on one machine.
+# --server defaults runs on a second throwaway cluster with PostgreSQL's default settings
+# (target/bench-cluster-defaults) instead of the tuned one (shared_buffers = 1GB).
 #
 # With --installed, the extension already installed in the system PostgreSQL is timed instead of
 # this checkout's release build: to compare two builds in one session, install each in turn
@@ -31,6 +40,8 @@ SETS=sparse,full,anchored,scale-1e5,scale-1e6,scale-1e7
 COMMAND=0
 CANCELS=0
 INSTALL=1
+MIRT_RUNS=3
+SERVER=tuned
 while (($#)); do
     case $1 in
     --runs) RUNS=$2; shift 2 ;;
@@ -38,14 +49,20 @@ while (($#)); do
     --command) COMMAND=1; shift ;;
     --cancel) CANCELS=$2; shift 2 ;;
     --installed) INSTALL=0; shift ;;
-    *) echo "usage: bench.sh [--runs N] [--sets name,...] [--command] [--cancel N] [--installed]" >&2; exit 2 ;;
+    --mirt-runs) MIRT_RUNS=$2; shift 2 ;;
+    --server) SERVER=$2; shift 2 ;;
+    *) echo "usage: bench.sh [--runs N] [--sets name,...] [--command] [--cancel N] [--installed] [--mirt-runs N] [--server tuned|defaults]" >&2; exit 2 ;;
     esac
 done
 
-# name: persons items per_person anchors thread_counts ("0" = the default, all cores)
+# name: persons items per_person anchors thread_counts ("0" = the default, all cores) source
+# (table: the view renames a table's columns; view: an ordinary production view over a log that
+# stores an integer answer and epoch seconds, converting both per row)
 declare -A SHAPE=(
     [sparse]="20000 300 40 0 0"
     [full]="50000 150 150 0 0"
+    [sparse-view]="20000 300 40 0 0 view"
+    [full-view]="50000 150 150 0 0 view"
     [anchored]="20000 400 60 60 0"
     [scale-1e5]="2000 1000 50 0 0,1"
     [scale-1e6]="20000 1000 50 0 0,1"
@@ -53,13 +70,25 @@ declare -A SHAPE=(
     [bank-5000]="20000 5000 100 0 0"
     [bank-10000]="200000 10000 100 0 0"
 )
-# R mirt 1.46.1 on this kind of machine, one thread: fit + EAP seconds on exactly these data
-# sets, measured on a quiet machine (shared fixtures mirt_timings.json, benchmark_sets: the
-# fastest of 3 runs).
-declare -A MIRT=([sparse]=18.01 [full]=48.5 [anchored]=28.66)
-
-PORT=${PG_IRT_BENCH_PORT:-54330}
-DIR="$PWD/target/bench-cluster"
+case $SERVER in
+tuned)
+    PORT=${PG_IRT_BENCH_PORT:-54330}
+    DIR="$PWD/target/bench-cluster"
+    SETTINGS="shared_buffers = 1GB
+max_wal_size = 4GB
+checkpoint_timeout = 30min"
+    ;;
+defaults)
+    PORT=${PG_IRT_BENCH_PORT:-54331}
+    DIR="$PWD/target/bench-cluster-defaults"
+    SETTINGS=""
+    ;;
+*) echo "--server is tuned or defaults, not $SERVER" >&2; exit 2 ;;
+esac
+MIRT=0
+if ((MIRT_RUNS > 0)) && Rscript -e 'suppressMessages(library(mirt))' >/dev/null 2>&1; then
+    MIRT=1
+fi
 DATA="$PWD/target/bench-data"
 psql_b() { as_pg psql -X -q -h "$CLUSTER_SOCK" -p "$PORT" -v ON_ERROR_STOP=1 "$@"; }
 
@@ -73,9 +102,7 @@ else
 fi
 
 if [[ ! -f $DIR/PG_VERSION ]]; then
-    cluster_start "$DIR" "$PORT" "shared_buffers = 1GB
-max_wal_size = 4GB
-checkpoint_timeout = 30min"
+    cluster_start "$DIR" "$PORT" "$SETTINGS"
 else
     cluster_resume "$DIR"
 fi
@@ -83,8 +110,9 @@ trap 'cluster_stop "$DIR"' EXIT
 
 # Creates and fills the set's database unless it already holds this shape.
 load_set() {
-    local name=$1 persons=$2 items=$3 per=$4 anchors=$5
+    local name=$1 persons=$2 items=$3 per=$4 anchors=$5 source=${6:-table}
     local db="bench_${name//-/_}" shape="$persons $items $per $anchors seed 1, time order"
+    [[ $source == table ]] || shape+=", $source"
     if [[ $(psql_b -d postgres -At -c "SELECT 1 FROM pg_database WHERE datname = '$db'") == 1 ]] &&
         [[ $(psql_b -d "$db" -At -c "SELECT shape FROM bench_shape" 2>/dev/null) == "$shape" ]]; then
         return
@@ -95,11 +123,23 @@ load_set() {
     psql_b -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
     psql_b -d "$db" <<SQL
 CREATE TABLE question (id bigint PRIMARY KEY, meta jsonb NOT NULL DEFAULT '{}');
-CREATE TABLE attempt_log (user_id bigint, question_id bigint, is_correct boolean, created_at timestamptz);
-CREATE VIEW attempt AS SELECT user_id, question_id, is_correct AS correct, created_at FROM attempt_log;
 CREATE UNLOGGED TABLE bench_truth (id bigint, a float8, b float8);
 CREATE UNLOGGED TABLE bench_answers (user_id bigint, question_id bigint, correct int);
 SQL
+    if [[ $source == view ]]; then
+        psql_b -d "$db" <<SQL
+CREATE TABLE attempt_log (user_id integer, question_id integer, points smallint, answered_at bigint);
+CREATE VIEW attempt AS SELECT user_id, question_id, points::integer AS correct,
+    to_timestamp(answered_at) AS created_at FROM attempt_log;
+SQL
+    else
+        psql_b -d "$db" <<SQL
+CREATE TABLE attempt_log (user_id bigint, question_id bigint, is_correct boolean, created_at timestamptz);
+CREATE VIEW attempt AS SELECT user_id, question_id, is_correct AS correct, created_at FROM attempt_log;
+SQL
+    fi
+    local row="correct = 1, created_at"
+    [[ $source == view ]] && row="correct, extract(epoch FROM created_at)::bigint"
     psql_b -d "$db" -c "COPY bench_truth FROM STDIN CSV HEADER" <"$DATA/$name/items.csv"
     psql_b -d "$db" -c "COPY bench_answers FROM STDIN CSV HEADER" <"$DATA/$name/answers.csv"
     psql_b -d "$db" <<SQL
@@ -110,7 +150,7 @@ SELECT id, CASE WHEN id <= $anchors
 FROM bench_truth;
 -- Spread over the last 50 days, deterministically, and stored in time order as a log is.
 INSERT INTO attempt_log
-SELECT user_id, question_id, correct = 1, created_at
+SELECT user_id, question_id, $row
 FROM (SELECT *, now() - ((user_id * 7 + question_id) % 50) * interval '1 day'
                       - ((user_id * 13 + question_id) % 86400) * interval '1 second' AS created_at
       FROM bench_answers) AS a
@@ -166,15 +206,23 @@ printf '# pg_irt benchmark, %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 printf -- '- machine: %s, %s cores, %s GiB; %s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" \
     "$(nproc)" "$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" \
     "$(psql_b -d postgres -At -c 'SELECT version()' | cut -d, -f1)"
-printf -- '- %s runs per row, medians; seconds unless stated; memory = peak backend private memory above the session'"'"'s own\n\n' "$RUNS"
+printf -- '- %s runs per row, medians; seconds unless stated; memory = peak backend private memory above the session'"'"'s own\n' "$RUNS"
+printf -- '- server settings: %s\n' "$([[ $SERVER == tuned ]] && echo "tuned (shared_buffers = 1GB, max_wal_size = 4GB)" || echo "PostgreSQL's defaults")"
+if ((MIRT)); then
+    printf -- '- R mirt %s (R %s), fit + EAP, %s runs per set in this invocation, median\n\n' \
+        "$(Rscript -e 'cat(format(packageVersion("mirt")))' 2>/dev/null)" \
+        "$(Rscript -e 'cat(format(getRversion()))' 2>/dev/null)" "$MIRT_RUNS"
+else
+    printf -- '- R mirt not found (Rscript -e '"'"'library(mirt)'"'"' failed): no ratios\n\n'
+fi
 printf '| data | answers | threads | load | fit | link | score | item fit | write | total | EM cycles | peak MB | bytes/answer | R mirt fit+EAP | speed-up |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 IFS=, read -ra names <<<"$SETS"
-declare -A EXTENSION_TOTAL PHASES
+declare -A EXTENSION_TOTAL PHASES MIRT_TOTAL
 for name in "${names[@]}"; do
     [[ -n ${SHAPE[$name]:-} ]] || { echo "unknown set $name; known: ${!SHAPE[*]}" >&2; exit 2; }
-    read -r persons items per anchors threads <<<"${SHAPE[$name]}"
-    load_set "$name" "$persons" "$items" "$per" "$anchors"
+    read -r persons items per anchors threads source <<<"${SHAPE[$name]}"
+    load_set "$name" "$persons" "$items" "$per" "$anchors" "${source:-table}"
     db="bench_${name//-/_}"
     answers=$((persons * per))
     IFS=, read -ra thread_counts <<<"$threads"
@@ -186,12 +234,20 @@ for name in "${names[@]}"; do
         ((t > 0)) && args+=", threads => $t"
         results=$(for _ in $(seq "$RUNS"); do run_once "$db" "SELECT count(*) FROM mirt_calibrate($args)"; done)
         col() { awk -v c="$1" '{ print $c }' <<<"$results" | median; }
-        peak_kb=$(col 8) total=$(col 1) mirt=${MIRT[$name]:-}
+        peak_kb=$(col 8) total=$(col 1) mirt=""
+        # Sets of one shape hold the same answers (irt-simulate, seed 1): R mirt is timed once.
+        data_key="$persons $items $per"
+        if ((MIRT)); then
+            [[ -n ${MIRT_TOTAL[$data_key]:-} ]] ||
+                MIRT_TOTAL[$data_key]=$(Rscript scripts/bench_mirt.R "$DATA/$name/answers.csv" "$MIRT_RUNS" | median)
+            mirt=$(printf '%.1f' "${MIRT_TOTAL[$data_key]}")
+        fi
         label="$name ($persons × $items, $per each"
         ((anchors > 0)) && label+=", $anchors anchors"
+        [[ ${source:-table} == view ]] && label+=", ordinary view"
         ((t > 0)) || t=$(nproc)
         speedup=–
-        [[ -n $mirt ]] && speedup=$(awk -v m="$mirt" -v t="$total" 'BEGIN { printf "%.0f×", m / t }')
+        [[ -n $mirt ]] && speedup=$(awk -v m="${MIRT_TOTAL[$data_key]}" -v t="$total" 'BEGIN { printf "%.0f×", m / t }')
         [[ -n ${EXTENSION_TOTAL[$name]:-} ]] || EXTENSION_TOTAL[$name]=$total
         seconds() { awk -v ms="$(col "$1")" 'BEGIN { printf "%.3f", ms / 1000 }'; }
         [[ -n ${PHASES[$name]:-} ]] || PHASES[$name]="$(col 2) $(col 3) $(col 5) $(col 4) $(col 9) $(col 6)"
