@@ -58,12 +58,6 @@ pub fn score(
     interrupt: &Interrupt,
 ) -> Result<Vec<Score>> {
     data.check_answers(items)?;
-    if method == ScoreMethod::Map && items.iter().any(|p| p.steps().is_some()) {
-        return Err(CoreError::InvalidSetting {
-            field: "method",
-            reason: "MAP scores of items in categories are not computed yet; use EAP".into(),
-        });
-    }
     let forms = Forms::detect(data)?;
     let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes())?;
     let unscored = Score {
@@ -132,14 +126,7 @@ fn map_score(
         let lik: f64 = answered
             .iter()
             .zip(correct)
-            .map(|(&j, &x)| {
-                let (lp, lq) = items[j as usize].log_probs(theta);
-                if x == 1 {
-                    lp
-                } else {
-                    lq
-                }
-            })
+            .map(|(&j, &x)| items[j as usize].log_prob(theta, x))
             .sum();
         lik - 0.5 * (theta - latent.mean).powi(2) / latent.variance
     };

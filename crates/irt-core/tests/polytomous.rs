@@ -254,6 +254,53 @@ fn eap_scores_agree_with_mirt() {
     );
 }
 
+/// MAP scores of items in categories (mirt's fixtures hold EAPs only): at each person's MAP the
+/// log posterior, summed here from `log_prob` alone, is flat (central differences), and the SE
+/// is the test information plus the prior's, inverted.
+#[test]
+fn map_scores_maximise_the_posterior() {
+    for case in [SCIENCE_GRM, SCIENCE_GPCM] {
+        let data = read_scored(case.data);
+        let (items, latent, _) = case.mirt();
+        let grid = Grid::new(61, -6.0, 6.0).unwrap();
+        let scores = score(
+            &data,
+            &items,
+            latent,
+            &grid,
+            ScoreMethod::Map,
+            &pool(2),
+            &Interrupt::never(),
+        )
+        .unwrap();
+        for (i, s) in scores.iter().enumerate().take(60) {
+            let (answered, answers) = data.person(i);
+            let log_post = |t: f64| -> f64 {
+                answered
+                    .iter()
+                    .zip(answers)
+                    .map(|(&j, &x)| items[j as usize].log_prob(t, x))
+                    .sum::<f64>()
+                    - 0.5 * t * t / latent.variance
+            };
+            let h = 1e-5;
+            let slope = (log_post(s.theta + h) - log_post(s.theta - h)) / (2.0 * h);
+            assert!(
+                slope.abs() < 1e-5,
+                "{} person {i}: slope {slope} at {}",
+                case.fixture,
+                s.theta
+            );
+            let info: f64 = answered
+                .iter()
+                .map(|&j| items[j as usize].information(s.theta))
+                .sum::<f64>()
+                + 1.0 / latent.variance;
+            approx::assert_relative_eq!(s.se, 1.0 / info.sqrt(), max_relative = 1e-12);
+        }
+    }
+}
+
 /// Answers drawn from known items, each model: the estimates come back within four standard
 /// errors' worth of sampling noise (a loose, seed-independent bound: n = 4,000 persons, so the
 /// SEs of slopes and intercepts here are about 0.03–0.08).

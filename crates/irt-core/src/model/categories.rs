@@ -51,6 +51,62 @@ pub fn log_probs(steps: Steps, a: f64, d: &[f64], theta: f64, out: &mut [f64]) {
     }
 }
 
+/// The cumulative curves s_k = P(X ≥ k) of a graded item at θ for k = 0 … K (s_0 = 1, s_K = 0).
+fn cumulative(a: f64, d: &[f64], theta: f64) -> [f64; MAX_CATEGORIES + 1] {
+    let mut s = [0.0; MAX_CATEGORIES + 1];
+    s[0] = 1.0;
+    for (k, &dk) in d.iter().enumerate() {
+        s[k + 1] = logistic(a * theta + dk);
+    }
+    s
+}
+
+/// d log P(X = x | θ)/dθ. Graded: a·(1 − s_x − s_(x+1)), the quotient of P_x' = a·(w_x − w_(x+1))
+/// (w = s(1 − s)) by P_x = s_x − s_(x+1) in closed form, exact where both round to 0. Partial
+/// credit: a·(x − E X).
+pub fn theta_score(steps: Steps, a: f64, d: &[f64], theta: f64, x: usize) -> f64 {
+    match steps {
+        Steps::Graded => {
+            let s = cumulative(a, d, theta);
+            a * (1.0 - s[x] - s[x + 1])
+        }
+        Steps::PartialCredit => {
+            let (mean, _) = score_moments(a, d, theta);
+            a * (x as f64 - mean)
+        }
+    }
+}
+
+/// The Fisher information of the item at θ, Σ_x P_x'² / P_x: graded a²·Σ_x P_x·(1 − s_x −
+/// s_(x+1))², partial credit a²·Var X.
+pub fn information(steps: Steps, a: f64, d: &[f64], theta: f64) -> f64 {
+    let k = d.len() + 1;
+    match steps {
+        Steps::Graded => {
+            let s = cumulative(a, d, theta);
+            let mut logs = [0.0; MAX_CATEGORIES];
+            log_probs(steps, a, d, theta, &mut logs[..k]);
+            a * a
+                * (0..k)
+                    .map(|x| logs[x].exp() * (1.0 - s[x] - s[x + 1]).powi(2))
+                    .sum::<f64>()
+        }
+        Steps::PartialCredit => a * a * score_moments(a, d, theta).1,
+    }
+}
+
+/// The mean and variance of a partial credit item's score X at θ.
+fn score_moments(a: f64, d: &[f64], theta: f64) -> (f64, f64) {
+    let k = d.len() + 1;
+    let mut logs = [0.0; MAX_CATEGORIES];
+    log_probs(Steps::PartialCredit, a, d, theta, &mut logs[..k]);
+    let mean: f64 = (0..k).map(|x| x as f64 * logs[x].exp()).sum();
+    let var = (0..k)
+        .map(|x| (x as f64 - mean).powi(2) * logs[x].exp())
+        .sum();
+    (mean, var)
+}
+
 /// The expected complete-data log-likelihood of an item from its expected counts by category
 /// (`rows[k]` at each node), with its gradient in (a, d_1 … d_{K−1}) and minus the Fisher
 /// information (the exact Hessian for partial credit, whose log-likelihood is an exponential
@@ -183,6 +239,42 @@ mod tests {
             let p = probs(steps, 1.7, &[-0.4], 0.3);
             approx::assert_relative_eq!(p[1], logistic(1.7 * 0.3 - 0.4), max_relative = 1e-14);
         }
+    }
+
+    /// The score in θ against central differences of log P(x | θ), and the information against
+    /// its definition Σ_x P_x'² / P_x by the same differences.
+    #[test]
+    fn theta_derivatives_match_finite_differences() {
+        let d = [1.4, 0.1, -1.3];
+        for steps in [Steps::Graded, Steps::PartialCredit] {
+            for theta in [-2.5, -0.3, 0.8, 3.0] {
+                let h = 1e-6;
+                let (up, down) = (
+                    probs(steps, 1.1, &d, theta + h),
+                    probs(steps, 1.1, &d, theta - h),
+                );
+                let p = probs(steps, 1.1, &d, theta);
+                let mut info = 0.0;
+                for x in 0..4 {
+                    let dp = (up[x] - down[x]) / (2.0 * h);
+                    info += dp * dp / p[x];
+                    approx::assert_relative_eq!(
+                        theta_score(steps, 1.1, &d, theta, x),
+                        dp / p[x],
+                        epsilon = 1e-6,
+                        max_relative = 1e-6
+                    );
+                }
+                approx::assert_relative_eq!(
+                    information(steps, 1.1, &d, theta),
+                    info,
+                    max_relative = 1e-6
+                );
+            }
+        }
+        // Far in a tail the quotients stay finite.
+        assert!(theta_score(Steps::Graded, 2.0, &d, -400.0, 3).is_finite());
+        assert!(information(Steps::Graded, 2.0, &d, 400.0).is_finite());
     }
 
     /// The gradient against central differences of the value, and the information against

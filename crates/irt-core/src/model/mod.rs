@@ -158,11 +158,11 @@ pub struct ItemParams {
 pub const MAX_GIVEN_SLOPE: f64 = 1000.0;
 pub const MAX_GIVEN_LOCATION: f64 = 1000.0;
 
-/// The methods from [`ItemParams::irt`] on (the IRT form, its Jacobian and SEs, the curve, the
-/// information, the answer scores) are a dichotomous item's. An item in categories has the
-/// fit's (category probabilities, expected log-likelihood, coordinates), which the E-step and
-/// EAP scoring use; the phases after the fit do not take such items yet, and the pipeline
-/// gives none.
+/// The IRT form and its Jacobian and SEs, the curve `prob`, `log_probs` and the answer scores
+/// of the standard errors are a dichotomous item's. An item in categories has the fit's
+/// (category probabilities, expected log-likelihood, coordinates) and the scoring's (`log_prob`,
+/// `theta_score`, `information`); the phases after the fit do not take such items yet, and the
+/// pipeline gives none.
 impl ItemParams {
     /// A dichotomous item from the slope–intercept form: slope a, intercept d, lower asymptote c.
     pub fn new(a: f64, d: f64, c: f64) -> Self {
@@ -347,6 +347,9 @@ impl ItemParams {
     /// rounds to 1 (aθ + d > 37, e.g. a steep item in MAP scoring), or to 0 without guessing;
     /// the reduced form is exact there and finite everywhere.
     pub fn information(&self, theta: f64) -> f64 {
+        if let Some(steps) = self.steps {
+            return categories::information(steps, self.a, self.intercepts(), theta);
+        }
         let s = logistic(self.a * theta + self.d[0]);
         // s/P is 1 without guessing, and at most 1/(1 − c) with it.
         let s_over_p = if self.c == 0.0 {
@@ -424,8 +427,37 @@ impl ItemParams {
         ]
     }
 
+    /// log P(x | θ) of an answer x.
+    pub fn log_prob(&self, theta: f64, x: u8) -> f64 {
+        match self.steps {
+            None => {
+                let (log_p, log_q) = self.log_probs(theta);
+                if x == 1 {
+                    log_p
+                } else {
+                    log_q
+                }
+            }
+            Some(steps) => {
+                let mut logs = [0.0; MAX_CATEGORIES];
+                let k = self.categories();
+                categories::log_probs(steps, self.a, self.intercepts(), theta, &mut logs[..k]);
+                logs[usize::from(x)]
+            }
+        }
+    }
+
     /// d log P(x | θ)/dθ of an answer x: a person's score in θ (MAP scoring).
     pub fn theta_score(&self, theta: f64, x: u8) -> f64 {
+        if let Some(steps) = self.steps {
+            return categories::theta_score(
+                steps,
+                self.a,
+                self.intercepts(),
+                theta,
+                usize::from(x),
+            );
+        }
         let s = logistic(self.a * theta + self.d[0]);
         let prob = self.prob(theta);
         let s_over_p = if self.c == 0.0 { 1.0 } else { s / prob };
