@@ -9,6 +9,8 @@
 # scores are timed on the same data in the same invocation (scripts/bench_mirt.R, --mirt-runs
 # runs, 3 by default; 0 skips it), and the speed-up is that median over pg_irt's. Without R both
 # columns read "–": a ratio is only ever measured in one run on one machine.
+# After the main table, the read against its floors: each set's load phase beside PostgreSQL's
+# own scan of the window (count(*)) and its scan with every row formed (COPY to /dev/null).
 # --server defaults runs on a second throwaway cluster with PostgreSQL's default settings
 # (target/bench-cluster-defaults) instead of the tuned one (shared_buffers = 1GB).
 #
@@ -198,6 +200,19 @@ run_once() {
         FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"
 }
 
+# The read's floors, "count copy" in seconds: PostgreSQL scanning the window (count(*)) and
+# scanning and forming every row of it (COPY … TO '/dev/null' in binary), each in a fresh session.
+read_floors() {
+    local db=$1 window="FROM attempt WHERE created_at >= now() - interval '60 days'" out
+    for query in "SELECT count(*) $window" \
+        "COPY (SELECT user_id, question_id, correct, created_at $window) TO '/dev/null' WITH (FORMAT binary)"; do
+        for _ in $(seq "$RUNS"); do
+            out=$(psql_b -d "$db" -At -c '\timing on' -c "$query" 2>&1)
+            grep -Eo '^Time: [0-9.]+' <<<"$out" | awk '{ print $2 / 1000 }'
+        done | median
+    done | paste -sd ' '
+}
+
 # The statistics of the runs (tested: scripts/pg_irt_tools/tests/test_stats.py).
 stat() { PYTHONPATH=scripts PYTHONDONTWRITEBYTECODE=1 python3 -m pg_irt_tools.stats "$@"; }
 median() { stat median; }
@@ -218,7 +233,7 @@ fi
 printf '| data | answers | threads | load | fit | link | score | item fit | write | total | EM cycles | peak MB | bytes/answer | R mirt fit+EAP | speed-up |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 IFS=, read -ra names <<<"$SETS"
-declare -A EXTENSION_TOTAL PHASES MIRT_TOTAL
+declare -A EXTENSION_TOTAL PHASES MIRT_TOTAL FLOORS
 for name in "${names[@]}"; do
     [[ -n ${SHAPE[$name]:-} ]] || { echo "unknown set $name; known: ${!SHAPE[*]}" >&2; exit 2; }
     read -r persons items per anchors threads source <<<"${SHAPE[$name]}"
@@ -251,11 +266,20 @@ for name in "${names[@]}"; do
         [[ -n ${EXTENSION_TOTAL[$name]:-} ]] || EXTENSION_TOTAL[$name]=$total
         seconds() { awk -v ms="$(col "$1")" 'BEGIN { printf "%.3f", ms / 1000 }'; }
         [[ -n ${PHASES[$name]:-} ]] || PHASES[$name]="$(col 2) $(col 3) $(col 5) $(col 4) $(col 9) $(col 6)"
+        [[ -n ${FLOORS[$name]:-} ]] || FLOORS[$name]="$(seconds 2) $(read_floors "$db")"
         printf '| %s) | %s | %s | %s | %s | %s | %s | %s | %s | **%.2f** | %s | %.0f | %.1f | %s | %s |\n' \
             "$label" "$answers" "$t" "$(seconds 2)" "$(seconds 3)" "$(seconds 5)" "$(seconds 4)" \
             "$(seconds 9)" "$(seconds 6)" "$total" "$(col 7)" "$(awk -v k="$peak_kb" 'BEGIN { print k / 1024 }')" \
             "$(awk -v k="$peak_kb" -v n="$answers" 'BEGIN { print k * 1024 / n }')" "${mirt:-–}" "$speedup"
     done
+done
+
+printf '\n| data | load | scan (count) | load / scan | scan and form rows (COPY binary) |\n'
+printf '|---|---:|---:|---:|---:|\n'
+for name in "${names[@]}"; do
+    read -r load count copy <<<"${FLOORS[$name]}"
+    printf '| %s | %s | %.3f | %.2f | %.3f |\n' "$name" "$load" "$count" \
+        "$(awk -v l="$load" -v c="$count" 'BEGIN { print l / c }')" "$copy"
 done
 
 # One run of `call` cancelled `delay` seconds after it started; prints "latency outcome" (the
