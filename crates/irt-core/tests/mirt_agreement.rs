@@ -83,21 +83,9 @@ fn check_classic(dataset: &str, model_name: &str, tol: Tolerances) {
     let (ours_at_mirt, mirt_ll) = mirt_objective(&data, &reference);
     let items = reference["items"].as_array().unwrap();
     let field = |name: &'static str| items.iter().map(move |i| i[name].as_f64().unwrap());
-    let (dev_a, at_a) = worst(
-        result
-            .items
-            .iter()
-            .map(|i| i.params.slope())
-            .zip(field("a")),
-    );
-    let (dev_b, at_b) = worst(result.items.iter().map(|i| i.params.b()).zip(field("b")));
-    let (dev_c, _) = worst(
-        result
-            .items
-            .iter()
-            .map(|i| i.params.guessing())
-            .zip(field("c")),
-    );
+    let (dev_a, at_a) = worst_item(&result, ItemParams::slope, field("a"));
+    let (dev_b, at_b) = worst_item(&result, ItemParams::b, field("b"));
+    let (dev_c, _) = worst_item(&result, ItemParams::guessing, field("c"));
     let scores = mirt_eap(&data, &result);
     let first20 = reference["eap_first20"].as_array().unwrap();
     let column = |name: &'static str| first20.iter().map(move |r| r[name].as_f64().unwrap());

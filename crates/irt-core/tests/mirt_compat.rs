@@ -12,7 +12,7 @@ mod common;
 use std::ops::ControlFlow;
 
 use common::*;
-use irt_core::{fit, Algorithm, FitParams, FitResult, Responses, Termination};
+use irt_core::{fit, Algorithm, FitParams, FitResult, ItemParams, Responses, Termination};
 
 /// The criterion: a, b and c, and the latent variance.
 const PARAM_TOL: f64 = 1e-3;
@@ -60,13 +60,7 @@ fn check_classic(dataset: &str, model_name: &str, termination: Termination, pari
     let field =
         |name: &str| -> Vec<f64> { items.iter().map(|i| i[name].as_f64().unwrap()).collect() };
     let [(dev_a, at_a), (dev_b, at_b)] = item_deviations(&result, &field("a"), &field("b"));
-    let (dev_c, _) = worst(
-        result
-            .items
-            .iter()
-            .map(|i| i.params.guessing())
-            .zip(field("c")),
-    );
+    let (dev_c, _) = worst_item(&result, ItemParams::guessing, field("c"));
     let dev_var = (result.latent.variance - reference["latent_var"].as_f64().unwrap()).abs();
     let dev_ll = (result.log_lik - reference["logLik"].as_f64().unwrap()).abs();
     let scores = mirt_eap(&data, &result);

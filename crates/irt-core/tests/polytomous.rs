@@ -11,7 +11,7 @@ mod common;
 use common::{pool, read_csv, read_json, worst, Rng};
 use irt_core::{
     fit, log_likelihood, score, CoreError, FitParams, FitResult, Grid, Interrupt, ItemModel,
-    ItemParams, Latent, Priors, Responses, ScoreMethod, StandardErrors, Steps,
+    ItemParams, Latent, Priors, Responses, Score, ScoreMethod, StandardErrors, Steps,
 };
 use serde_json::Value;
 
@@ -98,6 +98,22 @@ impl Case {
             variance: r["latent_var"].as_f64().unwrap(),
         };
         (items, latent, r["logLik"].as_f64().unwrap())
+    }
+
+    /// Scores of every person at mirt's estimates, on mirt's grid.
+    fn scores_at_mirt(&self, data: &Responses, method: ScoreMethod) -> Vec<Score> {
+        let (items, latent, _) = self.mirt();
+        let grid = Grid::new(61, -6.0, 6.0).unwrap();
+        score(
+            data,
+            &items,
+            latent,
+            &grid,
+            method,
+            &pool(2),
+            &Interrupt::never(),
+        )
+        .unwrap()
     }
 
     /// Our fit at mirt's settings: 61 nodes on [−6, 6], no priors, TOL 1e-8.
@@ -197,20 +213,8 @@ fn estimates_agree_with_mirt() {
 #[test]
 fn eap_scores_agree_with_mirt() {
     for case in [SCIENCE_GRM, SCIENCE_GPCM, SCIENCE_PCM] {
-        let data = read_scored(case.data);
-        let (items, latent, _) = case.mirt();
+        let scores = case.scores_at_mirt(&read_scored(case.data), ScoreMethod::Eap);
         let eap = &reference(case.fixture)["eap_first30"];
-        let grid = Grid::new(61, -6.0, 6.0).unwrap();
-        let scores = score(
-            &data,
-            &items,
-            latent,
-            &grid,
-            ScoreMethod::Eap,
-            &pool(2),
-            &Interrupt::never(),
-        )
-        .unwrap();
         let column = |name: &str| -> Vec<f64> {
             eap[name]
                 .as_array()
@@ -227,19 +231,7 @@ fn eap_scores_agree_with_mirt() {
             case.fixture
         );
     }
-    let data = read_scored(SIM_GRM.data);
-    let (items, latent, _) = SIM_GRM.mirt();
-    let grid = Grid::new(61, -6.0, 6.0).unwrap();
-    let scores = score(
-        &data,
-        &items,
-        latent,
-        &grid,
-        ScoreMethod::Eap,
-        &pool(2),
-        &Interrupt::never(),
-    )
-    .unwrap();
+    let scores = SIM_GRM.scores_at_mirt(&read_scored(SIM_GRM.data), ScoreMethod::Eap);
     let mirt = read_csv("poly/sim_grm_3000x30_mirt_eap.csv");
     let (dev_theta, _) = worst(
         scores
@@ -262,17 +254,7 @@ fn map_scores_maximise_the_posterior() {
     for case in [SCIENCE_GRM, SCIENCE_GPCM] {
         let data = read_scored(case.data);
         let (items, latent, _) = case.mirt();
-        let grid = Grid::new(61, -6.0, 6.0).unwrap();
-        let scores = score(
-            &data,
-            &items,
-            latent,
-            &grid,
-            ScoreMethod::Map,
-            &pool(2),
-            &Interrupt::never(),
-        )
-        .unwrap();
+        let scores = case.scores_at_mirt(&data, ScoreMethod::Map);
         for (i, s) in scores.iter().enumerate().take(60) {
             let (answered, answers) = data.person(i);
             let log_post = |t: f64| -> f64 {

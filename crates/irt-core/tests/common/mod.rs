@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
-use irt_core::{ItemModel, Responses};
+use irt_core::{FitResult, ItemModel, ItemParams, Responses};
 
 /// `PG_IRT_FIXTURES`, else the first `shared/fixtures` found beside an ancestor of this crate.
 pub fn fixtures_dir() -> PathBuf {
@@ -65,6 +65,15 @@ pub fn pool(threads: usize) -> rayon::ThreadPool {
         .num_threads(threads)
         .build()
         .unwrap()
+}
+
+/// The largest difference between one quantity of each fitted item and mirt's, with the item.
+pub fn worst_item(
+    result: &FitResult,
+    of: impl Fn(&ItemParams) -> f64,
+    mirt: impl IntoIterator<Item = f64>,
+) -> (f64, usize) {
+    worst(result.items.iter().map(|i| of(&i.params)).zip(mirt))
 }
 
 /// Largest absolute difference, with the index where it occurs.
