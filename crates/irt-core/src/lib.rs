@@ -15,6 +15,7 @@ pub mod alloc;
 pub mod bank;
 mod bfgs;
 mod blocks;
+mod deriv;
 pub mod drift;
 mod em;
 mod engine;

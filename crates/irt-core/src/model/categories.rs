@@ -8,11 +8,12 @@
 
 use ndarray::ArrayView1;
 
+use crate::deriv::{Deriv, MAX_COORDS};
 use crate::logistic::{logistic, softplus};
 
-/// The most categories an item may have, and so the most coordinates one has (a slope and
-/// K − 1 intercepts).
-pub const MAX_CATEGORIES: usize = 10;
+/// The most categories an item may have: as many as it has coordinates (a slope and K − 1
+/// intercepts).
+pub const MAX_CATEGORIES: usize = MAX_COORDS;
 
 /// How the categories of an item are formed from its slope and intercepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -118,7 +119,7 @@ pub fn expected_log_lik(
     d: &[f64],
     rows: &[ArrayView1<f64>],
     nodes: &[f64],
-    out: &mut Sums,
+    out: &mut Deriv,
 ) {
     let k = d.len() + 1;
     let mut logs = [0.0; MAX_CATEGORIES];
@@ -181,13 +182,6 @@ pub fn expected_log_lik(
             }
         }
     }
-}
-
-/// The sums [`expected_log_lik`] adds to, over the coordinates (a, d_1 … d_{K−1}).
-pub struct Sums {
-    pub value: f64,
-    pub grad: [f64; MAX_CATEGORIES],
-    pub hess: [[f64; MAX_CATEGORIES]; MAX_CATEGORIES],
 }
 
 #[cfg(test)]
@@ -293,11 +287,7 @@ mod tests {
             }
             let views: Vec<ArrayView1<f64>> = rows.iter().map(ArrayView1::from).collect();
             let at = |x: &[f64; 4]| {
-                let mut s = Sums {
-                    value: 0.0,
-                    grad: [0.0; MAX_CATEGORIES],
-                    hess: [[0.0; MAX_CATEGORIES]; MAX_CATEGORIES],
-                };
+                let mut s = Deriv::default();
                 expected_log_lik(steps, x[0], &x[1..], &views, &nodes, &mut s);
                 s
             };

@@ -9,14 +9,11 @@ mod categories;
 
 use ndarray::ArrayView1;
 
+pub use crate::deriv::{Deriv, MAX_COORDS};
 use crate::error::{CoreError, Result};
 pub use crate::logistic::{logistic, logit, softplus};
 use crate::names::named;
 pub use categories::{Steps, MAX_CATEGORIES};
-
-/// The most coordinates an item has in the estimator: a slope and up to nine intercepts (a
-/// dichotomous item: a, d and logit c).
-pub const MAX_COORDS: usize = MAX_CATEGORIES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ItemModel {
@@ -79,37 +76,6 @@ impl ItemModel {
             Self::OnePL => ItemParams::from_irt(common_slope, b, 0.0),
             Self::TwoPL => ItemParams::from_irt(given.a, b, 0.0),
             Self::ThreePL => ItemParams::from_irt(given.a, b, c),
-        }
-    }
-}
-
-/// A log density with its gradient and Hessian in an item's coordinates ([`ItemParams::coords`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Deriv {
-    pub value: f64,
-    pub grad: [f64; MAX_COORDS],
-    pub hess: [[f64; MAX_COORDS]; MAX_COORDS],
-}
-
-impl Default for Deriv {
-    fn default() -> Self {
-        Self {
-            value: 0.0,
-            grad: [0.0; MAX_COORDS],
-            hess: [[0.0; MAX_COORDS]; MAX_COORDS],
-        }
-    }
-}
-
-impl Deriv {
-    /// Adds another term (a prior's, say) to this one.
-    pub(crate) fn add(&mut self, other: &Deriv) {
-        self.value += other.value;
-        for r in 0..MAX_COORDS {
-            self.grad[r] += other.grad[r];
-            for c in 0..MAX_COORDS {
-                self.hess[r][c] += other.hess[r][c];
-            }
         }
     }
 }
@@ -429,22 +395,9 @@ impl ItemParams {
 
     /// log P(x | θ) of an answer x.
     pub fn log_prob(&self, theta: f64, x: u8) -> f64 {
-        match self.steps {
-            None => {
-                let (log_p, log_q) = self.log_probs(theta);
-                if x == 1 {
-                    log_p
-                } else {
-                    log_q
-                }
-            }
-            Some(steps) => {
-                let mut logs = [0.0; MAX_CATEGORIES];
-                let k = self.categories();
-                categories::log_probs(steps, self.a, self.intercepts(), theta, &mut logs[..k]);
-                logs[usize::from(x)]
-            }
-        }
+        let mut logs = [0.0; MAX_CATEGORIES];
+        self.log_category_probs(theta, &mut logs[..self.categories()]);
+        logs[usize::from(x)]
     }
 
     /// d log P(x | θ)/dθ of an answer x: a person's score in θ (MAP scoring).
@@ -477,15 +430,7 @@ impl ItemParams {
     ) -> Deriv {
         let mut out = Deriv::default();
         if let Some(steps) = self.steps {
-            let mut sums = categories::Sums {
-                value: 0.0,
-                grad: [0.0; MAX_COORDS],
-                hess: [[0.0; MAX_COORDS]; MAX_COORDS],
-            };
-            categories::expected_log_lik(steps, self.a, self.intercepts(), rows, nodes, &mut sums);
-            out.value = sums.value;
-            out.grad = sums.grad;
-            out.hess = sums.hess;
+            categories::expected_log_lik(steps, self.a, self.intercepts(), rows, nodes, &mut out);
             return out;
         }
         let p = self;
