@@ -113,14 +113,15 @@ impl<'a> ItemCounts<'a> {
     pub fn maximise(&self, start: ItemParams, free: FreeCoords, priors: &Priors) -> ItemParams {
         let idx = free.indices();
         let guessing = free.guessing();
+        let base = start.coords();
         let full = |x: &[f64]| {
-            let mut c = start.coords();
+            let mut c = base;
             for (k, &i) in idx.iter().enumerate() {
                 c[i] = x[k];
             }
             start.at_coords(&c, guessing)
         };
-        let x0: Vec<f64> = idx.iter().map(|&i| start.coords()[i]).collect();
+        let x0: Vec<f64> = idx.iter().map(|&i| base[i]).collect();
         let x = ascend(
             x0,
             |x| self.log_posterior(&full(x), free, priors).value,
