@@ -59,24 +59,27 @@ struct Case {
     steps: Steps,
 }
 
-const SCIENCE_GRM: Case = Case {
-    data: "poly/Science_long.csv",
-    fixture: "poly/Science_GRM.json",
-    model: ItemModel::TwoPL,
-    steps: Steps::Graded,
-};
-const SCIENCE_GPCM: Case = Case {
-    data: "poly/Science_long.csv",
-    fixture: "poly/Science_GPCM.json",
-    model: ItemModel::TwoPL,
-    steps: Steps::PartialCredit,
-};
-const SCIENCE_PCM: Case = Case {
-    data: "poly/Science_long.csv",
-    fixture: "poly/Science_PCM.json",
-    model: ItemModel::Rasch,
-    steps: Steps::PartialCredit,
-};
+/// A fit of Science (392 × 4, four categories) against one of mirt's fixtures.
+const fn science(fixture: &'static str, model: ItemModel, steps: Steps) -> Case {
+    Case {
+        data: "poly/Science_long.csv",
+        fixture,
+        model,
+        steps,
+    }
+}
+
+const SCIENCE_GRM: Case = science("poly/Science_GRM.json", ItemModel::TwoPL, Steps::Graded);
+const SCIENCE_GPCM: Case = science(
+    "poly/Science_GPCM.json",
+    ItemModel::TwoPL,
+    Steps::PartialCredit,
+);
+const SCIENCE_PCM: Case = science(
+    "poly/Science_PCM.json",
+    ItemModel::Rasch,
+    Steps::PartialCredit,
+);
 const SIM_GRM: Case = Case {
     data: "poly/sim_grm_3000x30_long.csv",
     fixture: "poly/sim_grm_3000x30_mirt.json",
