@@ -18,13 +18,11 @@ use crate::engine::{norm, Engine, Progress, Step};
 use crate::error::{CoreError, Result};
 use crate::layout::Layout;
 use crate::mirt_compat;
-use crate::model::{ItemModel, ItemParams};
+use crate::model::{ItemModel, ItemParams, ParamCovariance};
 use crate::params::{Algorithm, FitConfig, StandardErrors};
 use crate::quadrature::{Grid, Latent};
 use crate::responses::{check_categories, ItemStats, Responses};
-use crate::stderr::{
-    item_covariances, ItemCovariance, JointCovariance, SE_METHOD, SE_METHOD_BLOCKS,
-};
+use crate::stderr::{item_covariances, JointCovariance, SE_METHOD, SE_METHOD_BLOCKS};
 
 /// Whether a fit's standard errors were computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +49,8 @@ impl SeStatus {
 pub struct ItemEstimate {
     pub params: ItemParams,
     pub fixed: bool,
-    /// Covariance of (a, b, c); rows of parameters not estimated are zero.
-    pub covariance: Option<ItemCovariance>,
+    /// Covariance of the IRT form; rows of parameters not estimated are zero.
+    pub covariance: Option<ParamCovariance>,
     /// For an item held fixed: where the data would move it if it alone were released, from the
     /// final E-step (its M-step from the fixed values; Winsteps calls the move displacement).
     pub released: Option<ItemParams>,
@@ -68,15 +66,15 @@ pub struct NodeCounts {
 }
 
 impl ItemEstimate {
-    /// Standard errors of (a, b, c); zero for a parameter not estimated.
-    pub fn standard_errors(&self) -> Option<[f64; 3]> {
-        self.covariance
-            .map(|c| [c[0][0].sqrt(), c[1][1].sqrt(), c[2][2].sqrt()])
+    /// Standard errors of the IRT form, (a, b, c) or (a, b_1 …); zero for a parameter not
+    /// estimated.
+    pub fn standard_errors(&self) -> Option<Vec<f64>> {
+        self.covariance.map(|c| c.standard_errors())
     }
 
-    /// Standard error of d = −a·b by the delta method.
+    /// Standard error of a dichotomous item's d = −a·b by the delta method.
     pub fn d_standard_error(&self) -> Option<f64> {
-        Some(self.params.d_standard_error(self.covariance.as_ref()?))
+        Some(self.params.d_standard_error(&self.covariance?.abc()))
     }
 }
 

@@ -311,8 +311,6 @@ impl FitParams {
         }
         let unsupported = if self.algorithm == Algorithm::MirtCompatible {
             Some("algorithm mirt")
-        } else if !matches!(self.standard_errors, StandardErrors::None) {
-            Some("standard errors (set standard_errors to none)")
         } else if !self.fixed.is_empty() || !self.start.is_empty() {
             Some("fixed or given start parameters")
         } else {

@@ -16,8 +16,8 @@ use crate::error::Result;
 use crate::estep::Posteriors;
 use crate::forms::Forms;
 use crate::layout::Layout;
-use crate::linalg::{cholesky, dot, dots, InverseFromFactor, DOT_LANES};
-use crate::model::ItemParams;
+use crate::linalg::{cholesky, dot, InverseFromFactor, DOT_LANES};
+use crate::model::{ItemParams, ParamCovariance, MAX_COORDS};
 use crate::mstep::FreeCoords;
 use crate::params::{FitConfig, StandardErrors};
 use crate::quadrature::Latent;
@@ -28,72 +28,92 @@ pub const SE_METHOD: &str = "crossprod";
 /// The same, each item's block of the information inverted alone.
 pub const SE_METHOD_BLOCKS: &str = "crossprod, per-item blocks";
 
-pub use crate::linking::{ItemCovariance, JointCovariance};
+pub use crate::linking::JointCovariance;
 
-/// The sampling covariances a fit reports: each estimated item's (a, b, c), the (a, b, c) of the
+/// The sampling covariances a fit reports: each estimated item's IRT form, the (a, b, c) of the
 /// items asked for jointly (`FitConfig::joint`, cross-item entries included), and the latent
 /// (mean, variance) where estimated (zero where fixed).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Covariances {
-    pub items: Vec<Option<ItemCovariance>>,
+    pub items: Vec<Option<ParamCovariance>>,
     pub joint: JointCovariance,
     pub latent: [[f64; 2]; 2],
 }
 
-/// A free item's coordinates and where each sits in the parameter vector.
-type ItemSlot = Option<(FreeCoords, [Option<usize>; 3])>;
+/// A free item's coordinates, and where each of its coordinates (a, d, logit c; a, d_1 …) sits
+/// in the parameter vector where estimated.
+type ItemSlot = Option<(FreeCoords, [Option<usize>; MAX_COORDS])>;
 
 /// Persons whose score vectors are held at once before they are added into the information.
 const BATCH: usize = 1024;
 
-/// Index in the parameter vector of each of an item's (a, d, logit c), where estimated.
+/// Index in the parameter vector of each of an item's coordinates, where estimated: its own
+/// from `offset` on, the slope at the common one where the model shares it.
 fn coordinate_indices(
     free: FreeCoords,
     offset: usize,
     common_slope: Option<usize>,
-) -> [Option<usize>; 3] {
+) -> [Option<usize>; MAX_COORDS] {
+    let mut out = [None; MAX_COORDS];
     if !free.slope() {
-        [common_slope, Some(offset), None]
-    } else if !free.guessing() {
-        [Some(offset), Some(offset + 1), None]
-    } else {
-        [Some(offset), Some(offset + 1), Some(offset + 2)]
+        out[0] = common_slope;
     }
+    for (k, &i) in free.indices().iter().enumerate() {
+        out[i] = Some(offset + k);
+    }
+    out
 }
 
-/// Per item and node, the derivative of log P(x | θ) with respect to the intercept d (the logit
-/// z = aθ + d) and logit c, for a right (x = 1) and a wrong (x = 0) answer; the slope's is θ
-/// times the intercept's. A person's score is then a dot product of the posterior (times θ for
-/// the slope) with a row. Rows are padded with zeros to a multiple of the dot products' partial
-/// sums ([`DOT_LANES`]), which leaves them no scalar tail (13 of 61 nodes); adding zeros
-/// changes no sum.
+/// Per item, answer and coordinate, d log P(x | θ)/dη at each node
+/// ([`ItemParams::answer_gradients`]): a person's score is the posterior dotted with the rows
+/// of their answers. Rows are padded with zeros to a multiple of the dot products' partial sums
+/// ([`DOT_LANES`]), which leaves them no scalar tail (13 of 61 nodes); adding zeros changes no
+/// sum.
 struct ScoreTables {
-    dz: [Vec<f64>; 2],
-    dg: [Vec<f64>; 2],
+    rows: Vec<f64>,
+    /// Where each item's rows start, and its number of coordinates.
+    items: Vec<(usize, usize)>,
     /// The padded length of a row.
     stride: usize,
 }
 
 impl ScoreTables {
-    fn new(items: &[ItemParams], nodes: &[f64]) -> Self {
+    fn new(items: &[ItemParams], nodes: &[f64]) -> Result<Self> {
         let stride = nodes.len().next_multiple_of(DOT_LANES);
-        let mut out = Self {
-            dz: [vec![], vec![]],
-            dg: [vec![], vec![]],
-            stride,
-        };
-        for p in items {
-            for &theta in nodes {
-                for (x, [dz, dg]) in p.answer_scores(theta).into_iter().enumerate() {
-                    out.dz[x].push(dz);
-                    out.dg[x].push(dg);
+        let mut len = 0;
+        let starts = alloc::collect(
+            items.iter().map(|p| {
+                let at = len;
+                len += p.categories() * p.n_coords() * stride;
+                (at, p.n_coords())
+            }),
+            "the standard errors",
+        )?;
+        let mut rows = alloc::filled(len, 0.0, "the standard errors")?;
+        for (p, &(at, n)) in items.iter().zip(&starts) {
+            for (q, &theta) in nodes.iter().enumerate() {
+                for (x, g) in p.answer_gradients(theta)[..p.categories()]
+                    .iter()
+                    .enumerate()
+                {
+                    for (i, &v) in g[..n].iter().enumerate() {
+                        rows[at + (x * n + i) * stride + q] = v;
+                    }
                 }
             }
-            for table in out.dz.iter_mut().chain(&mut out.dg) {
-                table.resize(table.len() + stride - nodes.len(), 0.0);
-            }
         }
-        out
+        Ok(Self {
+            rows,
+            items: starts,
+            stride,
+        })
+    }
+
+    /// Item j's row for answer x and coordinate i.
+    fn row(&self, j: usize, x: usize, i: usize) -> &[f64] {
+        let (at, n) = self.items[j];
+        let start = at + (x * n + i) * self.stride;
+        &self.rows[start..start + self.stride]
     }
 }
 
@@ -111,42 +131,27 @@ struct Scorer<'a> {
 }
 
 simd::multiversion! {
-/// Person i's score vector: the gradient of their log marginal likelihood, the posterior
-/// (left in `post`, and times θ in `weighted`, both as long as a padded row and zero past the
-/// nodes) dotted with the score tables' rows of their answers.
-fn person_score(
-    scorer: &Scorer,
-    data: &Responses,
-    i: usize,
-    post: &mut [f64],
-    weighted: &mut [f64],
-) -> ScoreVector {
+/// Person i's score vector: the gradient of their log marginal likelihood, the posterior (left
+/// in `post`, as long as a padded row and zero past the nodes) dotted with the score tables'
+/// rows of their answers.
+fn person_score(scorer: &Scorer, data: &Responses, i: usize, post: &mut [f64]) -> ScoreVector {
     let scores = scorer.scores;
     let n_nodes = scorer.nodes.len();
     scorer.posteriors.posterior(data, i, &mut post[..n_nodes]);
-    for ((w, p), t) in weighted.iter_mut().zip(&*post).zip(scorer.nodes) {
-        *w = p * t;
-    }
-    let (answered, correct) = data.person(i);
+    let (answered, answers) = data.person(i);
     let mut g = Vec::with_capacity(3 * answered.len() + 3);
     let mut common = 0.0;
-    for (&j, &x) in answered.iter().zip(correct) {
-        let Some((free, idx)) = scorer.index[j as usize] else {
+    for (&j, &x) in answered.iter().zip(answers) {
+        let Some((_, idx)) = scorer.index[j as usize] else {
             continue;
         };
-        let row = j as usize * scores.stride..(j as usize + 1) * scores.stride;
-        let x = x as usize;
-        let [ga, gd] = dots([&weighted[..], post], &scores.dz[x][row.clone()]);
-        let gg = if free.guessing() {
-            dot(post, &scores.dg[x][row])
-        } else {
-            0.0
-        };
-        for (value, at) in [ga, gd, gg].into_iter().zip(idx) {
-            match at {
-                Some(k) if Some(k) == scorer.slope => common += value,
-                Some(k) => g.push((k, value)),
-                None => {}
+        for (i, at) in idx.iter().enumerate() {
+            let Some(k) = *at else { continue };
+            let value = dot(post, scores.row(j as usize, x as usize, i));
+            if Some(k) == scorer.slope {
+                common += value;
+            } else {
+                g.push((k, value));
             }
         }
     }
@@ -219,7 +224,7 @@ pub(crate) fn item_covariances(
         index[j] = Some((free, coordinate_indices(free, at, slope)));
     }
     let posteriors = Posteriors::new(data, forms, items, latent, nodes)?;
-    let scores = ScoreTables::new(items, nodes);
+    let scores = ScoreTables::new(items, nodes)?;
     let log_weights = posteriors.log_weights();
     // d log w_k / d(mean, variance) of the normalised weights.
     let latent_scores = |raw: &dyn Fn(f64) -> f64| -> Vec<f64> {
@@ -252,10 +257,8 @@ pub(crate) fn item_covariances(
                     ..(start + BATCH).min(data.n_persons()))
                     .into_par_iter()
                     .map_init(
-                        || (vec![0.0; scores.stride], vec![0.0; scores.stride]),
-                        |(post, weighted), i| {
-                            (forms.of(i), person_score(&scorer, data, i, post, weighted))
-                        },
+                        || vec![0.0; scores.stride],
+                        |post, i| (forms.of(i), person_score(&scorer, data, i, post)),
                     )
                     .collect();
                 add(&batch);
@@ -305,27 +308,28 @@ pub(crate) fn item_covariances(
         Inverse::Full(pool.install(|| InverseFromFactor::new(&info, n, interrupt))?)
     };
     let entry = |u: usize, v: usize| inverse.entry(u, v);
-    let cross = |i: usize, j: usize| -> ItemCovariance {
+    let cross = |i: usize, j: usize| -> [[f64; MAX_COORDS]; MAX_COORDS] {
         match (index[i], index[j]) {
             (Some((_, ii)), Some((_, jj))) => {
-                abc_cross_covariance(&items[i], ii, &items[j], jj, entry)
+                irt_cross_covariance(&items[i], ii, &items[j], jj, entry)
             }
-            _ => [[0.0; 3]; 3],
+            _ => [[0.0; MAX_COORDS]; MAX_COORDS],
         }
     };
-    let per_item: Vec<Option<ItemCovariance>> = alloc::collect(
+    let per_item: Vec<Option<ParamCovariance>> = alloc::collect(
         index
             .iter()
             .enumerate()
-            .map(|(j, slot)| slot.map(|_| cross(j, j))),
+            .map(|(j, slot)| slot.map(|_| ParamCovariance::new(items[j].n_coords(), cross(j, j)))),
         "the standard errors",
     )?;
+    // The joint items are anchors, which are dichotomous: their (a, b, c) blocks.
     let k = config.joint.len();
     let mut joint = alloc::filled(9 * k * k, 0.0, "the anchors' joint covariance")?;
     for (p, &i) in config.joint.iter().enumerate() {
         for (q, &j) in config.joint.iter().enumerate() {
-            for (r, row) in cross(i, j).iter().enumerate() {
-                for (c, &v) in row.iter().enumerate() {
+            for (r, row) in cross(i, j).iter().take(3).enumerate() {
+                for (c, &v) in row.iter().take(3).enumerate() {
                     joint[(3 * p + r) * 3 * k + 3 * q + c] = v;
                 }
             }
@@ -345,12 +349,7 @@ pub(crate) fn item_covariances(
     // Cholesky accepts any positive pivot, but a tiny one (a lower asymptote run off towards 0
     // without a prior, c ≈ 1e-160, carries next to no information) inverts to infinity, and the
     // delta method then gave NaN. Such a matrix is singular in all but name.
-    let finite = per_item
-        .iter()
-        .flatten()
-        .flatten()
-        .flatten()
-        .all(|v| v.is_finite())
+    let finite = per_item.iter().flatten().all(ParamCovariance::is_finite)
         && joint.iter().all(|v| v.is_finite())
         && latent.iter().flatten().all(|v| v.is_finite());
     Ok(finite.then(|| Covariances {
@@ -516,16 +515,17 @@ fn subtract_prior_hessian(
     }
 }
 
-/// Cov((a, b, c) of item p, (a, b, c) of item q) from the covariance of their (a, d, logit c)
-/// coordinates, by the delta method: J_p · Cov · J_qᵀ.
-fn abc_cross_covariance(
+/// The covariance of item p's IRT form with item q's ([`ItemParams::irt_coords`]) from that of
+/// their estimator coordinates, by the delta method: J_p · Cov · J_qᵀ.
+fn irt_cross_covariance(
     p: &ItemParams,
-    p_idx: [Option<usize>; 3],
+    p_idx: [Option<usize>; MAX_COORDS],
     q: &ItemParams,
-    q_idx: [Option<usize>; 3],
+    q_idx: [Option<usize>; MAX_COORDS],
     entry: impl Fn(usize, usize) -> f64,
-) -> ItemCovariance {
-    let mut raw = [[0.0; 3]; 3];
+) -> [[f64; MAX_COORDS]; MAX_COORDS] {
+    let (np, nq) = (p.n_coords(), q.n_coords());
+    let mut raw = [[0.0; MAX_COORDS]; MAX_COORDS];
     for (r, &u) in p_idx.iter().enumerate() {
         for (c, &v) in q_idx.iter().enumerate() {
             if let (Some(u), Some(v)) = (u, v) {
@@ -534,13 +534,19 @@ fn abc_cross_covariance(
         }
     }
     let (jp, jq) = (p.irt_jacobian(), q.irt_jacobian());
-    std::array::from_fn(|r| {
-        std::array::from_fn(|c| {
-            (0..3)
-                .map(|u| (0..3).map(|v| jp[r][u] * raw[u][v] * jq[c][v]).sum::<f64>())
-                .sum()
-        })
-    })
+    let mut out = [[0.0; MAX_COORDS]; MAX_COORDS];
+    for r in 0..np {
+        for c in 0..nq {
+            out[r][c] = (0..np)
+                .map(|u| {
+                    (0..nq)
+                        .map(|v| jp[r][u] * raw[u][v] * jq[c][v])
+                        .sum::<f64>()
+                })
+                .sum();
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -326,7 +326,7 @@ fn assert_sound_fit(case: &SmallFit, result: &FitResult) -> Result<(), TestCaseE
                 prop_assert_eq!(p.guessing(), 0.0);
             }
         }
-        for (r, row) in estimate.covariance.iter().flatten().enumerate() {
+        for (r, row) in estimate.covariance.iter().flat_map(|c| c.abc()).enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 assert_finite(&format!("item {j} covariance[{r}][{c}]"), v)?;
             }

@@ -120,13 +120,13 @@ impl Case {
     }
 
     /// Our fit at mirt's settings: 61 nodes on [−6, 6], no priors, TOL 1e-8.
-    fn fit(&self, data: &Responses) -> FitResult {
+    fn fit(&self, data: &Responses, standard_errors: StandardErrors) -> FitResult {
         let (items, _, _) = self.mirt();
         let mut params = FitParams::new(self.model)
             .priors(Priors::NONE)
             .tolerance(1e-8)
             .max_cycles(20_000)
-            .standard_errors(StandardErrors::None);
+            .standard_errors(standard_errors);
         for (j, item) in items.iter().enumerate() {
             if item.steps().is_some() {
                 params = params.in_categories(j, self.steps, item.categories());
@@ -173,7 +173,7 @@ fn estimates_agree_with_mirt() {
     ] {
         let data = read_scored(case.data);
         let (items, latent, mirt_ll) = case.mirt();
-        let result = case.fit(&data);
+        let result = case.fit(&data, StandardErrors::None);
         assert!(
             result.converged(),
             "{}: {:?}",
@@ -211,6 +211,95 @@ fn estimates_agree_with_mirt() {
             result.log_lik
         );
     }
+}
+
+/// Cross-product standard errors (mirt's `SE.type = 'crossprod'`) within 1 % of mirt's: of the
+/// IRT form (a, b_1 …) by the delta method, and of the partial credit model's latent variance.
+///
+/// One exception: mirt 1.46.1 prints for the generalized partial credit model's first threshold
+/// a standard error that is not the delta method of b_1 = −d_1/a on its own covariance matrix
+/// (Comfort 1.058 against 0.681; from 7 % above to three times it on the four items); the other
+/// thresholds' are. That one is checked against the delta method on mirt's matrix, and mirt's
+/// printed value is asserted to differ, so that a fixture from a mirt that prints it otherwise
+/// is noticed.
+#[test]
+fn standard_errors_agree_with_mirt() {
+    for case in [SCIENCE_GRM, SCIENCE_GPCM, SCIENCE_PCM, SIM_GRM] {
+        let data = read_scored(case.data);
+        let result = case.fit(&data, StandardErrors::Full);
+        let r = reference(case.fixture);
+        let generalized = case.steps == Steps::PartialCredit && case.model == ItemModel::TwoPL;
+        let mut pairs = Vec::new();
+        for (j, (est, item)) in result
+            .items
+            .iter()
+            .zip(r["items"].as_array().unwrap())
+            .enumerate()
+        {
+            let ours = est.standard_errors().unwrap();
+            let irt = &item["IRTpars_SE"];
+            let names: Vec<String> = if item["itemtype"] == "2PL" {
+                vec!["a".into(), "b".into()]
+            } else {
+                let k = item["ncat"].as_u64().unwrap();
+                std::iter::once("a".to_string())
+                    .chain((1..k).map(|m| format!("b{m}")))
+                    .collect()
+            };
+            for (se, name) in ours.iter().zip(&names) {
+                let mirt = match irt[name].as_f64() {
+                    Some(_) if generalized && name == "b1" => {
+                        let delta = first_threshold_se(&r, item, 4 * j);
+                        assert!((irt[name].as_f64().unwrap() / delta - 1.0).abs() > 0.01);
+                        delta
+                    }
+                    Some(mirt) => mirt,
+                    None => {
+                        assert_eq!(*se, 0.0, "{}: {name} is fixed", case.fixture);
+                        continue;
+                    }
+                };
+                pairs.push((*se, mirt));
+            }
+        }
+        let (dev, at) = worst_relative(&pairs);
+        assert!(
+            dev < 0.01,
+            "{}: SE {at} off by {dev:.2e} relative",
+            case.fixture
+        );
+        if let Some(var_se) = r["latent_var_SE"].as_f64() {
+            let ours = result.latent_covariance.unwrap()[1][1].sqrt();
+            assert!(
+                ((ours - var_se) / var_se).abs() < 0.01,
+                "{}: SE of the latent variance {ours} against {var_se}",
+                case.fixture
+            );
+        }
+    }
+}
+
+/// The delta-method SE of b_1 = −d_1/a from mirt's covariance matrix, where the item's a1 and d1
+/// are entries `at` and `at + 1`.
+fn first_threshold_se(fit: &Value, item: &Value, at: usize) -> f64 {
+    let m = &fit["vcov"]["matrix"];
+    let v = |r: usize, c: usize| m[r][c].as_f64().unwrap();
+    let si = &item["slope_intercept"];
+    let (a, d) = (si["a1"].as_f64().unwrap(), si["d1"].as_f64().unwrap());
+    let (ga, gd) = (d / (a * a), -1.0 / a);
+    (ga * ga * v(at, at) + 2.0 * ga * gd * v(at, at + 1) + gd * gd * v(at + 1, at + 1)).sqrt()
+}
+
+/// The largest relative difference of (ours, mirt's) pairs, and where.
+fn worst_relative(pairs: &[(f64, f64)]) -> (f64, usize) {
+    pairs
+        .iter()
+        .map(|(o, m)| ((o - m) / m).abs())
+        .enumerate()
+        .fold(
+            (0.0, 0),
+            |(w, at), (i, d)| if d > w { (d, i) } else { (w, at) },
+        )
 }
 
 #[test]
@@ -457,7 +546,6 @@ fn settings_items_in_categories_do_not_take_are_refused() {
     assert!(
         refused(graded(ItemModel::OnePL).standard_errors(StandardErrors::None)).contains("1PL")
     );
-    assert!(refused(graded(ItemModel::TwoPL)).contains("standard errors"));
     assert!(refused(
         graded(ItemModel::TwoPL)
             .standard_errors(StandardErrors::None)

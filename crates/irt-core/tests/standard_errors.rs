@@ -49,7 +49,8 @@ fn compare_item_ses(key: &str, data_file: &str) {
     };
     for (j, item) in reference["items"].as_array().unwrap().iter().enumerate() {
         let est = &result.items[j];
-        let [se_a, se_b, _] = est.standard_errors().unwrap();
+        let se = est.standard_errors().unwrap();
+        let (se_a, se_b) = (se[0], se[1]);
         note(
             format!("item {} SE(a)", j + 1),
             se_a,

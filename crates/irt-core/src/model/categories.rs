@@ -108,11 +108,66 @@ fn score_moments(a: f64, d: &[f64], theta: f64) -> (f64, f64) {
     (mean, var)
 }
 
+/// d log P(X = c | θ)/dη for every category c and coordinate η of (a, d_1 … d_(K−1)), into
+/// `out[c]`, finite wherever θ is: what the M-step's derivatives and a person's score in the
+/// standard errors are made of.
+///
+/// Graded: with s_m = P(X ≥ m) and w_m = s_m(1 − s_m), d/da = θ·(1 − s_c − s_(c+1)) (the
+/// quotient θ·(w_c − w_(c+1))/P_c reduced), d/dd_c = w_c/P_c and d/dd_(c+1) = −w_(c+1)/P_c,
+/// taken as exp(log w − log P) so that a category too far away to have probability above 0
+/// still has a finite score. Partial credit: the sufficient statistic's deviation from its
+/// mean, θ·(c − E X) and 1{m = c} − P_m.
+pub fn log_prob_gradients(
+    steps: Steps,
+    a: f64,
+    d: &[f64],
+    theta: f64,
+    out: &mut [[f64; MAX_COORDS]; MAX_CATEGORIES],
+) {
+    let k = d.len() + 1;
+    let mut logs = [0.0; MAX_CATEGORIES];
+    log_probs(steps, a, d, theta, &mut logs[..k]);
+    match steps {
+        Steps::Graded => {
+            let s = cumulative(a, d, theta);
+            // log w_m for m = 1 … K−1.
+            let mut log_w = [f64::NEG_INFINITY; MAX_CATEGORIES + 1];
+            for m in 1..k {
+                let z = a * theta + d[m - 1];
+                log_w[m] = -softplus(z) - softplus(-z);
+            }
+            for (c, row) in out.iter_mut().enumerate().take(k) {
+                row.fill(0.0);
+                row[0] = theta * (1.0 - s[c] - s[c + 1]);
+                if c >= 1 {
+                    row[c] = (log_w[c] - logs[c]).exp();
+                }
+                if c + 1 < k {
+                    row[c + 1] = -(log_w[c + 1] - logs[c]).exp();
+                }
+            }
+        }
+        Steps::PartialCredit => {
+            let p: [f64; MAX_CATEGORIES] =
+                std::array::from_fn(|c| if c < k { logs[c].exp() } else { 0.0 });
+            let mean_score: f64 = (1..k).map(|c| c as f64 * p[c]).sum();
+            for (c, row) in out.iter_mut().enumerate().take(k) {
+                row.fill(0.0);
+                row[0] = theta * (c as f64 - mean_score);
+                for m in 1..k {
+                    row[m] = f64::from(u8::from(m == c)) - p[m];
+                }
+            }
+        }
+    }
+}
+
 /// The expected complete-data log-likelihood of an item from its expected counts by category
 /// (`rows[k]` at each node), with its gradient in (a, d_1 … d_{K−1}) and minus the Fisher
-/// information (the exact Hessian for partial credit, whose log-likelihood is an exponential
-/// family's; its expectation for graded items), added to `out` in coordinates 0 … K−1. A
-/// caller with a fixed slope reads only coordinates 1 … K−1.
+/// information Σ_c n·P_c·g_c·g_cᵀ (g_c the category's gradient; the exact Hessian for partial
+/// credit, whose log-likelihood is an exponential family's, its expectation for graded items),
+/// added to `out` in coordinates 0 … K−1. A caller with a fixed slope reads only coordinates
+/// 1 … K−1.
 pub fn expected_log_lik(
     steps: Steps,
     a: f64,
@@ -123,65 +178,53 @@ pub fn expected_log_lik(
 ) {
     let k = d.len() + 1;
     let mut logs = [0.0; MAX_CATEGORIES];
-    // dP_c/dη for every category c and coordinate η, at one node.
-    let mut dp = [[0.0; MAX_CATEGORIES]; MAX_CATEGORIES];
+    let mut g = [[0.0; MAX_COORDS]; MAX_CATEGORIES];
     for (q, &theta) in nodes.iter().enumerate() {
         log_probs(steps, a, d, theta, &mut logs[..k]);
+        log_prob_gradients(steps, a, d, theta, &mut g);
         let n: f64 = rows.iter().map(|r| r[q]).sum();
-        let mut p = [0.0; MAX_CATEGORIES];
         for c in 0..k {
-            p[c] = logs[c].exp();
-            out.value += rows[c][q] * logs[c];
-        }
-        match steps {
-            Steps::Graded => {
-                // w_m = s'(a·θ + d_m) for m = 1 … K−1; P_c = P*_c − P*_(c+1).
-                let mut w = [0.0; MAX_CATEGORIES + 1];
-                for m in 1..k {
-                    let s = logistic(a * theta + d[m - 1]);
-                    w[m] = s * (1.0 - s);
-                }
-                for c in 0..k {
-                    let row = &mut dp[c];
-                    row.fill(0.0);
-                    row[0] = theta * (w[c] - w[c + 1]);
-                    if c >= 1 {
-                        row[c] = w[c];
-                    }
-                    if c + 1 < k {
-                        row[c + 1] = -w[c + 1];
-                    }
-                }
-            }
-            Steps::PartialCredit => {
-                // d log P_c/dη = t_c − E t with t = (c·θ, e_1 … e_(K−1)).
-                let mean_score: f64 = (1..k).map(|c| c as f64 * p[c]).sum();
-                for c in 0..k {
-                    let row = &mut dp[c];
-                    row.fill(0.0);
-                    row[0] = theta * (c as f64 - mean_score);
-                    for m in 1..k {
-                        row[m] = f64::from(u8::from(m == c)) - p[m];
-                    }
-                    for v in row.iter_mut().take(k) {
-                        *v *= p[c];
-                    }
-                }
-            }
-        }
-        for c in 0..k {
-            if p[c] <= 0.0 {
-                continue;
-            }
-            let r = rows[c][q];
+            let (r, weight) = (rows[c][q], n * logs[c].exp());
+            out.value += r * logs[c];
             for i in 0..k {
-                out.grad[i] += r / p[c] * dp[c][i];
+                out.grad[i] += r * g[c][i];
                 for j in 0..k {
-                    out.hess[i][j] -= n / p[c] * dp[c][i] * dp[c][j];
+                    out.hess[i][j] -= weight * g[c][i] * g[c][j];
                 }
             }
         }
     }
+}
+
+/// The IRT form's thresholds b_1 … b_(K−1) (`out`, length K − 1) from the slope–intercept
+/// form: graded b_k = −d_k/a, where P(X ≥ k) is one half; partial credit (Muraki's steps)
+/// b_k = −(d_k − d_(k−1))/a with d_0 = 0, where categories k − 1 and k are equally likely.
+pub fn thresholds(steps: Steps, a: f64, d: &[f64], out: &mut [f64]) {
+    for (m, b) in out.iter_mut().enumerate() {
+        let previous = match steps {
+            Steps::Graded => 0.0,
+            Steps::PartialCredit if m == 0 => 0.0,
+            Steps::PartialCredit => d[m - 1],
+        };
+        *b = -(d[m] - previous) / a;
+    }
+}
+
+/// ∂(a, b_1 … b_(K−1))/∂(a, d_1 … d_(K−1)) of [`thresholds`], for the delta method.
+pub fn thresholds_jacobian(steps: Steps, a: f64, d: &[f64]) -> [[f64; MAX_COORDS]; MAX_COORDS] {
+    let mut b = [0.0; MAX_CATEGORIES - 1];
+    thresholds(steps, a, d, &mut b[..d.len()]);
+    let mut j = [[0.0; MAX_COORDS]; MAX_COORDS];
+    j[0][0] = 1.0;
+    for m in 0..d.len() {
+        // b = −(d_m − d_(m−1))/a: ∂b/∂a = −b/a.
+        j[m + 1][0] = -b[m] / a;
+        j[m + 1][m + 1] = -1.0 / a;
+        if steps == Steps::PartialCredit && m > 0 {
+            j[m + 1][m] = 1.0 / a;
+        }
+    }
+    j
 }
 
 #[cfg(test)]
@@ -315,6 +358,83 @@ mod tests {
                             max_relative = 1e-5
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// Each category's gradient in (a, d_1 …) against central differences of its log
+    /// probability, and finite far in the tails where the probability itself rounds to 0.
+    #[test]
+    fn log_prob_gradients_match_finite_differences() {
+        let d = [1.4, 0.1, -1.3];
+        for steps in [Steps::Graded, Steps::PartialCredit] {
+            let at = |x: &[f64; 4], theta: f64| {
+                let mut out = [0.0; 4];
+                log_probs(steps, x[0], &x[1..], theta, &mut out);
+                out
+            };
+            let x = [1.1, d[0], d[1], d[2]];
+            for theta in [-2.5, 0.3, 2.0] {
+                let mut g = [[0.0; MAX_COORDS]; MAX_CATEGORIES];
+                log_prob_gradients(steps, x[0], &x[1..], theta, &mut g);
+                for i in 0..4 {
+                    let (mut up, mut down) = (x, x);
+                    up[i] += 1e-6;
+                    down[i] -= 1e-6;
+                    let (lu, ld) = (at(&up, theta), at(&down, theta));
+                    for c in 0..4 {
+                        let fd = (lu[c] - ld[c]) / 2e-6;
+                        approx::assert_relative_eq!(
+                            g[c][i],
+                            fd,
+                            epsilon = 1e-6,
+                            max_relative = 1e-6
+                        );
+                    }
+                }
+            }
+            let mut g = [[0.0; MAX_COORDS]; MAX_CATEGORIES];
+            log_prob_gradients(steps, 3.0, &d, -400.0, &mut g);
+            assert!(
+                g.iter().flatten().all(|v| v.is_finite()),
+                "{steps:?}: {g:?}"
+            );
+        }
+    }
+
+    /// The thresholds' Jacobian against central differences, and the thresholds where mirt's
+    /// IRT form puts them (Science, GPCM: Comfort's b = −3.2775, −2.8925, 1.5378).
+    #[test]
+    fn thresholds_and_their_jacobian() {
+        let mut b = [0.0; 3];
+        thresholds(
+            Steps::PartialCredit,
+            0.8611427876947291,
+            &[2.8223604454753652, 5.313185082213725, 3.9889269252666097],
+            &mut b,
+        );
+        for (ours, mirt) in
+            b.iter()
+                .zip([-3.277459308497255, -2.8924641445424792, 1.5377916135048197])
+        {
+            approx::assert_relative_eq!(*ours, mirt, max_relative = 1e-12);
+        }
+        for steps in [Steps::Graded, Steps::PartialCredit] {
+            let x = [1.3, 1.2, 0.4, -0.7];
+            let irt = |x: &[f64; 4]| {
+                let mut b = [0.0; 3];
+                thresholds(steps, x[0], &x[1..], &mut b);
+                [x[0], b[0], b[1], b[2]]
+            };
+            let j = thresholds_jacobian(steps, x[0], &x[1..]);
+            for i in 0..4 {
+                let (mut up, mut down) = (x, x);
+                up[i] += 1e-6;
+                down[i] -= 1e-6;
+                let (u, d) = (irt(&up), irt(&down));
+                for r in 0..4 {
+                    approx::assert_relative_eq!(j[r][i], (u[r] - d[r]) / 2e-6, epsilon = 1e-7);
                 }
             }
         }

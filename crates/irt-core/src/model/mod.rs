@@ -6,6 +6,7 @@
 //! (`categories`).
 
 mod categories;
+mod covariance;
 
 use ndarray::ArrayView1;
 
@@ -14,6 +15,7 @@ use crate::error::{CoreError, Result};
 pub use crate::logistic::{logistic, logit, softplus};
 use crate::names::named;
 pub use categories::{Steps, MAX_CATEGORIES};
+pub use covariance::ParamCovariance;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ItemModel {
@@ -370,27 +372,68 @@ impl ItemParams {
             .max((self.c - other.c).abs())
     }
 
-    /// ∂(a, b, c)/∂(a, d, logit c): from the estimator's coordinates to the IRT form, for the
-    /// delta method.
-    pub fn irt_jacobian(&self) -> [[f64; 3]; 3] {
-        [
-            [1.0, 0.0, 0.0],
-            [self.d[0] / (self.a * self.a), -1.0 / self.a, 0.0],
-            [0.0, 0.0, self.c * (1.0 - self.c)],
-        ]
+    /// How many coordinates the item has: (a, d, logit c) of a dichotomous item, (a, d_1 …
+    /// d_(K−1)) of an item in K categories; its IRT form has as many.
+    pub fn n_coords(&self) -> usize {
+        match self.steps {
+            None => 3,
+            Some(_) => self.categories(),
+        }
     }
 
-    /// d log P(x | θ)/dz (z = aθ + d; the slope's is θ times it) and d log P(x | θ)/d logit c,
-    /// for a wrong (`[0]`) and a right (`[1]`) answer: what a person's score in the
-    /// cross-product SEs is made of.
-    pub fn answer_scores(&self, theta: f64) -> [[f64; 2]; 2] {
+    /// The IRT form as coordinates: (a, b, c) of a dichotomous item, (a, b_1 … b_(K−1)) of an
+    /// item in categories (its thresholds, `categories::thresholds`).
+    pub fn irt_coords(&self) -> [f64; MAX_COORDS] {
+        let mut x = [0.0; MAX_COORDS];
+        x[0] = self.a;
+        match self.steps {
+            None => {
+                x[1] = self.b();
+                x[2] = self.c;
+            }
+            Some(steps) => {
+                categories::thresholds(steps, self.a, self.intercepts(), &mut x[1..self.n_coords()])
+            }
+        }
+        x
+    }
+
+    /// ∂(IRT form)/∂(the estimator's coordinates), for the delta method.
+    pub fn irt_jacobian(&self) -> [[f64; MAX_COORDS]; MAX_COORDS] {
+        if let Some(steps) = self.steps {
+            return categories::thresholds_jacobian(steps, self.a, self.intercepts());
+        }
+        let mut j = [[0.0; MAX_COORDS]; MAX_COORDS];
+        j[0][0] = 1.0;
+        j[1][0] = self.d[0] / (self.a * self.a);
+        j[1][1] = -1.0 / self.a;
+        j[2][2] = self.c * (1.0 - self.c);
+        j
+    }
+
+    /// d log P(x | θ)/dη for every answer x and coordinate η ([`Self::coords`]): what a
+    /// person's score in the cross-product SEs is made of. A dichotomous item's through
+    /// z = aθ + d: d/dd = (x − P)·s/P, d/da = θ times it, d/d logit c = −c (wrong) or
+    /// (1 − P)·c/P (right).
+    pub fn answer_gradients(&self, theta: f64) -> [[f64; MAX_COORDS]; MAX_CATEGORIES] {
+        let mut out = [[0.0; MAX_COORDS]; MAX_CATEGORIES];
+        if let Some(steps) = self.steps {
+            categories::log_prob_gradients(steps, self.a, self.intercepts(), theta, &mut out);
+            return out;
+        }
         let s = logistic(self.a * theta + self.d[0]);
         let prob = self.prob(theta);
         let s_over_p = if self.c == 0.0 { 1.0 } else { s / prob };
-        [
+        for (x, [dz, dg]) in [
             [-prob * s_over_p, -self.c],
             [(1.0 - prob) * s_over_p, (1.0 - prob) * self.c / prob],
         ]
+        .into_iter()
+        .enumerate()
+        {
+            out[x][..3].copy_from_slice(&[theta * dz, dz, dg]);
+        }
+        out
     }
 
     /// log P(x | θ) of an answer x.

@@ -412,7 +412,14 @@ fn screen_anchors(
             // flagging, so an anchor out of the link comes back only when its answers clearly
             // agree with its stored values (two tests of different size would let it swing).
             let estimated = est.covariance.filter(|_| !fixed).and_then(|cov| {
-                drift::estimated_pull(&stored, &new, est.params.slope(), &cov, slopes, link.slope)
+                drift::estimated_pull(
+                    &stored,
+                    &new,
+                    est.params.slope(),
+                    &cov.abc(),
+                    slopes,
+                    link.slope,
+                )
             });
             let pull = estimated.or_else(|| {
                 let counts = est.counts.as_ref()?;

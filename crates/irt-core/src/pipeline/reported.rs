@@ -50,6 +50,7 @@ pub(super) fn reported_items(
             .map(|(est, stats)| {
                 let t = transform_item(est.params.irt(), k);
                 let standard_errors = est.covariance.map(|c| {
+                    let c = c.abc();
                     let (a, b) = (est.params.slope(), est.params.b());
                     // d* = −(a/A)(A·b + B) = −a·b − a·B/A: gradient (−b − B/A, −a) in (a, b); the
                     // constants' own uncertainty is not added.
