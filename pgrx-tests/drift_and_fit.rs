@@ -177,7 +177,7 @@ fn a_flagged_anchor_is_never_used_silently() {
 #[pg_test]
 fn written_item_fit_is_mirts() {
     hold_run_lock();
-    Spi::run(LSAT7).unwrap();
+    Spi::run(&lsat7()).unwrap();
     // mirt's estimates: its own EM path, no priors, its tolerance.
     Spi::run("SELECT mirt_calibrate('2PL', 60, source => 'lsat7', items => 'lsat7_items', linking => 'none', priors => 'none', algorithm => 'mirt')").unwrap();
     // (S-X2, df, p, RMSEA, outfit, z.outfit, infit, z.infit)

@@ -15,3 +15,4 @@ include!("report.rs");
 include!("security.rs");
 include!("server_safety.rs");
 include!("argument_matrix.rs");
+include!("categories.rs");

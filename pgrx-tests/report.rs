@@ -72,7 +72,7 @@ fn a_run_s_report_shows_its_tables() {
 #[pg_test]
 fn a_report_says_what_is_missing() {
     hold_run_lock();
-    Spi::run(LSAT7).unwrap();
+    Spi::run(&lsat7()).unwrap();
     Spi::run(
         "SELECT mirt_calibrate('2PL', 60, source => 'lsat7', items => 'lsat7_items', linking => 'none', standard_errors => 'none')",
     )

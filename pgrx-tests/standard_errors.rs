@@ -3,28 +3,22 @@
 
 /// LSAT7 (Bock & Lieberman, 1970; bundled with mirt): 1,000 persons, 5 items, as its 32
 /// response patterns and their counts.
-const LSAT7: &str = "
-CREATE TEMP TABLE lsat7 AS
-WITH persons AS (
-    SELECT row_number() OVER (ORDER BY pattern) AS user_id, pattern
-    FROM (VALUES ('00000', 12), ('00001', 19), ('00010', 1), ('00011', 7), ('00100', 3), ('00101', 19),
+fn lsat7() -> String {
+    patterns_table(
+        "lsat7",
+        "('00000', 12), ('00001', 19), ('00010', 1), ('00011', 7), ('00100', 3), ('00101', 19),
                  ('00110', 3), ('00111', 17), ('01000', 10), ('01001', 5), ('01010', 3), ('01011', 7),
                  ('01100', 7), ('01101', 23), ('01110', 8), ('01111', 28), ('10000', 7), ('10001', 39),
                  ('10010', 11), ('10011', 34), ('10100', 14), ('10101', 51), ('10110', 15), ('10111', 90),
                  ('11000', 6), ('11001', 25), ('11010', 7), ('11011', 35), ('11100', 18), ('11101', 136),
-                 ('11110', 32), ('11111', 308)) p(pattern, n), generate_series(1, n)
-)
-SELECT user_id, j AS question_id, substr(pattern, j, 1) = '1' AS correct, now() AS created_at
-FROM persons, generate_series(1, 5) j;
-CREATE TEMP TABLE lsat7_items (id int, meta jsonb);
-";
+                 ('11110', 32), ('11111', 308)",
+        5,
+        "ch = '1' AS correct",
+    )
+}
 
 fn calibrate_lsat7(model: &str) {
-    Spi::run(&format!(
-        "SELECT mirt_calibrate('{model}', 60, source => 'lsat7', items => 'lsat7_items', linking => 'none', \
-         priors => 'none', tolerance => 1e-8, max_cycles => 5000)"
-    ))
-    .unwrap();
+    calibrate_unlinked(model, "lsat7");
 }
 
 fn last_se_status() -> String {
@@ -34,7 +28,7 @@ fn last_se_status() -> String {
 #[pg_test]
 fn written_standard_errors_are_mirts() {
     hold_run_lock();
-    Spi::run(LSAT7).unwrap();
+    Spi::run(&lsat7()).unwrap();
     calibrate_lsat7("2PL");
     assert_eq!(last_se_status(), "ok");
     // mirt 1.46.1, SE.type = 'crossprod', TOL = 1e-8 (shared/fixtures/se/mirt_item_se.json).
@@ -63,7 +57,7 @@ fn written_standard_errors_are_mirts() {
 #[pg_test]
 fn standard_errors_never_vanish_silently() {
     hold_run_lock();
-    Spi::run(LSAT7).unwrap();
+    Spi::run(&lsat7()).unwrap();
     calibrate_lsat7("3PL");
     assert_eq!(last_se_status(), "not_positive_definite");
     let with_se: i64 = one("SELECT count(*) FROM mirt_item_params WHERE params ? 'se_a' OR params ? 'se_b'");
@@ -82,7 +76,7 @@ fn standard_errors_never_vanish_silently() {
 #[pg_test]
 fn standard_errors_by_blocks_or_none() {
     hold_run_lock();
-    Spi::run(LSAT7).unwrap();
+    Spi::run(&lsat7()).unwrap();
     let run = |mode: &str| {
         Spi::run(&format!(
             "SELECT mirt_calibrate('2PL', 60, source => 'lsat7', items => 'lsat7_items', linking => 'none', \

@@ -38,3 +38,28 @@ pub fn table_counts() -> (i64, i64, i64, i64) {
         one("SELECT count(*) FROM mirt_item_params_history"),
     )
 }
+
+/// A temp table `table` of persons given as response patterns with counts (`patterns`: a SQL
+/// VALUES list of ('0110', n)), one row per person and item of the pattern, the answer `answer`
+/// (an expression of the pattern's character `ch`), and an empty item bank `table_items`.
+pub fn patterns_table(table: &str, patterns: &str, n_items: usize, answer: &str) -> String {
+    format!("
+CREATE TEMP TABLE {table} AS
+WITH persons AS (
+    SELECT row_number() OVER (ORDER BY pattern) AS user_id, pattern
+    FROM (VALUES {patterns}) p(pattern, n), generate_series(1, n)
+)
+SELECT user_id, j AS question_id, {answer} , now() AS created_at
+FROM persons, generate_series(1, {n_items}) j, LATERAL (SELECT substr(pattern, j, 1) AS ch) c;
+CREATE TEMP TABLE {table}_items (id int, meta jsonb);
+")
+}
+
+/// One unlinked run without priors to mirt's TOL 1e-8 on `source` and its `source_items`.
+pub fn calibrate_unlinked(model: &str, source: &str) {
+    Spi::run(&format!(
+        "SELECT mirt_calibrate('{model}', 60, source => '{source}', items => '{source}_items', linking => 'none', \
+         priors => 'none', tolerance => 1e-8, max_cycles => 20000)"
+    ))
+    .unwrap();
+}

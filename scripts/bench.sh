@@ -65,6 +65,7 @@ declare -A SHAPE=(
     [full]="50000 150 150 0 0"
     [sparse-view]="20000 300 40 0 0 view"
     [full-view]="50000 150 150 0 0 view"
+    [graded]="50000 150 150 0 0 graded"
     [anchored]="20000 400 60 60 0"
     [scale-1e5]="2000 1000 50 0 0,1"
     [scale-1e6]="20000 1000 50 0 0,1"
@@ -120,8 +121,10 @@ load_set() {
         return
     fi
     echo "generating and loading $name ($persons x $items, $per each)..." >&2
+    local categories=2
+    [[ $source == graded ]] && categories=4
     target/release/irt-simulate --persons "$persons" --items "$items" --per-person "$per" \
-        --seed 1 --out "$DATA/$name"
+        --seed 1 --categories "$categories" --out "$DATA/$name"
     psql_b -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
     psql_b -d "$db" <<SQL
 CREATE TABLE question (id bigint PRIMARY KEY, meta jsonb NOT NULL DEFAULT '{}');
@@ -134,6 +137,11 @@ CREATE TABLE attempt_log (user_id integer, question_id integer, points smallint,
 CREATE VIEW attempt AS SELECT user_id, question_id, points::integer AS correct,
     to_timestamp(answered_at) AS created_at FROM attempt_log;
 SQL
+    elif [[ $source == graded ]]; then
+        psql_b -d "$db" <<SQL
+CREATE TABLE attempt_log (user_id bigint, question_id bigint, score smallint, created_at timestamptz);
+CREATE VIEW attempt AS SELECT user_id, question_id, score, created_at FROM attempt_log;
+SQL
     else
         psql_b -d "$db" <<SQL
 CREATE TABLE attempt_log (user_id bigint, question_id bigint, is_correct boolean, created_at timestamptz);
@@ -142,6 +150,7 @@ SQL
     fi
     local row="correct = 1, created_at"
     [[ $source == view ]] && row="correct, extract(epoch FROM created_at)::bigint"
+    [[ $source == graded ]] && row="correct, created_at"
     psql_b -d "$db" -c "COPY bench_truth FROM STDIN CSV HEADER" <"$DATA/$name/items.csv"
     psql_b -d "$db" -c "COPY bench_answers FROM STDIN CSV HEADER" <"$DATA/$name/answers.csv"
     psql_b -d "$db" <<SQL
@@ -203,15 +212,18 @@ run_once() {
 # The read's floors, "count copy" in seconds: PostgreSQL scanning the window (count(*)) and
 # scanning and forming every row of it (COPY … TO '/dev/null' in binary), each in a fresh session.
 read_floors() {
-    local db=$1 window="FROM attempt WHERE created_at >= now() - interval '60 days'" out
+    local db=$1 answer=$2 window="FROM attempt WHERE created_at >= now() - interval '60 days'" out
     for query in "SELECT count(*) $window" \
-        "COPY (SELECT user_id, question_id, correct, created_at $window) TO '/dev/null' WITH (FORMAT binary)"; do
+        "COPY (SELECT user_id, question_id, $answer, created_at $window) TO '/dev/null' WITH (FORMAT binary)"; do
         for _ in $(seq "$RUNS"); do
             out=$(psql_b -d "$db" -At -c '\timing on' -c "$query" 2>&1)
             grep -Eo '^Time: [0-9.]+' <<<"$out" | awk '{ print $2 / 1000 }'
         done | median
     done | paste -sd ' '
 }
+
+# The model a set is calibrated with: GRM for the graded set, the 2PL otherwise.
+model_of() { if [[ ${1:-table} == graded ]]; then echo GRM; else echo 2PL; fi; }
 
 # The statistics of the runs (tested: scripts/pg_irt_tools/tests/test_stats.py).
 stat() { PYTHONPATH=scripts PYTHONDONTWRITEBYTECODE=1 python3 -m pg_irt_tools.stats "$@"; }
@@ -241,7 +253,9 @@ for name in "${names[@]}"; do
     db="bench_${name//-/_}"
     answers=$((persons * per))
     IFS=, read -ra thread_counts <<<"$threads"
-    base="'2PL', 60"
+    model=$(model_of "${source:-}") answer=correct
+    [[ $model == GRM ]] && answer=score
+    base="'$model', 60"
     ((anchors == 0)) && base+=", linking => 'none'"
     fresh_extension "$db" "$base"
     for t in "${thread_counts[@]}"; do
@@ -250,23 +264,25 @@ for name in "${names[@]}"; do
         results=$(for _ in $(seq "$RUNS"); do run_once "$db" "SELECT count(*) FROM mirt_calibrate($args)"; done)
         col() { awk -v c="$1" '{ print $c }' <<<"$results" | median; }
         peak_kb=$(col 8) total=$(col 1) mirt=""
-        # Sets of one shape hold the same answers (irt-simulate, seed 1): R mirt is timed once.
-        data_key="$persons $items $per"
+        # Sets of one shape and model hold the same answers (irt-simulate, seed 1): R mirt is
+        # timed once.
+        data_key="$persons $items $per $model"
         if ((MIRT)); then
             [[ -n ${MIRT_TOTAL[$data_key]:-} ]] ||
-                MIRT_TOTAL[$data_key]=$(Rscript scripts/bench_mirt.R "$DATA/$name/answers.csv" "$MIRT_RUNS" | median)
+                MIRT_TOTAL[$data_key]=$(Rscript scripts/bench_mirt.R "$DATA/$name/answers.csv" "$MIRT_RUNS" "$model" | median)
             mirt=$(printf '%.1f' "${MIRT_TOTAL[$data_key]}")
         fi
         label="$name ($persons × $items, $per each"
         ((anchors > 0)) && label+=", $anchors anchors"
         [[ ${source:-table} == view ]] && label+=", ordinary view"
+        [[ $model == GRM ]] && label+=", GRM, 4 categories"
         ((t > 0)) || t=$(nproc)
         speedup=–
         [[ -n $mirt ]] && speedup=$(awk -v m="${MIRT_TOTAL[$data_key]}" -v t="$total" 'BEGIN { printf "%.0f×", m / t }')
         [[ -n ${EXTENSION_TOTAL[$name]:-} ]] || EXTENSION_TOTAL[$name]=$total
         seconds() { awk -v ms="$(col "$1")" 'BEGIN { printf "%.3f", ms / 1000 }'; }
         [[ -n ${PHASES[$name]:-} ]] || PHASES[$name]="$(col 2) $(col 3) $(col 5) $(col 4) $(col 9) $(col 6)"
-        [[ -n ${FLOORS[$name]:-} ]] || FLOORS[$name]="$(seconds 2) $(read_floors "$db")"
+        [[ -n ${FLOORS[$name]:-} ]] || FLOORS[$name]="$(seconds 2) $(read_floors "$db" "$answer")"
         printf '| %s) | %s | %s | %s | %s | %s | %s | %s | %s | **%.2f** | %s | %.0f | %.1f | %s | %s |\n' \
             "$label" "$answers" "$t" "$(seconds 2)" "$(seconds 3)" "$(seconds 5)" "$(seconds 4)" \
             "$(seconds 9)" "$(seconds 6)" "$total" "$(col 7)" "$(awk -v k="$peak_kb" 'BEGIN { print k / 1024 }')" \
@@ -322,9 +338,9 @@ if ((CANCELS)); then
     printf '|---|---:|---|---:|---:|---:|---:|\n'
     RANDOM=1
     for name in "${names[@]}"; do
-        read -r persons items per anchors threads <<<"${SHAPE[$name]}"
+        read -r persons items per anchors threads source <<<"${SHAPE[$name]}"
         db="bench_${name//-/_}"
-        base="'2PL', 60"
+        base="'$(model_of "${source:-}")', 60"
         ((anchors == 0)) && base+=", linking => 'none'"
         duration=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s / 1000 }' <<<"${PHASES[$name]}")
         latencies="" hit="" finished=0
@@ -349,9 +365,9 @@ fi
 printf '\n| data | answers | extension | pg-irt command | command / extension | command peak MB |\n'
 printf '|---|---:|---:|---:|---:|---:|\n'
 for name in "${names[@]}"; do
-    read -r persons items per anchors threads <<<"${SHAPE[$name]}"
+    read -r persons items per anchors threads source <<<"${SHAPE[$name]}"
     db="bench_${name//-/_}"
-    args=()
+    args=(--model "$(model_of "${source:-}")")
     ((anchors == 0)) && args+=(--linking none)
     # Wall time and peak resident memory of the whole process, by GNU time.
     results=$(for _ in $(seq "$RUNS"); do

@@ -118,7 +118,7 @@ pub fn mirt_calibrate(
         let c = &calibration;
         TableIterator::once((
             run_id,
-            c.settings.model.name().to_string(),
+            c.settings.run_model.name().to_string(),
             c.item_ids.len() as i32,
             c.user_ids.len() as i32,
             c.n_anchors as i32,

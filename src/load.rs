@@ -56,7 +56,7 @@ pub fn read_answers(
         }
         let user = raw_id(shape.integer_user_ids, values[0]);
         let item = raw_id(shape.integer_item_ids, values[1]);
-        let correct = if shape.numeric_correct {
+        let correct = if shape.numeric_answer {
             // SAFETY: the query casts the column to float8, and it is not NULL.
             Correct::Number(unsafe { f64::from_datum(values[2], false) }.unwrap_or(f64::NAN))
         } else {

@@ -3,8 +3,7 @@
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
-use irt_core::settings::{int_in, required, LOOKBACK_DAYS};
-use irt_core::ItemModel;
+use irt_core::settings::{int_in, required, RunModel, LOOKBACK_DAYS};
 
 use crate::errors::{raise, OrRaise};
 use crate::panics;
@@ -42,7 +41,7 @@ fn mirt_schedule(
 ) -> i64 {
     panics::guarded("mirt_schedule", || {
         let schedule = required(schedule, "schedule").or_raise();
-        let model = ItemModel::parse(required(model, "model").or_raise()).or_raise();
+        let model = RunModel::parse(required(model, "model").or_raise()).or_raise();
         let lookback_days = required(lookback_days, "lookback_days")
             .and_then(|days| int_in(days, "lookback_days", LOOKBACK_DAYS))
             .or_raise();

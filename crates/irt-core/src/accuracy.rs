@@ -150,6 +150,7 @@ impl World {
     /// The window as a front end would read it: ids from 1.
     pub fn answers(&self) -> Answers {
         Answers {
+            scores: false,
             user_ids: (1..=self.responses.n_persons())
                 .map(|i| i.to_string())
                 .collect(),

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::model::ItemParams;
+use crate::model::{ItemParams, MAX_CATEGORIES};
 
 /// One row of the bank, as read: the id, whether the item is tagged "anchor", and its
 /// `meta->'irt'` where present.
@@ -27,6 +27,8 @@ pub struct Bank {
     /// their uncertainty to the answers'.
     pub anchor_se: HashMap<String, [f64; 2]>,
     pub starts: HashMap<String, ItemParams>,
+    /// Items' declared numbers of categories (`meta->'irt'->'categories'`), by id.
+    pub categories: HashMap<String, usize>,
     /// Anchors the last screening run flagged as drifted, by id: that run's id and the stored
     /// parameters it flagged.
     pub flagged: HashMap<String, (String, ItemParams)>,
@@ -64,6 +66,16 @@ impl Bank {
         let mut bank = Self::default();
         let mut conflicting: Option<String> = None;
         for BankRow { id, anchor, irt } in rows {
+            if let Some(declared) = irt.as_ref().and_then(|v| v.get("categories")) {
+                match declared.as_u64().filter(|k| (2..=MAX_CATEGORIES as u64).contains(k)) {
+                    Some(k) => {
+                        bank.categories.insert(id.clone(), k as usize);
+                    }
+                    None => warn(format!(
+                        "item {id}: meta->'irt'->'categories' must be a whole number from 2 to {MAX_CATEGORIES}, got {declared}; ignored"
+                    )),
+                }
+            }
             match (anchor, irt.as_ref().map(parse_irt)) {
                 (true, Some(Ok((p, se)))) => match bank.anchors.last() {
                     // Rows come ordered by id, so a repeat follows its first row.
@@ -164,6 +176,8 @@ mod tests {
                     true,
                     Some(json!({"a": 1.0, "b": 0.0, "se_a": -0.1, "se_b": 0.2})),
                 ),
+                row("9", false, Some(json!({"categories": 4}))),
+                row("10", false, Some(json!({"categories": 11}))),
             ],
             "bank",
             |w| warnings.push(w),
@@ -174,7 +188,10 @@ mod tests {
         assert_eq!(bank.anchor_se.len(), 1);
         assert!((bank.anchors[1].1.slope() - 1.7).abs() < 1e-12);
         assert!(bank.starts.contains_key("5"));
-        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert_eq!(bank.categories.get("9"), Some(&4));
+        assert!(!bank.categories.contains_key("10") && !bank.starts.contains_key("9"));
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        assert!(warnings[4].contains("from 2 to 10, got 11"));
         assert!(warnings[3].contains("standard error is negative"));
         assert!(warnings[0].contains("\"a\" is not a number"));
         assert!(warnings[2].contains("different parameters"));

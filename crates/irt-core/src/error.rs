@@ -36,6 +36,12 @@ pub enum CoreError {
     },
     #[error("column correct of {relation} holds {value}, which is neither 0 nor 1")]
     NotBinary { relation: String, value: f64 },
+    #[error("column score of {relation} holds {value} for item {item}, which is not a category from 0 to 9")]
+    NotAScore {
+        relation: String,
+        item: String,
+        value: f64,
+    },
     #[error("{count} rows of {relation} in the window have a NULL user_id or question_id")]
     NullIds { relation: String, count: i64 },
     #[error("more than {limit} rows in the window of {relation}: pg_irt.max_answers = {limit}")]
@@ -82,6 +88,18 @@ pub enum CoreError {
         item: usize,
         category: usize,
         categories: usize,
+    },
+    #[error("item {item} has a score {score} in the window, beyond the {categories} categories (0 to {}) its meta->'irt'->'categories' declares", categories - 1)]
+    ScoreBeyondDeclared {
+        item: String,
+        score: u8,
+        categories: usize,
+    },
+    #[error("item {item} has answers in {categories} categories; model {model} takes right/wrong answers only")]
+    CategoriesNeedModel {
+        item: String,
+        categories: usize,
+        model: &'static str,
     },
     #[error("item index {item} is out of range for {n_items} items")]
     ItemOutOfRange { item: usize, n_items: usize },
@@ -169,12 +187,13 @@ impl CoreError {
             | Self::InvalidSetting { .. }
             | Self::ItemOutOfRange { .. }
             | Self::InvalidItemParams { .. }
+            | Self::CategoriesNeedModel { .. }
             | Self::Linking(_) => (Argument, "22023"),
             Self::InvalidRelationName { .. } => (Input, "42602"),
             Self::MissingRelation { .. } => (Input, "42P01"),
             Self::MissingColumn { .. } => (Input, "42703"),
             Self::ColumnType { .. } => (Input, "42804"),
-            Self::NotBinary { .. } => (Input, "22P02"),
+            Self::NotBinary { .. } | Self::NotAScore { .. } => (Input, "22P02"),
             Self::NullIds { .. } => (Input, "23502"),
             Self::TooManyAnswers { .. } => (Input, "54000"),
             Self::NoAnswers
@@ -186,7 +205,9 @@ impl CoreError {
             | Self::ConstantItem { .. }
             | Self::EmptyCategory { .. }
             | Self::NothingToEstimate => (Input, "22000"),
-            Self::AnswerBeyondCategories { .. } => (Input, "22P02"),
+            Self::AnswerBeyondCategories { .. } | Self::ScoreBeyondDeclared { .. } => {
+                (Input, "22P02")
+            }
             Self::NotConverged { .. } => (NotConverged, "22000"),
             Self::NonFinite { .. } => (NotConverged, "22003"),
             Self::RunLockBusy => (Busy, "55P03"),
@@ -202,6 +223,9 @@ impl CoreError {
             Self::MissingColumn { expected, .. } => Some(format!("The relation must have columns {expected}.")),
             Self::ColumnType { expected, .. } => Some(format!("{expected}.")),
             Self::NotBinary { .. } => Some("correct must be boolean, or a number that is 0 or 1.".into()),
+            Self::ScoreBeyondDeclared { .. } => Some("Correct the score, or the item's declared number of categories.".into()),
+            Self::CategoriesNeedModel { .. } => Some("Calibrate items scored in categories with model GRM, GPCM or PCM; on an item in two categories they are the 2PL (GRM, GPCM) and the Rasch model (PCM), so right/wrong items may stay in the same run.".into()),
+            Self::NotAScore { .. } => Some("score must be a whole number from 0 (the lowest category) to 9; an item has at most 10 categories.".into()),
             Self::TooManyAnswers { .. } => Some(
                 "The read stopped there, before the rest was loaded; nothing was calibrated. A run peaks at about 25 bytes of memory per answer."
                     .into(),
@@ -370,6 +394,11 @@ mod tests {
                 relation: text(),
                 value: 2.0,
             },
+            CoreError::NotAScore {
+                relation: text(),
+                item: text(),
+                value: 1.5,
+            },
             CoreError::NullIds {
                 relation: text(),
                 count: 1,
@@ -412,6 +441,16 @@ mod tests {
                 item: 0,
                 category: 1,
                 categories: 3,
+            },
+            CoreError::ScoreBeyondDeclared {
+                item: text(),
+                score: 4,
+                categories: 3,
+            },
+            CoreError::CategoriesNeedModel {
+                item: text(),
+                categories: 3,
+                model: "2PL",
             },
             CoreError::ItemOutOfRange {
                 item: 9,

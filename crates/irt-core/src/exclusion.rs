@@ -16,6 +16,8 @@ pub struct Excluded {
 /// The answers the model sees, with the ids of the kept items and users.
 pub struct Kept {
     pub responses: Responses,
+    /// The answers are categories read from `score`, not right or wrong.
+    pub scores: bool,
     pub item_ids: Vec<String>,
     pub user_ids: Vec<String>,
     pub excluded: Vec<Excluded>,
@@ -40,12 +42,12 @@ pub fn exclude_items(answers: Answers, min_responses: usize) -> Result<Kept> {
                 s.n,
                 if s.n == 1 { "" } else { "s" }
             ))
-        } else if s.n_correct == s.n {
-            Some(all("correct"))
-        } else if s.n_correct == 0 {
-            Some(all("wrong"))
         } else {
-            None
+            s.constant().map(|x| match (answers.scores, x) {
+                (true, _) => all(&format!("score {x}")),
+                (false, 0) => all("wrong"),
+                (false, _) => all("correct"),
+            })
         };
         match reason {
             Some(reason) => excluded.push(Excluded {
@@ -62,6 +64,7 @@ pub fn exclude_items(answers: Answers, min_responses: usize) -> Result<Kept> {
         // Every user read has an answer: nothing to rebuild.
         return Ok(Kept {
             responses: answers.responses,
+            scores: answers.scores,
             item_ids,
             user_ids: answers.user_ids,
             excluded,
@@ -74,6 +77,7 @@ pub fn exclude_items(answers: Answers, min_responses: usize) -> Result<Kept> {
         .collect();
     Ok(Kept {
         responses,
+        scores: answers.scores,
         item_ids,
         user_ids,
         excluded,

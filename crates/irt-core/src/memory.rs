@@ -26,6 +26,9 @@ pub struct RunShape {
     pub forms: usize,
     pub threads: usize,
     pub standard_errors: StandardErrors,
+    /// The most categories of an item: 2 on a right/wrong test. The E-step's and the item
+    /// fit's tables hold a row per category.
+    pub categories: usize,
 }
 
 /// Leaves of the E-step's reduction whose accumulators can be alive at once, per thread: one
@@ -40,10 +43,11 @@ impl RunShape {
             self.persons as u128,
             self.items as u128,
         );
-        let (q, threads, n) = (
+        let (q, threads, n, k) = (
             self.quadrature_points as u128,
             self.threads.max(1) as u128,
             self.parameters as u128,
+            self.categories.max(2) as u128,
         );
         let mut parts = vec![
             // An item index and a byte per answer, an offset per person.
@@ -51,13 +55,13 @@ impl RunShape {
                 what: "the answers",
                 bytes: 5 * answers + 8 * persons,
             },
-            // Per leaf: expected counts of right and wrong answers per item and node, as much
-            // again for test forms, and the forms' waiting groups of persons.
+            // Per leaf: expected counts of answers in each category per item and node, as
+            // much again for test forms, and the forms' waiting groups of persons.
             Part {
                 what: "the E-step's accumulators",
                 bytes: LIVE_LEAVES_PER_THREAD
                     * threads
-                    * (32 * items * q + group_bytes(self.forms, self.quadrature_points)),
+                    * (16 * k * items * q + group_bytes(self.forms, self.quadrature_points)),
             },
             // Scores, test forms, the item statistics.
             Part {
@@ -66,7 +70,7 @@ impl RunShape {
             },
             Part {
                 what: "the item fit's accumulators",
-                bytes: crate::item_fit::ACCUMULATOR_BYTES_PER_ITEM * items
+                bytes: crate::item_fit::ACCUMULATOR_BYTES_PER_ITEM * items * k / 2
                     + crate::item_fit::RMSD_LEAVES as u128
                         * group_bytes(self.forms, crate::item_fit::RMSD_POINTS)
                     + 8 * persons,
@@ -78,9 +82,10 @@ impl RunShape {
                 what: "the information matrix",
                 bytes: 16 * n * n,
             },
+            // An item's block: its (a, d, logit c) or (a, d_1 … d_(K−1)).
             StandardErrors::Item => Part {
                 what: "the information's blocks",
-                bytes: 8 * 9 * n,
+                bytes: 8 * k.max(3).pow(2) * n,
             },
             StandardErrors::None => Part {
                 what: "the information matrix",
@@ -125,6 +130,7 @@ mod tests {
             forms: 0,
             threads: 2,
             standard_errors: mode,
+            categories: 2,
         }
     }
 

@@ -309,19 +309,25 @@ impl FitParams {
                 self.model.name()
             )));
         }
-        let unsupported = if self.algorithm == Algorithm::MirtCompatible {
-            Some("algorithm mirt")
-        } else if !self.fixed.is_empty() || !self.start.is_empty() {
-            Some("fixed or given start parameters")
-        } else {
-            None
-        };
-        match unsupported {
-            Some(what) => Err(setting(format!(
-                "items in categories are not fitted with {what} yet"
-            ))),
-            None => Ok(out),
+        if self.algorithm == Algorithm::MirtCompatible {
+            return Err(setting(
+                "items in categories are not fitted with algorithm mirt yet".into(),
+            ));
         }
+        // Right/wrong items beside them may be held fixed (anchors) or started anywhere; an
+        // item in categories only from values of its own shape.
+        let shape = |p: &ItemParams| p.steps().map(|steps| (steps, p.categories()));
+        if let Some(&(item, _)) = self.fixed.iter().find(|(j, _)| out[*j].is_some()) {
+            return Err(setting(format!(
+                "item {item} is in categories; items in categories are not held fixed yet"
+            )));
+        }
+        if let Some(&(item, _)) = self.start.iter().find(|(j, p)| out[*j] != shape(p)) {
+            return Err(setting(format!(
+                "the start values of item {item} are not of its shape (its categories)"
+            )));
+        }
+        Ok(out)
     }
 
     /// mirt-compatible mode reproduces mirt's plain MML of its own Rasch, 2PL and 3PL; anchors

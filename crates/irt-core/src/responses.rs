@@ -28,25 +28,30 @@ pub struct Responses {
 pub struct Attempt {
     pub person: u32,
     pub item: u32,
-    /// The time stamp with the answer in its lowest bit, so that ordering by it orders by time
-    /// and breaks ties by the answer.
+    /// The time stamp with the answer in its lowest four bits, so that ordering by it orders
+    /// by time and breaks ties by the answer.
     order: i64,
 }
 
+/// Bits of [`Attempt::order`] that hold the answer: categories 0 … 15 fit, 0 … 9 are used.
+const ANSWER_BITS: u32 = 4;
+
 impl Attempt {
     /// `time` is any monotone time stamp, e.g. microseconds since an epoch; stamps beyond
-    /// ±2⁶² (far past any calendar date) are clamped.
-    pub fn new(person: u32, item: u32, time: i64, correct: bool) -> Self {
-        let time = time.clamp(i64::MIN >> 1, i64::MAX >> 1);
+    /// ±2⁵⁹ (past any calendar date: 18,000 years in microseconds) are clamped. `answer` is
+    /// below [`MAX_CATEGORIES`].
+    pub fn new(person: u32, item: u32, time: i64, answer: u8) -> Self {
+        debug_assert!(usize::from(answer) < MAX_CATEGORIES);
+        let time = time.clamp(i64::MIN >> ANSWER_BITS, i64::MAX >> ANSWER_BITS);
         Self {
             person,
             item,
-            order: (time << 1) | i64::from(correct),
+            order: (time << ANSWER_BITS) | i64::from(answer),
         }
     }
 
-    pub fn correct(&self) -> bool {
-        self.order & 1 == 1
+    pub fn answer(&self) -> u8 {
+        (self.order & ((1 << ANSWER_BITS) - 1)) as u8
     }
 }
 
@@ -144,11 +149,24 @@ fn sort_bucket(
     Ok(ends)
 }
 
-/// How many answered an item, and how many of them rightly.
+/// How many answered an item, and how many of them rightly (the sum of the answers), and in
+/// each category.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Tally {
     pub n: u64,
     pub n_correct: u64,
+    pub by_answer: [u64; MAX_CATEGORIES],
+}
+
+impl Tally {
+    /// The one answer every answer is, if there is one.
+    pub fn constant(&self) -> Option<u8> {
+        let mut reached = (0..MAX_CATEGORIES as u8).filter(|&x| self.by_answer[usize::from(x)] > 0);
+        match (reached.next(), reached.next()) {
+            (Some(x), None) => Some(x),
+            _ => None,
+        }
+    }
 }
 
 /// Per-item classical statistics, used for start values.
@@ -297,7 +315,7 @@ impl Responses {
                     let attempts = &buckets[p % BUCKETS][run(p)];
                     for (k, a) in attempts.iter().enumerate() {
                         items[at + k] = a.item;
-                        correct[at + k] = u8::from(a.correct());
+                        correct[at + k] = a.answer();
                     }
                     at += attempts.len();
                 }
@@ -305,6 +323,14 @@ impl Responses {
         });
         let repeats = total - items.len();
         Ok((Self::from_parts(n_items, offsets, items, correct)?, repeats))
+    }
+
+    /// Every answer x to item j becomes `map(j, x)`.
+    pub fn renumber_answers(&mut self, map: impl Fn(usize, u8) -> u8) {
+        for (x, &j) in self.correct.iter_mut().zip(&self.items) {
+            *x = map(j as usize, *x);
+        }
+        self.max_answer = self.correct.iter().copied().max().unwrap_or(0);
     }
 
     /// The answers to the items that `new_index` maps to an index among `n_kept` items; persons
@@ -408,14 +434,17 @@ impl Responses {
             + self.correct.capacity()
     }
 
-    /// How many answered each item, and how many rightly: one pass of integer adds, for what
-    /// needs no more than that (exclusions, the anchors' answers).
+    /// How many answered each item, rightly and in each category: one pass of integer adds,
+    /// for what needs no more than that (exclusions, categories, the anchors' answers).
     pub fn item_tallies(&self) -> Result<Vec<Tally>> {
         let mut tallies = alloc::filled(self.n_items, Tally::default(), "item tallies")?;
         for (&j, &x) in self.items.iter().zip(&self.correct) {
             let t = &mut tallies[j as usize];
             t.n += 1;
             t.n_correct += u64::from(x);
+            if let Some(count) = t.by_answer.get_mut(usize::from(x)) {
+                *count += 1;
+            }
         }
         Ok(tallies)
     }
@@ -612,12 +641,12 @@ mod tests {
         let attempts = || {
             let mut attempts = Attempts::default();
             for a in [
-                at(1, 0, 5, true),
-                at(0, 1, 9, false),
-                at(0, 1, 3, true),
-                at(1, 0, 2, false),
-                at(0, 0, 1, true),
-                at(65, 1, 1, true),
+                at(1, 0, 5, 1),
+                at(0, 1, 9, 0),
+                at(0, 1, 3, 1),
+                at(1, 0, 2, 0),
+                at(0, 0, 1, 1),
+                at(65, 1, 1, 1),
             ] {
                 attempts.push(a).unwrap();
             }
@@ -670,7 +699,7 @@ mod tests {
             let mut want = std::collections::BTreeMap::new();
             for &(person, item, time, correct) in &drawn {
                 attempts
-                    .push(Attempt::new(person, item, time, correct))
+                    .push(Attempt::new(person, item, time, u8::from(correct)))
                     .unwrap();
                 want.entry((person, item))
                     .and_modify(|kept: &mut (i64, bool)| {

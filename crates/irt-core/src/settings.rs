@@ -8,7 +8,7 @@ use std::ops::RangeInclusive;
 use crate::drift::{AnchorDrift, DriftRule};
 use crate::error::{CoreError, Result};
 use crate::linking::LinkingMethod;
-use crate::model::ItemModel;
+use crate::model::{ItemModel, Steps};
 use crate::names::{named, unknown};
 use crate::params::{Algorithm, StandardErrors};
 use crate::priors::PriorsSetting;
@@ -127,6 +127,53 @@ impl Linking {
     }
 }
 
+/// The model a run is asked for: a model of right/wrong items, or one of items scored in
+/// categories. On an item with two categories the graded and the generalized partial credit
+/// model are the 2PL and the partial credit model is the Rasch model, so a test that mixes
+/// right/wrong items with items in categories runs under one name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunModel {
+    Rasch,
+    OnePL,
+    TwoPL,
+    ThreePL,
+    Graded,
+    GeneralizedPartialCredit,
+    PartialCredit,
+}
+
+named!(RunModel, "model", "model", "models", {
+    Rasch => "Rasch",
+    OnePL => "1PL",
+    TwoPL => "2PL",
+    ThreePL => "3PL",
+    Graded => "GRM",
+    GeneralizedPartialCredit => "GPCM",
+    PartialCredit => "PCM",
+});
+
+impl RunModel {
+    /// The model of the run's right/wrong items (and of its items in two categories).
+    pub fn item_model(self) -> ItemModel {
+        match self {
+            Self::Rasch | Self::PartialCredit => ItemModel::Rasch,
+            Self::OnePL => ItemModel::OnePL,
+            Self::TwoPL | Self::Graded | Self::GeneralizedPartialCredit => ItemModel::TwoPL,
+            Self::ThreePL => ItemModel::ThreePL,
+        }
+    }
+
+    /// How an item in three or more categories is formed; None where the model takes right or
+    /// wrong answers only.
+    pub fn steps(self) -> Option<Steps> {
+        match self {
+            Self::Graded => Some(Steps::Graded),
+            Self::GeneralizedPartialCredit | Self::PartialCredit => Some(Steps::PartialCredit),
+            _ => None,
+        }
+    }
+}
+
 /// Which attempt counts when a user answered an item more than once in the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttemptRule {
@@ -194,6 +241,9 @@ impl Arguments<'static> {
 /// Checked settings of one calibration.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The model as asked for.
+    pub run_model: RunModel,
+    /// The model of its right/wrong items: `run_model.item_model()`.
     pub model: ItemModel,
     pub lookback_days: i32,
     /// The method of the run: as given, or once the run has chosen, what `auto` chose.
@@ -224,7 +274,7 @@ pub struct Settings {
 impl Settings {
     /// Checks every argument, in the order they are declared.
     pub fn from_arguments(a: &Arguments<'_>) -> Result<Self> {
-        let model = ItemModel::parse(required(a.model, "model")?)?;
+        let run_model = RunModel::parse(required(a.model, "model")?)?;
         let lookback_days = int_in(
             required(a.lookback_days, "lookback_days")?,
             "lookback_days",
@@ -255,7 +305,8 @@ impl Settings {
         let anchor_drift = AnchorDrift::parse(required(a.anchor_drift, "anchor_drift")?)?;
         let drift_z = float_in(required(a.drift_z, "drift_z")?, "drift_z", DRIFT_Z)?;
         Ok(Self {
-            model,
+            run_model,
+            model: run_model.item_model(),
             lookback_days,
             linking: linking.unwrap_or(Linking::Separate(LinkingMethod::StockingLord)),
             linking_auto: linking.is_none(),

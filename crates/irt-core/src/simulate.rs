@@ -1,7 +1,7 @@
-//! Seeded simulation of answers under a 2PL, for recovery tests and the benchmark's data sets:
-//! the same seed and shape give the same answers on every machine.
+//! Seeded simulation of answers under a 2PL or a graded response model, for recovery tests and
+//! the benchmark's data sets: the same seed and shape give the same answers on every machine.
 
-use crate::model::ItemParams;
+use crate::model::{ItemParams, Steps, MAX_CATEGORIES};
 use crate::responses::Responses;
 
 /// SplitMix64: small, seeded, good enough for simulation.
@@ -26,6 +26,26 @@ impl Rng {
 
     pub fn normal(&mut self) -> f64 {
         (-2.0 * self.uniform().ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
+    }
+
+    /// An answer to `item` at θ: right with probability P(θ) (one uniform, as ever), or a
+    /// category by the inverse of its distribution.
+    pub fn answer(&mut self, item: &ItemParams, theta: f64) -> u8 {
+        let u = self.uniform();
+        if item.steps().is_none() {
+            return u8::from(u < item.prob(theta));
+        }
+        let k = item.categories();
+        let mut logs = [0.0; MAX_CATEGORIES];
+        item.log_category_probs(theta, &mut logs[..k]);
+        let mut below = 0.0;
+        for (x, l) in logs[..k - 1].iter().enumerate() {
+            below += l.exp();
+            if u < below {
+                return x as u8;
+            }
+        }
+        (k - 1) as u8
     }
 
     /// `k` distinct indices below `n`.
@@ -69,6 +89,33 @@ pub fn simulate(
     }
 }
 
+/// A simulated graded response population, items in `categories` categories: a ~ lognormal(0,
+/// 0.3), an item's location ~ N(0, 1) with its thresholds 0.8 apart around it, θ ~ N(0, 1).
+pub fn simulate_graded(
+    seed: u64,
+    n_persons: usize,
+    n_items: usize,
+    per_person: usize,
+    categories: usize,
+) -> Simulation {
+    let mut rng = Rng::new(seed);
+    let items: Vec<ItemParams> = (0..n_items)
+        .map(|_| {
+            let (a, location) = ((0.3 * rng.normal()).exp(), rng.normal());
+            let d: Vec<f64> = (1..categories)
+                .map(|m| -a * (location + 0.8 * (m as f64 - categories as f64 / 2.0)))
+                .collect();
+            ItemParams::in_categories(Steps::Graded, a, &d).expect("2 to 10 categories")
+        })
+        .collect();
+    let (thetas, data) = respond(&mut rng, &items, n_persons, per_person, 0.0, 1.0);
+    Simulation {
+        items,
+        thetas,
+        data,
+    }
+}
+
 /// Persons θ ~ N(mean, sd²), each answering `per_person` random items of `items`: the
 /// abilities and the answers.
 pub fn respond(
@@ -90,11 +137,11 @@ pub fn respond(
         } else {
             rng.sample(n_items, per_person)
         };
-        let answers: Vec<(u32, bool)> = chosen
+        let answers: Vec<(u32, u8)> = chosen
             .into_iter()
-            .map(|j| (j, rng.uniform() < items[j as usize].prob(theta)))
+            .map(|j| (j, rng.answer(&items[j as usize], theta)))
             .collect();
-        data.push_person(answers)
+        data.push_scored_person(answers)
             .expect("sampled items are distinct and below n_items");
     }
     (thetas, data)

@@ -9,8 +9,8 @@ use rustc_hash::FxBuildHasher;
 use crate::alloc;
 use crate::error::{CoreError, Result};
 
-pub const SOURCE_COLUMNS: &str =
-    "user_id, question_id, correct (boolean or 0/1) and created_at (timestamp)";
+pub const SOURCE_COLUMNS: &str = "user_id, question_id, correct (boolean or 0/1) or score (an \
+     integer 0 to 9, for items scored in categories), and created_at (timestamp)";
 pub const BANK_COLUMNS: &str = "id and meta (jsonb)";
 const INTEGER_TYPES: [&str; 3] = ["smallint", "integer", "bigint"];
 const NUMERIC_TYPES: [&str; 6] = [
@@ -22,13 +22,17 @@ const NUMERIC_TYPES: [&str; 6] = [
     "double precision",
 ];
 
-/// How a source's columns are read: ids as integers (int8) or text, `correct` as boolean or
-/// float8, `created_at` as a timestamp (a date becomes midnight).
+/// How a source's columns are read: ids as integers (int8) or text, the answer — `correct`, or
+/// `score` in a source without `correct` — as boolean or float8, `created_at` as a timestamp (a
+/// date becomes midnight).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SourceShape {
     pub integer_user_ids: bool,
     pub integer_item_ids: bool,
-    pub numeric_correct: bool,
+    /// The answer column is read as float8 (else as boolean).
+    pub numeric_answer: bool,
+    /// The answer column is `score`: categories 0 … 9, not right (1) or wrong (0).
+    pub scores: bool,
     pub date_created_at: bool,
 }
 
@@ -56,25 +60,39 @@ impl SourceShape {
                 expected: "created_at must be a timestamp, timestamptz or date",
             });
         }
-        let correct = column("correct")?;
-        let numeric_correct = NUMERIC_TYPES.contains(&correct.as_str());
-        if correct != "boolean" && !numeric_correct {
+        // `correct` where the source has it, so that a source that also carries a `score` of
+        // another meaning reads as it always did.
+        let (answer, scores) = match (column_type("correct"), column_type("score")) {
+            (None, Some(score)) => (score, true),
+            _ => (column("correct")?, false),
+        };
+        let numeric_answer = NUMERIC_TYPES.contains(&answer.as_str());
+        if scores && !numeric_answer {
+            return Err(CoreError::ColumnType {
+                relation: relation.into(),
+                column: "score",
+                found: answer,
+                expected: "score must be an integer from 0 to 9",
+            });
+        }
+        if answer != "boolean" && !numeric_answer {
             return Err(CoreError::ColumnType {
                 relation: relation.into(),
                 column: "correct",
-                found: correct,
+                found: answer,
                 expected: "correct must be boolean or a number that is 0 or 1",
             });
         }
         Ok(Self {
             integer_user_ids: INTEGER_TYPES.contains(&user.as_str()),
             integer_item_ids: INTEGER_TYPES.contains(&item.as_str()),
-            numeric_correct,
+            numeric_answer,
+            scores,
             date_created_at: created == "date",
         })
     }
 
-    /// The select list that reads a row as this shape expects: user, item, correct, time.
+    /// The select list that reads a row as this shape expects: user, item, answer, time.
     pub fn select_list(&self) -> String {
         let id = |integer: bool, column: &str| {
             format!("{column}::{}", if integer { "int8" } else { "text" })
@@ -83,10 +101,10 @@ impl SourceShape {
             "{}, {}, {}, {}",
             id(self.integer_user_ids, "user_id"),
             id(self.integer_item_ids, "question_id"),
-            if self.numeric_correct {
-                "correct::float8"
-            } else {
-                "correct"
+            match (self.scores, self.numeric_answer) {
+                (true, _) => "score::float8",
+                (false, true) => "correct::float8",
+                (false, false) => "correct",
             },
             // Attempt times only order a user's attempts at an item: read as stored
             // (microseconds since 2000), without calendar arithmetic.
@@ -321,5 +339,25 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "column correct of v has type text");
+        let scored = |score: &str, correct: Option<&str>| {
+            let mut columns = vec![
+                ("user_id", "bigint"),
+                ("question_id", "bigint"),
+                ("created_at", "timestamp with time zone"),
+                ("score", score),
+            ];
+            columns.extend(correct.map(|c| ("correct", c)));
+            SourceShape::check("v", types(&columns))
+        };
+        let shape = scored("smallint", None).unwrap();
+        assert!(shape.scores && shape.numeric_answer);
+        assert_eq!(
+            shape.select_list(),
+            "user_id::int8, question_id::int8, score::float8, created_at"
+        );
+        let both = scored("smallint", Some("boolean")).unwrap();
+        assert!(!both.scores && both.select_list().contains("correct"));
+        let err = scored("text", None).unwrap_err();
+        assert_eq!(err.to_string(), "column score of v has type text");
     }
 }

@@ -10,12 +10,15 @@ use std::thread::JoinHandle;
 use rayon::ThreadPool;
 
 use crate::error::{CoreError, Result};
+use crate::model::MAX_CATEGORIES;
 use crate::responses::{Attempt, Attempts, Responses};
 use crate::settings::AttemptRule;
 use crate::source::{Ids, SourceShape};
 
 /// The answers in the window, one per user and item, grouped by user, as a front end read them.
 pub struct Answers {
+    /// The answers are categories read from `score`, not right or wrong.
+    pub scores: bool,
     pub user_ids: Vec<String>,
     pub item_ids: Vec<String>,
     pub responses: Responses,
@@ -39,7 +42,7 @@ pub enum RawId<'a> {
     Text(&'a str),
 }
 
-/// The value of a non-NULL `correct`, as read.
+/// The value of a non-NULL answer (`correct`, or `score`), as read.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Correct {
     Boolean(bool),
@@ -47,7 +50,7 @@ pub enum Correct {
 }
 
 /// The window being read: at most `limit` rows, ids not NULL (counted and refused at the end,
-/// with their number), `correct` 0 or 1.
+/// with their number), `correct` 0 or 1, or `score` a category 0 … 9.
 pub struct Window {
     relation: String,
     limit: i64,
@@ -98,8 +101,9 @@ impl Window {
         self.null_answers += 1;
     }
 
-    /// A counted row with both ids and `correct` not NULL. An earlier row's error (a value
-    /// that is not 0 or 1, memory) may be returned here, up to a few batches after its row.
+    /// A counted row with both ids and the answer not NULL. An earlier row's error (a value
+    /// that is not 0 or 1, or not a category; memory) may be returned here, up to a few batches
+    /// after its row.
     #[inline]
     pub fn answer(&mut self, user: RawId, item: RawId, correct: Correct, time: i64) -> Result<()> {
         self.batch.push(user, item, correct, time)?;
@@ -127,6 +131,7 @@ impl Window {
             pool,
         )?;
         Ok(Answers {
+            scores: decoded.scores,
             user_ids: decoded.users.into_ids(),
             item_ids: decoded.items.into_ids(),
             responses,
@@ -151,7 +156,7 @@ impl Window {
 struct Batch {
     users: IdColumn,
     items: IdColumn,
-    /// `correct` as a number: a boolean is 0 or 1.
+    /// The answer as a number: a boolean is 0 or 1.
     correct: Vec<f64>,
     times: Vec<i64>,
 }
@@ -228,6 +233,17 @@ impl IdColumn {
         Ok(())
     }
 
+    /// The k-th id of the batch, as an error names it.
+    fn name(&self, k: usize) -> String {
+        match self {
+            Self::Integer(values) => values[k].to_string(),
+            Self::Text { text, ends } => {
+                let start = if k == 0 { 0 } else { ends[k - 1] };
+                text[start..ends[k]].to_string()
+            }
+        }
+    }
+
     /// The index of the k-th id of the batch.
     fn index(&self, k: usize, ids: &mut Ids) -> Result<u32> {
         match self {
@@ -253,6 +269,8 @@ impl IdColumn {
 /// What decoding keeps: the ids' indices and the answers.
 struct Decoded {
     relation: String,
+    /// Answers are categories (`score`), not right or wrong.
+    scores: bool,
     users: Ids,
     items: Ids,
     attempts: Attempts,
@@ -262,6 +280,7 @@ impl Decoded {
     fn new(relation: &str, shape: SourceShape) -> Self {
         Self {
             relation: relation.into(),
+            scores: shape.scores,
             users: Ids::new(shape.integer_user_ids),
             items: Ids::new(shape.integer_item_ids),
             attempts: Attempts::default(),
@@ -269,19 +288,35 @@ impl Decoded {
     }
 
     fn take(&mut self, batch: &Batch) -> Result<()> {
+        let highest = if self.scores {
+            (MAX_CATEGORIES - 1) as f64
+        } else {
+            1.0
+        };
         for (k, (&value, &time)) in batch.correct.iter().zip(&batch.times).enumerate() {
-            if value != 0.0 && value != 1.0 {
-                return Err(CoreError::NotBinary {
-                    relation: self.relation.clone(),
-                    value,
-                });
+            // NaN fails both comparisons.
+            if !(value >= 0.0 && value <= highest && value.fract() == 0.0) {
+                return Err(self.bad_answer(batch, k, value));
             }
             let user = batch.users.index(k, &mut self.users)?;
             let item = batch.items.index(k, &mut self.items)?;
             self.attempts
-                .push(Attempt::new(user, item, time, value == 1.0))?;
+                .push(Attempt::new(user, item, time, value as u8))?;
         }
         Ok(())
+    }
+
+    fn bad_answer(&self, batch: &Batch, k: usize, value: f64) -> CoreError {
+        let relation = self.relation.clone();
+        if self.scores {
+            CoreError::NotAScore {
+                relation,
+                item: batch.items.name(k),
+                value,
+            }
+        } else {
+            CoreError::NotBinary { relation, value }
+        }
     }
 }
 
@@ -430,7 +465,8 @@ mod tests {
     const SHAPE: SourceShape = SourceShape {
         integer_user_ids: true,
         integer_item_ids: false,
-        numeric_correct: true,
+        numeric_answer: true,
+        scores: false,
         date_created_at: false,
     };
 
@@ -570,6 +606,49 @@ mod tests {
                 matches!(first, Some(CoreError::NotBinary { value, .. }) if value == 2.0),
                 "{first:?}"
             );
+        }
+    }
+
+    /// Scores are categories 0 … 9: kept as they are, and a value that is not one is refused
+    /// with the item it was given for.
+    #[test]
+    fn scores_are_categories_and_a_bad_one_names_its_item() {
+        let shape = SourceShape {
+            scores: true,
+            ..SHAPE
+        };
+        let pool = pool(1);
+        let mut w = Window::new("attempt", shape, 10, &pool);
+        for (user, score) in [(1, 3.0), (2, 0.0), (3, 9.0)] {
+            w.count_row().unwrap();
+            w.answer(
+                RawId::Integer(user),
+                RawId::Text("q"),
+                Correct::Number(score),
+                0,
+            )
+            .unwrap();
+        }
+        let answers = w.finish(AttemptRule::First, &pool).unwrap();
+        let scores: Vec<u8> = (0..3).map(|i| answers.responses.person(i).1[0]).collect();
+        assert_eq!(scores, [3, 0, 9]);
+        for bad in [10.0, -1.0, 1.5, f64::NAN] {
+            let mut w = Window::new("attempt", shape, 10, &pool);
+            w.count_row().unwrap();
+            let err = w
+                .answer(
+                    RawId::Integer(1),
+                    RawId::Text("essay 7"),
+                    Correct::Number(bad),
+                    0,
+                )
+                .and_then(|()| w.finish(AttemptRule::First, &pool).map(drop))
+                .unwrap_err();
+            assert!(
+                matches!(&err, CoreError::NotAScore { item, .. } if item == "essay 7"),
+                "{err}"
+            );
+            assert!(err.to_string().contains(&bad.to_string()), "{err}");
         }
     }
 }

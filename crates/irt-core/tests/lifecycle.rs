@@ -14,6 +14,7 @@ use irt_core::settings::{Arguments, Settings};
 fn the_misfit_fixture_s_items_get_their_status() {
     let responses = read_long("fit/sim_1000x20_misfit_long.csv");
     let answers = Answers {
+        scores: false,
         user_ids: (1..=responses.n_persons()).map(|i| i.to_string()).collect(),
         item_ids: (1..=responses.n_items()).map(|j| j.to_string()).collect(),
         responses,

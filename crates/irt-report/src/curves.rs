@@ -35,14 +35,18 @@ fn over(theta: &[f64], f: impl Fn(f64) -> f64) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The item characteristic curve P(θ).
+/// The item characteristic curve P(θ); of an item in K categories its expected score as a
+/// share of the highest, E X / (K − 1), which is P(θ) on an item in two.
 pub fn icc(item: &ItemParams, theta: &[f64]) -> Vec<(f64, f64)> {
-    over(theta, |t| item.prob(t))
+    let highest = (item.categories() - 1) as f64;
+    over(theta, |t| item.expected_score(t) / highest)
 }
 
-/// The test characteristic curve: the expected summed score Σ P(θ).
+/// The test characteristic curve: the expected summed score Σ E Xᵢ(θ).
 pub fn test_characteristic(items: &[ItemParams], theta: &[f64]) -> Vec<(f64, f64)> {
-    over(theta, |t| items.iter().map(|item| item.prob(t)).sum())
+    over(theta, |t| {
+        items.iter().map(|item| item.expected_score(t)).sum()
+    })
 }
 
 /// The test information I(θ) = Σ Iᵢ(θ).
@@ -84,5 +88,22 @@ mod tests {
         assert!((info[0].1 - 0.5).abs() < 1e-12);
         assert!((standard_error(&info)[0].1 - 2f64.sqrt()).abs() < 1e-12);
         assert!(standard_error(&[(0.0, 0.0)]).is_empty());
+    }
+
+    /// An item in categories, as the report reads it from `params`, draws its expected score:
+    /// a share of the highest for the item, in score points for the test.
+    #[test]
+    fn an_item_in_categories_draws_its_expected_score() {
+        let params = serde_json::json!({
+            "model": "GRM", "categories": 3, "a": 1.2, "b": 0.0, "c": 0,
+            "intercepts": [1.0, -1.0], "thresholds": [-0.8333, 0.8333], "fixed": false
+        });
+        let item = crate::doc::Params::read(&params).curve().unwrap();
+        assert_eq!(item.categories(), 3);
+        // Symmetric thresholds: at θ = 0 the expected score is 1 of 2.
+        assert!((icc(&item, &[0.0])[0].1 - 0.5).abs() < 1e-12);
+        assert!((test_characteristic(&[item, item], &[0.0])[0].1 - 2.0).abs() < 1e-12);
+        let far = icc(&item, &[8.0])[0].1;
+        assert!(far > 0.99 && far < 1.0, "{far}");
     }
 }

@@ -3,7 +3,8 @@
 //! the sections say in words what is absent. Indexing a `serde_json::Value` never panics (a
 //! missing key or a non-object gives `Null`), which is what every reader here relies on.
 
-use irt_core::{ItemParams, Latent};
+use irt_core::settings::RunModel;
+use irt_core::{ItemParams, Latent, Steps};
 use serde_json::Value;
 
 /// A finite number, or nothing (JSON has no NaN, but a value may be a string or null).
@@ -142,6 +143,9 @@ impl<'a> Run<'a> {
 
 /// An item's parameters on the reported scale.
 pub struct Params {
+    /// How the categories of an item in three or more are formed, and its intercepts
+    /// d_1 … d_(K−1) on the reported scale.
+    pub categories: Option<(Steps, Vec<f64>)>,
     pub a: Option<f64>,
     pub b: Option<f64>,
     pub c: Option<f64>,
@@ -152,8 +156,13 @@ pub struct Params {
 }
 
 impl Params {
-    fn read(v: &Value) -> Self {
+    pub(crate) fn read(v: &Value) -> Self {
+        let steps = text(&v["model"]).and_then(|m| RunModel::find(&m)?.steps());
+        let intercepts: Option<Vec<f64>> = v["intercepts"]
+            .as_array()
+            .and_then(|d| d.iter().map(num).collect());
         Self {
+            categories: steps.zip(intercepts),
             a: num(&v["a"]),
             b: num(&v["b"]),
             c: num(&v["c"]),
@@ -164,8 +173,13 @@ impl Params {
         }
     }
 
-    /// The curve, when a and b are known (c defaults to 0).
+    /// The curve, when a and b are known (c defaults to 0); of an item in categories, from its
+    /// slope and intercepts.
     pub fn curve(&self) -> Option<ItemParams> {
+        if let Some((steps, d)) = &self.categories {
+            let item = ItemParams::in_categories(*steps, self.a?, d)?;
+            return item.check(0).is_ok().then_some(item);
+        }
         curve(self.a?, self.b?, self.c.unwrap_or(0.0))
     }
 }

@@ -63,7 +63,7 @@ enum Command {
 /// The arguments of mirt_calibrate, with the same names (dashes for underscores) and defaults.
 #[derive(Args)]
 struct CalibrateArgs {
-    /// Rasch, 1PL, 2PL, 3PL.
+    /// Rasch, 1PL, 2PL, 3PL; GRM, GPCM, PCM for items scored in categories.
     #[arg(long, default_value = defaults::MODEL)]
     model: String,
     /// Answers with created_at >= now() - lookback_days.
@@ -226,7 +226,7 @@ fn run(command: Command, runtime: &Runtime) -> Result<(), Failure> {
             println!(
                 "run_id={} model={} n_items={} n_users={} n_anchors={} n_observations={} slope={} intercept={} loglik={} em_cycles={} converged={}",
                 done.run_id,
-                c.settings.model.name(),
+                c.settings.run_model.name(),
                 c.item_ids.len(),
                 c.user_ids.len(),
                 c.n_anchors,

@@ -55,7 +55,7 @@ pub async fn read_answers(
     let types = [
         id_type(shape.integer_user_ids),
         id_type(shape.integer_item_ids),
-        if shape.numeric_correct {
+        if shape.numeric_answer {
             Type::FLOAT8
         } else {
             Type::BOOL
@@ -68,7 +68,7 @@ pub async fn read_answers(
     let decode = |e: tokio_postgres::Error| Failure::from(e);
     while let Some(row) = rows.try_next().await? {
         window.count_row()?;
-        let correct = if shape.numeric_correct {
+        let correct = if shape.numeric_answer {
             row.try_get::<Option<f64>>(2)
                 .map_err(decode)?
                 .map(Correct::Number)

@@ -54,7 +54,7 @@ use crate::error::{CoreError, Result};
 use crate::estep::{expected_counts, Posteriors};
 use crate::forms::Forms;
 use crate::interrupt::Interrupt;
-use crate::model::ItemParams;
+use crate::model::{ItemParams, MAX_CATEGORIES};
 use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
 use crate::responses::Responses;
@@ -152,7 +152,6 @@ pub fn fit_statistics(
             Ok(tables) => SX2::of(&tables[j], estimated_parameters[j], residuals.n)?,
             Err(_) => SX2::default(),
         };
-        let (wrong, right) = (counts.wrong(j), counts.right(j));
         let (infit, infit_z) = residuals.infit();
         let (outfit, outfit_z) = residuals.outfit();
         fits.push(ItemFit {
@@ -165,13 +164,15 @@ pub fn fit_statistics(
             outfit,
             outfit_z,
             rmsd: if residuals.n > 0.0 {
-                rmsd(
-                    item,
-                    wrong.as_slice().expect("a row of the counts"),
-                    right.as_slice().expect("a row of the counts"),
-                    nodes.nodes(),
-                    &density,
-                )
+                let rows: Vec<&[f64]> = (0..item.categories())
+                    .map(|x| {
+                        counts
+                            .category(j, x)
+                            .to_slice()
+                            .expect("a row of the counts")
+                    })
+                    .collect();
+                rmsd(item, &rows, nodes.nodes(), &density)
             } else {
                 f64::NAN
             },
@@ -184,15 +185,23 @@ pub fn fit_statistics(
     })
 }
 
-/// mirt's RMSD of one item: the posterior-weighted proportion right at each node against the
-/// curve, under the latent density.
-fn rmsd(item: &ItemParams, wrong: &[f64], right: &[f64], nodes: &[f64], density: &[f64]) -> f64 {
-    nodes
-        .iter()
-        .zip(density)
-        .zip(wrong.iter().zip(right))
-        .filter(|(_, (w, r))| *w + *r > 0.0)
-        .map(|((&theta, f), (w, r))| f * (r / (w + r) - item.prob(theta)).powi(2))
-        .sum::<f64>()
-        .sqrt()
+/// mirt's RMSD of one item: the posterior-weighted proportion of answers in a category at each
+/// node against the category's curve, under the latent density; of an item in categories the
+/// largest over its categories (mirt reports one per category; a right/wrong item's two are
+/// equal). `rows[x]` holds the posterior mass of answers x at each node.
+fn rmsd(item: &ItemParams, rows: &[&[f64]], nodes: &[f64], density: &[f64]) -> f64 {
+    let k = rows.len();
+    let mut sums = [0.0; MAX_CATEGORIES];
+    let mut logs = [0.0; MAX_CATEGORIES];
+    for (q, (&theta, f)) in nodes.iter().zip(density).enumerate() {
+        let total: f64 = rows.iter().map(|r| r[q]).sum();
+        if total <= 0.0 {
+            continue;
+        }
+        item.log_category_probs(theta, &mut logs[..k]);
+        for x in 0..k {
+            sums[x] += f * (rows[x][q] / total - logs[x].exp()).powi(2);
+        }
+    }
+    sums[..k].iter().fold(0.0f64, |m, s| m.max(s.sqrt()))
 }

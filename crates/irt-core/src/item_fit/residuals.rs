@@ -7,7 +7,7 @@ use crate::alloc;
 use crate::error::Result;
 use crate::exp::exp_nonpositive;
 use crate::interrupt::Interrupt;
-use crate::model::ItemParams;
+use crate::model::{ItemParams, MAX_CATEGORIES};
 use crate::reduce::Leaves;
 use crate::responses::Responses;
 use crate::simd;
@@ -56,6 +56,12 @@ pub(super) fn answer_fit(
                     let mut person = PersonFit::default();
                     for ((&j, &x), at) in answered.iter().zip(correct).zip(&at) {
                         let item = &items[j as usize];
+                        if item.steps().is_some() {
+                            let answer = CategoryAnswer::new(item, thetas[i], x);
+                            residuals[j as usize].add_moments(answer.moments);
+                            person.add_terms(answer.zh_terms);
+                            continue;
+                        }
                         let at = if !item.has_guessing() {
                             *at
                         } else {
@@ -118,8 +124,39 @@ fn odds(at: &mut [Odds]) {
 }
 }
 
+/// An answer to an item in categories at a person's θ, from its category probabilities P_k:
+/// the residual x − E X, the variance W = Σ (k − E X)² P_k and the fourth central moment
+/// C = Σ (k − E X)⁴ P_k (Wright & Masters, as mirt's `itemfit` takes them), and Zh's terms
+/// log P_x − Σ P_k log P_k and the variance of log P_X.
+struct CategoryAnswer {
+    moments: [f64; 3],
+    zh_terms: [f64; 2],
+}
+
+impl CategoryAnswer {
+    fn new(item: &ItemParams, theta: f64, x: u8) -> Self {
+        let k = item.categories();
+        let mut logs = [0.0; MAX_CATEGORIES];
+        item.log_category_probs(theta, &mut logs[..k]);
+        let p = |c: usize| logs[c].exp();
+        let mean: f64 = (0..k).map(|c| c as f64 * p(c)).sum();
+        let central = |power: i32| (0..k).map(|c| (c as f64 - mean).powi(power) * p(c)).sum();
+        // Categories with P = 0 add nothing to the mean log-likelihood (P log P → 0).
+        let mean_log: f64 = (0..k).filter(|&c| p(c) > 0.0).map(|c| p(c) * logs[c]).sum();
+        let var_log: f64 = (0..k)
+            .filter(|&c| p(c) > 0.0)
+            .map(|c| p(c) * (logs[c] - mean_log).powi(2))
+            .sum();
+        Self {
+            moments: [f64::from(x) - mean, central(2), central(4)],
+            zh_terms: [logs[usize::from(x)] - mean_log, var_log],
+        }
+    }
+}
+
 /// An item's sums over its answers at the persons' θ: R = x − P, W = P(1 − P) (at least √1e-5),
-/// C = P(1 − P)((1 − P)³ + P³), the fourth central moment.
+/// C = P(1 − P)((1 − P)³ + P³), the fourth central moment; an item in categories' from its
+/// score's moments ([`CategoryAnswer`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Residuals {
     /// Σ R²/W
@@ -138,14 +175,17 @@ pub(super) struct Residuals {
 
 impl Residuals {
     fn add(&mut self, p: f64, x: u8) {
-        let r = f64::from(x) - p;
         let raw = p * (1.0 - p);
+        self.add_moments([f64::from(x) - p, raw, raw * ((1.0 - p).powi(3) + p.powi(3))]);
+    }
+
+    /// An answer's residual r, variance and fourth central moment c.
+    fn add_moments(&mut self, [r, raw, c]: [f64; 3]) {
         let w = if raw * raw < MIN_VARIANCE * MIN_VARIANCE {
             MIN_VARIANCE
         } else {
             raw
         };
-        let c = raw * ((1.0 - p).powi(3) + p.powi(3));
         self.outfit += r * r / w;
         self.outfit_moment += c / (w * w);
         self.squared += r * r;
@@ -202,8 +242,16 @@ struct PersonFit {
 impl PersonFit {
     fn add(&mut self, at: &Odds, x: u8) {
         // x − P is Q for a right answer, exact where P rounds to 1.
-        self.deviation += if x == 1 { at.q } else { -at.p } * at.log_odds;
-        self.variance += at.p * at.q * at.log_odds * at.log_odds;
+        self.add_terms([
+            if x == 1 { at.q } else { -at.p } * at.log_odds,
+            at.p * at.q * at.log_odds * at.log_odds,
+        ]);
+    }
+
+    /// An answer's log-likelihood less its mean, and its variance.
+    fn add_terms(&mut self, [deviation, variance]: [f64; 2]) {
+        self.deviation += deviation;
+        self.variance += variance;
     }
 
     /// Zh (lz): the log-likelihood standardised.

@@ -170,6 +170,13 @@ pub fn score_tables(
     interrupt: &Interrupt,
 ) -> Result<std::result::Result<Vec<ScoreTable>, String>> {
     check_items(data, items, latent)?;
+    if items.iter().any(|p| p.steps().is_some()) {
+        return Ok(Err(
+            "S-X2 not computed: the test has items scored in categories, whose \
+             summed-score tables are not computed yet"
+                .into(),
+        ));
+    }
     let forms = AnswerForms::group(data)?;
     let costs = alloc::collect(
         (0..forms.len()).map(|f| forms.cost(data, f)),

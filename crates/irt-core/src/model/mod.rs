@@ -360,6 +360,26 @@ impl ItemParams {
         moved
     }
 
+    /// This item on the scale θ* = slope·θ + intercept, the same curves in θ*: a* = a/slope, a
+    /// dichotomous item's b* = slope·b + intercept, and an item in categories keeps the value
+    /// of every term k·a·θ + d_k of its logits (k = 1 graded, the category for partial
+    /// credit): d_k* = d_k − k·a*·intercept, its thresholds moved as b is.
+    pub fn on_scale(&self, slope: f64, intercept: f64) -> Self {
+        let Some(steps) = self.steps else {
+            return Self::from_irt(self.a / slope, slope * self.b() + intercept, self.c);
+        };
+        let mut moved = *self;
+        moved.a = self.a / slope;
+        for (m, d) in moved.d[..self.categories() - 1].iter_mut().enumerate() {
+            let k = match steps {
+                Steps::Graded => 1.0,
+                Steps::PartialCredit => (m + 1) as f64,
+            };
+            *d -= k * moved.a * intercept;
+        }
+        moved
+    }
+
     /// The larger of `so_far` and this item's largest change from `other`, on the scale mirt
     /// judges convergence on (the lower asymptote as a probability).
     pub fn max_change(&self, other: &Self, so_far: f64) -> f64 {
@@ -434,6 +454,17 @@ impl ItemParams {
             out[x][..3].copy_from_slice(&[theta * dz, dz, dg]);
         }
         out
+    }
+
+    /// The expected score Σ k·P(X = k | θ): P(θ) of a right/wrong item.
+    pub fn expected_score(&self, theta: f64) -> f64 {
+        if self.steps.is_none() {
+            return self.prob(theta);
+        }
+        let k = self.categories();
+        let mut logs = [0.0; MAX_CATEGORIES];
+        self.log_category_probs(theta, &mut logs[..k]);
+        (1..k).map(|x| x as f64 * logs[x].exp()).sum()
     }
 
     /// log P(x | θ) of an answer x.
@@ -603,6 +634,29 @@ mod tests {
         for x in [-1e4, -746.0, 37.0, 1e4] {
             let c = guessing_at_logit(x);
             assert!(c > 0.0 && c < 1.0 && logit(c).is_finite(), "{x}: {c}");
+        }
+    }
+
+    /// On another scale an item draws the same curves: at θ* = A·θ + B its every category is as
+    /// likely as at θ before.
+    #[test]
+    fn an_item_on_another_scale_draws_the_same_curves() {
+        let (slope, intercept) = (1.3, -0.4);
+        for item in [
+            ItemParams::from_irt(1.2, 0.5, 0.2),
+            ItemParams::in_categories(Steps::Graded, 0.9, &[1.5, 0.1, -1.2]).unwrap(),
+            ItemParams::in_categories(Steps::PartialCredit, 1.1, &[0.7, 1.0, -0.5]).unwrap(),
+        ] {
+            let moved = item.on_scale(slope, intercept);
+            for theta in [-2.0, 0.3, 1.7] {
+                let (mut before, mut after) = ([0.0; 4], [0.0; 4]);
+                let k = item.categories();
+                item.log_category_probs(theta, &mut before[..k]);
+                moved.log_category_probs(slope * theta + intercept, &mut after[..k]);
+                for (b, a) in before.iter().zip(&after) {
+                    approx::assert_relative_eq!(b, a, epsilon = 1e-12);
+                }
+            }
         }
     }
 

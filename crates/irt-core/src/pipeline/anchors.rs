@@ -23,6 +23,7 @@ use crate::quadrature::Latent;
 use crate::responses::Responses;
 use crate::settings::{Linking, Settings};
 
+use super::categories::Categories;
 use super::plan::Plan;
 use super::reporter::{ms_since, Reporter};
 use super::usable::Anchor;
@@ -58,6 +59,8 @@ pub(super) struct Context<'a, R> {
     pub(super) anchors: &'a [Anchor],
     pub(super) settings: &'a Settings,
     pub(super) plan: &'a Plan,
+    /// Per item, its categories where it has three or more.
+    pub(super) categories: &'a [Option<Categories>],
     pub(super) pool: &'a ThreadPool,
     pub(super) reporter: &'a mut R,
 }
@@ -96,10 +99,17 @@ impl<R: Reporter> Context<'_, R> {
             .standard_errors(settings.standard_errors)
             .quadrature(settings.quadrature_points, lower, upper)
             .interrupt(self.reporter.interrupt());
+        for (j, c) in self.categories.iter().enumerate() {
+            if let Some(c) = c {
+                params = params.in_categories(j, c.steps, c.count());
+            }
+        }
         for (j, id) in self.kept.item_ids.iter().enumerate() {
             let start = match previous {
                 Some(items) => Some(&items[j]),
-                None => self.bank.starts.get(id),
+                // The bank's stored parameters are a right/wrong item's.
+                None if self.categories[j].is_none() => self.bank.starts.get(id),
+                None => None,
             };
             if let Some(p) = start {
                 params = params.start_item(j, *p);
@@ -161,7 +171,7 @@ pub(super) fn fit_and_link<R: Reporter>(cx: &mut Context<R>, first: FirstFit) ->
         let start: Vec<ItemParams> = result
             .items
             .iter()
-            .map(|i| transform_item(i.params.irt(), &constants).into())
+            .map(|i| i.params.on_scale(constants.slope, constants.intercept))
             .collect();
         let config = cx.config(cx.plan.linking, cx.plan.priors, Some(&start), &used)?;
         result = cx.fit(&config, &mut fit_ms)?;

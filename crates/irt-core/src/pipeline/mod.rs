@@ -11,6 +11,7 @@ use rayon::ThreadPool;
 use serde_json::{json, Value};
 
 mod anchors;
+mod categories;
 mod columns;
 mod plan;
 mod reported;
@@ -19,6 +20,7 @@ mod review;
 mod usable;
 
 pub use anchors::DriftRow;
+pub use categories::Categories;
 pub use columns::{Columns, DriftColumns, ItemFitColumns};
 pub use plan::AUTO_FIXED_BELOW;
 pub use reported::ReportedItem;
@@ -28,6 +30,7 @@ pub use review::ItemReview;
 pub use crate::window::Answers;
 
 use anchors::{fit_and_link, last_screening, Anchored, Context, FirstFit};
+use categories::item_categories;
 use plan::Plan;
 use reported::{finite, reported_items};
 use reporter::ms_since;
@@ -63,6 +66,8 @@ pub struct Calibration {
     pub settings: Settings,
     pub item_ids: Vec<String>,
     pub items: Vec<ReportedItem>,
+    /// Per item in `item_ids` order, its categories where it has three or more.
+    pub categories: Vec<Option<Categories>>,
     pub user_ids: Vec<String>,
     /// Per user, in `user_ids` order, on the reported scale.
     pub abilities: Vec<Score>,
@@ -135,7 +140,7 @@ impl Calibration {
         let grid = self.fit.grid.nodes();
         let k = &self.constants;
         json!({
-            "model": s.model.name(),
+            "model": s.run_model.name(),
             "n_items": self.item_ids.len(),
             "n_users": self.user_ids.len(),
             "n_anchors": self.n_anchors,
@@ -236,8 +241,9 @@ impl Calibration {
             drift: DriftColumns::of(&self.drift),
             item_fit: ItemFitColumns::of(&self.reviews)?,
         };
-        for item in &self.items {
-            c.params.push(item.params_json());
+        for (item, categories) in self.items.iter().zip(&self.categories) {
+            c.params
+                .push(item.params_json(categories.as_ref(), self.settings.run_model.name()));
             c.n_responses.push(item.n_responses as i64);
             c.p_values.push(item.p_value);
         }
@@ -270,7 +276,7 @@ pub fn calibrate(
         answers.responses.n_answers(),
         relations.source
     ));
-    let kept = exclude_items(answers, settings.min_responses)?;
+    let mut kept = exclude_items(answers, settings.min_responses)?;
     for e in &kept.excluded {
         reporter.warning(&format!("item {} excluded: {}", e.item_id, e.reason));
     }
@@ -283,8 +289,10 @@ pub fn calibrate(
             excluded: kept.excluded.len(),
         });
     }
+    let categories = item_categories(&mut kept, bank, &settings, reporter)?;
     let (anchors, held_out) = usable_anchors(
         &kept.item_ids,
+        &categories,
         &kept.excluded,
         bank,
         &settings,
@@ -300,6 +308,7 @@ pub fn calibrate(
     let interrupt = reporter.interrupt();
     let mut cx = Context {
         kept: &kept,
+        categories: &categories,
         bank,
         anchors: &anchors,
         settings: &settings,
@@ -317,11 +326,17 @@ pub fn calibrate(
         forms: crate::forms::Forms::detect(&kept.responses)?.len(),
         threads: pool.current_num_threads(),
         standard_errors: settings.standard_errors,
+        categories: categories
+            .iter()
+            .flatten()
+            .map(Categories::count)
+            .max()
+            .unwrap_or(2),
     }
     .check(max_memory)?;
     cx.reporter.notice(&format!(
         "Model: {}, Anchors: {}, Linking: {}{}",
-        settings.model.name(),
+        settings.run_model.name(),
         anchors.len(),
         settings.linking.name(),
         plan.linking_reason
@@ -371,12 +386,10 @@ pub fn calibrate(
     let t = Instant::now();
     let thetas = alloc::collect(abilities.iter().map(|s| s.theta), "the ability rows")?;
     let estimated = alloc::collect(
-        result.items.iter().map(|i| {
-            if i.fixed {
-                0
-            } else {
-                settings.model.parameters_per_item()
-            }
+        result.items.iter().zip(&categories).map(|(i, c)| match c {
+            _ if i.fixed => 0,
+            Some(c) => c.count() - 1 + usize::from(settings.model.has_item_slopes()),
+            None => settings.model.parameters_per_item(),
         }),
         "the item rows",
     )?;
@@ -434,6 +447,7 @@ pub fn calibrate(
         n_answers: kept.responses.n_answers(),
         item_ids: kept.item_ids,
         items,
+        categories,
         user_ids: kept.user_ids,
         abilities,
         answers_per_user,

@@ -10,6 +10,7 @@ use crate::exclusion::Excluded;
 use crate::model::ItemParams;
 use crate::settings::{Linking, Settings};
 
+use super::categories::Categories;
 use super::reporter::{Relations, Reporter};
 
 /// An anchor of this run: its item index, id and stored parameters.
@@ -30,6 +31,7 @@ pub struct Anchor {
 /// it (purify) or says it is in the link (flag); a run that does not screen holds it out.
 pub(super) fn usable_anchors(
     item_ids: &[String],
+    categories: &[Option<Categories>],
     excluded: &[Excluded],
     bank: &Bank,
     settings: &Settings,
@@ -46,11 +48,14 @@ pub(super) fn usable_anchors(
         .collect();
     let excluded: HashSet<&str> = excluded.iter().map(|e| e.item_id.as_str()).collect();
     let (mut anchors, mut held_out) = (Vec::new(), Vec::new());
-    let (mut unanswered, mut excluded_anchors, mut mismatched) = (0, 0, 0);
+    let (mut unanswered, mut excluded_anchors, mut mismatched, mut in_categories) = (0, 0, 0, 0);
     for (id, p) in &bank.anchors {
         match index.get(id.as_str()) {
             Some(&j) => {
-                if let Some(why) = settings.model.anchor_mismatch(p) {
+                if let Some(c) = &categories[j] {
+                    reporter.warning(&format!("anchor {id} left out: its answers in the window fall in {} categories, and anchors in categories are not linked yet (its stored parameters are a right/wrong item's)", c.count()));
+                    in_categories += 1;
+                } else if let Some(why) = settings.model.anchor_mismatch(p) {
                     reporter.warning(&format!("anchor {id} left out: {why}"));
                     mismatched += 1;
                 } else {
@@ -82,11 +87,16 @@ pub(super) fn usable_anchors(
         }
     }
     reporter.notice(&format!(
-        "Loaded {} anchors from {}; {} usable, {excluded_anchors} excluded with their items, {unanswered} without answers in the window, {mismatched} left out for their lower asymptote, {} held out as drifted",
+        "Loaded {} anchors from {}; {} usable, {excluded_anchors} excluded with their items, {unanswered} without answers in the window, {mismatched} left out for their lower asymptote, {} held out as drifted{}",
         bank.anchors.len(),
         relations.items,
         anchors.len(),
-        held_out.len()
+        held_out.len(),
+        if in_categories > 0 {
+            format!(", {in_categories} left out as items in categories")
+        } else {
+            String::new()
+        }
     ));
     if anchors.len() < settings.min_anchors {
         return Err(CoreError::TooFewAnchors {

@@ -1,0 +1,137 @@
+// Items scored in categories through the SQL path: a source with `score` instead of `correct`,
+// the models GRM, GPCM and PCM, what is written, and the input a run refuses. Agreement is with R
+// mirt 1.46.1 (shared/fixtures/poly/Science_*.json, made by `make_poly.R`).
+
+/// mirt's Science (Karlheinz & Melich, 1992): 392 persons, 4 Likert items in four categories
+/// (scored 0 to 3), as its 90 response patterns and their counts.
+fn science() -> String {
+    patterns_table(
+        "science",
+        "('0000', 2), ('0210', 1), ('0312', 1), ('0320', 1), ('1000', 1), ('1013', 1),
+                 ('1100', 1), ('1111', 4), ('1112', 2), ('1120', 1), ('1121', 1), ('1122', 1),
+                 ('1132', 1), ('1202', 1), ('1211', 2), ('1212', 1), ('1221', 3), ('1222', 3),
+                 ('1223', 2), ('1230', 1), ('1232', 2), ('1310', 1), ('1332', 2), ('1333', 1),
+                 ('2000', 1), ('2002', 2), ('2011', 2), ('2012', 4), ('2021', 5), ('2022', 5),
+                 ('2023', 3), ('2032', 1), ('2033', 1), ('2101', 1), ('2103', 1), ('2110', 1),
+                 ('2111', 10), ('2112', 7), ('2120', 1), ('2121', 16), ('2122', 22), ('2123', 5),
+                 ('2130', 1), ('2131', 1), ('2132', 3), ('2133', 2), ('2202', 2), ('2210', 1),
+                 ('2211', 13), ('2212', 10), ('2213', 2), ('2220', 5), ('2221', 23), ('2222', 52),
+                 ('2223', 8), ('2231', 7), ('2232', 13), ('2233', 12), ('2302', 1), ('2312', 1),
+                 ('2321', 2), ('2322', 4), ('2323', 4), ('2330', 1), ('2331', 1), ('2332', 6),
+                 ('2333', 3), ('3003', 1), ('3011', 1), ('3013', 2), ('3023', 1), ('3110', 1),
+                 ('3112', 3), ('3122', 8), ('3123', 2), ('3131', 1), ('3133', 1), ('3212', 1),
+                 ('3221', 2), ('3222', 21), ('3223', 3), ('3231', 2), ('3232', 5), ('3233', 8),
+                 ('3321', 1), ('3322', 2), ('3323', 3), ('3331', 2), ('3332', 6), ('3333', 12)",
+        4,
+        "ch::smallint AS score",
+    )
+}
+
+fn calibrate_science(model: &str) {
+    calibrate_unlinked(model, "science");
+}
+
+/// An item's written slope, thresholds and SE of the slope.
+fn written_item(item: usize) -> (f64, Vec<f64>, Option<f64>) {
+    let params: pgrx::JsonB = one(&format!("SELECT params FROM mirt_item_params WHERE item_id = '{item}'"));
+    let p = params.0;
+    let thresholds = p["thresholds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    (p["a"].as_f64().unwrap(), thresholds, p["se_a"].as_f64())
+}
+
+/// Each model's written estimates on the IRT form agree with mirt's at TOL 1e-8 (1e-3; the core's
+/// tests hold the slope–intercept form to 1e-4), and the slopes' crossprod SEs within 1 %; the
+/// log-likelihood is mirt's. A PCM's slopes are 1 and its latent variance is estimated.
+#[pg_test]
+fn items_in_categories_are_calibrated_as_mirt_does() {
+    hold_run_lock();
+    Spi::run(&science()).unwrap();
+    // mirt's IRTpars (a, b1 … b3) and SE(a); PCM's a is fixed.
+    let cases: [(&str, f64, [(f64, [f64; 3], f64); 4]); 3] = [
+        ("GRM", -1608.8694131235548, [
+            (1.0406415844208585, [-4.672811173907839, -2.5360933514802366, 1.40822419071333], 0.1647783728282611),
+            (1.2258327097928778, [-2.38531763869246, -0.735117079968525, 1.848889896633132], 0.18840797454081984),
+            (2.300594358265885, [-2.279921491443205, -0.9643779423434846, 0.8552119923448901], 0.5028588971639794),
+            (1.093799537223011, [-3.0598701462158733, -0.9063997037848143, 1.5428155818574845], 0.1637663832210964),
+        ]),
+        ("GPCM", -1612.6815995539282, [
+            (0.8611427876947291, [-3.277459308497255, -2.8924641445424792, 1.5377916135048197], 0.14843436437927543),
+            (0.8399728898485921, [-2.0356875262838425, -1.0330981268009234, 2.0589286803693154], 0.14391322305768553),
+            (2.237351038057953, [-2.083132905245054, -0.9747980146899575, 0.8314385136673108], 0.6530469046751275),
+            (0.7203752425737884, [-2.9079568360660737, -1.1092689150998698, 1.6314988460180073], 0.12276125373640676),
+        ]),
+        ("PCM", -1619.274100888972, [
+            (1.0, [-3.087957299432187, -2.5953173982945863, 1.3887951546440087], 0.0),
+            (1.0, [-1.8963658122050746, -0.9109211632584664, 1.8587577494193772], 0.0),
+            (1.0, [-2.647594241547469, -1.4212163052953644, 1.1352127230617342], 0.0),
+            (1.0, [-2.4491638663242927, -0.8997567859454438, 1.358034713002258], 0.0),
+        ]),
+    ];
+    for (model, log_lik, items) in cases {
+        calibrate_science(model);
+        let ours: f64 = one("SELECT (metrics->>'loglik')::float8 FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
+        assert!((ours - log_lik).abs() < 1e-6, "{model}: log-likelihood {ours}, mirt {log_lik}");
+        for (j, (a, b, se_a)) in items.iter().enumerate() {
+            let (ours_a, ours_b, ours_se) = written_item(j + 1);
+            assert!((ours_a - a).abs() < 1e-3, "{model} item {}: a {ours_a}, mirt {a}", j + 1);
+            for (o, m) in ours_b.iter().zip(b) {
+                assert!((o - m).abs() < 1e-3, "{model} item {}: b {ours_b:?}, mirt {b:?}", j + 1);
+            }
+            let ours_se = ours_se.unwrap();
+            assert!((ours_se - se_a).abs() <= 0.01 * se_a, "{model} item {}: SE(a) {ours_se}, mirt {se_a}", j + 1);
+        }
+        let written: (String, i64, String) = (
+            one("SELECT model FROM mirt_item_params WHERE item_id = '1'"),
+            one("SELECT (params->>'categories')::int8 FROM mirt_item_params WHERE item_id = '1'"),
+            one("SELECT (params->'scores')::text FROM mirt_item_params WHERE item_id = '1'"),
+        );
+        assert_eq!(written, (model.to_string(), 4, "[0, 1, 2, 3]".to_string()));
+    }
+    // PCM estimates the latent variance (mirt 1.0025307) on an unlinked scale.
+    let variance: f64 = one("SELECT (model_spec->'latent'->>'variance')::float8 FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
+    assert!((variance - 1.0025306748713787).abs() < 1e-3, "{variance}");
+    // `b` is the mean of the thresholds, so that a query reading a and b as numbers reads
+    // every item (the seed's verification SQL among them).
+    let mean_gap: f64 = one("SELECT max(abs((params->>'b')::float8 - (SELECT avg(t::float8) FROM jsonb_array_elements_text(params->'thresholds') t))) FROM mirt_item_params");
+    assert!(mean_gap < 1e-12, "{mean_gap}");
+}
+
+/// A category no one reached is merged away as mirt does, and the run says so; a score that is
+/// not a category, one past the item's declared categories, or categories under a model of
+/// right/wrong items are refused with the item named, and nothing is written.
+#[pg_test]
+fn scores_are_checked_and_unreached_categories_merged() {
+    hold_run_lock();
+    Spi::run(&science()).unwrap();
+    // Item 1 without its category 2: scores 0, 1 and 3 are its three categories.
+    Spi::run("UPDATE science SET score = 3 WHERE question_id = 1 AND score = 2").unwrap();
+    calibrate_science("GRM");
+    let (k, scores): (i64, String) = (
+        one("SELECT (params->>'categories')::int8 FROM mirt_item_params WHERE item_id = '1'"),
+        one("SELECT (params->'scores')::text FROM mirt_item_params WHERE item_id = '1'"),
+    );
+    assert_eq!((k, scores.as_str()), (3, "[0, 1, 3]"));
+    // mirt on the same data (scripts/fixtures/poly_merged.R, NCYCLES 50000).
+    let (a, b, _) = written_item(1);
+    let mirt_b = [-5.6480536562, -3.0277533727];
+    assert!((a - 0.8287515183).abs() < 1e-3, "a {a}");
+    assert!(b.iter().zip(mirt_b).all(|(o, m)| (o - m).abs() < 1e-3), "{b:?}");
+    let log_lik: f64 = one("SELECT (metrics->>'loglik')::float8 FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
+    assert!((log_lik + 1425.105359513605).abs() < 1e-6, "{log_lik}");
+    let before = table_counts();
+    let refused = |statement: &str| error_of(statement).unwrap_or_else(|| panic!("{statement} ran"));
+    let run = "SELECT mirt_calibrate('GRM', 60, source => 'science', items => 'science_items', linking => 'none')";
+    Spi::run("ALTER TABLE science ALTER COLUMN score TYPE float8").unwrap();
+    for bad in ["2.5", "10", "-1"] {
+        Spi::run(&format!("UPDATE science SET score = {bad} WHERE user_id = 7 AND question_id = 2")).unwrap();
+        let err = refused(run);
+        assert!(err.starts_with("22P02") && err.contains("item 2") && err.contains(bad), "{err}");
+        Spi::run("UPDATE science SET score = 1 WHERE user_id = 7 AND question_id = 2").unwrap();
+    }
+    let err = refused("SELECT mirt_calibrate('2PL', 60, source => 'science', items => 'science_items', linking => 'none')");
+    assert!(err.starts_with("22023") && err.contains("item 1 has answers in 3 categories") && err.contains("2PL"), "{err}");
+    Spi::run("INSERT INTO science_items VALUES (3, '{\"irt\": {\"categories\": 3}}')").unwrap();
+    let err = refused(run);
+    assert!(err.starts_with("22P02") && err.contains("item 3") && err.contains("score 3"), "{err}");
+    assert_eq!(table_counts(), before);
+}
