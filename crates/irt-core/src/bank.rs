@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::model::{ItemParams, MAX_CATEGORIES};
+use crate::model::RunModel;
+use crate::model::{ItemParams, Steps, MAX_CATEGORIES};
 
 /// One row of the bank, as read: the id, whether the item is tagged "anchor", and its
 /// `meta->'irt'` where present.
@@ -109,9 +110,13 @@ impl Bank {
     }
 }
 
-/// `{"a": …, "b": …, "c": …, "D": …, "se_a": …, "se_b": …}` on the logistic metric; an explicit
-/// D multiplies a (and its SE). The SEs count only as a pair.
-fn parse_irt(v: &Value) -> Result<(ItemParams, Option<[f64; 2]>), String> {
+/// An item's parameters as `meta->'irt'` holds them, in the keys `mirt_item_params.params` writes
+/// (so a calibration's row can be copied into the bank, and the report reads the rows with
+/// it): `{"a": …, "b": …, "c": …, "D": …, "se_a": …, "se_b": …}` on the logistic metric, an
+/// explicit D multiplying a (and its SE), the SEs counting only as a pair; or an item in
+/// categories, `{"model": "GRM" | "GPCM" | "PCM", "a": …, "thresholds": [b_1, …], "D": …}`
+/// (thresholds increasing for a graded item).
+pub fn parse_irt(v: &Value) -> Result<(ItemParams, Option<[f64; 2]>), String> {
     if !v.is_object() {
         return Err(format!("meta->'irt' is not an object: {v}"));
     }
@@ -127,18 +132,52 @@ fn parse_irt(v: &Value) -> Result<(ItemParams, Option<[f64; 2]>), String> {
         }
     };
     let a = number("a", true)?.unwrap_or_default();
-    let b = number("b", true)?.unwrap_or_default();
-    let c = number("c", false)?.unwrap_or(0.0);
     let scale = number("D", false)?.unwrap_or(1.0);
     if scale <= 0.0 {
         return Err(format!("D must be positive, got {scale}"));
     }
+    if let Some(thresholds) = v.get("thresholds") {
+        return Ok((in_categories(v, a * scale, thresholds)?, None));
+    }
+    let b = number("b", true)?.unwrap_or_default();
+    let c = number("c", false)?.unwrap_or(0.0);
     let se = match (number("se_a", false)?, number("se_b", false)?) {
         (Some(se_a), Some(se_b)) if se_a >= 0.0 && se_b >= 0.0 => Some([se_a * scale, se_b]),
         (Some(_), Some(_)) => return Err("a standard error is negative".into()),
         _ => None,
     };
     Ok((ItemParams::given(a * scale, b, c)?, se))
+}
+
+/// An item in categories from its model's name, slope and thresholds, by the rule of
+/// [`ItemParams::given`] for each threshold.
+fn in_categories(v: &Value, a: f64, thresholds: &Value) -> Result<ItemParams, String> {
+    let model = v.get("model").and_then(Value::as_str).unwrap_or_default();
+    let steps = RunModel::find(model)
+        .and_then(RunModel::steps)
+        .ok_or_else(|| {
+            format!("\"model\" must be GRM, GPCM or PCM with \"thresholds\", got {model:?}")
+        })?;
+    let b: Vec<f64> = thresholds
+        .as_array()
+        .and_then(|b| b.iter().map(Value::as_f64).collect())
+        .ok_or_else(|| format!("\"thresholds\" is not a list of numbers: {thresholds}"))?;
+    if !(1..MAX_CATEGORIES).contains(&b.len()) {
+        return Err(format!(
+            "an item has 1 to {} thresholds, got {}",
+            MAX_CATEGORIES - 1,
+            b.len()
+        ));
+    }
+    for &b in &b {
+        ItemParams::given(a, b, 0.0)?;
+    }
+    if steps == Steps::Graded && b.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(format!(
+            "the thresholds of a graded item must increase, got {b:?}"
+        ));
+    }
+    Ok(ItemParams::from_thresholds(steps, a, &b).expect("1 to 9 thresholds"))
 }
 
 #[cfg(test)]
@@ -177,6 +216,13 @@ mod tests {
                     Some(json!({"a": 1.0, "b": 0.0, "se_a": -0.1, "se_b": 0.2})),
                 ),
                 row("9", false, Some(json!({"categories": 4}))),
+                row(
+                    "11",
+                    false,
+                    Some(
+                        json!({"model": "GRM", "a": 1.2, "thresholds": [-1.0, 0.2, 1.5], "D": 1.7}),
+                    ),
+                ),
                 row("10", false, Some(json!({"categories": 11}))),
             ],
             "bank",
@@ -189,11 +235,51 @@ mod tests {
         assert!((bank.anchors[1].1.slope() - 1.7).abs() < 1e-12);
         assert!(bank.starts.contains_key("5"));
         assert_eq!(bank.categories.get("9"), Some(&4));
+        let graded = bank.starts["11"];
+        assert_eq!(
+            (graded.categories(), graded.steps()),
+            (4, Some(Steps::Graded))
+        );
+        assert!((graded.slope() - 1.2 * 1.7).abs() < 1e-12);
+        assert!((graded.irt_coords()[2] - 0.2).abs() < 1e-12);
         assert!(!bank.categories.contains_key("10") && !bank.starts.contains_key("9"));
         assert_eq!(warnings.len(), 5, "{warnings:?}");
         assert!(warnings[4].contains("from 2 to 10, got 11"));
         assert!(warnings[3].contains("standard error is negative"));
         assert!(warnings[0].contains("\"a\" is not a number"));
         assert!(warnings[2].contains("different parameters"));
+    }
+
+    #[test]
+    fn items_in_categories_follow_the_rules() {
+        for (irt, word) in [
+            (
+                json!({"model": "GRM", "a": 1.0, "thresholds": [0.5, 0.1]}),
+                "must increase",
+            ),
+            (
+                json!({"model": "2PL", "a": 1.0, "thresholds": [0.5]}),
+                "GRM, GPCM or PCM",
+            ),
+            (
+                json!({"model": "GPCM", "a": 1.0, "thresholds": "x"}),
+                "not a list",
+            ),
+            (
+                json!({"model": "GPCM", "a": -1.0, "thresholds": [0.0]}),
+                "a must",
+            ),
+            (
+                json!({"model": "PCM", "a": 1.0, "thresholds": []}),
+                "1 to 9",
+            ),
+        ] {
+            let err = parse_irt(&irt).unwrap_err();
+            assert!(err.contains(word), "{irt}: {err}");
+        }
+        // A partial credit item's steps may be out of order.
+        let (p, _) =
+            parse_irt(&json!({"model": "GPCM", "a": 1.0, "thresholds": [0.5, -0.2]})).unwrap();
+        assert_eq!(p.steps(), Some(Steps::PartialCredit));
     }
 }

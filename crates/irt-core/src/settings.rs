@@ -8,7 +8,8 @@ use std::ops::RangeInclusive;
 use crate::drift::{AnchorDrift, DriftRule};
 use crate::error::{CoreError, Result};
 use crate::linking::LinkingMethod;
-use crate::model::{ItemModel, Steps};
+use crate::model::ItemModel;
+pub use crate::model::RunModel;
 use crate::names::{named, unknown};
 use crate::params::{Algorithm, StandardErrors};
 use crate::priors::PriorsSetting;
@@ -123,53 +124,6 @@ impl Linking {
             Self::Separate(m) => m.name(),
             Self::Fixed => "fixed",
             Self::None => "none",
-        }
-    }
-}
-
-/// The model a run is asked for: a model of right/wrong items, or one of items scored in
-/// categories. On an item with two categories the graded and the generalized partial credit
-/// model are the 2PL and the partial credit model is the Rasch model, so a test that mixes
-/// right/wrong items with items in categories runs under one name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunModel {
-    Rasch,
-    OnePL,
-    TwoPL,
-    ThreePL,
-    Graded,
-    GeneralizedPartialCredit,
-    PartialCredit,
-}
-
-named!(RunModel, "model", "model", "models", {
-    Rasch => "Rasch",
-    OnePL => "1PL",
-    TwoPL => "2PL",
-    ThreePL => "3PL",
-    Graded => "GRM",
-    GeneralizedPartialCredit => "GPCM",
-    PartialCredit => "PCM",
-});
-
-impl RunModel {
-    /// The model of the run's right/wrong items (and of its items in two categories).
-    pub fn item_model(self) -> ItemModel {
-        match self {
-            Self::Rasch | Self::PartialCredit => ItemModel::Rasch,
-            Self::OnePL => ItemModel::OnePL,
-            Self::TwoPL | Self::Graded | Self::GeneralizedPartialCredit => ItemModel::TwoPL,
-            Self::ThreePL => ItemModel::ThreePL,
-        }
-    }
-
-    /// How an item in three or more categories is formed; None where the model takes right or
-    /// wrong answers only.
-    pub fn steps(self) -> Option<Steps> {
-        match self {
-            Self::Graded => Some(Steps::Graded),
-            Self::GeneralizedPartialCredit | Self::PartialCredit => Some(Steps::PartialCredit),
-            _ => None,
         }
     }
 }

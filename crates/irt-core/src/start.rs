@@ -41,10 +41,10 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
             if let Some(fixed) = config.fixed[j] {
                 return fixed;
             }
-            if config.categories[j].is_some() {
-                return default;
-            }
             let given = config.start[j].unwrap_or(default);
+            if config.categories[j].is_some() {
+                return config.model.shaped(&given, common_slope, 0.0);
+            }
             // A given start without guessing keeps the default's lower asymptote.
             let c = if given.has_guessing() {
                 given.guessing()

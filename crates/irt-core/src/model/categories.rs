@@ -210,6 +210,18 @@ pub fn thresholds(steps: Steps, a: f64, d: &[f64], out: &mut [f64]) {
     }
 }
 
+/// The intercepts d_1 … d_(K−1) (`out`) of the thresholds `b`: the inverse of [`thresholds`].
+pub fn intercepts(steps: Steps, a: f64, b: &[f64], out: &mut [f64]) {
+    let mut previous = 0.0;
+    for (d, &b) in out.iter_mut().zip(b) {
+        *d = match steps {
+            Steps::Graded => -a * b,
+            Steps::PartialCredit => previous - a * b,
+        };
+        previous = *d;
+    }
+}
+
 /// ∂(a, b_1 … b_(K−1))/∂(a, d_1 … d_(K−1)) of [`thresholds`], for the delta method.
 pub fn thresholds_jacobian(steps: Steps, a: f64, d: &[f64]) -> [[f64; MAX_COORDS]; MAX_COORDS] {
     let mut b = [0.0; MAX_CATEGORIES - 1];
@@ -403,10 +415,19 @@ mod tests {
         }
     }
 
-    /// The thresholds' Jacobian against central differences, and the thresholds where mirt's
-    /// IRT form puts them (Science, GPCM: Comfort's b = −3.2775, −2.8925, 1.5378).
+    /// The thresholds' Jacobian against central differences, the thresholds where mirt's IRT
+    /// form puts them (Science, GPCM: Comfort's b = −3.2775, −2.8925, 1.5378), and the
+    /// intercepts back from them.
     #[test]
     fn thresholds_and_their_jacobian() {
+        for steps in [Steps::Graded, Steps::PartialCredit] {
+            let (d, mut b, mut back) = ([1.2, 0.4, -0.7], [0.0; 3], [0.0; 3]);
+            thresholds(steps, 1.3, &d, &mut b);
+            intercepts(steps, 1.3, &b, &mut back);
+            for (x, y) in d.iter().zip(back) {
+                approx::assert_relative_eq!(*x, y, epsilon = 1e-14);
+            }
+        }
         let mut b = [0.0; 3];
         thresholds(
             Steps::PartialCredit,

@@ -70,14 +70,70 @@ impl ItemModel {
 
     /// An item of this model at `given`'s difficulty: with `given`'s slope where the model
     /// estimates slopes item by item (1 for Rasch, `common_slope` for 1PL), and lower asymptote
-    /// `c` where it has one.
+    /// `c` where it has one; an item in categories at its thresholds.
     pub fn shaped(self, given: &ItemParams, common_slope: f64, c: f64) -> ItemParams {
+        if let Some(steps) = given.steps {
+            // An item in categories: its own slope, or slope 1 at its thresholds (Rasch).
+            if self.has_item_slopes() {
+                return *given;
+            }
+            let n = given.n_coords();
+            return ItemParams::from_thresholds(steps, 1.0, &given.irt_coords()[1..n])
+                .expect("as many thresholds as the item has");
+        }
         let b = given.b();
         match self {
             Self::Rasch => ItemParams::from_irt(1.0, b, 0.0),
             Self::OnePL => ItemParams::from_irt(common_slope, b, 0.0),
             Self::TwoPL => ItemParams::from_irt(given.a, b, 0.0),
             Self::ThreePL => ItemParams::from_irt(given.a, b, c),
+        }
+    }
+}
+
+/// The model a run is asked for: a model of right/wrong items, or one of items scored in
+/// categories. On an item with two categories the graded and the generalized partial credit
+/// model are the 2PL and the partial credit model is the Rasch model, so a test that mixes
+/// right/wrong items with items in categories runs under one name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunModel {
+    Rasch,
+    OnePL,
+    TwoPL,
+    ThreePL,
+    Graded,
+    GeneralizedPartialCredit,
+    PartialCredit,
+}
+
+named!(RunModel, "model", "model", "models", {
+    Rasch => "Rasch",
+    OnePL => "1PL",
+    TwoPL => "2PL",
+    ThreePL => "3PL",
+    Graded => "GRM",
+    GeneralizedPartialCredit => "GPCM",
+    PartialCredit => "PCM",
+});
+
+impl RunModel {
+    /// The model of the run's right/wrong items (and of its items in two categories).
+    pub fn item_model(self) -> ItemModel {
+        match self {
+            Self::Rasch | Self::PartialCredit => ItemModel::Rasch,
+            Self::OnePL => ItemModel::OnePL,
+            Self::TwoPL | Self::Graded | Self::GeneralizedPartialCredit => ItemModel::TwoPL,
+            Self::ThreePL => ItemModel::ThreePL,
+        }
+    }
+
+    /// How an item in three or more categories is formed; None where the model takes right or
+    /// wrong answers only.
+    pub fn steps(self) -> Option<Steps> {
+        match self {
+            Self::Graded => Some(Steps::Graded),
+            Self::GeneralizedPartialCredit | Self::PartialCredit => Some(Steps::PartialCredit),
+            _ => None,
         }
     }
 }
@@ -165,6 +221,15 @@ impl ItemParams {
             c: 0.0,
             categories: d.len() as u8 + 1,
         })
+    }
+
+    /// An item in `thresholds.len() + 1` categories from its IRT form: slope a and thresholds
+    /// b_1 … b_(K−1) (`categories::thresholds`). None beyond [`MAX_CATEGORIES`].
+    pub fn from_thresholds(steps: Steps, a: f64, thresholds: &[f64]) -> Option<Self> {
+        let mut d = [0.0; MAX_CATEGORIES - 1];
+        let d = d.get_mut(..thresholds.len())?;
+        categories::intercepts(steps, a, thresholds, d);
+        Self::in_categories(steps, a, d)
     }
 
     /// How many categories the item's answers fall in (2 for a dichotomous item).

@@ -105,11 +105,15 @@ impl<R: Reporter> Context<'_, R> {
             }
         }
         for (j, id) in self.kept.item_ids.iter().enumerate() {
+            // Stored parameters start an item of their shape: as many categories, so formed.
+            let shape = self.categories[j].as_ref().map(|c| (c.steps, c.count()));
             let start = match previous {
                 Some(items) => Some(&items[j]),
-                // The bank's stored parameters are a right/wrong item's.
-                None if self.categories[j].is_none() => self.bank.starts.get(id),
-                None => None,
+                None => self
+                    .bank
+                    .starts
+                    .get(id)
+                    .filter(|p| p.steps().map(|steps| (steps, p.categories())) == shape),
             };
             if let Some(p) = start {
                 params = params.start_item(j, *p);

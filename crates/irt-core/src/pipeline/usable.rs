@@ -52,8 +52,8 @@ pub(super) fn usable_anchors(
     for (id, p) in &bank.anchors {
         match index.get(id.as_str()) {
             Some(&j) => {
-                if let Some(c) = &categories[j] {
-                    reporter.warning(&format!("anchor {id} left out: its answers in the window fall in {} categories, and anchors in categories are not linked yet (its stored parameters are a right/wrong item's)", c.count()));
+                if categories[j].is_some() || p.steps().is_some() {
+                    reporter.warning(&format!("anchor {id} left out: it is an item in categories (by its answers in the window or its stored parameters), and anchors in categories are not linked yet"));
                     in_categories += 1;
                 } else if let Some(why) = settings.model.anchor_mismatch(p) {
                     reporter.warning(&format!("anchor {id} left out: {why}"));
