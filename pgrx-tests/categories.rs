@@ -87,6 +87,15 @@ fn items_in_categories_are_calibrated_as_mirt_does() {
         );
         assert_eq!(written, (model.to_string(), 4, "[0, 1, 2, 3]".to_string()));
     }
+    // Written parameters copied into the bank start the next run there (the same keys): it
+    // ends where the last did, in fewer cycles.
+    let cycles = || -> i64 { one("SELECT (metrics->>'em_cycles')::int8 FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1") };
+    let (first_cycles, first) = (cycles(), written_item(2));
+    Spi::run("INSERT INTO science_items SELECT item_id::int, jsonb_build_object('irt', params) FROM mirt_item_params").unwrap();
+    calibrate_science("PCM");
+    let again = written_item(2);
+    assert!(cycles() < first_cycles, "{} cycles, then {first_cycles}", cycles());
+    assert!(first.1.iter().zip(&again.1).all(|(x, y)| (x - y).abs() < 1e-4), "{first:?} {again:?}");
     // PCM estimates the latent variance (mirt 1.0025307) on an unlinked scale.
     let variance: f64 = one("SELECT (model_spec->'latent'->>'variance')::float8 FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
     assert!((variance - 1.0025306748713787).abs() < 1e-3, "{variance}");
