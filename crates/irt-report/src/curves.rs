@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use irt_core::{Grid, ItemParams, Latent};
+use irt_core::{Grid, ItemParams, Latent, MAX_CATEGORIES};
 
 /// Points per curve: a step of 0.1 across ±4 SD of N(0, 1), smooth enough and small in SVG.
 pub const POINTS: usize = 81;
@@ -40,6 +40,20 @@ fn over(theta: &[f64], f: impl Fn(f64) -> f64) -> Vec<(f64, f64)> {
 pub fn icc(item: &ItemParams, theta: &[f64]) -> Vec<(f64, f64)> {
     let highest = (item.categories() - 1) as f64;
     over(theta, |t| item.expected_score(t) / highest)
+}
+
+/// Each category's response curve P(X = k | θ) of an item in categories.
+pub fn category_curves(item: &ItemParams, theta: &[f64]) -> Vec<Vec<(f64, f64)>> {
+    let k = item.categories();
+    (0..k)
+        .map(|x| {
+            over(theta, |t| {
+                let mut logs = [0.0; MAX_CATEGORIES];
+                item.log_category_probs(t, &mut logs[..k]);
+                logs[x].exp()
+            })
+        })
+        .collect()
 }
 
 /// The test characteristic curve: the expected summed score Σ E Xᵢ(θ).

@@ -238,6 +238,23 @@ fn one_icc_per_anchor_and_item_to_review() {
     assert!(item_curves.contains("<code>6</code> (excluded: 3 answers"));
 }
 
+/// An item scored in categories draws one curve per category, from its written params.
+#[test]
+fn an_item_in_categories_draws_its_category_curves() {
+    let mut doc = lsat7();
+    doc["items"][3]["params"] = json!({
+        "model": "GRM", "categories": 4, "scores": [0, 1, 2, 3], "a": 1.3, "b": 0.1, "c": 0,
+        "thresholds": [-1.0, 0.2, 1.1], "intercepts": [1.3, -0.26, -1.43], "fixed": false
+    });
+    let html = render(&doc);
+    let figures = icc_figures(&html);
+    let (_, inner) = figures
+        .iter()
+        .find(|(id, _)| id == "4")
+        .expect("item 4 is drawn");
+    assert_eq!(inner.matches("<polyline").count(), 4);
+}
+
 #[test]
 fn flagged_anchors_are_listed_and_marked() {
     let html = render(&lsat7());

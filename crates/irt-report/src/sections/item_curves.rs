@@ -26,7 +26,8 @@ pub fn section(report: &Report, run: &Run) -> Section {
     let theta = curves::theta_grid(run.latent());
     let anchor_ids = report.anchor_ids();
     let mut body = html::p(
-        "Probability of a correct answer against θ on the reported scale. \
+        "Probability of a correct answer against θ on the reported scale; of an item scored in \
+         categories, the probability of each of its categories. \
          <span class=\"key-new\">Blue</span>: this run's curve; \
          <span class=\"key-stored\">orange</span>: an anchor's stored curve, as the final drift \
          screening compared them. Captions give an anchor's final screening, or an item's status and the gate that set it.",
@@ -136,7 +137,13 @@ fn group(smalls: &[Small], theta: &[f64], what: &str) -> String {
         for small in drawable.iter().take(MAX_DRAWN) {
             let chart = small.curves.iter().fold(
                 Chart::new(SIZE, x.clone(), 0.0..1.0),
-                |chart, (item, colour)| chart.line(curves::icc(item, theta), *colour),
+                |chart, (item, colour)| match item.steps() {
+                    None => chart.line(curves::icc(item, theta), *colour),
+                    // An item in categories: one curve per category.
+                    Some(_) => curves::category_curves(item, theta)
+                        .into_iter()
+                        .fold(chart, |chart, curve| chart.line(curve, *colour)),
+                },
             );
             let caption = format!("<strong>{}</strong> {}", esc(&small.id), small.caption);
             out.push_str(&chart_figure("icc", Some(&small.id), &chart, &caption));
