@@ -144,3 +144,35 @@ fn scores_are_checked_and_unreached_categories_merged() {
     assert!(err.starts_with("22P02") && err.contains("item 3") && err.contains("score 3"), "{err}");
     assert_eq!(table_counts(), before);
 }
+
+/// An item's own model in `meta->'irt'->'model'`: a multiple-choice item (3PL) beside graded
+/// items in a GRM run, written with its lower asymptote and its model; refused, with the item
+/// named and nothing written, where the run cannot fit it beside the others.
+#[pg_test]
+fn an_item_takes_its_own_model() {
+    hold_run_lock();
+    Spi::run(&science()).unwrap();
+    // Item 4 becomes right/wrong (agree or strongly agree), a 3PL of its own.
+    Spi::run("UPDATE science SET score = (score >= 2)::int WHERE question_id = 4").unwrap();
+    Spi::run("INSERT INTO science_items VALUES (4, '{\"irt\": {\"model\": \"3PL\"}}')").unwrap();
+    Spi::run("SELECT mirt_calibrate('GRM', 60, source => 'science', items => 'science_items', linking => 'none')").unwrap();
+    let models: String = one("SELECT string_agg(model, ',' ORDER BY item_id) FROM mirt_item_params");
+    assert_eq!(models, "GRM,GRM,GRM,3PL");
+    let c: f64 = one("SELECT (params->>'c')::float8 FROM mirt_item_params WHERE item_id = '4'");
+    assert!(c > 0.0 && c < 0.5, "{c}");
+    let before = table_counts();
+    for (irt, run, words) in [
+        ("{\"model\": \"3PL\"}", "'PCM'", "PCM run"),
+        ("{\"model\": \"Rasch\"}", "'GRM'", "a Rasch of its own"),
+    ] {
+        Spi::run(&format!("UPDATE science_items SET meta = '{{\"irt\": {irt}}}' WHERE id = 4")).unwrap();
+        let err = error_of(&format!("SELECT mirt_calibrate({run}, 60, source => 'science', items => 'science_items', linking => 'none')")).unwrap();
+        assert!(err.starts_with("22023") && err.contains("item 4") && err.contains(words), "{err}");
+    }
+    // A right/wrong model on an item in categories.
+    Spi::run("INSERT INTO science_items VALUES (1, '{\"irt\": {\"model\": \"3PL\"}}')").unwrap();
+    Spi::run("UPDATE science_items SET meta = '{}' WHERE id = 4").unwrap();
+    let err = error_of("SELECT mirt_calibrate('GRM', 60, source => 'science', items => 'science_items', linking => 'none')").unwrap();
+    assert!(err.starts_with("22023") && err.contains("item 1 has answers in 4 categories; model 3PL"), "{err}");
+    assert_eq!(table_counts(), before);
+}

@@ -196,6 +196,9 @@ command=$(snapshot)
 check "the command writes into the extension's tables" '[[ $code == 0 && $(sql both "SELECT count(*) FROM mirt_fit_meta") == 2 ]]' "exit $code"
 check "identical item parameters, SEs, abilities, person and item fit, drift screening, and model_spec but for provenance" '[[ $command == "$extension" ]]' \
     "$(diff <(printf '%s\n' "$extension") <(printf '%s\n' "$command") | head -3 | paste -sd' ')"
+run=$(sql both "SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1")
+check "pg-irt report and mirt_report() give the same page" '[[ "$(cli both report --run-id "$run")" == "$(sql both "SELECT mirt_report('"'$run'"')")" ]]' "run $run"
+check "written_by says which" '[[ $(sql both "SELECT string_agg(model_spec->>'"'written_by'"', '"','"' ORDER BY fitted_at) FROM mirt_fit_meta") == "extension,command" ]]' "extension, then command"
 # Items scored in categories: a view with `score` in place of `correct` (0 to 2 on every item).
 sql both "CREATE VIEW attempt_scored AS SELECT user_id, question_id, CASE WHEN correct THEN 1 + (user_id + question_id) % 2 ELSE 0 END AS score, created_at FROM attempt" >/dev/null
 sql both "SELECT mirt_calibrate('GRM', 60, source => 'attempt_scored', linking => 'none')" >/dev/null
@@ -204,9 +207,6 @@ out=$(cli both calibrate --model GRM --source attempt_scored --linking none 2>&1
 command=$(snapshot)
 check "items in categories: the same numbers from the command" '[[ $code == 0 && $command == "$extension" && $(sql both "SELECT count(*) FROM mirt_item_params WHERE params->>'"'categories'"' = '"'3'"'") -gt 100 ]]' \
     "exit $code: $(diff <(printf '%s\n' "$extension") <(printf '%s\n' "$command") | head -3 | paste -sd' ')"
-run=$(sql both "SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1")
-check "pg-irt report and mirt_report() give the same page" '[[ "$(cli both report --run-id "$run")" == "$(sql both "SELECT mirt_report('"'$run'"')")" ]]' "run $run"
-check "written_by says which" '[[ $(sql both "SELECT string_agg(model_spec->>'"'written_by'"', '"','"' ORDER BY fitted_at) FROM mirt_fit_meta") == "extension,command" ]]' "extension, then command"
 as_pg psql -X -q -h "$CLUSTER_SOCK" -p "$PORT" -d both -c "BEGIN" -c "SELECT pg_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null 2>&1 &
 holder=$!
 sleep 1

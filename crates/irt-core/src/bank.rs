@@ -30,6 +30,8 @@ pub struct Bank {
     pub starts: HashMap<String, ItemParams>,
     /// Items' declared numbers of categories (`meta->'irt'->'categories'`), by id.
     pub categories: HashMap<String, usize>,
+    /// Items' own models (`meta->'irt'->'model'`), by id.
+    pub models: HashMap<String, RunModel>,
     /// Anchors the last screening run flagged as drifted, by id: that run's id and the stored
     /// parameters it flagged.
     pub flagged: HashMap<String, (String, ItemParams)>,
@@ -67,6 +69,17 @@ impl Bank {
         let mut bank = Self::default();
         let mut conflicting: Option<String> = None;
         for BankRow { id, anchor, irt } in rows {
+            if let Some(named) = irt.as_ref().and_then(|v| v.get("model")) {
+                match named.as_str().and_then(RunModel::find) {
+                    Some(model) => {
+                        bank.models.insert(id.clone(), model);
+                    }
+                    None => warn(format!(
+                        "item {id}: meta->'irt'->'model' must name one of {}, got {named}; ignored",
+                        RunModel::ALL.map(RunModel::name).join(", ")
+                    )),
+                }
+            }
             if let Some(declared) = irt.as_ref().and_then(|v| v.get("categories")) {
                 match declared.as_u64().filter(|k| (2..=MAX_CATEGORIES as u64).contains(k)) {
                     Some(k) => {
@@ -215,7 +228,8 @@ mod tests {
                     true,
                     Some(json!({"a": 1.0, "b": 0.0, "se_a": -0.1, "se_b": 0.2})),
                 ),
-                row("9", false, Some(json!({"categories": 4}))),
+                row("9", false, Some(json!({"categories": 4, "model": "3PL"}))),
+                row("12", false, Some(json!({"model": "4PL"}))),
                 row(
                     "11",
                     false,
@@ -235,6 +249,11 @@ mod tests {
         assert!((bank.anchors[1].1.slope() - 1.7).abs() < 1e-12);
         assert!(bank.starts.contains_key("5"));
         assert_eq!(bank.categories.get("9"), Some(&4));
+        assert_eq!(bank.models.get("9"), Some(&RunModel::ThreePL));
+        assert_eq!(bank.models.get("11"), Some(&RunModel::Graded));
+        assert!(warnings
+            .iter()
+            .any(|w| w.contains("item 12") && w.contains("\"4PL\"")));
         let graded = bank.starts["11"];
         assert_eq!(
             (graded.categories(), graded.steps()),
@@ -243,8 +262,8 @@ mod tests {
         assert!((graded.slope() - 1.2 * 1.7).abs() < 1e-12);
         assert!((graded.irt_coords()[2] - 0.2).abs() < 1e-12);
         assert!(!bank.categories.contains_key("10") && !bank.starts.contains_key("9"));
-        assert_eq!(warnings.len(), 5, "{warnings:?}");
-        assert!(warnings[4].contains("from 2 to 10, got 11"));
+        assert_eq!(warnings.len(), 6, "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("from 2 to 10, got 11")));
         assert!(warnings[3].contains("standard error is negative"));
         assert!(warnings[0].contains("\"a\" is not a number"));
         assert!(warnings[2].contains("different parameters"));

@@ -269,7 +269,7 @@ pub fn fit(
         config.fixed[j].map(|fixed| {
             engine.item_counts(&counts, j).maximise(
                 fixed,
-                Layout::coords(config.model),
+                Layout::coords(config.item_models[j]),
                 &config.priors,
             )
         })

@@ -26,14 +26,16 @@ impl Layout {
     }
 
     pub(crate) fn new(config: &FitConfig) -> Self {
-        let coords = Self::coords(config.model);
         Self {
             model: config.model,
             free: (0..config.fixed.len())
                 .filter(|&j| config.fixed[j].is_none())
-                .map(|j| match config.categories[j] {
-                    Some((_, k)) => (j, coords.in_categories(k)),
-                    None => (j, coords),
+                .map(|j| {
+                    let coords = Self::coords(config.item_models[j]);
+                    match config.categories[j] {
+                        Some((_, k)) => (j, coords.in_categories(k)),
+                        None => (j, coords),
+                    }
                 })
                 .collect(),
             free_mean: config.free_mean(),

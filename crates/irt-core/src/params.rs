@@ -85,6 +85,7 @@ pub struct FitParams {
     joint: Vec<usize>,
     screened: Vec<usize>,
     categories: Vec<(usize, Steps, usize)>,
+    item_models: Vec<(usize, ItemModel)>,
     interrupt: Interrupt,
 }
 
@@ -110,6 +111,8 @@ pub struct FitConfig {
     pub screened: Vec<usize>,
     /// Per item: scored in this many ordered categories, formed so (None: right or wrong).
     pub categories: Vec<Option<(Steps, usize)>>,
+    /// Per item: the model of a right/wrong item (`model` unless the caller gave it its own).
+    pub item_models: Vec<ItemModel>,
     /// Polled by the long phases (see [`Interrupt`]).
     pub interrupt: Interrupt,
 }
@@ -146,6 +149,7 @@ impl FitParams {
             joint: Vec::new(),
             screened: Vec::new(),
             categories: Vec::new(),
+            item_models: Vec::new(),
             interrupt: Interrupt::never(),
         }
     }
@@ -220,6 +224,14 @@ impl FitParams {
         self
     }
 
+    /// Right/wrong item `item` follows `model` (2PL or 3PL) instead of the run's: a lower
+    /// asymptote for a multiple-choice item beside items without, or in categories. Only in a
+    /// run whose model estimates slopes item by item.
+    pub fn item_model(mut self, item: usize, model: ItemModel) -> Self {
+        self.item_models.push((item, model));
+        self
+    }
+
     pub fn check(&self, n_items: usize) -> Result<FitConfig> {
         let setting = |field, reason: String| Err(CoreError::InvalidSetting { field, reason });
         if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
@@ -255,6 +267,7 @@ impl FitParams {
         }
         let start = per_item(&self.start)?;
         let categories = self.check_categories(n_items)?;
+        let item_models = self.check_item_models(n_items, &categories)?;
         if let Some(&item) = self
             .joint
             .iter()
@@ -276,8 +289,47 @@ impl FitParams {
             joint: self.joint.clone(),
             screened: self.screened.clone(),
             categories,
+            item_models,
             interrupt: self.interrupt.clone(),
         })
+    }
+
+    /// Each item's model: the run's, or a 2PL or 3PL of its own on a right/wrong item of a run
+    /// with item slopes (a common slope or slopes of 1 would not be a 2PL's or 3PL's), outside
+    /// mirt-compatible mode.
+    fn check_item_models(
+        &self,
+        n_items: usize,
+        categories: &[Option<(Steps, usize)>],
+    ) -> Result<Vec<ItemModel>> {
+        let mut out = vec![self.model; n_items];
+        for &(item, model) in &self.item_models {
+            if item >= n_items {
+                return Err(CoreError::ItemOutOfRange { item, n_items });
+            }
+            let refused = if !matches!(model, ItemModel::TwoPL | ItemModel::ThreePL) {
+                Some(format!("a {} of its own", model.name()))
+            } else if !self.model.has_item_slopes() {
+                Some(format!("a model of its own under {}", self.model.name()))
+            } else if categories[item].is_some() {
+                Some("a right/wrong model, being in categories".into())
+            } else if self.algorithm == Algorithm::MirtCompatible {
+                Some("a model of its own with algorithm mirt".into())
+            } else {
+                None
+            };
+            if let Some(what) = refused {
+                return Err(CoreError::InvalidSetting {
+                    field: "item model",
+                    reason: format!(
+                        "item {item} cannot take {what}: an item's own model is a 2PL or 3PL in \
+                         a run whose model estimates slopes item by item"
+                    ),
+                });
+            }
+            out[item] = model;
+        }
+        Ok(out)
     }
 
     /// Items in categories: 2 to [`MAX_CATEGORIES`] of them, under a model whose slopes they

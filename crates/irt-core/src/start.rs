@@ -42,8 +42,9 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
                 return fixed;
             }
             let given = config.start[j].unwrap_or(default);
+            let model = config.item_models[j];
             if config.categories[j].is_some() {
-                return config.model.shaped(&given, common_slope, 0.0);
+                return model.shaped(&given, common_slope, 0.0);
             }
             // A given start without guessing keeps the default's lower asymptote.
             let c = if given.has_guessing() {
@@ -51,7 +52,7 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
             } else {
                 default.guessing()
             };
-            config.model.shaped(&given, common_slope, c)
+            model.shaped(&given, common_slope, c)
         })
         .collect()
 }

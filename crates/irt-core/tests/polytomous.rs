@@ -9,6 +9,7 @@
 mod common;
 
 use common::{pool, read_csv, read_json, worst, Rng};
+use irt_core::simulate::respond;
 use irt_core::{
     fit, log_likelihood, score, CoreError, FitParams, FitResult, Grid, Interrupt, ItemModel,
     ItemParams, Latent, Priors, Responses, Score, ScoreMethod, StandardErrors, Steps,
@@ -415,16 +416,7 @@ fn known_items_are_recovered() {
                 ItemParams::in_categories(steps, slope(j), &d).unwrap()
             })
             .collect();
-        let mut data = Responses::with_items(truth.len());
-        for _ in 0..4000 {
-            let theta = rng.normal();
-            let answers: Vec<(u32, u8)> = truth
-                .iter()
-                .enumerate()
-                .map(|(j, item)| (j as u32, rng.answer(item, theta)))
-                .collect();
-            data.push_scored_person(answers).unwrap();
-        }
+        let (_, data) = respond(&mut rng, &truth, 4000, truth.len(), 0.0, 1.0);
         let mut params = FitParams::new(model).standard_errors(StandardErrors::None);
         for (j, item) in truth.iter().enumerate() {
             params = params.in_categories(j, steps, item.categories());
@@ -634,4 +626,67 @@ fn item_and_person_fit_agree_with_mirt() {
         let (dev, at) = worst(report.zh.iter().copied().zip(numbers(&f["zh"])));
         assert!(dev < 1e-6, "{name} Zh: person {at} off by {dev}");
     }
+}
+
+/// A test of multiple-choice items (3PL, each its own model) beside graded items under one
+/// 2PL-family run: the known items come back (n = 6,000, the default priors), and an item's own
+/// model is refused where the run cannot fit it.
+#[test]
+fn multiple_choice_items_beside_graded_items() {
+    let mut rng = Rng::new(20261208);
+    let truth: Vec<ItemParams> = (0..12)
+        .map(|j| {
+            let centre = -1.0 + 0.2 * j as f64;
+            if j % 2 == 0 {
+                ItemParams::from_irt(1.0 + 0.1 * j as f64, centre, 0.2)
+            } else {
+                let b = [centre - 0.8, centre, centre + 0.8];
+                ItemParams::from_thresholds(Steps::Graded, 0.9 + 0.05 * j as f64, &b).unwrap()
+            }
+        })
+        .collect();
+    let (_, data) = respond(&mut rng, &truth, 6000, truth.len(), 0.0, 1.0);
+    let mut params = FitParams::new(ItemModel::TwoPL)
+        .priors(Priors::DEFAULT)
+        .standard_errors(StandardErrors::None);
+    for (j, item) in truth.iter().enumerate() {
+        params = match item.steps() {
+            Some(steps) => params.in_categories(j, steps, item.categories()),
+            None => params.item_model(j, ItemModel::ThreePL),
+        };
+    }
+    let result = fit(&data, &params.check(truth.len()).unwrap(), &pool(2), |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert!(result.converged());
+    for (j, (est, item)) in result.items.iter().zip(&truth).enumerate() {
+        // Slopes within 25 %, locations within 0.3, lower asymptotes within 0.1 (3PL slopes
+        // are the loosest: their SE here is about 0.15).
+        let (ours, want) = (est.params.irt_coords(), item.irt_coords());
+        let n = item.n_coords();
+        let c = usize::from(item.has_guessing());
+        let close = (ours[0] / want[0] - 1.0).abs() < 0.25
+            && (1..n - c).all(|m| (ours[m] - want[m]).abs() < 0.3)
+            && (c == 0 || (ours[2] - want[2]).abs() < 0.1);
+        assert!(close, "item {j}: {ours:?} against {want:?}");
+        assert_eq!(est.params.has_guessing(), item.has_guessing(), "item {j}");
+    }
+    let refused = |params: FitParams| match params.check(3) {
+        Err(CoreError::InvalidSetting {
+            field: "item model",
+            reason,
+        }) => reason,
+        other => panic!("{other:?}"),
+    };
+    let three = |model| FitParams::new(model).item_model(0, ItemModel::ThreePL);
+    assert!(refused(three(ItemModel::Rasch)).contains("under Rasch"));
+    assert!(
+        refused(three(ItemModel::TwoPL).in_categories(0, Steps::Graded, 4))
+            .contains("in categories")
+    );
+    assert!(
+        refused(FitParams::new(ItemModel::TwoPL).item_model(1, ItemModel::OnePL))
+            .contains("1PL of its own")
+    );
 }

@@ -37,15 +37,15 @@ impl Statements {
             ),
             upsert_items: format!(
                 "INSERT INTO {schema}.mirt_item_params (item_id, model, params, n_responses, p_value, run_id, fitted_at) \
-                 SELECT i, $6::text, p::jsonb, n, pv, $5::text, (SELECT $7::text::timestamptz) \
-                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv) \
+                 SELECT i, m, p::jsonb, n, pv, $5::text, (SELECT $7::text::timestamptz) \
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $6::text[]) AS u(i, p, n, pv, m) \
                  ON CONFLICT (item_id) DO UPDATE SET model = EXCLUDED.model, params = EXCLUDED.params, \
                  n_responses = EXCLUDED.n_responses, p_value = EXCLUDED.p_value, run_id = EXCLUDED.run_id, fitted_at = EXCLUDED.fitted_at"
             ),
             append_history: format!(
                 "INSERT INTO {schema}.mirt_item_params_history (run_id, item_id, model, params, n_responses, p_value, fitted_at) \
-                 SELECT $5::text, i, $6::text, p::jsonb, n, pv, (SELECT $7::text::timestamptz) \
-                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[]) AS u(i, p, n, pv)"
+                 SELECT $5::text, i, m, p::jsonb, n, pv, (SELECT $7::text::timestamptz) \
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $6::text[]) AS u(i, p, n, pv, m)"
             ),
             upsert_abilities: format!(
                 "INSERT INTO {schema}.mirt_ability (user_id, theta, se, n_responses, run_id, fitted_at, zh) \

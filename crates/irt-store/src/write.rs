@@ -56,7 +56,7 @@ pub fn writes<'a>(
         Bigints(&columns.n_responses),
         Floats(&columns.p_values),
         run_id,
-        Text(calibration.settings.run_model.name()),
+        Texts(&columns.models),
         stamp,
     ];
     let d = &columns.drift;

@@ -23,7 +23,7 @@ use crate::quadrature::Latent;
 use crate::responses::Responses;
 use crate::settings::{Linking, Settings};
 
-use super::categories::Categories;
+use super::categories::ItemKinds;
 use super::plan::Plan;
 use super::reporter::{ms_since, Reporter};
 use super::usable::Anchor;
@@ -59,8 +59,7 @@ pub(super) struct Context<'a, R> {
     pub(super) anchors: &'a [Anchor],
     pub(super) settings: &'a Settings,
     pub(super) plan: &'a Plan,
-    /// Per item, its categories where it has three or more.
-    pub(super) categories: &'a [Option<Categories>],
+    pub(super) kinds: &'a ItemKinds,
     pub(super) pool: &'a ThreadPool,
     pub(super) reporter: &'a mut R,
 }
@@ -99,14 +98,18 @@ impl<R: Reporter> Context<'_, R> {
             .standard_errors(settings.standard_errors)
             .quadrature(settings.quadrature_points, lower, upper)
             .interrupt(self.reporter.interrupt());
-        for (j, c) in self.categories.iter().enumerate() {
+        let kinds = self.kinds;
+        for (j, (c, own)) in kinds.categories.iter().zip(&kinds.models).enumerate() {
             if let Some(c) = c {
-                params = params.in_categories(j, c.steps, c.count());
+                params = params.in_categories(j, c.steps(), c.count());
+            }
+            if let Some(model) = own {
+                params = params.item_model(j, *model);
             }
         }
         for (j, id) in self.kept.item_ids.iter().enumerate() {
             // Stored parameters start an item of their shape: as many categories, so formed.
-            let shape = self.categories[j].as_ref().map(|c| (c.steps, c.count()));
+            let shape = kinds.categories[j].as_ref().map(|c| (c.steps(), c.count()));
             let start = match previous {
                 Some(items) => Some(&items[j]),
                 None => self

@@ -1,22 +1,24 @@
 //! Which items of a run are scored in categories, and in how many: from their answers in the
 //! window and, where given, `meta->'irt'->'categories'`. A category no one reached in the window
 //! is merged away as mirt does ("re-mapped to ensure all categories have a distance of 1"): the
-//! reached scores, in order, become categories 0 … K−1, and the NOTICE says so.
+//! reached scores, in order, become categories 0 … K−1, and the NOTICE says so. And each item's
+//! own model, where `meta->'irt'->'model'` gives one: how its categories are formed (GRM, GPCM,
+//! PCM), or a right/wrong item's 2PL or 3PL beside the run's other items.
 
 use crate::alloc;
 use crate::bank::Bank;
 use crate::error::{CoreError, Result};
 use crate::exclusion::Kept;
-use crate::model::{Steps, MAX_CATEGORIES};
+use crate::model::{ItemModel, RunModel, Steps, MAX_CATEGORIES};
 use crate::settings::Settings;
 
 use super::reporter::Reporter;
 
-/// An item scored in three or more categories: how they are formed, and the score each stands
-/// for (0 … K−1 unless a score was not reached).
+/// An item scored in three or more categories: the model that forms them (GRM, GPCM, PCM), and
+/// the score each stands for (0 … K−1 unless a score was not reached).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Categories {
-    pub steps: Steps,
+    pub model: RunModel,
     pub scores: Vec<u8>,
 }
 
@@ -24,12 +26,43 @@ impl Categories {
     pub fn count(&self) -> usize {
         self.scores.len()
     }
+
+    pub fn steps(&self) -> Steps {
+        self.model.steps().expect("a model of items in categories")
+    }
+}
+
+/// What each item of a run is, in item order: its categories where it has three or more, and a
+/// right/wrong model of its own where it has one.
+pub struct ItemKinds {
+    pub categories: Vec<Option<Categories>>,
+    pub models: Vec<Option<ItemModel>>,
+}
+
+impl ItemKinds {
+    /// Reads them from the answers and the bank; renumbers the answers of items with a
+    /// category not reached (see [`item_categories`]).
+    pub(super) fn of(
+        kept: &mut Kept,
+        bank: &Bank,
+        settings: &Settings,
+        reporter: &mut impl Reporter,
+    ) -> Result<Self> {
+        let categories = item_categories(kept, bank, settings, reporter)?;
+        let models = item_models(&kept.item_ids, &categories, bank, settings)?;
+        Ok(Self { categories, models })
+    }
+
+    /// The model item j is fitted with, right or wrong: its own, or the run's.
+    pub fn right_wrong_model(&self, j: usize, settings: &Settings) -> ItemModel {
+        self.models[j].unwrap_or(settings.model)
+    }
 }
 
 /// Per kept item, its categories where it has three or more (None: right or wrong, or two
 /// categories, which the run's model fits as such). Renumbers the answers of items with a
 /// category not reached. A source of right/wrong answers has none, and costs nothing here.
-pub(super) fn item_categories(
+fn item_categories(
     kept: &mut Kept,
     bank: &Bank,
     settings: &Settings,
@@ -79,16 +112,17 @@ pub(super) fn item_categories(
         out.push(if reached.len() <= 2 {
             None
         } else {
-            let steps = settings
-                .run_model
-                .steps()
-                .ok_or(CoreError::CategoriesNeedModel {
+            // The item's own model where it has one, else the run's.
+            let model = own_model(bank, id, settings)?.unwrap_or(settings.run_model);
+            if model.steps().is_none() {
+                return Err(CoreError::CategoriesNeedModel {
                     item: id.clone(),
                     categories: reached.len(),
-                    model: settings.run_model.name(),
-                })?;
+                    model: model.name(),
+                });
+            }
             Some(Categories {
-                steps,
+                model,
                 scores: reached,
             })
         });
@@ -98,4 +132,53 @@ pub(super) fn item_categories(
             .renumber_answers(|j, x| renumber[j].map_or(x, |map| map[usize::from(x)]));
     }
     Ok(out)
+}
+
+/// Per kept item, the right/wrong model of its own where `meta->'irt'->'model'` gives one that
+/// differs from the run's (a 3PL multiple-choice item among graded ones, say); None for an item
+/// in categories, whose own model only says how its categories are formed.
+fn item_models(
+    item_ids: &[String],
+    categories: &[Option<Categories>],
+    bank: &Bank,
+    settings: &Settings,
+) -> Result<Vec<Option<ItemModel>>> {
+    let mut out = alloc::with_capacity(item_ids.len(), "the items' models")?;
+    for (id, c) in item_ids.iter().zip(categories) {
+        let own = own_model(bank, id, settings)?;
+        out.push(match own {
+            Some(model) if c.is_none() && model.item_model() != settings.model => {
+                Some(model.item_model())
+            }
+            _ => None,
+        });
+    }
+    Ok(out)
+}
+
+/// An item's own model, where the bank gives one that a run of `settings.run_model` can fit
+/// beside its others: a 2PL, 3PL, GRM or GPCM where the run's right/wrong items have slopes of
+/// their own (2PL, 3PL, GRM, GPCM), PCM or Rasch where they have slope 1 (Rasch, PCM).
+fn own_model(bank: &Bank, id: &str, settings: &Settings) -> Result<Option<RunModel>> {
+    let Some(&own) = bank.models.get(id) else {
+        return Ok(None);
+    };
+    let fits = if settings.model.has_item_slopes() {
+        own.item_model().has_item_slopes()
+    } else {
+        own.item_model() == settings.model
+    };
+    if fits {
+        return Ok(Some(own));
+    }
+    Err(CoreError::InvalidSetting {
+        field: "meta->'irt'->'model'",
+        reason: format!(
+            "item {id} is a {} of its own, which a {} run cannot fit beside its other items: \
+             an item's own model has slopes of its own (2PL, 3PL, GRM, GPCM) in a run whose \
+             items do (2PL, 3PL, GRM, GPCM), and slope 1 (Rasch, PCM) in a run whose items do",
+            own.name(),
+            settings.run_model.name()
+        ),
+    })
 }

@@ -12,6 +12,8 @@ use super::review::ItemReview;
 /// order (with `answers_per_user`).
 pub struct Columns {
     pub params: Vec<String>,
+    /// Each item's model (`Calibration::item_model_name`).
+    pub models: Vec<String>,
     pub n_responses: Vec<i64>,
     pub p_values: Vec<f64>,
     pub thetas: Vec<f64>,

@@ -20,7 +20,7 @@ mod review;
 mod usable;
 
 pub use anchors::DriftRow;
-pub use categories::Categories;
+pub use categories::{Categories, ItemKinds};
 pub use columns::{Columns, DriftColumns, ItemFitColumns};
 pub use plan::AUTO_FIXED_BELOW;
 pub use reported::ReportedItem;
@@ -30,7 +30,6 @@ pub use review::ItemReview;
 pub use crate::window::Answers;
 
 use anchors::{fit_and_link, last_screening, Anchored, Context, FirstFit};
-use categories::item_categories;
 use plan::Plan;
 use reported::{finite, reported_items};
 use reporter::ms_since;
@@ -66,8 +65,8 @@ pub struct Calibration {
     pub settings: Settings,
     pub item_ids: Vec<String>,
     pub items: Vec<ReportedItem>,
-    /// Per item in `item_ids` order, its categories where it has three or more.
-    pub categories: Vec<Option<Categories>>,
+    /// What each item is (in `item_ids` order): its categories, its own model.
+    pub kinds: ItemKinds,
     pub user_ids: Vec<String>,
     /// Per user, in `user_ids` order, on the reported scale.
     pub abilities: Vec<Score>,
@@ -225,11 +224,23 @@ impl Calibration {
         })
     }
 
+    /// Item j's model as `mirt_item_params.model` records it: the model of its categories, its
+    /// own right/wrong model, or the run's right/wrong model (`2PL` for the right/wrong items of
+    /// a GRM run).
+    pub fn item_model_name(&self, j: usize) -> &'static str {
+        match (&self.kinds.categories[j], self.kinds.models[j]) {
+            (Some(c), _) => c.model.name(),
+            (None, Some(own)) => own.name(),
+            (None, None) => self.settings.model.name(),
+        }
+    }
+
     /// The columns both front ends write, allocated fallibly.
     pub fn columns(&self) -> Result<Columns> {
         let (items, users) = (self.items.len(), self.abilities.len());
         let mut c = Columns {
             params: alloc::with_capacity(items, "the item rows")?,
+            models: alloc::with_capacity(items, "the item rows")?,
             n_responses: alloc::with_capacity(items, "the item rows")?,
             p_values: alloc::with_capacity(items, "the item rows")?,
             thetas: alloc::with_capacity(users, "the ability rows")?,
@@ -241,9 +252,9 @@ impl Calibration {
             drift: DriftColumns::of(&self.drift),
             item_fit: ItemFitColumns::of(&self.reviews)?,
         };
-        for (item, categories) in self.items.iter().zip(&self.categories) {
-            c.params
-                .push(item.params_json(categories.as_ref(), self.settings.run_model.name()));
+        for (j, (item, categories)) in self.items.iter().zip(&self.kinds.categories).enumerate() {
+            c.params.push(item.params_json(categories.as_ref()));
+            c.models.push(self.item_model_name(j).to_string());
             c.n_responses.push(item.n_responses as i64);
             c.p_values.push(item.p_value);
         }
@@ -289,10 +300,10 @@ pub fn calibrate(
             excluded: kept.excluded.len(),
         });
     }
-    let categories = item_categories(&mut kept, bank, &settings, reporter)?;
+    let kinds = ItemKinds::of(&mut kept, bank, &settings, reporter)?;
     let (anchors, held_out) = usable_anchors(
         &kept.item_ids,
-        &categories,
+        &kinds,
         &kept.excluded,
         bank,
         &settings,
@@ -308,7 +319,7 @@ pub fn calibrate(
     let interrupt = reporter.interrupt();
     let mut cx = Context {
         kept: &kept,
-        categories: &categories,
+        kinds: &kinds,
         bank,
         anchors: &anchors,
         settings: &settings,
@@ -326,7 +337,8 @@ pub fn calibrate(
         forms: crate::forms::Forms::detect(&kept.responses)?.len(),
         threads: pool.current_num_threads(),
         standard_errors: settings.standard_errors,
-        categories: categories
+        categories: kinds
+            .categories
             .iter()
             .flatten()
             .map(Categories::count)
@@ -386,11 +398,15 @@ pub fn calibrate(
     let t = Instant::now();
     let thetas = alloc::collect(abilities.iter().map(|s| s.theta), "the ability rows")?;
     let estimated = alloc::collect(
-        result.items.iter().zip(&categories).map(|(i, c)| match c {
-            _ if i.fixed => 0,
-            Some(c) => c.count() - 1 + usize::from(settings.model.has_item_slopes()),
-            None => settings.model.parameters_per_item(),
-        }),
+        result
+            .items
+            .iter()
+            .enumerate()
+            .map(|(j, i)| match &kinds.categories[j] {
+                _ if i.fixed => 0,
+                Some(c) => c.count() - 1 + usize::from(settings.model.has_item_slopes()),
+                None => kinds.right_wrong_model(j, &settings).parameters_per_item(),
+            }),
         "the item rows",
     )?;
     let fit_report = fit_statistics(
@@ -447,7 +463,7 @@ pub fn calibrate(
         n_answers: kept.responses.n_answers(),
         item_ids: kept.item_ids,
         items,
-        categories,
+        kinds,
         user_ids: kept.user_ids,
         abilities,
         answers_per_user,

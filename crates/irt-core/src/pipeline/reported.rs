@@ -24,10 +24,10 @@ pub struct ReportedItem {
 
 impl ReportedItem {
     /// The `params` column: a, b, c, d, their SEs and whether the item was held fixed. An item
-    /// in categories (`categories`, with its scores and the run's model name) has its slope as
-    /// `a`, its thresholds and intercepts as lists, and as `b` the mean of its thresholds (its
-    /// location), so that a query that reads `a` and `b` as numbers reads every item.
-    pub fn params_json(&self, categories: Option<&Categories>, model: &str) -> String {
+    /// in categories (`categories`: its model and scores) has its slope as `a`, its thresholds
+    /// and intercepts as lists, and as `b` the mean of its thresholds (its location), so that a
+    /// query that reads `a` and `b` as numbers reads every item.
+    pub fn params_json(&self, categories: Option<&Categories>) -> String {
         let p = &self.params;
         let Some(categories) = categories else {
             let (irt, d) = (p.irt(), p.intercept());
@@ -45,7 +45,7 @@ impl ReportedItem {
         let k = p.categories();
         let thresholds = &p.irt_coords()[1..k];
         let mut entry = json!({
-            "model": model,
+            "model": categories.model.name(),
             "categories": k,
             "scores": categories.scores,
             "a": finite(p.slope()),

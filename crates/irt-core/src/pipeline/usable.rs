@@ -10,7 +10,7 @@ use crate::exclusion::Excluded;
 use crate::model::ItemParams;
 use crate::settings::{Linking, Settings};
 
-use super::categories::Categories;
+use super::categories::ItemKinds;
 use super::reporter::{Relations, Reporter};
 
 /// An anchor of this run: its item index, id and stored parameters.
@@ -31,7 +31,7 @@ pub struct Anchor {
 /// it (purify) or says it is in the link (flag); a run that does not screen holds it out.
 pub(super) fn usable_anchors(
     item_ids: &[String],
-    categories: &[Option<Categories>],
+    kinds: &ItemKinds,
     excluded: &[Excluded],
     bank: &Bank,
     settings: &Settings,
@@ -52,10 +52,10 @@ pub(super) fn usable_anchors(
     for (id, p) in &bank.anchors {
         match index.get(id.as_str()) {
             Some(&j) => {
-                if categories[j].is_some() || p.steps().is_some() {
+                if kinds.categories[j].is_some() || p.steps().is_some() {
                     reporter.warning(&format!("anchor {id} left out: it is an item in categories (by its answers in the window or its stored parameters), and anchors in categories are not linked yet"));
                     in_categories += 1;
-                } else if let Some(why) = settings.model.anchor_mismatch(p) {
+                } else if let Some(why) = kinds.right_wrong_model(j, settings).anchor_mismatch(p) {
                     reporter.warning(&format!("anchor {id} left out: {why}"));
                     mismatched += 1;
                 } else {
