@@ -7,8 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::model::RunModel;
-use crate::model::{ItemParams, Steps, MAX_CATEGORIES};
+use crate::model::{ItemParams, RunModel, Steps, MAX_CATEGORIES};
 
 /// One row of the bank, as read: the id, whether the item is tagged "anchor", and its
 /// `meta->'irt'` where present.

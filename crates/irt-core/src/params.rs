@@ -368,13 +368,12 @@ impl FitParams {
         }
         // Right/wrong items beside them may be held fixed (anchors) or started anywhere; an
         // item in categories only from values of its own shape.
-        let shape = |p: &ItemParams| p.steps().map(|steps| (steps, p.categories()));
         if let Some(&(item, _)) = self.fixed.iter().find(|(j, _)| out[*j].is_some()) {
             return Err(setting(format!(
                 "item {item} is in categories; items in categories are not held fixed yet"
             )));
         }
-        if let Some(&(item, _)) = self.start.iter().find(|(j, p)| out[*j] != shape(p)) {
+        if let Some(&(item, _)) = self.start.iter().find(|(j, p)| out[*j] != p.shape()) {
             return Err(setting(format!(
                 "the start values of item {item} are not of its shape (its categories)"
             )));

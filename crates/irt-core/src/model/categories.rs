@@ -109,7 +109,8 @@ fn score_moments(a: f64, d: &[f64], theta: f64) -> (f64, f64) {
 }
 
 /// d log P(X = c | θ)/dη for every category c and coordinate η of (a, d_1 … d_(K−1)), into
-/// `out[c]`, finite wherever θ is: what the M-step's derivatives and a person's score in the
+/// `out[c]`, finite wherever θ is, from the categories' log-probabilities at θ (`logs`, as
+/// [`log_probs`] gives them): what the M-step's derivatives and a person's score in the
 /// standard errors are made of.
 ///
 /// Graded: with s_m = P(X ≥ m) and w_m = s_m(1 − s_m), d/da = θ·(1 − s_c − s_(c+1)) (the
@@ -122,11 +123,10 @@ pub fn log_prob_gradients(
     a: f64,
     d: &[f64],
     theta: f64,
+    logs: &[f64],
     out: &mut [[f64; MAX_COORDS]; MAX_CATEGORIES],
 ) {
     let k = d.len() + 1;
-    let mut logs = [0.0; MAX_CATEGORIES];
-    log_probs(steps, a, d, theta, &mut logs[..k]);
     match steps {
         Steps::Graded => {
             let s = cumulative(a, d, theta);
@@ -181,7 +181,7 @@ pub fn expected_log_lik(
     let mut g = [[0.0; MAX_COORDS]; MAX_CATEGORIES];
     for (q, &theta) in nodes.iter().enumerate() {
         log_probs(steps, a, d, theta, &mut logs[..k]);
-        log_prob_gradients(steps, a, d, theta, &mut g);
+        log_prob_gradients(steps, a, d, theta, &logs, &mut g);
         let n: f64 = rows.iter().map(|r| r[q]).sum();
         for c in 0..k {
             let (r, weight) = (rows[c][q], n * logs[c].exp());
@@ -389,7 +389,7 @@ mod tests {
             let x = [1.1, d[0], d[1], d[2]];
             for theta in [-2.5, 0.3, 2.0] {
                 let mut g = [[0.0; MAX_COORDS]; MAX_CATEGORIES];
-                log_prob_gradients(steps, x[0], &x[1..], theta, &mut g);
+                log_prob_gradients(steps, x[0], &x[1..], theta, &at(&x, theta), &mut g);
                 for i in 0..4 {
                     let (mut up, mut down) = (x, x);
                     up[i] += 1e-6;
@@ -407,7 +407,8 @@ mod tests {
                 }
             }
             let mut g = [[0.0; MAX_COORDS]; MAX_CATEGORIES];
-            log_prob_gradients(steps, 3.0, &d, -400.0, &mut g);
+            let far = at(&[3.0, d[0], d[1], d[2]], -400.0);
+            log_prob_gradients(steps, 3.0, &d, -400.0, &far, &mut g);
             assert!(
                 g.iter().flatten().all(|v| v.is_finite()),
                 "{steps:?}: {g:?}"

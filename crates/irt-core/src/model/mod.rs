@@ -54,15 +54,6 @@ impl ItemModel {
         self == Self::ThreePL
     }
 
-    /// Parameters a free item of this model estimates (a shared slope not counted).
-    pub fn parameters_per_item(self) -> usize {
-        match self {
-            Self::Rasch | Self::OnePL => 1,
-            Self::TwoPL => 2,
-            Self::ThreePL => 3,
-        }
-    }
-
     /// Slopes estimated item by item.
     pub fn has_item_slopes(self) -> bool {
         matches!(self, Self::TwoPL | Self::ThreePL)
@@ -182,11 +173,9 @@ pub struct ItemParams {
 pub const MAX_GIVEN_SLOPE: f64 = 1000.0;
 pub const MAX_GIVEN_LOCATION: f64 = 1000.0;
 
-/// The IRT form and its Jacobian and SEs, the curve `prob`, `log_probs` and the answer scores
-/// of the standard errors are a dichotomous item's. An item in categories has the fit's
-/// (category probabilities, expected log-likelihood, coordinates) and the scoring's (`log_prob`,
-/// `theta_score`, `information`); the phases after the fit do not take such items yet, and the
-/// pipeline gives none.
+/// `irt` (the (a, b, c) of linking and drift), `b`, `prob` and `log_probs` are a right/wrong
+/// item's; the other methods answer for both kinds, an item in categories through
+/// `categories`.
 impl ItemParams {
     /// A dichotomous item from the slope–intercept form: slope a, intercept d, lower asymptote c.
     pub fn new(a: f64, d: f64, c: f64) -> Self {
@@ -240,6 +229,11 @@ impl ItemParams {
     /// None for a dichotomous item; how its categories are formed otherwise.
     pub fn steps(&self) -> Option<Steps> {
         self.steps
+    }
+
+    /// How an item in categories is formed and how many it has; None for a right/wrong item.
+    pub fn shape(&self) -> Option<(Steps, usize)> {
+        self.steps.map(|steps| (steps, self.categories()))
     }
 
     /// d_1 … d_(K−1) of an item in categories (d of a dichotomous item).
@@ -503,7 +497,16 @@ impl ItemParams {
     pub fn answer_gradients(&self, theta: f64) -> [[f64; MAX_COORDS]; MAX_CATEGORIES] {
         let mut out = [[0.0; MAX_COORDS]; MAX_CATEGORIES];
         if let Some(steps) = self.steps {
-            categories::log_prob_gradients(steps, self.a, self.intercepts(), theta, &mut out);
+            let mut logs = [0.0; MAX_CATEGORIES];
+            self.log_category_probs(theta, &mut logs[..self.categories()]);
+            categories::log_prob_gradients(
+                steps,
+                self.a,
+                self.intercepts(),
+                theta,
+                &logs,
+                &mut out,
+            );
             return out;
         }
         let s = logistic(self.a * theta + self.d[0]);

@@ -112,11 +112,7 @@ impl<R: Reporter> Context<'_, R> {
             let shape = kinds.categories[j].as_ref().map(|c| (c.steps(), c.count()));
             let start = match previous {
                 Some(items) => Some(&items[j]),
-                None => self
-                    .bank
-                    .starts
-                    .get(id)
-                    .filter(|p| p.steps().map(|steps| (steps, p.categories())) == shape),
+                None => self.bank.starts.get(id).filter(|p| p.shape() == shape),
             };
             if let Some(p) = start {
                 params = params.start_item(j, *p);

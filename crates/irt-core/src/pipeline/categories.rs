@@ -9,6 +9,7 @@ use crate::alloc;
 use crate::bank::Bank;
 use crate::error::{CoreError, Result};
 use crate::exclusion::Kept;
+use crate::layout::Layout;
 use crate::model::{ItemModel, RunModel, Steps, MAX_CATEGORIES};
 use crate::settings::Settings;
 
@@ -48,14 +49,35 @@ impl ItemKinds {
         settings: &Settings,
         reporter: &mut impl Reporter,
     ) -> Result<Self> {
-        let categories = item_categories(kept, bank, settings, reporter)?;
-        let models = item_models(&kept.item_ids, &categories, bank, settings)?;
+        let mut own = alloc::with_capacity(kept.item_ids.len(), "the items' models")?;
+        for id in &kept.item_ids {
+            own.push(own_model(bank, id, settings)?);
+        }
+        let categories = item_categories(kept, &own, bank, settings, reporter)?;
+        // An item in categories' own model only says how they are formed.
+        let models = alloc::collect(
+            own.iter().zip(&categories).map(|(own, c)| match own {
+                Some(m) if c.is_none() && m.item_model() != settings.model => Some(m.item_model()),
+                _ => None,
+            }),
+            "the items' models",
+        )?;
         Ok(Self { categories, models })
     }
 
     /// The model item j is fitted with, right or wrong: its own, or the run's.
     pub fn right_wrong_model(&self, j: usize, settings: &Settings) -> ItemModel {
         self.models[j].unwrap_or(settings.model)
+    }
+
+    /// The parameters a free item j estimates (a shared slope not counted): the layout's
+    /// coordinates of its model, in its categories.
+    pub fn estimated_parameters(&self, j: usize, settings: &Settings) -> usize {
+        let coords = Layout::coords(self.right_wrong_model(j, settings));
+        match &self.categories[j] {
+            Some(c) => coords.in_categories(c.count()).indices().len(),
+            None => coords.indices().len(),
+        }
     }
 }
 
@@ -64,6 +86,7 @@ impl ItemKinds {
 /// category not reached. A source of right/wrong answers has none, and costs nothing here.
 fn item_categories(
     kept: &mut Kept,
+    own: &[Option<RunModel>],
     bank: &Bank,
     settings: &Settings,
     reporter: &mut impl Reporter,
@@ -113,7 +136,7 @@ fn item_categories(
             None
         } else {
             // The item's own model where it has one, else the run's.
-            let model = own_model(bank, id, settings)?.unwrap_or(settings.run_model);
+            let model = own[j].unwrap_or(settings.run_model);
             if model.steps().is_none() {
                 return Err(CoreError::CategoriesNeedModel {
                     item: id.clone(),
@@ -130,28 +153,6 @@ fn item_categories(
     if renumber.iter().any(Option::is_some) {
         kept.responses
             .renumber_answers(|j, x| renumber[j].map_or(x, |map| map[usize::from(x)]));
-    }
-    Ok(out)
-}
-
-/// Per kept item, the right/wrong model of its own where `meta->'irt'->'model'` gives one that
-/// differs from the run's (a 3PL multiple-choice item among graded ones, say); None for an item
-/// in categories, whose own model only says how its categories are formed.
-fn item_models(
-    item_ids: &[String],
-    categories: &[Option<Categories>],
-    bank: &Bank,
-    settings: &Settings,
-) -> Result<Vec<Option<ItemModel>>> {
-    let mut out = alloc::with_capacity(item_ids.len(), "the items' models")?;
-    for (id, c) in item_ids.iter().zip(categories) {
-        let own = own_model(bank, id, settings)?;
-        out.push(match own {
-            Some(model) if c.is_none() && model.item_model() != settings.model => {
-                Some(model.item_model())
-            }
-            _ => None,
-        });
     }
     Ok(out)
 }

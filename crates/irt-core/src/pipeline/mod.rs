@@ -398,15 +398,13 @@ pub fn calibrate(
     let t = Instant::now();
     let thetas = alloc::collect(abilities.iter().map(|s| s.theta), "the ability rows")?;
     let estimated = alloc::collect(
-        result
-            .items
-            .iter()
-            .enumerate()
-            .map(|(j, i)| match &kinds.categories[j] {
-                _ if i.fixed => 0,
-                Some(c) => c.count() - 1 + usize::from(settings.model.has_item_slopes()),
-                None => kinds.right_wrong_model(j, &settings).parameters_per_item(),
-            }),
+        result.items.iter().enumerate().map(|(j, i)| {
+            if i.fixed {
+                0
+            } else {
+                kinds.estimated_parameters(j, &settings)
+            }
+        }),
         "the item rows",
     )?;
     let fit_report = fit_statistics(
