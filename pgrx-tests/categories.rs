@@ -39,9 +39,17 @@ fn written_item(item: usize) -> (f64, Vec<f64>, Option<f64>) {
     (p["a"].as_f64().unwrap(), thresholds, p["se_a"].as_f64())
 }
 
+/// mirt's `itemfit` S-X2 and df on Science (shared fixtures `poly/Science_*.json`).
+const S_X2: [(&str, [f64; 4], [i32; 4]); 3] = [
+    ("GRM", [4.786976519823835, 8.757360713532737, 7.554197518111308, 9.925387296647436], [6, 9, 8, 11]),
+    ("GPCM", [5.527473824382113, 11.28262488419092, 8.174955912399087, 10.669980470440782], [6, 10, 8, 11]),
+    ("PCM", [4.0264515233120575, 10.262223874969479, 15.564532290766685, 11.048717646191726], [6, 8, 10, 10]),
+];
+
 /// Each model's written estimates on the IRT form agree with mirt's at TOL 1e-8 (1e-3; the core's
 /// tests hold the slope–intercept form to 1e-4), and the slopes' crossprod SEs within 1 %; the
-/// log-likelihood is mirt's. A PCM's slopes are 1 and its latent variance is estimated.
+/// log-likelihood is mirt's, and so are S-X2 and its df. A PCM's slopes are 1 and its latent
+/// variance is estimated.
 #[pg_test]
 fn items_in_categories_are_calibrated_as_mirt_does() {
     hold_run_lock();
@@ -86,6 +94,15 @@ fn items_in_categories_are_calibrated_as_mirt_does() {
             one("SELECT (params->'scores')::text FROM mirt_item_params WHERE item_id = '1'"),
         );
         assert_eq!(written, (model.to_string(), 4, "[0, 1, 2, 3]".to_string()));
+        // S-X2 and its df are mirt's `itemfit` (at estimates within 1e-4 of mirt's).
+        let (_, mirt_s_x2, mirt_df) = S_X2.iter().find(|(m, _, _)| *m == model).unwrap();
+        let latest = "(SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)";
+        for j in 0..4 {
+            let fit = |column: &str| format!("SELECT {column} FROM mirt_item_fit WHERE item_id = '{}' AND run_id = {latest}", j + 1);
+            let (s_x2, df): (f64, i32) = (one(&fit("s_x2")), one(&fit("s_x2_df")));
+            assert_eq!(df, mirt_df[j], "{model} item {}: S-X2 df", j + 1);
+            assert!((s_x2 - mirt_s_x2[j]).abs() < 0.01 * mirt_s_x2[j], "{model} item {}: S-X2 {s_x2}, mirt {}", j + 1, mirt_s_x2[j]);
+        }
     }
     // Written parameters copied into the bank start the next run there (the same keys): it
     // ends where the last did, in fewer cycles.

@@ -292,6 +292,11 @@ fn first_threshold_se(fit: &Value, item: &Value, at: usize) -> f64 {
 }
 
 /// The largest relative difference of (ours, mirt's) pairs, and where.
+/// (a − b) / max(|b|, 1) beside 0, for [`worst`].
+fn relative(a: f64, b: f64) -> (f64, f64) {
+    ((a - b) / b.abs().max(1.0), 0.0)
+}
+
 fn worst_relative(pairs: &[(f64, f64)]) -> (f64, usize) {
     pairs
         .iter()
@@ -557,7 +562,7 @@ fn settings_items_in_categories_do_not_take_are_refused() {
 /// Infit and outfit with their z, RMSD and Zh of items in categories against mirt's
 /// `itemfit`, `RMSD_DIF` (the largest of its per-category values) and `personfit` on Science,
 /// at mirt's estimates and EAP θ (`tests/fixtures/poly_item_fit.json`, made by
-/// `scripts/fixtures/poly_item_fit.R`). S-X2 is not computed for such a test yet, and says so.
+/// `scripts/fixtures/poly_item_fit.R`).
 #[test]
 fn item_and_person_fit_agree_with_mirt() {
     let path = concat!(
@@ -599,7 +604,7 @@ fn item_and_person_fit_agree_with_mirt() {
             &Interrupt::never(),
         )
         .unwrap();
-        assert!(report.s_x2_skipped.unwrap().contains("categories"));
+        assert_eq!(report.s_x2_skipped, None);
         let rmsd: Vec<f64> = f["rmsd_by_category"]
             .as_array()
             .unwrap()
@@ -625,6 +630,137 @@ fn item_and_person_fit_agree_with_mirt() {
         assert!(dev < 1e-6, "{name} RMSD: item {at} off by {dev}");
         let (dev, at) = worst(report.zh.iter().copied().zip(numbers(&f["zh"])));
         assert!(dev < 1e-6, "{name} Zh: person {at} off by {dev}");
+    }
+}
+
+/// S-X2 of tests with items in categories against mirt's `itemfit` at its own estimates
+/// (`tests/fixtures/poly_s_x2.json`, made by `scripts/fixtures/poly_s_x2.R`): Science under the
+/// graded, generalized and plain partial credit models, a complete test mixing right/wrong items
+/// with items of three and five categories, and LSAT7 under the Rasch model (right/wrong, the
+/// estimated latent variance in df): every table before and after mirt's collapsing, the
+/// statistic, df, p and RMSEA.
+#[test]
+fn s_x2_agrees_with_mirt() {
+    let local = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{local}poly_s_x2.json")).unwrap())
+            .unwrap();
+    let cases = [
+        (
+            "science_graded",
+            SCIENCE_GRM.data.to_string(),
+            Steps::Graded,
+        ),
+        (
+            "science_gpcm",
+            SCIENCE_GRM.data.to_string(),
+            Steps::PartialCredit,
+        ),
+        (
+            "science_pcm",
+            SCIENCE_GRM.data.to_string(),
+            Steps::PartialCredit,
+        ),
+        (
+            "mixed_graded",
+            format!("{local}mixed_600x15_long.csv"),
+            Steps::Graded,
+        ),
+        (
+            "lsat7_rasch",
+            "classic/LSAT7_long.csv".to_string(),
+            Steps::Graded,
+        ),
+    ];
+    let number = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    for (name, data, steps) in cases {
+        let case = &fixture["cases"][name];
+        let data = read_scored(&data);
+        let items: Vec<ItemParams> = case["slope_intercept"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|si| {
+                let a = si["a1"].as_f64().unwrap();
+                match si.get("d") {
+                    Some(d) => ItemParams::new(a, d.as_f64().unwrap(), 0.0),
+                    None => {
+                        let d: Vec<f64> = (1..)
+                            .map_while(|m| si.get(format!("d{m}")).map(number))
+                            .collect();
+                        ItemParams::in_categories(steps, a, &d).unwrap()
+                    }
+                }
+            })
+            .collect();
+        let latent = Latent {
+            mean: number(&case["latent_mean"]),
+            variance: number(&case["latent_var"]),
+        };
+        // What mirt's df subtracts: K parameters of an item of K categories under the graded
+        // and generalized partial credit models; K − 1 and the latent variance under Rasch.
+        let estimated: Vec<usize> = items.iter().map(ItemParams::categories).collect();
+        let tables =
+            irt_core::item_fit::score_tables(&data, &items, latent, &pool(2), &Interrupt::never())
+                .unwrap()
+                .unwrap();
+        let mut deviations = Vec::new();
+        for (j, (ours, theirs)) in tables
+            .iter()
+            .zip(case["tables"].as_array().unwrap())
+            .enumerate()
+        {
+            let collapsed = ours.collapsed().unwrap();
+            for (table, scores, o, e) in [
+                (ours, "original_scores", "O_original", "E_original"),
+                (&collapsed, "scores", "O", "E"),
+            ] {
+                let at = format!("{name} item {} {e}", j + 1);
+                let labels: Vec<usize> = table.rows.iter().map(|r| r.score).collect();
+                let expected: Vec<usize> = theirs[scores]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_u64().unwrap() as usize)
+                    .collect();
+                assert_eq!(labels, expected, "{at}: rows");
+                for (r, row) in table.rows.iter().enumerate() {
+                    let (o_row, e_row) = (&theirs[o][r], &theirs[e][r]);
+                    assert_eq!(e_row.as_array().unwrap().len(), table.categories, "{at}");
+                    for k in 0..table.categories {
+                        assert_eq!(row.observed[k], number(&o_row[k]), "{at} row {r}");
+                        let mirt = number(&e_row[k]);
+                        assert_eq!(row.expected[k].is_nan(), mirt.is_nan(), "{at} row {r} {k}");
+                        if !mirt.is_nan() {
+                            deviations.push(relative(row.expected[k], mirt));
+                        }
+                    }
+                }
+            }
+        }
+        let report = irt_core::item_fit::fit_statistics(
+            &data,
+            &items,
+            &estimated,
+            latent,
+            &vec![0.0; data.n_persons()],
+            &pool(2),
+            &Interrupt::never(),
+        )
+        .unwrap();
+        for (j, item) in report.items.iter().enumerate() {
+            let at = format!("{name} item {}", j + 1);
+            assert_eq!(item.s_x2_df, Some(number(&case["df"][j]) as u32), "{at}");
+            deviations.push(relative(item.s_x2.unwrap(), number(&case["S_X2"][j])));
+            deviations.push(relative(item.s_x2_p.unwrap(), number(&case["p"][j])));
+            let rmsea = item.s_x2_rmsea.unwrap();
+            assert!(
+                (rmsea - number(&case["RMSEA"][j])).abs() < 1e-9,
+                "{at}: RMSEA {rmsea}"
+            );
+        }
+        let (dev, at) = worst(deviations);
+        assert!(dev < 1e-12, "{name}: off by {dev} relative (value {at})");
     }
 }
 

@@ -1,12 +1,14 @@
 //! Item and person fit at given item parameters, as R mirt 1.46.1 computes them (`itemfit`,
 //! `RMSD_DIF`, `personfit`), on sparse answers:
 //!
-//! - S-X2 (Orlando & Thissen 2000): persons by summed score, observed against expected right and
-//!   wrong answers, the expected ones from Lord–Wingersky summed-score likelihoods on 61 points
-//!   on [−6, 6] weighted by the latent N(mean, variance); sparse rows merged as mirt's
-//!   `collapseCells` does ([`ScoreTable::collapsed`]); df = rows − the item's estimated
-//!   parameters; p the upper chi-square tail (unadjusted); RMSEA with N the persons who
-//!   answered the item.
+//! - S-X2 (Orlando & Thissen 2000; for items in categories Kang & Chen 2008): persons by summed
+//!   score, observed against expected answers in each category, the expected ones from
+//!   Lord–Wingersky summed-score likelihoods on 61 points on [−6, 6] weighted by the latent
+//!   N(mean, variance); cells a category cannot reach and sparse rows and categories merged as
+//!   mirt's `collapseCells` does ([`ScoreTable::collapsed`]); df = cells left − rows − the
+//!   parameters estimated for the item as mirt counts them (its own, and one every item shares:
+//!   the Rasch model's latent variance, the 1PL's common slope); p the upper chi-square tail
+//!   (unadjusted); RMSEA with N the persons who answered the item.
 //! - Infit and outfit mean squares and their Wilson–Hilferty z, with each person's EAP θ (given
 //!   by the caller) plugged in.
 //! - RMSD (`RMSD_DIF` on one group): the root mean square, under the latent density on 201
@@ -21,21 +23,24 @@
 //! score counts the items they answered (their *form*), and the expected chance of their answer
 //! to item i is computed from their own form's summed-score likelihoods, with and without item
 //! i; observed and expected answers are added into item i's row of that summed score s, for
-//! s = 1 … J_n − 1 (a person at 0 or at their form's maximum says nothing about fit and is
-//! dropped, as mirt drops them); then mirt's collapsing and statistic follow. On complete data
+//! s = 1 … M_n − 1, M_n the form's highest score (a person at 0 or at their form's maximum says
+//! nothing about fit and is dropped, as mirt drops them); a category is impossible at a score
+//! (mirt's NA) where no form holding the item can reach the score with it. Then mirt's
+//! collapsing and statistic follow. On complete data
 //! there is one form and this is mirt's computation exactly. The likelihoods are computed once
 //! per distinct form (persons who answered the same items in the same order share it; the
 //! builders of [`Responses`] sort each person's items, so that is the same items): the product
 //! over the form's items with each item left out in turn, by divide and conquer (fold one half
 //! of a segment into the product outside it, recurse into the other half), keeping only the
 //! coefficients that can still reach a score the form's persons have. That is about
-//! J (J + W log₂J) multiply–adds per node for a form of J items whose persons' scores span W
-//! values (J² for a person with a form of their own, the usual sparse case) and, unlike
+//! M (M + W log₂J) multiply–adds per node for a form of J items whose persons' scores span W
+//! values (M² for a person with a form of their own, the usual sparse case) and, unlike
 //! dividing an item back out of the full product, it never subtracts. [`S_X2_BUDGET`] bounds
 //! that work summed over the forms; past it S-X2 is not computed and the report says why.
 //!
 //! **Not available.** S-X2, its df, p and RMSEA are None when the budget was exceeded; with df
-//! ≤ 0 (too few rows left after collapsing) df is Some(0) and the rest None (mirt gives NaN);
+//! ≤ 0 (too few cells left after collapsing, or fewer than two rows or categories) df is
+//! Some(0) and the rest None (mirt gives NaN);
 //! S-X2 and p are None as well when a summed score observed among the item's persons has
 //! likelihood 0 at every node (underflow; mirt's is NaN there). An item without answers has NaN
 //! infit, outfit, z and RMSD, and a person without answers NaN Zh: there is nothing to measure
@@ -44,6 +49,7 @@
 //! would be NaN), which takes every person who answered it to be hundreds of log-likelihood
 //! units away from that node.
 
+mod collapse;
 mod residuals;
 mod score_tables;
 
@@ -59,9 +65,10 @@ use crate::quadrature::{Grid, Latent};
 use crate::reduce::Leaves;
 use crate::responses::Responses;
 
+use collapse::SX2;
+pub use collapse::{ScoreRow, ScoreTable};
 use residuals::answer_fit;
-use score_tables::SX2;
-pub use score_tables::{score_tables, ScoreRow, ScoreTable, S_X2_BUDGET, S_X2_POINTS};
+pub use score_tables::{score_tables, S_X2_BUDGET, S_X2_POINTS};
 
 /// RMSD's: `RMSD_DIF` refits on 201 points on [−6, 6].
 pub const RMSD_POINTS: usize = 201;
@@ -100,8 +107,10 @@ pub struct FitReport {
 }
 
 /// Item and person fit of `data` at `items` (one per item of the data) and `latent`, with the
-/// persons' EAP `thetas`; `estimated_parameters[j]` is what S-X2's df subtracts for item j (2
-/// for a free 2PL item, 0 for a fixed anchor). On `pool`; `interrupt` is polled between chunks
+/// persons' EAP `thetas`; `estimated_parameters[j]` is what S-X2's df subtracts for item j, as
+/// mirt counts it: the item's free parameters (2 for a 2PL item, K for a graded one, 0 for a
+/// fixed anchor) and one shared by every item (the Rasch model's latent variance, the 1PL's
+/// common slope). On `pool`; `interrupt` is polled between chunks
 /// of persons and of forms.
 pub fn fit_statistics(
     data: &Responses,

@@ -1,29 +1,29 @@
-//! S-X2 (Orlando & Thissen) on sparse answers: every item's table of observed and expected
-//! answers by summed score, from each form's leave-one-out summed-score likelihoods, collapsed
-//! as mirt does (see the module above for the method).
+//! S-X2 (Orlando & Thissen; for items in categories Kang & Chen's generalisation, as mirt
+//! computes it) on sparse answers: every item's table of observed and expected answers by
+//! summed score and category, from each form's leave-one-out summed-score likelihoods (see the
+//! module above for the method); [`super::collapse`] collapses them as mirt does.
 
 use rayon::prelude::*;
 use rayon::ThreadPool;
-use statrs::distribution::{ChiSquared, ContinuousCDF};
 
+use super::collapse::{ScoreRow, ScoreTable};
 use crate::alloc;
 use crate::error::{CoreError, Result};
 use crate::interrupt::Interrupt;
-use crate::model::ItemParams;
+use crate::model::{ItemParams, MAX_CATEGORIES};
 use crate::quadrature::{Grid, Latent};
 use crate::responses::Responses;
 
 /// S-X2's quadrature: mirt's 61 points on [−6, 6].
 pub const S_X2_POINTS: usize = 61;
-/// The most S-X2 work a run does: Σ over distinct forms of 61 J (J + W ⌈log₂ J⌉), J the form's
-/// items and W the width of its persons' range of scores in 1 … J − 1; for persons each with a
-/// form of their own, about 61 Σ J². Measured at 0.15–0.36 ns per unit on two cores (forms of
-/// 10 to 2,500 items; `s_x2_cost_is_measured` in tests/item_fit.rs), so at most 0.15–0.36 s: on
-/// large sparse windows, where every person has a form of their own, it is skipped (the reason
-/// is recorded) and RMSD is the misfit gate.
+/// The most S-X2 work a run does: Σ over distinct forms of 61 M (M + W ⌈log₂ J⌉), J the form's
+/// items, M its highest summed score (J for right/wrong items) and W the width of its persons'
+/// range of scores in 1 … M − 1; for persons each with a form of their own, about 61 Σ M².
+/// Measured at 0.15–0.75 ns per unit on two cores (forms of 10 to 2,500 items, the most for
+/// one form of 1,000; `s_x2_cost_is_measured` in tests/item_fit.rs), so at most 0.15–0.75 s:
+/// on large sparse windows, where every person has a form of their own, it is skipped (the
+/// reason is recorded) and RMSD is the misfit gate.
 pub const S_X2_BUDGET: f64 = 1e9;
-/// mirt's collapsing merges a row with an expected count below this.
-const MIN_EXPECTED: f64 = 1.0;
 /// Forms processed between two polls of the interrupt: at most this much work …
 const CHUNK_COST: f64 = 5e7;
 /// … and at most this many forms.
@@ -31,134 +31,6 @@ const CHUNK_FORMS: usize = 4_096;
 /// A form's recursion polls the interrupt at segments of at least this many items, and splits
 /// them across threads.
 const SPLIT_ITEMS: usize = 64;
-
-/// One summed score's persons among those who answered an item, [wrong, right].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ScoreRow {
-    /// The summed score; after collapsing, that of the row the others were merged into.
-    pub score: usize,
-    pub observed: [f64; 2],
-    pub expected: [f64; 2],
-}
-
-impl ScoreRow {
-    fn persons(&self) -> f64 {
-        self.observed[0] + self.observed[1]
-    }
-
-    fn absorb(&mut self, other: &ScoreRow) {
-        for k in 0..2 {
-            self.observed[k] += other.observed[k];
-            self.expected[k] += other.expected[k];
-        }
-    }
-}
-
-/// One item's S-X2 table, a row per summed score from 1 to the longest form's items − 1.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScoreTable {
-    pub rows: Vec<ScoreRow>,
-}
-
-impl ScoreTable {
-    /// mirt's `collapseCells` with mincell 1 for a binary item: rows without persons dropped;
-    /// from the lowest score up, a row of one person merged into the next (the last into the one
-    /// before); then, until no expected cell lies in (0, 1), the lowest row with such a cell
-    /// merged into a neighbour: the first into the second, the last into the one before, any
-    /// other into the neighbour with fewer persons (the lower one on a tie).
-    pub fn collapsed(&self) -> Result<ScoreTable> {
-        let mut rows: Vec<ScoreRow> = alloc::with_capacity(self.rows.len(), "the S-X2 tables")?;
-        rows.extend(self.rows.iter().filter(|r| r.persons() > 0.0));
-        let mut k = 0;
-        while k + 1 < rows.len() {
-            if rows[k].persons() == 1.0 {
-                let row = rows.remove(k);
-                rows[k].absorb(&row);
-            } else {
-                k += 1;
-            }
-        }
-        if rows.len() > 1 && rows[rows.len() - 1].persons() == 1.0 {
-            let row = rows.pop().expect("two rows");
-            rows.last_mut().expect("one row").absorb(&row);
-        }
-        while rows.len() > 1 {
-            let sparse = |r: &ScoreRow| r.expected.iter().any(|&e| e > 0.0 && e < MIN_EXPECTED);
-            let Some(k) = rows.iter().position(sparse) else {
-                break;
-            };
-            let into = if k == 0 {
-                1
-            } else if k == rows.len() - 1 || rows[k - 1].persons() <= rows[k + 1].persons() {
-                k - 1
-            } else {
-                k + 1
-            };
-            let row = rows.remove(k);
-            rows[if into > k { k } else { into }].absorb(&row);
-        }
-        Ok(ScoreTable { rows })
-    }
-
-    /// Σ (O − E)² / E over the rows and both answers.
-    pub fn statistic(&self) -> f64 {
-        self.rows
-            .iter()
-            .flat_map(|r| r.observed.iter().zip(&r.expected))
-            .map(|(o, e)| (o - e).powi(2) / e)
-            .sum()
-    }
-}
-
-/// S-X2's summary for one item.
-#[derive(Default)]
-pub(super) struct SX2 {
-    pub(super) statistic: Option<f64>,
-    pub(super) df: Option<u32>,
-    pub(super) p: Option<f64>,
-    pub(super) rmsea: Option<f64>,
-}
-
-impl SX2 {
-    /// From the item's table, its estimated parameters and the persons who answered it.
-    pub(super) fn of(table: &ScoreTable, estimated: usize, persons: f64) -> Result<Self> {
-        if persons == 0.0 {
-            return Ok(Self::default());
-        }
-        let collapsed = table.collapsed()?;
-        let Some(df) = collapsed
-            .rows
-            .len()
-            .checked_sub(estimated)
-            .filter(|&df| df > 0)
-        else {
-            return Ok(Self {
-                df: Some(0),
-                ..Self::default()
-            });
-        };
-        let df = df as u32;
-        let x2 = collapsed.statistic();
-        if !x2.is_finite() {
-            return Ok(Self {
-                df: Some(df),
-                ..Self::default()
-            });
-        }
-        let chi2 = ChiSquared::new(f64::from(df)).expect("a positive df");
-        let per_df = x2 / f64::from(df);
-        Ok(Self {
-            statistic: Some(x2),
-            df: Some(df),
-            p: Some(chi2.sf(x2)),
-            rmsea: Some(if per_df > 1.0 {
-                ((per_df - 1.0) / (persons - 1.0)).sqrt()
-            } else {
-                0.0
-            }),
-        })
-    }
-}
 
 /// Every item's S-X2 table (before collapsing), or why they were not computed: the work would
 /// exceed [`S_X2_BUDGET`]. The interrupt is polled between chunks of forms and inside long ones.
@@ -170,30 +42,25 @@ pub fn score_tables(
     interrupt: &Interrupt,
 ) -> Result<std::result::Result<Vec<ScoreTable>, String>> {
     check_items(data, items, latent)?;
-    if items.iter().any(|p| p.steps().is_some()) {
-        return Ok(Err(
-            "S-X2 not computed: the test has items scored in categories, whose \
-             summed-score tables are not computed yet"
-                .into(),
-        ));
-    }
     let forms = AnswerForms::group(data)?;
+    let shape = Shape::new(items)?;
     let costs = alloc::collect(
-        (0..forms.len()).map(|f| forms.cost(data, f)),
+        (0..forms.len()).map(|f| forms.cost(data, &shape, f)),
         "the S-X2 forms",
     )?;
     let cost: f64 = costs.iter().sum();
     if cost > S_X2_BUDGET {
         return Ok(Err(format!(
             "S-X2 not computed: its summed-score likelihoods over the {} distinct sets of answered \
-             items would take {cost:.2e} operations (the sum over sets of 61 nodes × items × \
-             (items + the width of their range of scores × log2 items)), more than the budget \
+             items would take {cost:.2e} operations (the sum over sets of 61 nodes × highest score × \
+             (highest score + the width of their range of scores × log2 items)), more than \
+             the budget \
              of {S_X2_BUDGET:.0e}; persons answering the same items share the work",
             forms.len()
         )));
     }
-    let curves = Curves::new(items, latent)?;
-    let mut tables = empty_tables(data, &forms)?;
+    let mut tables = empty_tables(data, &forms, &shape)?;
+    let curves = Curves::new(shape, items, latent)?;
     let mut start = 0;
     while start < forms.len() {
         interrupt.check()?;
@@ -244,23 +111,57 @@ fn check_items(data: &Responses, items: &[ItemParams], latent: Latent) -> Result
 /// A function on S-X2's nodes.
 type Row = [f64; S_X2_POINTS];
 
-/// Every item's P and Q at S-X2's nodes, and the nodes' normalised latent weights.
+/// Where each item's categories sit among all items' (item j's are `first[j]..first[j + 1]`).
+struct Shape {
+    first: Vec<usize>,
+}
+
+impl Shape {
+    fn new(items: &[ItemParams]) -> Result<Self> {
+        let mut first = alloc::with_capacity(items.len() + 1, "the S-X2 curves")?;
+        first.push(0);
+        for item in items {
+            first.push(first[first.len() - 1] + item.categories());
+        }
+        Ok(Self { first })
+    }
+
+    fn range(&self, j: u32) -> std::ops::Range<usize> {
+        self.first[j as usize]..self.first[j as usize + 1]
+    }
+
+    fn categories(&self, j: u32) -> usize {
+        self.range(j).len()
+    }
+
+    /// The highest summed score over `items`.
+    fn top(&self, items: &[u32]) -> usize {
+        items.iter().map(|&j| self.categories(j) - 1).sum()
+    }
+}
+
+/// Every item's category curves P(X = k) at S-X2's nodes, category 0 (wrong) first, and the
+/// nodes' normalised latent weights.
 struct Curves {
-    right: Vec<Row>,
-    wrong: Vec<Row>,
+    shape: Shape,
+    probs: Vec<Row>,
     weights: Row,
 }
 
 impl Curves {
-    fn new(items: &[ItemParams], latent: Latent) -> Result<Self> {
+    fn new(shape: Shape, items: &[ItemParams], latent: Latent) -> Result<Self> {
         let grid = Grid::new(S_X2_POINTS, -6.0, 6.0)?;
-        let mut right = alloc::filled(items.len(), [0.0; S_X2_POINTS], "the S-X2 curves")?;
-        let mut wrong = alloc::filled(items.len(), [0.0; S_X2_POINTS], "the S-X2 curves")?;
-        for (item, (p, q)) in items.iter().zip(right.iter_mut().zip(&mut wrong)) {
+        let total = shape.first[items.len()];
+        let mut probs = alloc::filled(total, [0.0; S_X2_POINTS], "the S-X2 curves")?;
+        let mut logs = [0.0; MAX_CATEGORIES];
+        for (j, item) in (0..).zip(items) {
+            let curves = &mut probs[shape.range(j)];
             for (t, &theta) in grid.nodes().iter().enumerate() {
-                // Q from its logarithm, exact where P rounds to 1.
-                let (log_p, log_q) = item.log_probs(theta);
-                (p[t], q[t]) = (log_p.exp(), log_q.exp());
+                // From the logarithms: exact where a probability rounds to 1.
+                item.log_category_probs(theta, &mut logs[..curves.len()]);
+                for (curve, log) in curves.iter_mut().zip(&logs) {
+                    curve[t] = log.exp();
+                }
             }
         }
         let mut weights = [0.0; S_X2_POINTS];
@@ -268,10 +169,14 @@ impl Curves {
             *w = l.exp();
         }
         Ok(Self {
-            right,
-            wrong,
+            shape,
+            probs,
             weights,
         })
+    }
+
+    fn item(&self, j: u32) -> &[Row] {
+        &self.probs[self.shape.range(j)]
     }
 }
 
@@ -310,23 +215,24 @@ impl AnswerForms {
         data.person(self.persons(f)[0] as usize).0
     }
 
-    /// The form's share of the work [`S_X2_BUDGET`] bounds: 61 J (J + W ⌈log₂ J⌉) for its J
-    /// items and W the width of its persons' range of scores within 1 … J − 1 (the
-    /// multiply–adds of [`LeaveOut`], about); 0 without such a score.
-    fn cost(&self, data: &Responses, f: usize) -> f64 {
-        let n = self.items(data, f).len();
+    /// The form's share of the work [`S_X2_BUDGET`] bounds: 61 M (M + W ⌈log₂ J⌉) for its J
+    /// items, its highest score M and W the width of its persons' range of scores within
+    /// 1 … M − 1 (the multiply–adds of [`LeaveOut`], about); 0 without such a score.
+    fn cost(&self, data: &Responses, shape: &Shape, f: usize) -> f64 {
+        let items = self.items(data, f);
+        let top = shape.top(items);
         let middle = self
             .persons(f)
             .iter()
             .map(|&i| summed_score(data, i))
-            .filter(|s| (1..n).contains(s));
+            .filter(|s| (1..top).contains(s));
         let Some((low, high)) = middle.fold(None, |range, s| match range {
             None => Some((s, s)),
             Some((low, high)) => Some((s.min(low), s.max(high))),
         }) else {
             return 0.0;
         };
-        (S_X2_POINTS * n) as f64 * (n + (high - low + 1) * levels(n)) as f64
+        (S_X2_POINTS * top) as f64 * (top + (high - low + 1) * levels(items.len())) as f64
     }
 }
 
@@ -335,24 +241,28 @@ fn levels(n: usize) -> usize {
     (usize::BITS - n.saturating_sub(1).leading_zeros()) as usize
 }
 
-/// Every item's table, empty, with a row per score up to its longest form's items − 1.
-fn empty_tables(data: &Responses, forms: &AnswerForms) -> Result<Vec<ScoreTable>> {
+/// Every item's table, empty, with a row per score up to its longest form's highest − 1; NaN
+/// where a category cannot give the score in any form (below the category, or above it plus
+/// the most the item's other items can score).
+fn empty_tables(data: &Responses, forms: &AnswerForms, shape: &Shape) -> Result<Vec<ScoreTable>> {
     let mut longest = alloc::filled(data.n_items(), 0usize, "the S-X2 tables")?;
     for f in 0..forms.len() {
         let items = forms.items(data, f);
+        let top = shape.top(items);
         for &j in items {
-            longest[j as usize] = longest[j as usize].max(items.len());
+            longest[j as usize] = longest[j as usize].max(top);
         }
     }
     let mut tables = alloc::with_capacity(data.n_items(), "the S-X2 tables")?;
-    for &n in &longest {
-        let rows = (1..n.max(1)).map(|score| ScoreRow {
-            score,
-            observed: [0.0; 2],
-            expected: [0.0; 2],
-        });
+    for (j, &top) in longest.iter().enumerate() {
+        let categories = shape.categories(j as u32);
+        let rest = top.saturating_sub(categories - 1);
+        let rows = (1..top.max(1))
+            .map(|score| ScoreRow::empty(score, categories, |k| k <= score && score - k <= rest));
         tables.push(ScoreTable {
+            categories,
             rows: alloc::collect(rows, "the S-X2 tables")?,
+            underflow: false,
         });
     }
     Ok(tables)
@@ -360,11 +270,10 @@ fn empty_tables(data: &Responses, forms: &AnswerForms) -> Result<Vec<ScoreTable>
 
 /// One form's share of its items' tables, at the summed scores its persons have.
 struct FormTable {
-    /// (score, persons with it), scores rising within 1 … J − 1.
+    /// (score, persons with it), scores rising within 1 … M − 1.
     scores: Vec<(usize, f64)>,
-    /// Per item of the form (in its order) and score: [observed right, expected wrong,
-    /// expected right].
-    cells: Vec<[f64; 3]>,
+    /// Per item of the form (in its order), score and category: [observed, expected].
+    cells: Vec<[f64; 2]>,
 }
 
 impl FormTable {
@@ -377,18 +286,19 @@ impl FormTable {
         interrupt: &Interrupt,
     ) -> Result<Self> {
         let items = forms.items(data, f);
-        let n = items.len();
-        let mut persons_at = alloc::filled(n + 1, 0usize, "the S-X2 form tables")?;
+        let top = curves.shape.top(items);
+        let mut persons_at = alloc::filled(top + 1, 0usize, "the S-X2 form tables")?;
         for &i in forms.persons(f) {
             persons_at[summed_score(data, i)] += 1;
         }
-        let mut scores = alloc::with_capacity(n.saturating_sub(1), "the S-X2 form tables")?;
+        let mut scores = alloc::with_capacity(top.saturating_sub(1), "the S-X2 form tables")?;
         scores.extend(
-            (1..n.max(1))
+            (1..top.max(1))
                 .filter(|&s| persons_at[s] > 0)
                 .map(|s| (s, persons_at[s] as f64)),
         );
-        let mut cells = alloc::filled(n * scores.len(), [0.0; 3], "the S-X2 form tables")?;
+        let width = scores.len() * (top + items.len());
+        let mut cells = alloc::filled(width, [0.0; 2], "the S-X2 form tables")?;
         if scores.is_empty() {
             return Ok(Self { scores, cells });
         }
@@ -399,24 +309,26 @@ impl FormTable {
         }
         for &i in forms.persons(f) {
             let s = summed_score(data, i);
-            if (1..n).contains(&s) {
-                let correct = data.person(i as usize).1;
-                for (k, _) in correct.iter().enumerate().filter(|(_, &x)| x == 1) {
-                    cells[k * scores.len() + column[s]][0] += 1.0;
+            if (1..top).contains(&s) {
+                let mut at = 0;
+                for (&j, &x) in items.iter().zip(data.person(i as usize).1) {
+                    let k = curves.shape.categories(j);
+                    cells[at + column[s] * k + usize::from(x)][0] += 1.0;
+                    at += scores.len() * k;
                 }
             }
         }
         let context = LeaveOut {
             curves,
             scores: &scores,
-            n_items: n,
+            top,
             low: scores[0].0,
             high: scores[scores.len() - 1].0,
             interrupt,
         };
         // A form long enough to split across threads gives its halves buffers of their own.
-        let need = if n < SPLIT_ITEMS {
-            context.scratch_rows(n)
+        let need = if items.len() < SPLIT_ITEMS {
+            context.scratch_rows(items)
         } else {
             0
         };
@@ -437,16 +349,19 @@ impl FormTable {
         if self.scores.is_empty() {
             return;
         }
-        for (&j, cells) in items.iter().zip(self.cells.chunks_exact(self.scores.len())) {
-            let rows = &mut tables[j as usize].rows;
-            for (&(s, persons), &[right, expected_wrong, expected_right]) in
-                self.scores.iter().zip(cells)
-            {
-                let row = &mut rows[s - 1];
-                row.observed[0] += persons - right;
-                row.observed[1] += right;
-                row.expected[0] += expected_wrong;
-                row.expected[1] += expected_right;
+        let mut cells = &self.cells[..];
+        for &j in items {
+            let table = &mut tables[j as usize];
+            let k = table.categories;
+            let (mine, rest) = cells.split_at(self.scores.len() * k);
+            cells = rest;
+            for (&(s, _), row_cells) in self.scores.iter().zip(mine.chunks_exact(k)) {
+                let row = &mut table.rows[s - 1];
+                for (c, &[observed, expected]) in row_cells.iter().enumerate() {
+                    row.observed[c] += observed;
+                    row.expected[c] += expected;
+                    table.underflow |= expected.is_nan();
+                }
             }
         }
     }
@@ -465,8 +380,8 @@ fn summed_score(data: &Responses, i: u32) -> usize {
 struct LeaveOut<'a> {
     curves: &'a Curves,
     scores: &'a [(usize, f64)],
-    /// The form's items, and its lowest and highest score with persons.
-    n_items: usize,
+    /// The form's highest score, and its lowest and highest score with persons.
+    top: usize,
     low: usize,
     high: usize,
     interrupt: &'a Interrupt,
@@ -491,30 +406,31 @@ impl LeaveOut<'_> {
         items: &[u32],
         outside: Window,
         scratch: &mut [Row],
-        cells: &mut [[f64; 3]],
+        cells: &mut [[f64; 2]],
     ) -> Result<()> {
         if let [j] = items {
-            self.expect(*j as usize, outside, cells);
+            self.expect(*j, outside, cells);
             return Ok(());
         }
         let (left, right) = items.split_at(items.len() / 2);
-        let (cells_left, cells_right) = cells.split_at_mut(left.len() * self.scores.len());
-        let rows = |mine: &[u32]| self.needed(mine.len()).1 + 1 - outside.lo;
+        let left_cells = self.scores.len() * (self.curves.shape.top(left) + left.len());
+        let (cells_left, cells_right) = cells.split_at_mut(left_cells);
+        let rows = |mine: &[u32]| self.needed(self.curves.shape.top(mine)).1 + 1 - outside.lo;
         if items.len() < SPLIT_ITEMS {
             for (mine, others, cells) in [(left, right, cells_left), (right, left, cells_right)] {
                 let (buffer, rest) = scratch.split_at_mut(rows(mine));
-                let inner = self.times(outside, others, mine.len(), buffer);
+                let inner = self.times(outside, others, self.curves.shape.top(mine), buffer);
                 self.each(mine, inner, rest, cells)?;
             }
             return Ok(());
         }
         self.interrupt.check()?;
-        let half = |mine: &[u32], others: &[u32], cells: &mut [[f64; 3]]| {
+        let half = |mine: &[u32], others: &[u32], cells: &mut [[f64; 2]]| {
             let what = "the S-X2 likelihoods";
             let mut buffer = alloc::filled(rows(mine), [0.0; S_X2_POINTS], what)?;
-            let scratch_rows = self.scratch_rows(mine.len());
+            let scratch_rows = self.scratch_rows(mine);
             let mut scratch = alloc::filled(scratch_rows, [0.0; S_X2_POINTS], what)?;
-            let inner = self.times(outside, others, mine.len(), &mut buffer);
+            let inner = self.times(outside, others, self.curves.shape.top(mine), &mut buffer);
             self.each(mine, inner, &mut scratch, cells)
         };
         let (a, b) = rayon::join(
@@ -524,55 +440,75 @@ impl LeaveOut<'_> {
         a.and(b)
     }
 
-    /// The coefficients a segment of n items needs of the product outside it: those from which
-    /// its items can still reach a score with persons, up to the product's degree.
-    fn needed(&self, n: usize) -> (usize, usize) {
-        (self.low.saturating_sub(n), self.high.min(self.n_items - n))
+    /// The coefficients a segment whose items score at most `reach` needs of the product
+    /// outside it: those from which it can still reach a score with persons, up to the
+    /// product's degree.
+    fn needed(&self, reach: usize) -> (usize, usize) {
+        (
+            self.low.saturating_sub(reach),
+            self.high.min(self.top - reach),
+        )
     }
 
-    /// Rows for the sequential recursion below a segment of n items: a buffer per level.
-    fn scratch_rows(&self, n: usize) -> usize {
-        levels(n) * (self.high - self.low + n + 1)
+    /// Rows for the sequential recursion below a segment: a buffer per level.
+    fn scratch_rows(&self, items: &[u32]) -> usize {
+        levels(items.len()) * (self.high - self.low + self.curves.shape.top(items) + 1)
     }
 
-    /// Lord–Wingersky: `outside` times (Q_j + P_j x) over `others`, in `buffer`, as far as a
-    /// segment of `mine` items needs it: coefficients that can no longer reach that are dropped
-    /// as the items are folded in, which leaves a form whose persons share one score about J²
-    /// work per node instead of J² log₂ J.
+    /// Lord–Wingersky: `outside` times Σ_k P_jk x^k over `others`, in `buffer`, as far as a
+    /// segment whose items score at most `reach` needs it: coefficients that can no longer
+    /// reach that are dropped as the items are folded in, which leaves a form whose persons
+    /// share one score about M² work per node instead of M² log₂ J.
     fn times<'b>(
         &self,
         outside: Window,
         others: &[u32],
-        mine: usize,
+        reach: usize,
         buffer: &'b mut [Row],
     ) -> Window<'b> {
-        let ((lo, held), (target_lo, target_hi)) = ((outside.lo, outside.rows), self.needed(mine));
+        let ((lo, held), (target_lo, target_hi)) = ((outside.lo, outside.rows), self.needed(reach));
         buffer[..held.len()].copy_from_slice(held);
         // Rows bottom..=top of `buffer` hold coefficients lo + bottom ..= lo + top.
         let mut top = held.len() - 1;
-        for (left, &j) in (0..others.len()).rev().zip(others) {
-            let (p, q) = (
-                &self.curves.right[j as usize],
-                &self.curves.wrong[j as usize],
-            );
+        let mut left = self.curves.shape.top(others);
+        for &j in others {
+            let probs = self.curves.item(j);
+            let step = probs.len() - 1;
+            left -= step;
+            // Below this a coefficient cannot reach `target_lo` with what is left to fold.
             let bottom = target_lo.saturating_sub(left) - lo;
-            let new_top = (top + 1).min(target_hi - lo);
-            if new_top > top {
-                let (lower, upper) = buffer.split_at_mut(new_top);
-                for ((o, b), p) in upper[0].iter_mut().zip(&lower[top]).zip(p) {
-                    *o = b * p;
-                }
-            }
-            for r in (bottom.max(1)..=top).rev() {
+            let new_top = (top + step).min(target_hi - lo);
+            for r in (bottom..=new_top).rev() {
+                // Coefficient r becomes Σ_k (coefficient r − k before j) P_jk, in place: rows
+                // below r still hold theirs. Without a row r before (r > top) k starts above 0.
                 let (lower, upper) = buffer.split_at_mut(r);
-                for (((o, b), p), q) in upper[0].iter_mut().zip(&lower[r - 1]).zip(p).zip(q) {
-                    *o = *o * q + b * p;
+                let out = &mut upper[0];
+                let (first, last) = (r.saturating_sub(top), step.min(r));
+                let mut k = first + 1;
+                match (first, last) {
+                    (0, 0) => out.iter_mut().zip(&probs[0]).for_each(|(o, p)| *o *= p),
+                    (0, _) => {
+                        // The right/wrong item's whole step, as one expression.
+                        for ((o, b), (q, p)) in out
+                            .iter_mut()
+                            .zip(&lower[r - 1])
+                            .zip(probs[0].iter().zip(&probs[1]))
+                        {
+                            *o = *o * q + b * p;
+                        }
+                        k = 2;
+                    }
+                    _ => {
+                        for ((o, b), p) in out.iter_mut().zip(&lower[r - first]).zip(&probs[first])
+                        {
+                            *o = b * p;
+                        }
+                    }
                 }
-            }
-            // Coefficient 0, with nothing below it (bottom is 0 only where lo is).
-            if bottom == 0 {
-                for (o, q) in buffer[0].iter_mut().zip(q) {
-                    *o *= q;
+                for k in k..=last {
+                    for ((o, b), p) in out.iter_mut().zip(&lower[r - k]).zip(&probs[k]) {
+                        *o += b * p;
+                    }
                 }
             }
             top = new_top;
@@ -583,18 +519,26 @@ impl LeaveOut<'_> {
         }
     }
 
-    /// Item j's expected wrong and right answers per score, given `others`, the weighted
+    /// Item j's expected answers per score and category, given `others`, the weighted
     /// likelihoods of the form's other items: persons at s times the share of the score's
-    /// likelihood that has j wrong (others at s) or right (others at s − 1).
-    fn expect(&self, j: usize, others: Window, cells: &mut [[f64; 3]]) {
+    /// likelihood that has j in category k (others at s − k; none where they cannot score
+    /// that).
+    fn expect(&self, j: u32, others: Window, cells: &mut [[f64; 2]]) {
         let dot = |a: &Row, b: &Row| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
-        let (p, q) = (&self.curves.right[j], &self.curves.wrong[j]);
-        for (cell, &(s, persons)) in cells.iter_mut().zip(self.scores) {
-            let wrong = dot(q, &others.rows[s - others.lo]);
-            let right = dot(p, &others.rows[s - 1 - others.lo]);
-            let total = wrong + right;
-            cell[1] = persons * wrong / total;
-            cell[2] = persons * right / total;
+        let probs = self.curves.item(j);
+        let mut shares = [0.0; MAX_CATEGORIES];
+        for (row_cells, &(s, persons)) in cells.chunks_exact_mut(probs.len()).zip(self.scores) {
+            for (k, share) in shares[..probs.len()].iter_mut().enumerate() {
+                *share = s
+                    .checked_sub(k)
+                    .and_then(|r| r.checked_sub(others.lo))
+                    .and_then(|r| others.rows.get(r))
+                    .map_or(0.0, |row| dot(&probs[k], row));
+            }
+            let total: f64 = shares[..probs.len()].iter().sum();
+            for (cell, share) in row_cells.iter_mut().zip(&shares) {
+                cell[1] = persons * share / total;
+            }
         }
     }
 }

@@ -397,13 +397,17 @@ pub fn calibrate(
 
     let t = Instant::now();
     let thetas = alloc::collect(abilities.iter().map(|s| s.theta), "the ability rows")?;
+    // What S-X2's df subtracts, as mirt counts it: the item's free parameters and a parameter
+    // every item shares (the Rasch model's latent variance, the 1PL's common slope).
+    let shared = usize::from(!settings.model.has_item_slopes());
     let estimated = alloc::collect(
         result.items.iter().enumerate().map(|(j, i)| {
-            if i.fixed {
-                0
-            } else {
-                kinds.estimated_parameters(j, &settings)
-            }
+            shared
+                + if i.fixed {
+                    0
+                } else {
+                    kinds.estimated_parameters(j, &settings)
+                }
         }),
         "the item rows",
     )?;
