@@ -636,9 +636,9 @@ fn item_and_person_fit_agree_with_mirt() {
 /// S-X2 of tests with items in categories against mirt's `itemfit` at its own estimates
 /// (`tests/fixtures/poly_s_x2.json`, made by `scripts/fixtures/poly_s_x2.R`): Science under the
 /// graded, generalized and plain partial credit models, a complete test mixing right/wrong items
-/// with items of three and five categories, and LSAT7 under the Rasch model (right/wrong, the
-/// estimated latent variance in df): every table before and after mirt's collapsing, the
-/// statistic, df, p and RMSEA.
+/// with items of three and five categories, and LSAT7 under the Rasch model and the 1PL
+/// (right/wrong; df less the latent variance or the common slope): every table before and after
+/// mirt's collapsing, the statistic, df, p and RMSEA.
 #[test]
 fn s_x2_agrees_with_mirt() {
     let local = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
@@ -698,7 +698,8 @@ fn s_x2_agrees_with_mirt() {
             variance: number(&case["latent_var"]),
         };
         // What mirt's df subtracts: K parameters of an item of K categories under the graded
-        // and generalized partial credit models; K − 1 and the latent variance under Rasch.
+        // and generalized partial credit models; K − 1 and the latent variance under Rasch;
+        // the intercept and the common slope under the 1PL.
         let estimated: Vec<usize> = items.iter().map(ItemParams::categories).collect();
         let tables =
             irt_core::item_fit::score_tables(&data, &items, latent, &pool(2), &Interrupt::never())
