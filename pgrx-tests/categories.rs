@@ -122,6 +122,68 @@ fn items_in_categories_are_calibrated_as_mirt_does() {
     assert!(mean_gap < 1e-12, "{mean_gap}");
 }
 
+/// Every user's largest difference between `mirt_score_eap` on their scores, with the latest
+/// run's written parameters and latent distribution, and the θ and SE the run wrote.
+fn rescored_gap() -> (f64, f64) {
+    let gaps: Vec<f64> = ["theta", "se"]
+        .iter()
+        .map(|column| -> f64 {
+            one(&format!(
+                "WITH run AS (SELECT (model_spec->'latent'->>'mean')::float8 AS mean,
+                                     sqrt((model_spec->'latent'->>'variance')::float8) AS sd
+                              FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1),
+                      params AS (SELECT array_agg(params ORDER BY item_id::int) AS p FROM mirt_item_params)
+                 SELECT max(abs(e.{column} - a.{column}))
+                 FROM mirt_ability a, run, params,
+                      LATERAL (SELECT array_agg(score::int ORDER BY question_id) AS s FROM science
+                               WHERE user_id::text = a.user_id) answers,
+                      LATERAL mirt_score_eap(answers.s, params.p, run.mean, run.sd) e"
+            ))
+        })
+        .collect();
+    (gaps[0], gaps[1])
+}
+
+/// `mirt_score_eap` on scores and stored parameters gives every user the θ and SE the run wrote
+/// (1e-10): under the graded model, and under PCM, whose latent variance is estimated; with a
+/// category merged away, scores read through the `scores` the run recorded (3 is category 2).
+/// Bad arguments are errors that name the entry.
+#[pg_test]
+fn patterns_are_scored_as_the_run_scored_them() {
+    hold_run_lock();
+    Spi::run(&science()).unwrap();
+    for model in ["GRM", "PCM"] {
+        calibrate_science(model);
+        let (theta, se) = rescored_gap();
+        assert!(theta < 1e-10 && se < 1e-10, "{model}: θ off by {theta}, SE by {se}");
+    }
+    Spi::run("UPDATE science SET score = 3 WHERE question_id = 1 AND score = 2").unwrap();
+    calibrate_science("GRM");
+    let (theta, se) = rescored_gap();
+    assert!(theta < 1e-10 && se < 1e-10, "merged: θ off by {theta}, SE by {se}");
+
+    let params = "ARRAY(SELECT params FROM mirt_item_params ORDER BY item_id::int)";
+    let error = |scores: &str, params: &str| {
+        error_of(&format!("SELECT * FROM mirt_score_eap({scores}, {params})")).unwrap_or_default()
+    };
+    assert_eq!(
+        error("ARRAY[2, 1, 1, 1]", params),
+        "22023: scores[1]: score 2 is none of the item's \"scores\" [0,1,3]"
+    );
+    assert_eq!(
+        error("ARRAY[1, 4, 1, 1]", params),
+        "22023: scores[2]: score 4 is none of the item's \"scores\" [0,1,2,3]"
+    );
+    assert!(error("ARRAY[1, 1, 1]", params).starts_with("22023: scores must have one entry per item of params, got 3 entries for 4 items"));
+    assert!(error("ARRAY[1]", "ARRAY['{\"a\": 1}'::jsonb]").starts_with("22023: params[1]: \"b\" is missing"));
+    // NULL is an item not answered: the prior's mean and SD with no answers.
+    let (theta, sd): (f64, f64) = (
+        one(&format!("SELECT theta FROM mirt_score_eap(ARRAY[NULL, NULL, NULL, NULL]::int[], {params}, 0.5, 2)")),
+        one(&format!("SELECT se FROM mirt_score_eap(ARRAY[NULL, NULL, NULL, NULL]::int[], {params}, 0.5, 2)")),
+    );
+    assert!((theta - 0.5).abs() < 1e-6 && (sd - 2.0).abs() < 1e-3, "{theta} {sd}");
+}
+
 /// A category no one reached is merged away as mirt does, and the run says so; a score that is
 /// not a category, one past the item's declared categories, or categories under a model of
 /// right/wrong items are refused with the item named, and nothing is written.

@@ -237,6 +237,22 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'mirt_report_wrapper';
 
+-- mirt_score_eap scores a pattern of scores on items given as their stored parameters (items in
+-- categories among them).
+CREATE FUNCTION mirt_score_eap(
+    "scores" INT[],
+    "params" jsonb[],
+    "mean" double precision DEFAULT 0.0,
+    "sd" double precision DEFAULT 1.0
+) RETURNS TABLE (
+    "theta" double precision,
+    "se" double precision
+)
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mirt_score_eap_params_wrapper';
+
 -- Least privilege, as a new installation has it (sql/privileges.sql).
 DO $$
 DECLARE

@@ -1,10 +1,12 @@
 //! Standalone helpers, usable without a calibration: linking constants, the item response
-//! function, information, the test characteristic curve and EAP scoring of one pattern.
+//! function, information, the test characteristic curve and EAP scoring of one pattern (of
+//! right/wrong answers, or of scores on items given as their stored parameters).
 //! All immutable, strict (a NULL argument gives a NULL result) and parallel safe; where c is
 //! optional there is an overload without it (a NULL default would make a strict function return
 //! NULL). Item parameters follow the anchors' rule (`ItemParams::given`); an array element that
-//! is NULL is an error, except in `correct`, where it means "not answered".
+//! is NULL is an error, except in `correct` and `scores`, where it means "not answered".
 
+use irt_core::bank::{category_of, parse_irt};
 use irt_core::linking::{linking_constants, ItemPoint, LinkingMethod};
 use irt_core::scoring::{scoring_grid, test_characteristic, test_information};
 use irt_core::{alloc, score, Interrupt, ItemParams, Latent, Responses, ScoreMethod};
@@ -262,19 +264,14 @@ fn mirt_test_curves_3pl(
     })
 }
 
-fn score_pattern(
-    correct: &Array<'_, bool>,
+/// EAP θ and posterior SD of one person's `answers` (item index, category) to `items`, prior
+/// N(mean, sd²).
+fn score_answers(
+    answers: impl IntoIterator<Item = (u32, u8)>,
     items: Vec<ItemParams>,
     mean: f64,
     sd: f64,
 ) -> TableIterator<'static, (name!(theta, f64), name!(se, f64))> {
-    if correct.len() != items.len() {
-        invalid_argument(format!(
-            "correct must have one entry per item, got {} entries for {} items",
-            correct.len(),
-            items.len()
-        ));
-    }
     let mean = float_in(mean, "mean", PRIOR_MEAN).or_raise();
     if !(sd > 0.0 && sd <= PRIOR_SD_MAX) {
         invalid_argument(format!(
@@ -282,15 +279,8 @@ fn score_pattern(
             PRIOR_SD_MAX
         ));
     }
-    // NULL entries are unanswered items.
     let mut data = Responses::with_items(items.len());
-    data.push_person(
-        correct
-            .iter()
-            .enumerate()
-            .filter_map(|(j, x)| x.map(|x| (j as u32, x))),
-    )
-    .or_raise();
+    data.push_scored_person(answers).or_raise();
     let latent = Latent {
         mean,
         variance: sd * sd,
@@ -311,6 +301,27 @@ fn score_pattern(
     )
     .or_raise()[0];
     TableIterator::once((s.theta, s.se))
+}
+
+/// Right/wrong answers, NULL entries unanswered.
+fn score_pattern(
+    correct: &Array<'_, bool>,
+    items: Vec<ItemParams>,
+    mean: f64,
+    sd: f64,
+) -> TableIterator<'static, (name!(theta, f64), name!(se, f64))> {
+    if correct.len() != items.len() {
+        invalid_argument(format!(
+            "correct must have one entry per item, got {} entries for {} items",
+            correct.len(),
+            items.len()
+        ));
+    }
+    let answers = correct
+        .iter()
+        .enumerate()
+        .filter_map(|(j, x)| x.map(|x| (j as u32, u8::from(x))));
+    score_answers(answers, items, mean, sd)
 }
 
 /// EAP θ and posterior SD of one response pattern (NULL = not answered), prior N(mean, sd²).
@@ -341,5 +352,45 @@ fn mirt_score_eap_3pl(
 ) -> TableIterator<'static, (name!(theta, f64), name!(se, f64))> {
     panics::guarded("mirt_score_eap", || {
         score_pattern(&correct, items("", &a, &b, Some(&c)), mean, sd)
+    })
+}
+
+/// EAP θ and posterior SD of one pattern of scores (NULL = not answered) on items given as
+/// `mirt_item_params.params` and `meta->'irt'` hold them: `{"a", "b", "c"}` for a right/wrong
+/// item, `{"model", "a", "thresholds"}` for an item in categories, `"D"` honoured; a score
+/// is the item's category, or the one `"scores"` says it stands for.
+#[pg_extern(name = "mirt_score_eap", immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
+fn mirt_score_eap_params(
+    scores: Array<'_, i32>,
+    params: Array<'_, pgrx::JsonB>,
+    mean: default!(f64, 0.0),
+    sd: default!(f64, 1.0),
+) -> TableIterator<'static, (name!(theta, f64), name!(se, f64))> {
+    panics::guarded("mirt_score_eap", || {
+        if scores.len() != params.len() {
+            invalid_argument(format!(
+                "scores must have one entry per item of params, got {} entries for {} items",
+                scores.len(),
+                params.len()
+            ));
+        }
+        if params.is_empty() {
+            invalid_argument("params must hold at least one item");
+        }
+        let mut items = alloc::with_capacity(params.len(), "an array argument").or_raise();
+        let mut answers = alloc::with_capacity(params.len(), "an array argument").or_raise();
+        for (k, (score, given)) in scores.iter().zip(params.iter()).enumerate() {
+            let given = required(given, &format!("params[{}]", k + 1)).or_raise().0;
+            let (item, _) = parse_irt(&given)
+                .unwrap_or_else(|why| invalid_argument(format!("params[{}]: {why}", k + 1)));
+            if let Some(score) = score {
+                let category = category_of(&given, &item, score.into())
+                    .unwrap_or_else(|why| invalid_argument(format!("scores[{}]: {why}", k + 1)));
+                answers.push((k as u32, category));
+            }
+            items.push(item);
+        }
+        score_answers(answers, items, mean, sd)
     })
 }

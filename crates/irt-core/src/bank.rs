@@ -192,6 +192,42 @@ fn in_categories(v: &Value, a: f64, thresholds: &Value) -> Result<ItemParams, St
     Ok(ItemParams::from_thresholds(steps, a, &b).expect("1 to 9 thresholds"))
 }
 
+/// The category an answer `score` falls in on an item given as `meta->'irt'` or `params` hold it
+/// (`v`, read as `item` by [`parse_irt`]): its position among the item's `"scores"` (the score
+/// each category stands for, recorded where unreached categories were merged), or the score
+/// itself; an error where it is none of the item's categories.
+pub fn category_of(v: &Value, item: &ItemParams, score: i64) -> Result<u8, String> {
+    let k = item.categories();
+    let category = match v.get("scores") {
+        Some(Value::Array(scores)) if scores.len() == k => scores
+            .iter()
+            .position(|s| s.as_f64() == Some(score as f64))
+            .ok_or_else(|| {
+                format!(
+                    "score {score} is none of the item's \"scores\" {}",
+                    v["scores"]
+                )
+            })?,
+        Some(Value::Null) | None => {
+            usize::try_from(score)
+                .ok()
+                .filter(|&c| c < k)
+                .ok_or_else(|| {
+                    format!(
+                        "score {score} is not a category of the item, 0 to {}",
+                        k - 1
+                    )
+                })?
+        }
+        Some(other) => {
+            return Err(format!(
+                "\"scores\" must list the score of each of the item's {k} categories, got {other}"
+            ))
+        }
+    };
+    Ok(category as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +335,31 @@ mod tests {
         let (p, _) =
             parse_irt(&json!({"model": "GPCM", "a": 1.0, "thresholds": [0.5, -0.2]})).unwrap();
         assert_eq!(p.steps(), Some(Steps::PartialCredit));
+    }
+
+    #[test]
+    fn answers_fall_in_the_categories_their_scores_stand_for() {
+        let graded = json!({"model": "GRM", "a": 1.2, "thresholds": [-1.0, 0.5]});
+        let (item, _) = parse_irt(&graded).unwrap();
+        assert_eq!(category_of(&graded, &item, 2), Ok(2));
+        assert!(category_of(&graded, &item, 3)
+            .unwrap_err()
+            .contains("0 to 2"));
+        assert!(category_of(&graded, &item, -1).is_err());
+        // Categories 0, 1, 2 stand for the scores 0, 1 and 3 (no one scored 2).
+        let merged =
+            json!({"model": "GRM", "a": 1.2, "thresholds": [-1.0, 0.5], "scores": [0, 1, 3]});
+        assert_eq!(category_of(&merged, &item, 3), Ok(2));
+        assert!(category_of(&merged, &item, 2)
+            .unwrap_err()
+            .contains("[0,1,3]"));
+        let short = json!({"model": "GRM", "a": 1.2, "thresholds": [-1.0, 0.5], "scores": [0, 1]});
+        assert!(category_of(&short, &item, 1)
+            .unwrap_err()
+            .contains("3 categories"));
+        let right_wrong = json!({"a": 1.0, "b": 0.0, "c": 0.2});
+        let (item, _) = parse_irt(&right_wrong).unwrap();
+        assert_eq!(category_of(&right_wrong, &item, 1), Ok(1));
+        assert!(category_of(&right_wrong, &item, 2).is_err());
     }
 }
