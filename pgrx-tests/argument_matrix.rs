@@ -26,6 +26,10 @@ enum Ty {
     Asymptotes,
     /// A response pattern: NULL elements mean "not answered".
     Pattern,
+    /// A pattern of scores (int[]), NULL elements "not answered", each a category of its item.
+    Scores,
+    /// Items as stored parameters (jsonb[]), by the rule of `meta->'irt'`.
+    ItemJson,
     /// A run's id, NULL for the latest: any text gets a page (one that says when no such run
     /// is recorded).
     RunId,
@@ -102,6 +106,17 @@ fn functions() -> Vec<Function> {
         args.push(arg("sd", Ty::Float { lo: 0.0, hi: 100.0, open_lo: true }, "1.1"));
         Function { name: "mirt_score_eap", strict: true, args, valid_outcome: "ok" }
     };
+    let scored_eap = Function {
+        name: "mirt_score_eap",
+        strict: true,
+        args: vec![
+            arg("scores", Ty::Scores, "'{1,2,NULL}'"),
+            arg("params", Ty::ItemJson, ITEM_JSON),
+            arg("mean", Ty::Float { lo: -100.0, hi: 100.0, open_lo: false }, "0.2"),
+            arg("sd", Ty::Float { lo: 0.0, hi: 100.0, open_lo: true }, "1.1"),
+        ],
+        valid_outcome: "ok",
+    };
     vec![
         Function {
             name: "mirt_calibrate",
@@ -155,8 +170,12 @@ fn functions() -> Vec<Function> {
         curves(true),
         eap(false),
         eap(true),
+        scored_eap,
     ]
 }
+
+/// A right/wrong item, a graded item in three categories and a 3PL item, as stored parameters.
+const ITEM_JSON: &str = r#"ARRAY['{"a": 1.0, "b": 0.0}', '{"model": "GRM", "a": 1.2, "thresholds": [-1.0, 0.5]}', '{"a": 0.8, "b": 0.7, "c": 0.2}']::jsonb[]"#;
 
 /// The values tried for an argument of type `ty` (label, SQL) besides its valid one.
 fn values(ty: Ty, valid: &str) -> Vec<(String, String)> {
@@ -188,6 +207,29 @@ fn values(ty: Ty, valid: &str) -> Vec<(String, String)> {
             }
         }
         Ty::Bool => {}
+        Ty::Scores => {
+            out.push(v("empty array", "'{}'".into()));
+            out.push(v("longer array", "'{1,2,NULL,0}'".into()));
+            out.push(v("array holding NULL", "'{NULL,2,NULL}'".into()));
+            out.push(v("a negative score", "'{-1,2,NULL}'".into()));
+            out.push(v("a score past the item's categories", "'{1,3,NULL}'".into()));
+            out.push(v("a huge score", "'{2147483647,2,NULL}'".into()));
+        }
+        Ty::ItemJson => {
+            let rest = r#"'{"model": "GRM", "a": 1.2, "thresholds": [-1.0, 0.5]}', '{"a": 0.8, "b": 0.7, "c": 0.2}'"#;
+            out.push(v("empty array", "'{}'::jsonb[]".into()));
+            out.push(v("longer array", ITEM_JSON.replace("]::jsonb[]", r#", '{"a": 1.0, "b": 0.0}']::jsonb[]"#)));
+            out.push(v("array holding NULL", format!("ARRAY[NULL, {rest}]::jsonb[]")));
+            for (label, item) in [
+                ("an item without b", r#"{"a": 1.0}"#),
+                ("an item not an object", "[1, 2]"),
+                ("an item with a huge slope", r#"{"a": 1e308, "b": 0.0}"#),
+                ("an item of an unknown model", r#"{"model": "NRM", "a": 1.0, "thresholds": [0.0]}"#),
+                ("a graded item with falling thresholds", r#"{"model": "GRM", "a": 1.0, "thresholds": [0.5, -0.5]}"#),
+            ] {
+                out.push(v(label, format!("ARRAY['{item}', {rest}]::jsonb[]")));
+            }
+        }
         Ty::Slopes | Ty::Locations | Ty::Asymptotes | Ty::Pattern => {
             let elements = valid.trim_matches(|c| c == '\'' || c == '{' || c == '}');
             let first = elements.split(',').next().unwrap_or("1");
@@ -233,8 +275,12 @@ fn expected(f: &Function, a: &Arg, label: &str, sql: &str) -> String {
             // An asymptote of 1e308 and a slope or location past ±1000 break the item rule.
             _ => "22023".into(),
         },
-        Ty::Pattern => match label {
+        Ty::Pattern | Ty::Scores => match label {
             "array holding NULL" => valid,
+            _ => "22023".into(),
+        },
+        Ty::ItemJson => match label {
+            "array holding NULL" => "22004".into(),
             _ => "22023".into(),
         },
     }

@@ -146,7 +146,8 @@ fn rescored_gap() -> (f64, f64) {
 
 /// `mirt_score_eap` on scores and stored parameters gives every user the θ and SE the run wrote
 /// (1e-10): under the graded model, and under PCM, whose latent variance is estimated; with a
-/// category merged away, scores read through the `scores` the run recorded (3 is category 2).
+/// category merged away, or an item left with two scores (0 and 3), scores read through the
+/// `scores` the run recorded.
 /// Bad arguments are errors that name the entry.
 #[pg_test]
 fn patterns_are_scored_as_the_run_scored_them() {
@@ -161,6 +162,13 @@ fn patterns_are_scored_as_the_run_scored_them() {
     calibrate_science("GRM");
     let (theta, se) = rescored_gap();
     assert!(theta < 1e-10 && se < 1e-10, "merged: θ off by {theta}, SE by {se}");
+    // Item 4 answered 0 or 3 only: a right/wrong pair whose scores the run records.
+    Spi::run("UPDATE science SET score = CASE WHEN score >= 2 THEN 3 ELSE 0 END WHERE question_id = 4").unwrap();
+    calibrate_science("GRM");
+    let pair: String = one("SELECT (params->'scores')::text FROM mirt_item_params WHERE item_id = '4'");
+    assert_eq!(pair, "[0, 3]");
+    let (theta, se) = rescored_gap();
+    assert!(theta < 1e-10 && se < 1e-10, "pair: θ off by {theta}, SE by {se}");
 
     let params = "ARRAY(SELECT params FROM mirt_item_params ORDER BY item_id::int)";
     let error = |scores: &str, params: &str| {

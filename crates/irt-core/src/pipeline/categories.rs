@@ -37,6 +37,9 @@ impl Categories {
 /// right/wrong model of its own where it has one.
 pub struct ItemKinds {
     pub categories: Vec<Option<Categories>>,
+    /// The scores a right/wrong item's two categories stand for where they are not 0 and 1 (an
+    /// item of a score source whose other scores no one reached).
+    pub pair_scores: Vec<Option<[u8; 2]>>,
     pub models: Vec<Option<ItemModel>>,
 }
 
@@ -53,7 +56,7 @@ impl ItemKinds {
         for id in &kept.item_ids {
             own.push(own_model(bank, id, settings)?);
         }
-        let categories = item_categories(kept, &own, bank, settings, reporter)?;
+        let (categories, pair_scores) = item_categories(kept, &own, bank, settings, reporter)?;
         // An item in categories' own model only says how they are formed.
         let models = alloc::collect(
             own.iter().zip(&categories).map(|(own, c)| match own {
@@ -62,7 +65,11 @@ impl ItemKinds {
             }),
             "the items' models",
         )?;
-        Ok(Self { categories, models })
+        Ok(Self {
+            categories,
+            pair_scores,
+            models,
+        })
     }
 
     /// The model item j is fitted with, right or wrong: its own, or the run's.
@@ -82,20 +89,23 @@ impl ItemKinds {
 }
 
 /// Per kept item, its categories where it has three or more (None: right or wrong, or two
-/// categories, which the run's model fits as such). Renumbers the answers of items with a
-/// category not reached. A source of right/wrong answers has none, and costs nothing here.
+/// categories, which the run's model fits as such), and the scores of a pair other than 0 and
+/// 1. Renumbers the answers of items with a category not reached. A source of right/wrong
+/// answers has none, and costs nothing here.
+#[allow(clippy::type_complexity)]
 fn item_categories(
     kept: &mut Kept,
     own: &[Option<RunModel>],
     bank: &Bank,
     settings: &Settings,
     reporter: &mut impl Reporter,
-) -> Result<Vec<Option<Categories>>> {
+) -> Result<(Vec<Option<Categories>>, Vec<Option<[u8; 2]>>)> {
     let n_items = kept.item_ids.len();
     let mut out = alloc::with_capacity(n_items, "the items' categories")?;
+    let mut pairs = alloc::filled(n_items, None, "the items' categories")?;
     if !kept.scores {
         out.resize(n_items, None);
-        return Ok(out);
+        return Ok((out, pairs));
     }
     let tallies = kept.responses.item_tallies()?;
     let mut renumber = alloc::filled(n_items, None, "the items' categories")?;
@@ -133,6 +143,9 @@ fn item_categories(
             renumber[j] = Some(map);
         }
         out.push(if reached.len() <= 2 {
+            if reached != [0, 1] {
+                pairs[j] = Some([reached[0], reached[1]]);
+            }
             None
         } else {
             // The item's own model where it has one, else the run's.
@@ -154,7 +167,7 @@ fn item_categories(
         kept.responses
             .renumber_answers(|j, x| renumber[j].map_or(x, |map| map[usize::from(x)]));
     }
-    Ok(out)
+    Ok((out, pairs))
 }
 
 /// An item's own model, where the bank gives one that a run of `settings.run_model` can fit

@@ -253,7 +253,8 @@ impl Calibration {
             item_fit: ItemFitColumns::of(&self.reviews)?,
         };
         for (j, (item, categories)) in self.items.iter().zip(&self.kinds.categories).enumerate() {
-            c.params.push(item.params_json(categories.as_ref()));
+            c.params
+                .push(item.params_json(categories.as_ref(), self.kinds.pair_scores[j]));
             c.models.push(self.item_model_name(j).to_string());
             c.n_responses.push(item.n_responses as i64);
             c.p_values.push(item.p_value);

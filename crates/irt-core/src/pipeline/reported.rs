@@ -23,11 +23,16 @@ pub struct ReportedItem {
 }
 
 impl ReportedItem {
-    /// The `params` column: a, b, c, d, their SEs and whether the item was held fixed. An item
+    /// The `params` column: a, b, c, d, their SEs and whether the item was held fixed, and the
+    /// scores of a right/wrong item's pair where they are not 0 and 1 (`pair_scores`). An item
     /// in categories (`categories`: its model and scores) has its slope as `a`, its thresholds
     /// and intercepts as lists, and as `b` the mean of its thresholds (its location), so that a
     /// query that reads `a` and `b` as numbers reads every item.
-    pub fn params_json(&self, categories: Option<&Categories>) -> String {
+    pub fn params_json(
+        &self,
+        categories: Option<&Categories>,
+        pair_scores: Option<[u8; 2]>,
+    ) -> String {
         let p = &self.params;
         let Some(categories) = categories else {
             let (irt, d) = (p.irt(), p.intercept());
@@ -39,6 +44,9 @@ impl ReportedItem {
                 for (key, v) in ["se_a", "se_b", "se_c", "se_d"].into_iter().zip(se) {
                     entry[key] = finite(*v);
                 }
+            }
+            if let Some(scores) = pair_scores {
+                entry["scores"] = json!(scores);
             }
             return entry.to_string();
         };
