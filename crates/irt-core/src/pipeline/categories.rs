@@ -89,8 +89,8 @@ impl ItemKinds {
 }
 
 /// Per kept item, its categories where it has three or more (None: right or wrong, or two
-/// categories, which the run's model fits as such), and the scores of a pair other than 0 and
-/// 1. Renumbers the answers of items with a category not reached. A source of right/wrong
+/// categories, which the run's model fits as such), and the scores of a pair where they are not
+/// 0 and 1. Renumbers the answers of items with a category not reached. A source of right/wrong
 /// answers has none, and costs nothing here.
 #[allow(clippy::type_complexity)]
 fn item_categories(
