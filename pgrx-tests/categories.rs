@@ -192,6 +192,22 @@ fn patterns_are_scored_as_the_run_scored_them() {
     assert!((theta - 0.5).abs() < 1e-6 && (sd - 2.0).abs() < 1e-3, "{theta} {sd}");
 }
 
+/// `algorithm => 'mirt'` runs mirt's own EM on items in categories: the log-likelihood and
+/// cycles of mirt's default-TOL fit of Science (shared fixtures `Science_GRM.json`,
+/// `default_tol`).
+#[pg_test]
+fn algorithm_mirt_is_mirts_run() {
+    hold_run_lock();
+    Spi::run(&science()).unwrap();
+    Spi::run("SELECT mirt_calibrate('GRM', 60, source => 'science', items => 'science_items', linking => 'none', priors => 'none', algorithm => 'mirt')").unwrap();
+    let (log_lik, cycles): (f64, i64) = (
+        one("SELECT (metrics->>'loglik')::float8 FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"),
+        one("SELECT (metrics->>'em_cycles')::int8 FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"),
+    );
+    assert_eq!(cycles, 36);
+    assert!((log_lik + 1608.869536058425).abs() < 1e-8, "{log_lik}");
+}
+
 /// A category no one reached is merged away as mirt does, and the run says so; a score that is
 /// not a category, one past the item's declared categories, or categories under a model of
 /// right/wrong items are refused with the item named, and nothing is written.

@@ -2,10 +2,11 @@
 //! be checked against mirt's to about 1e-6. mirt's convergence test is met while EM still
 //! creeps towards the maximum, so where it stops depends on every rule of its run:
 //!
-//! - start values: mirt's (see `start`);
-//! - M-step: one BFGS over all free item parameters (a, d, logit g) together, from the cycle's
-//!   start, stopped at optim's relative tolerance or max(⌈50 · rate⌉, 15) iterations, where the
-//!   rate starts at 0.4 and becomes exp(−gain) after a cycle whose log-likelihood rose by gain;
+//! - start values: mirt's (see `start`), an item in categories' included;
+//! - M-step: one BFGS over all free item parameters (a, d or d_1 … d_(K−1), logit g) together,
+//!   from the cycle's start, stopped at optim's relative tolerance or max(⌈50 · rate⌉, 15)
+//!   iterations, where the rate starts at 0.4 and becomes exp(−gain) after a cycle whose
+//!   log-likelihood rose by gain;
 //! - convergence: every parameter (g on the probability scale) moved less than the tolerance
 //!   in the cycle's M-step, the unaccelerated M-step result is returned;
 //! - Ramsay acceleration on every third cycle while the rate exceeds 0.01.

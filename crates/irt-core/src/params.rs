@@ -361,11 +361,6 @@ impl FitParams {
                 self.model.name()
             )));
         }
-        if self.algorithm == Algorithm::MirtCompatible {
-            return Err(setting(
-                "items in categories are not fitted with algorithm mirt yet".into(),
-            ));
-        }
         // Right/wrong items beside them may be held fixed (anchors) or started anywhere; an
         // item in categories only from values of its own shape.
         if let Some(&(item, _)) = self.fixed.iter().find(|(j, _)| out[*j].is_some()) {
@@ -381,7 +376,8 @@ impl FitParams {
         Ok(out)
     }
 
-    /// mirt-compatible mode reproduces mirt's plain MML of its own Rasch, 2PL and 3PL; anchors
+    /// mirt-compatible mode reproduces mirt's plain MML of its own Rasch, 2PL and 3PL, and of
+    /// items in categories under them (graded, generalized and plain partial credit); anchors
     /// would need mirt's latent-parameter optimiser, which it does not reproduce.
     fn check_algorithm(&self) -> Result<()> {
         if self.algorithm != Algorithm::MirtCompatible {

@@ -21,6 +21,9 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
         .iter()
         .zip(&config.categories)
         .map(|(s, categories)| match (categories, config.algorithm) {
+            (&Some((steps, k)), Algorithm::MirtCompatible) => {
+                mirt_start_in_categories(s, steps, k, config.model)
+            }
             (&Some((steps, k)), _) => in_categories(s, steps, k),
             (None, Algorithm::Squarem | Algorithm::Em) => classical_estimate(s),
             (None, Algorithm::MirtCompatible) => mirt_start(s, config.model),
@@ -83,11 +86,42 @@ fn classical_estimate(s: &ItemStats) -> ItemParams {
 
 /// mirt's start values; its Rasch keeps the intercept with the slope at 1.
 fn mirt_start(s: &ItemStats, model: ItemModel) -> ItemParams {
-    let d = Normal::standard().inverse_cdf(s.p_value()) / (0.75f64.sqrt() / OGIVE_TO_LOGISTIC);
-    let a = if model == ItemModel::Rasch {
+    ItemParams::new(
+        mirt_slope(model),
+        probit(s.p_value()) / mirt_divisor(),
+        MIRT_GUESSING,
+    )
+}
+
+/// mirt's start values of an item in `k` categories (its `model.elements`): graded intercepts
+/// Φ⁻¹(P(X ≥ m)), partial credit ones Φ⁻¹(P(X = m)) − Φ⁻¹(P(X = 0)), from the categories'
+/// shares, each over mirt's divisor; the slope as a right/wrong item's.
+fn mirt_start_in_categories(s: &ItemStats, steps: Steps, k: usize, model: ItemModel) -> ItemParams {
+    let share = |x: usize| s.by_answer[x] as f64 / s.n as f64;
+    let d: Vec<f64> = (1..k)
+        .map(|m| match steps {
+            Steps::Graded => probit((m..k).map(share).sum::<f64>()),
+            Steps::PartialCredit => probit(share(m)) - probit(share(0)),
+        } / mirt_divisor())
+        .collect();
+    ItemParams::in_categories(steps, mirt_slope(model), &d)
+        .expect("the configured categories were checked")
+}
+
+/// mirt's divisor of Φ⁻¹: √(1 − λ²) / 1.702 with its start loading λ = 0.5, which turns a
+/// normal-ogive threshold into a logistic intercept.
+fn mirt_divisor() -> f64 {
+    (1.0 - MIRT_OGIVE_SLOPE * MIRT_OGIVE_SLOPE).sqrt() / OGIVE_TO_LOGISTIC
+}
+
+fn mirt_slope(model: ItemModel) -> f64 {
+    if model == ItemModel::Rasch {
         1.0
     } else {
         MIRT_OGIVE_SLOPE * OGIVE_TO_LOGISTIC
-    };
-    ItemParams::new(a, d, MIRT_GUESSING)
+    }
+}
+
+fn probit(p: f64) -> f64 {
+    Normal::standard().inverse_cdf(p)
 }
