@@ -45,15 +45,18 @@ pub fn icc(item: &ItemParams, theta: &[f64]) -> Vec<(f64, f64)> {
 /// Each category's response curve P(X = k | θ) of an item in categories.
 pub fn category_curves(item: &ItemParams, theta: &[f64]) -> Vec<Vec<(f64, f64)>> {
     let k = item.categories();
-    (0..k)
-        .map(|x| {
-            over(theta, |t| {
-                let mut logs = [0.0; MAX_CATEGORIES];
-                item.log_category_probs(t, &mut logs[..k]);
-                logs[x].exp()
-            })
-        })
-        .collect()
+    let mut curves = vec![Vec::with_capacity(theta.len()); k];
+    let mut logs = [0.0; MAX_CATEGORIES];
+    for &t in theta {
+        item.log_category_probs(t, &mut logs[..k]);
+        for (curve, log) in curves.iter_mut().zip(&logs) {
+            let y = log.exp();
+            if t.is_finite() && y.is_finite() {
+                curve.push((t, y));
+            }
+        }
+    }
+    curves
 }
 
 /// The test characteristic curve: the expected summed score Σ E Xᵢ(θ).

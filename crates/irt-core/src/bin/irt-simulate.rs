@@ -86,13 +86,7 @@ fn write(args: &Args) -> std::io::Result<()> {
     let mut items = BufWriter::new(std::fs::File::create(args.out.join("items.csv"))?);
     writeln!(items, "id,a,b")?;
     for (j, p) in sim.items.iter().enumerate() {
-        let n = p.n_coords();
-        let location = if graded {
-            p.irt_coords()[1..n].iter().sum::<f64>() / (n - 1) as f64
-        } else {
-            p.b()
-        };
-        writeln!(items, "{},{},{}", j + 1, p.slope(), location)?;
+        writeln!(items, "{},{},{}", j + 1, p.slope(), p.location())?;
     }
     items.flush()?;
     let mut answers = BufWriter::new(std::fs::File::create(args.out.join("answers.csv"))?);

@@ -274,6 +274,18 @@ impl ItemParams {
         -self.d[0] / self.a
     }
 
+    /// Where the item sits on θ: b of a right/wrong item, the mean of its thresholds of an item
+    /// in categories (what `params->'b'` records for it).
+    pub fn location(&self) -> f64 {
+        match self.steps {
+            None => self.b(),
+            Some(_) => {
+                let n = self.n_coords();
+                self.irt_coords()[1..n].iter().sum::<f64>() / (n - 1) as f64
+            }
+        }
+    }
+
     /// The lower asymptote c.
     pub fn guessing(&self) -> f64 {
         self.c

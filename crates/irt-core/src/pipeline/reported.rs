@@ -57,7 +57,7 @@ impl ReportedItem {
             "categories": k,
             "scores": categories.scores,
             "a": finite(p.slope()),
-            "b": finite(location(thresholds)),
+            "b": finite(p.location()),
             "c": 0,
             "thresholds": thresholds.iter().map(|&b| finite(b)).collect::<Vec<_>>(),
             "intercepts": p.intercepts().iter().map(|&d| finite(d)).collect::<Vec<_>>(),
@@ -70,11 +70,6 @@ impl ReportedItem {
         }
         entry.to_string()
     }
-}
-
-/// The location of an item in categories: the mean of its thresholds.
-fn location(thresholds: &[f64]) -> f64 {
-    thresholds.iter().sum::<f64>() / thresholds.len() as f64
 }
 
 /// Every item on the reported scale: a/A and every location A·b + B (`ItemParams::on_scale`),
