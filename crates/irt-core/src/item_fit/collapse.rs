@@ -154,23 +154,41 @@ impl ScoreTable {
 /// lower half of them up and upper half down; every NaN then 0. Nothing is left when no
 /// complete row lies between the halves.
 fn fold_incomplete_rows(rows: &mut Vec<ScoreRow>, categories: usize) {
-    let incomplete: Vec<usize> = (0..rows.len())
-        .filter(|&r| rows[r].expected[..categories].iter().any(|e| e.is_nan()))
-        .collect();
+    let incomplete = |r: &ScoreRow| r.expected[..categories].iter().any(|e| e.is_nan());
+    // The position of the n-th incomplete row.
+    let nth = |rows: &[ScoreRow], n: usize| {
+        rows.iter()
+            .enumerate()
+            .filter(|(_, r)| incomplete(r))
+            .nth(n)
+            .map(|(at, _)| at)
+    };
+    let count = rows.iter().filter(|r| incomplete(r)).count();
+    let half = count / 2;
+    let bounds = (half > 0).then(|| {
+        (
+            nth(rows, 0),
+            nth(rows, half - 1),
+            nth(rows, half),
+            nth(rows, count - 1),
+        )
+    });
     for e in rows.iter_mut().flat_map(|r| &mut r.expected[..categories]) {
         if e.is_nan() {
             *e = 0.0;
         }
     }
-    let (Some(&first), Some(&last)) = (incomplete.first(), incomplete.last()) else {
+    if count == 0 {
+        return;
+    }
+    let Some((Some(first), Some(up_end), Some(low_start), Some(last))) = bounds else {
+        rows.clear();
         return;
     };
-    let half = incomplete.len() / 2;
-    if half == 0 || incomplete[half - 1] + 1 >= incomplete[half] {
+    if up_end + 1 >= low_start {
         rows.clear();
         return;
     }
-    let (up_end, low_start) = (incomplete[half - 1], incomplete[half]);
     for r in first..=up_end {
         let row = rows[r];
         rows[up_end + 1].absorb(&row);
@@ -334,5 +352,32 @@ impl SX2 {
                 0.0
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An item in four categories alone in its form: at scores 1 and 2 only one category each
+    /// is possible, so no complete row lies between the ends, and nothing is left to test.
+    #[test]
+    fn a_table_without_a_complete_row_collapses_to_nothing() {
+        let mut rows = vec![
+            ScoreRow::empty(1, 4, |k| k == 1),
+            ScoreRow::empty(2, 4, |k| k == 2),
+        ];
+        for (row, k) in rows.iter_mut().zip([1, 2]) {
+            row.observed[k] = 5.0;
+            row.expected[k] = 5.0;
+        }
+        let table = ScoreTable {
+            categories: 4,
+            rows,
+            underflow: false,
+        };
+        assert!(table.collapsed().unwrap().rows.is_empty());
+        let s_x2 = SX2::of(&table, 4, 10.0).unwrap();
+        assert_eq!((s_x2.statistic, s_x2.df), (None, Some(0)));
     }
 }
