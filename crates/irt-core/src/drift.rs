@@ -26,7 +26,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::linalg::{det_2x2, inverse_2x2, positive_definite_2x2};
 use crate::linking::{ItemCovariance, ItemPoint};
-use crate::model::ItemParams;
+use crate::model::{ItemParams, Steps, MAX_COORDS};
 use crate::mstep::ItemCounts;
 use crate::names::named;
 use crate::quadrature::{gauss_hermite, Latent};
@@ -81,6 +81,9 @@ impl Pull {
 /// is the link's A (θ_anchor = A·θ_fit + B), which turns the fit's b into the anchors'. None
 /// where the counts carry no information (no answers, or none that tell a slope).
 pub fn pull(counts: &ItemCounts, stored: &ItemParams, slopes: bool, slope: f64) -> Option<Pull> {
+    if let Some(steps) = stored.steps() {
+        return pull_in_categories(counts, stored, steps, slopes, slope);
+    }
     let d = counts.log_lik(stored, false);
     let (a, intercept) = (stored.slope(), stored.intercept());
     // The Jacobian of (ln a, b) = (ln a, −d/a) on the fit's scale, b then times A on the
@@ -118,6 +121,63 @@ pub fn pull(counts: &ItemCounts, stored: &ItemParams, slopes: bool, slope: f64) 
         }
     }
     Pull::finite(step, covariance)
+}
+
+/// The pull on an item in categories, in (ln a, δ): its slope at fixed thresholds, and a shift
+/// δ of every threshold together (its location, the mean of its thresholds) — the 2-df form of
+/// a right/wrong item's (ln a, b). The Newton step from `stored` restricted to those two
+/// directions: J the derivatives of (a, d_1 … d_(K−1)) in them (∂/∂ln a: a and every d_k;
+/// ∂/∂δ: 0 and −a for a graded item, −k·a for partial credit), gradient Jᵀg, information
+/// Jᵀ(−H)J. δ times the link's A on the anchors' scale; ln a moves by a constant only.
+fn pull_in_categories(
+    counts: &ItemCounts,
+    stored: &ItemParams,
+    steps: Steps,
+    slopes: bool,
+    slope: f64,
+) -> Option<Pull> {
+    let d = counts.log_lik(stored, false);
+    let a = stored.slope();
+    let mut jacobian = [[0.0; 2]; MAX_COORDS];
+    jacobian[0] = [a, 0.0];
+    for (k, &intercept) in (1..).zip(stored.intercepts()) {
+        let shift = match steps {
+            Steps::Graded => -a,
+            Steps::PartialCredit => -a * k as f64,
+        };
+        jacobian[k] = [intercept, shift];
+    }
+    let n = stored.n_coords();
+    let grad: [f64; 2] = std::array::from_fn(|c| (0..n).map(|i| jacobian[i][c] * d.grad[i]).sum());
+    let info: [[f64; 2]; 2] = std::array::from_fn(|r| {
+        std::array::from_fn(|c| {
+            (0..n)
+                .flat_map(|i| (0..n).map(move |k| (i, k)))
+                .map(|(i, k)| -jacobian[i][r] * d.hess[i][k] * jacobian[k][c])
+                .sum()
+        })
+    });
+    let (step, cov) = if slopes {
+        let inverse = invert(info)?;
+        let step = [
+            inverse[0][0] * grad[0] + inverse[0][1] * grad[1],
+            inverse[1][0] * grad[0] + inverse[1][1] * grad[1],
+        ];
+        (step, inverse)
+    } else {
+        let info = info[1][1];
+        if !(info > 0.0 && info.is_finite()) {
+            return None;
+        }
+        ([0.0, grad[1] / info], [[0.0, 0.0], [0.0, 1.0 / info]])
+    };
+    Pull::finite(
+        [step[0], slope * step[1]],
+        [
+            [cov[0][0], slope * cov[0][1]],
+            [slope * cov[1][0], slope * slope * cov[1][1]],
+        ],
+    )
 }
 
 /// The displacement of an estimated anchor: `new` (its estimate on the anchors' scale) less
@@ -456,6 +516,58 @@ mod tests {
         let stretched = pull_of(&exact, nodes, point(1.3, 0.9), 2.0);
         assert!((stretched.step[1] - 2.0 * off.step[1]).abs() < 1e-12);
         assert!((stretched.covariance[1][1] - 4.0 * off.covariance[1][1]).abs() < 1e-12);
+    }
+
+    /// An item in categories: on counts that follow a graded and a partial credit item exactly,
+    /// the pull from the truth is nothing, from thresholds stored 0.1 too high about the 0.1
+    /// back in δ, from a slope stored 1.1 times too steep about ln 1.1 back in ln a (one Newton
+    /// step: close, not exact); and δ stretches with the link's A.
+    #[test]
+    fn the_pull_of_an_item_in_categories_moves_its_slope_and_location() {
+        let grid = Grid::new(61, -6.0, 6.0).unwrap();
+        let nodes = grid.nodes();
+        let w = Grid::log_weights_at(nodes, Latent::STANDARD);
+        for steps in [Steps::Graded, Steps::PartialCredit] {
+            let b = [-1.0, 0.2, 1.1];
+            let truth = ItemParams::from_thresholds(steps, 1.2, &b).unwrap();
+            let mut rows = vec![vec![0.0; nodes.len()]; 4];
+            let mut logs = [0.0; 4];
+            for (q, (&t, &lw)) in nodes.iter().zip(&w).enumerate() {
+                truth.log_category_probs(t, &mut logs);
+                for (row, l) in rows.iter_mut().zip(&logs) {
+                    row[q] = 2000.0 * (lw + l).exp();
+                }
+            }
+            let counts = ItemCounts::in_categories(rows.iter().map(ArrayView1::from), nodes);
+            let pull_from = |a: f64, shift: f64, link: f64| {
+                let moved: Vec<f64> = b.iter().map(|x| x + shift).collect();
+                let stored = ItemParams::from_thresholds(steps, a, &moved).unwrap();
+                pull(&counts, &stored, true, link).unwrap()
+            };
+            let at_truth = pull_from(1.2, 0.0, 1.0);
+            assert!(at_truth.step.iter().all(|s| s.abs() < 1e-9), "{at_truth:?}");
+            assert!(at_truth.covariance[0][0] > 0.0 && at_truth.covariance[1][1] > 0.0);
+            let high = pull_from(1.2, 0.1, 1.0);
+            assert!(
+                (high.step[1] + 0.1).abs() < 0.01 && high.step[0].abs() < 0.02,
+                "{steps:?} {high:?}"
+            );
+            let steep = pull_from(1.32, 0.0, 1.0);
+            assert!(
+                (steep.step[0] + 1.1f64.ln()).abs() < 0.01 && steep.step[1].abs() < 0.01,
+                "{steps:?} {steep:?}"
+            );
+            let stretched = pull_from(1.2, 0.1, 2.0);
+            assert!((stretched.step[1] - 2.0 * high.step[1]).abs() < 1e-12);
+            assert!((stretched.covariance[1][1] - 4.0 * high.covariance[1][1]).abs() < 1e-12);
+            // A model whose slopes are shared moves the location only.
+            let stored = ItemParams::from_thresholds(steps, 1.2, &[-0.9, 0.3, 1.2]).unwrap();
+            let shared = pull(&counts, &stored, false, 1.0).unwrap();
+            assert!(
+                shared.step[0] == 0.0 && (shared.step[1] + 0.1).abs() < 0.01,
+                "{shared:?}"
+            );
+        }
     }
 
     /// Under the null the score test of complete data is χ² with 2 df: over 4,000 items

@@ -58,11 +58,11 @@ pub struct ItemEstimate {
     pub counts: Option<NodeCounts>,
 }
 
-/// An item's expected right and wrong answers at each node of the fit's grid.
+/// An item's expected answers in each category at each node of the fit's grid (a right/wrong
+/// item's: wrong, right).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeCounts {
-    pub right: Vec<f64>,
-    pub wrong: Vec<f64>,
+    pub categories: Vec<Vec<f64>>,
 }
 
 impl ItemEstimate {
@@ -269,7 +269,7 @@ pub fn fit(
         config.fixed[j].map(|fixed| {
             engine.item_counts(&counts, j).maximise(
                 fixed,
-                Layout::coords(config.item_models[j]),
+                Layout::item_coords(config, j),
                 &config.priors,
             )
         })
@@ -289,8 +289,9 @@ pub fn fit(
                 covariance: covariances.as_ref().and_then(|c| c.items[j]),
                 released: released(j),
                 counts: screened[j].then(|| NodeCounts {
-                    right: counts.right(j).to_vec(),
-                    wrong: counts.wrong(j).to_vec(),
+                    categories: (0..params.categories())
+                        .map(|x| counts.category(j, x).to_vec())
+                        .collect(),
                 }),
             })
             .collect(),

@@ -149,16 +149,6 @@ impl Counts {
         self.by_answer.row(self.stride * j + x)
     }
 
-    /// Posterior mass of right answers to item j at each node.
-    pub fn right(&self, j: usize) -> ArrayView1<'_, f64> {
-        self.category(j, 1)
-    }
-
-    /// Posterior mass of wrong answers to item j at each node.
-    pub fn wrong(&self, j: usize) -> ArrayView1<'_, f64> {
-        self.category(j, 0)
-    }
-
     fn merge(mut self, other: Self) -> Self {
         self.by_answer += &other.by_answer;
         for (m, o) in self.mass.iter_mut().zip(&other.mass) {

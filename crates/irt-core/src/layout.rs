@@ -25,18 +25,21 @@ impl Layout {
         }
     }
 
+    /// The coordinates item j estimates when free: its model's, in its categories.
+    pub(crate) fn item_coords(config: &FitConfig, j: usize) -> FreeCoords {
+        let coords = Self::coords(config.item_models[j]);
+        match config.categories[j] {
+            Some((_, k)) => coords.in_categories(k),
+            None => coords,
+        }
+    }
+
     pub(crate) fn new(config: &FitConfig) -> Self {
         Self {
             model: config.model,
             free: (0..config.fixed.len())
                 .filter(|&j| config.fixed[j].is_none())
-                .map(|j| {
-                    let coords = Self::coords(config.item_models[j]);
-                    match config.categories[j] {
-                        Some((_, k)) => (j, coords.in_categories(k)),
-                        None => (j, coords),
-                    }
-                })
+                .map(|j| (j, Self::item_coords(config, j)))
                 .collect(),
             free_mean: config.free_mean(),
             free_variance: config.free_variance(),

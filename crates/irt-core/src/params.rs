@@ -361,11 +361,11 @@ impl FitParams {
                 self.model.name()
             )));
         }
-        // Right/wrong items beside them may be held fixed (anchors) or started anywhere; an
-        // item in categories only from values of its own shape.
-        if let Some(&(item, _)) = self.fixed.iter().find(|(j, _)| out[*j].is_some()) {
+        // An item is held fixed (an anchor) or started only at values of its own shape: as many
+        // categories, so formed (none for a right/wrong item).
+        if let Some(&(item, _)) = self.fixed.iter().find(|(j, p)| out[*j] != p.shape()) {
             return Err(setting(format!(
-                "item {item} is in categories; items in categories are not held fixed yet"
+                "the fixed values of item {item} are not of its shape (its categories)"
             )));
         }
         if let Some(&(item, _)) = self.start.iter().find(|(j, p)| out[*j] != p.shape()) {

@@ -533,14 +533,14 @@ fn settings_items_in_categories_do_not_take_are_refused() {
         refused(graded(ItemModel::OnePL).standard_errors(StandardErrors::None)).contains("1PL")
     );
     // A right/wrong item beside them may be held fixed or started; an item in categories
-    // neither fixed nor started from another shape.
+    // neither fixed nor started at values of another shape.
     let right_wrong = ItemParams::new(1.0, 0.0, 0.0);
     assert!(graded(ItemModel::TwoPL)
         .fix_item(0, right_wrong)
         .start_item(2, right_wrong)
         .check(3)
         .is_ok());
-    assert!(refused(graded(ItemModel::TwoPL).fix_item(1, right_wrong)).contains("held fixed"));
+    assert!(refused(graded(ItemModel::TwoPL).fix_item(1, right_wrong)).contains("shape"));
     assert!(refused(graded(ItemModel::TwoPL).start_item(1, right_wrong)).contains("shape"));
     let own_shape = ItemParams::in_categories(Steps::Graded, 1.0, &[1.0, 0.0, -1.0]).unwrap();
     assert!(graded(ItemModel::TwoPL)
@@ -890,6 +890,65 @@ fn mirt_compatible_mode_is_mirts_run() {
         assert!(
             (result.log_lik - mirt["logLik"].as_f64().unwrap()).abs() < 1e-5,
             "{at}"
+        );
+    }
+}
+
+/// Anchors in categories held fixed at their known values define the scale: persons from
+/// N(0.5, 1.2²) answer 12 graded items, 6 of them fixed; the latent distribution comes back on
+/// the anchors' scale and the free items with it. An anchor stored 0.6 too high in every
+/// threshold is where its answers would move it back from (`released`), the others stay.
+#[test]
+fn anchors_in_categories_hold_the_scale() {
+    let mut rng = Rng::new(20261207);
+    let truth: Vec<ItemParams> = (0..12)
+        .map(|j| {
+            let centre = -1.2 + 0.22 * j as f64;
+            let b = [centre - 0.9, centre, centre + 0.9];
+            ItemParams::from_thresholds(Steps::Graded, 0.9 + 0.06 * j as f64, &b).unwrap()
+        })
+        .collect();
+    let (_, data) = respond(&mut rng, &truth, 5000, truth.len(), 0.5, 1.2);
+    let anchors: Vec<usize> = (0..12).step_by(2).collect();
+    let stored = |j: usize| {
+        let shift = if j == 0 { 0.6 } else { 0.0 };
+        let item = &truth[j];
+        let b: Vec<f64> = item.irt_coords()[1..4].iter().map(|b| b + shift).collect();
+        ItemParams::from_thresholds(Steps::Graded, item.slope(), &b).unwrap()
+    };
+    let mut params = FitParams::new(ItemModel::TwoPL)
+        .priors(Priors::NONE)
+        .standard_errors(StandardErrors::None)
+        .keep_counts_of(anchors.clone());
+    for j in 0..12 {
+        params = params.in_categories(j, Steps::Graded, 4);
+    }
+    for &j in &anchors {
+        params = params.fix_item(j, stored(j));
+    }
+    let result = fit(&data, &params.check(12).unwrap(), &pool(2), |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert!(result.converged());
+    let latent = result.latent;
+    assert!((latent.mean - 0.5).abs() < 0.15, "{latent:?}");
+    assert!((latent.variance.sqrt() - 1.2).abs() < 0.1, "{latent:?}");
+    for (j, est) in result.items.iter().enumerate() {
+        let (ours, want) = (est.params.irt_coords(), truth[j].irt_coords());
+        assert_eq!(est.fixed, anchors.contains(&j));
+        if !est.fixed {
+            let close = (ours[0] / want[0] - 1.0).abs() < 0.15
+                && (1..4).all(|m| (ours[m] - want[m]).abs() < 0.2);
+            assert!(close, "item {j}: {ours:?} against {want:?}");
+            continue;
+        }
+        assert!(est.counts.as_ref().is_some_and(|c| c.categories.len() == 4));
+        let released = est.released.unwrap().location();
+        let (from, to) = (stored(j).location(), truth[j].location());
+        assert!(
+            (released - to).abs() < 0.15,
+            "anchor {j}: released at {released}, truth {to}, stored {from}"
         );
     }
 }

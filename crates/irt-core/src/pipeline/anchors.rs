@@ -437,9 +437,8 @@ fn screen_anchors(
             let pull = estimated.or_else(|| {
                 let counts = est.counts.as_ref()?;
                 let on_fit = untransform_item(stored, &link);
-                let counts = ItemCounts::dichotomous(
-                    ArrayView1::from(&counts.right),
-                    ArrayView1::from(&counts.wrong),
+                let counts = ItemCounts::in_categories(
+                    counts.categories.iter().map(ArrayView1::from),
                     result.grid.nodes(),
                 );
                 drift::pull(&counts, &on_fit.into(), slopes, link.slope)
