@@ -208,6 +208,65 @@ fn algorithm_mirt_is_mirts_run() {
     assert!((log_lik + 1608.869536058425).abs() < 1e-8, "{log_lik}");
 }
 
+/// Anchors in categories held fixed (`linking => 'fixed'`): Science's items 1 and 2, stored at
+/// an unlinked GRM run's estimates, anchor the next run, which finds the same scale (latent
+/// N(0, 1), items 3 and 4 as before) and screens them (not flagged, area near 0, their
+/// location as b); stored a logit too high, item 1 is flagged. Other linking leaves them out.
+#[pg_test]
+fn anchors_in_categories_are_held_fixed() {
+    hold_run_lock();
+    Spi::run(&science()).unwrap();
+    calibrate_science("GRM");
+    let before = [written_item(3), written_item(4)];
+    Spi::run("INSERT INTO science_items SELECT item_id::int, jsonb_build_object('tags', '[\"anchor\"]'::jsonb, 'irt', params) FROM mirt_item_params WHERE item_id IN ('1', '2')").unwrap();
+    let fixed = |drift: &str| {
+        Spi::run(&format!(
+            "SELECT mirt_calibrate('GRM', 60, source => 'science', items => 'science_items', linking => 'fixed', \
+             min_anchors => 2, priors => 'none', tolerance => 1e-8, max_cycles => 20000, anchor_drift => '{drift}')"
+        ))
+        .unwrap()
+    };
+    fixed("purify");
+    let latest = "(SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)";
+    let spec = |key: &str| -> f64 { one(&format!("SELECT (model_spec->'latent'->>'{key}')::float8 FROM mirt_fit_meta WHERE run_id = {latest}")) };
+    let (mean, variance) = (spec("mean"), spec("variance"));
+    assert!(mean.abs() < 1e-3 && (variance - 1.0).abs() < 1e-3, "N({mean}, {variance})");
+    let held: i64 = one("SELECT count(*) FROM mirt_item_params WHERE (params->>'fixed')::bool");
+    assert_eq!(held, 2);
+    for (j, (a, b, _)) in [3, 4].into_iter().zip(before) {
+        let (now_a, now_b, _) = written_item(j);
+        assert!((now_a - a).abs() < 1e-3 && now_b.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3), "item {j}");
+    }
+    let (flagged, area, gap): (i64, f64, f64) = (
+        one(&format!("SELECT count(*) FILTER (WHERE flagged) FROM mirt_anchor_drift WHERE run_id = {latest}")),
+        one(&format!("SELECT max(area) FROM mirt_anchor_drift WHERE run_id = {latest}")),
+        one(&format!(
+            "SELECT max(abs(d.stored_b - (p.params->>'b')::float8)) FROM mirt_anchor_drift d \
+             JOIN mirt_item_params p USING (item_id) WHERE d.run_id = {latest}"
+        )),
+    );
+    assert_eq!(flagged, 0);
+    assert!(area < 0.01 && gap < 1e-9, "area {area}, stored b against the location {gap}");
+
+    Spi::run(
+        "UPDATE science_items SET meta = jsonb_set(meta, '{irt,thresholds}', \
+         (SELECT jsonb_agg(t::float8 + 1) FROM jsonb_array_elements_text(meta->'irt'->'thresholds') t)) WHERE id = 1",
+    )
+    .unwrap();
+    fixed("flag");
+    let (flagged, d_b): (bool, f64) = (
+        one(&format!("SELECT flagged FROM mirt_anchor_drift WHERE run_id = {latest} AND item_id = '1'")),
+        one(&format!("SELECT d_b FROM mirt_anchor_drift WHERE run_id = {latest} AND item_id = '1'")),
+    );
+    assert!(flagged && d_b < -0.3, "flagged {flagged}, d_b {d_b}");
+
+    let linked = error_of(
+        "SELECT mirt_calibrate('GRM', 60, source => 'science', items => 'science_items', linking => 'stocking_lord', min_anchors => 2)",
+    )
+    .unwrap_or_default();
+    assert!(linked.contains("0 usable"), "{linked}");
+}
+
 /// A category no one reached is merged away as mirt does, and the run says so; a score that is
 /// not a category, one past the item's declared categories, or categories under a model of
 /// right/wrong items are refused with the item named, and nothing is written.

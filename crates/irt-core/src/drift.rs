@@ -19,8 +19,9 @@
 //! plus the stored values' own (when the bank records their SEs), and the anchor is flagged
 //! when the test's p-value is at most the two-sided level of the threshold (1 % at 2.576).
 //! docs/accuracy.md measures it against the robust z it replaced. The weighted area between
-//! the stored and the new curve is recorded too: sqrt(∫ (P_new − P_stored)² dG) over the
-//! population on the anchors' scale.
+//! the stored and the new expected score (P of a right/wrong item) is recorded too:
+//! sqrt(∫ (E_new − E_stored)² dG) over the population on the anchors' scale. An anchor in
+//! categories is screened alike in (ln a, δ), δ its location (`pull`).
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
@@ -218,10 +219,10 @@ fn invert(m: [[f64; 2]; 2]) -> Option<[[f64; 2]; 2]> {
 /// What the screening knows of one anchor.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Evidence {
-    pub stored: ItemPoint,
+    pub stored: ItemParams,
     /// The new estimate on the anchors' scale (linked, or with fixed anchors where the anchor
     /// would move if released).
-    pub new: ItemPoint,
+    pub new: ItemParams,
     pub pull: Option<Pull>,
     /// Standard errors of the stored a and b, where the bank records them.
     pub stored_se: Option<[f64; 2]>,
@@ -283,7 +284,7 @@ pub fn screen(
     let mut checks: Vec<AnchorCheck> = anchors
         .iter()
         .map(|e| {
-            let (stored, new) = (e.stored, e.new);
+            let (stored, new) = (e.stored.irt(), e.new.irt());
             AnchorCheck {
                 stored,
                 new,
@@ -295,7 +296,7 @@ pub fn screen(
                 z_b: None,
                 chi2: None,
                 p_value: None,
-                area: area_between(&stored, &new, population),
+                area: area_between(&e.stored, &e.new, population),
                 flagged: false,
             }
         })
@@ -325,7 +326,7 @@ fn score_test(checks: &mut [AnchorCheck], anchors: &[Evidence], slopes: bool, th
             let mut cov = pull.covariance;
             if let Some([se_a, se_b]) = e.stored_se {
                 // The SE of ln a is the SE of a over a.
-                cov[0][0] += (se_a / e.stored.a).powi(2);
+                cov[0][0] += (se_a / e.stored.slope()).powi(2);
                 cov[1][1] += se_b * se_b;
             }
             Some((i, pull.step, cov))
@@ -404,7 +405,7 @@ fn robust_z(checks: &mut [AnchorCheck], slopes: bool, threshold: f64) {
 
 /// sqrt(∫ (P_new − P_stored)² dG), G the population on the anchors' scale, by the linking's
 /// Gauss–Hermite rule (equateIRT's 30 points, computed once).
-fn area_between(stored: &ItemPoint, new: &ItemPoint, population: Latent) -> f64 {
+fn area_between(stored: &ItemParams, new: &ItemParams, population: Latent) -> f64 {
     let (nodes, weights) = gauss_hermite();
     let sd = population.variance.sqrt();
     nodes
@@ -412,14 +413,10 @@ fn area_between(stored: &ItemPoint, new: &ItemPoint, population: Latent) -> f64 
         .zip(weights)
         .map(|(&z, &w)| {
             let theta = population.mean + sd * z;
-            w * (curve(new, theta) - curve(stored, theta)).powi(2)
+            w * (new.expected_score(theta) - stored.expected_score(theta)).powi(2)
         })
         .sum::<f64>()
         .sqrt()
-}
-
-fn curve(p: &ItemPoint, theta: f64) -> f64 {
-    p.c + (1.0 - p.c) / (1.0 + (-p.a * (theta - p.b)).exp())
 }
 
 #[cfg(test)]
@@ -432,6 +429,10 @@ mod tests {
 
     fn point(a: f64, b: f64) -> ItemPoint {
         ItemPoint { a, b, c: 0.0 }
+    }
+
+    fn curve(p: &ItemPoint, theta: f64) -> f64 {
+        ItemParams::from(*p).prob(theta)
     }
 
     /// The screening at the default threshold over the standard population.
@@ -591,8 +592,8 @@ mod tests {
             let pull = pull_of(&counts, nodes, stored, 1.0);
             let mut check = screen(
                 &[Evidence {
-                    stored,
-                    new: stored,
+                    stored: stored.into(),
+                    new: stored.into(),
                     pull: Some(pull),
                     stored_se: None,
                 }],
@@ -612,8 +613,8 @@ mod tests {
             let (before, se_b) = (check.chi2.unwrap(), check.se_b.unwrap());
             check = screen(
                 &[Evidence {
-                    stored,
-                    new: stored,
+                    stored: stored.into(),
+                    new: stored.into(),
                     pull: Some(pull),
                     stored_se: Some(se),
                 }],
@@ -643,8 +644,8 @@ mod tests {
         };
         let mut evidence: Vec<Evidence> = (0..10)
             .map(|i| Evidence {
-                stored: point(1.0, -1.0 + 0.2 * i as f64),
-                new: point(1.0, -1.0 + 0.2 * i as f64),
+                stored: point(1.0, -1.0 + 0.2 * i as f64).into(),
+                new: point(1.0, -1.0 + 0.2 * i as f64).into(),
                 pull: Some(pull(0.5 + 0.01 * (i % 3) as f64)),
                 stored_se: None,
             })
@@ -681,8 +682,8 @@ mod tests {
                 let stored = point(1.0 + 0.1 * i as f64, -1.0 + 0.2 * i as f64);
                 let shift = if i == 3 { 1.0 } else { 0.0 };
                 Evidence {
-                    stored,
-                    new: point(stored.a * (1.0 + e), stored.b + e + shift),
+                    stored: stored.into(),
+                    new: point(stored.a * (1.0 + e), stored.b + e + shift).into(),
                     pull: None,
                     stored_se: None,
                 }
@@ -704,7 +705,7 @@ mod tests {
     #[test]
     fn the_area_is_zero_for_the_same_curve_and_the_rms_distance_otherwise() {
         let p = point(1.2, 0.3);
-        assert_eq!(area_between(&p, &p, Latent::STANDARD), 0.0);
+        assert_eq!(area_between(&p.into(), &p.into(), Latent::STANDARD), 0.0);
         // A constant lower asymptote shift of 0.1 moves the curve by 0.1·(1 − P).
         let q = ItemPoint { c: 0.1, ..p };
         let (nodes, weights) = normal_quadrature(200);
@@ -714,7 +715,7 @@ mod tests {
             .map(|(&t, &w)| w * (0.1 * (1.0 - curve(&p, t))).powi(2))
             .sum::<f64>()
             .sqrt();
-        assert!((area_between(&p, &q, Latent::STANDARD) - exact).abs() < 1e-10);
+        assert!((area_between(&p.into(), &q.into(), Latent::STANDARD) - exact).abs() < 1e-10);
     }
 
     #[test]

@@ -211,7 +211,7 @@ pub fn learned_from(anchors: &[ItemParams]) -> Option<Priors> {
             BANK_SD_BOUNDS[0],
         )),
         difficulty: Some(robust(
-            anchors.iter().map(ItemParams::b).collect(),
+            anchors.iter().map(ItemParams::location).collect(),
             BANK_SD_BOUNDS[1],
         )),
         guessing: if guessing.len() >= BANK_MIN_ANCHORS {

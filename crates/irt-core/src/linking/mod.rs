@@ -206,15 +206,6 @@ pub fn transform_item(p: ItemPoint, k: &LinkingConstants) -> ItemPoint {
     }
 }
 
-/// Puts a 'to' item on the 'from' scale: the inverse of [`transform_item`].
-pub fn untransform_item(p: ItemPoint, k: &LinkingConstants) -> ItemPoint {
-    ItemPoint {
-        a: p.a * k.slope,
-        b: (p.b - k.intercept) / k.slope,
-        c: p.c,
-    }
-}
-
 /// The latent distribution on the 'to' scale.
 pub fn transform_latent(l: Latent, k: &LinkingConstants) -> Latent {
     Latent {

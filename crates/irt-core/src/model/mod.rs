@@ -253,11 +253,12 @@ impl ItemParams {
         }
     }
 
-    /// The IRT form (a, b, c): what is reported, linked and screened for drift.
+    /// The IRT form (a, b, c): what is reported, linked and screened for drift; of an item in
+    /// categories its slope and location (the mean of its thresholds), c = 0.
     pub fn irt(&self) -> ItemPoint {
         ItemPoint {
             a: self.a,
-            b: self.b(),
+            b: self.location(),
             c: self.c,
         }
     }

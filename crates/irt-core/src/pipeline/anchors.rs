@@ -12,8 +12,8 @@ use crate::em::{fit, FitResult, Termination};
 use crate::error::{CoreError, Result};
 use crate::exclusion::Kept;
 use crate::linking::{
-    latent_as_constants, linking_constants, transform_item, transform_latent, untransform_item,
-    ItemPoint, LinkingConstants, LinkingMethod,
+    latent_as_constants, linking_constants, transform_latent, ItemPoint, LinkingConstants,
+    LinkingMethod,
 };
 use crate::model::ItemParams;
 use crate::mstep::ItemCounts;
@@ -385,7 +385,7 @@ fn screen_anchors(
 ) -> Vec<AnchorCheck> {
     let fixed = linking == Linking::Fixed;
     // Fixed anchors define the scale: the fit's is the anchors', and the link is the identity.
-    let (new, population, link): (Vec<ItemPoint>, Latent, LinkingConstants) = if fixed {
+    let (new, population, link): (Vec<ItemParams>, Latent, LinkingConstants) = if fixed {
         (
             anchors
                 .iter()
@@ -397,7 +397,6 @@ fn screen_anchors(
                     } else {
                         est.params
                     }
-                    .irt()
                 })
                 .collect(),
             result.latent,
@@ -407,7 +406,11 @@ fn screen_anchors(
         (
             anchors
                 .iter()
-                .map(|a| transform_item(result.items[a.item].params.irt(), constants))
+                .map(|a| {
+                    result.items[a.item]
+                        .params
+                        .on_scale(constants.slope, constants.intercept)
+                })
                 .collect(),
             transform_latent(result.latent, constants),
             *constants,
@@ -418,7 +421,6 @@ fn screen_anchors(
         .iter()
         .zip(new)
         .map(|(a, new)| {
-            let stored = a.stored.irt();
             let est = &result.items[a.item];
             // With fixed linking every anchor takes the test from its counts: a held anchor the
             // score test, one the purification left out the one-step form, which errs towards
@@ -426,8 +428,8 @@ fn screen_anchors(
             // agree with its stored values (two tests of different size would let it swing).
             let estimated = est.covariance.filter(|_| !fixed).and_then(|cov| {
                 drift::estimated_pull(
-                    &stored,
-                    &new,
+                    &a.stored.irt(),
+                    &new.irt(),
                     est.params.slope(),
                     &cov.abc(),
                     slopes,
@@ -436,15 +438,17 @@ fn screen_anchors(
             });
             let pull = estimated.or_else(|| {
                 let counts = est.counts.as_ref()?;
-                let on_fit = untransform_item(stored, &link);
+                let on_fit = a
+                    .stored
+                    .on_scale(1.0 / link.slope, -link.intercept / link.slope);
                 let counts = ItemCounts::in_categories(
                     counts.categories.iter().map(ArrayView1::from),
                     result.grid.nodes(),
                 );
-                drift::pull(&counts, &on_fit.into(), slopes, link.slope)
+                drift::pull(&counts, &on_fit, slopes, link.slope)
             });
             Evidence {
-                stored,
+                stored: a.stored,
                 new,
                 pull,
                 stored_se: a.stored_se,

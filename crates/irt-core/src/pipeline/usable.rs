@@ -7,7 +7,7 @@ use crate::bank::Bank;
 use crate::drift::AnchorDrift;
 use crate::error::{CoreError, Result};
 use crate::exclusion::Excluded;
-use crate::model::ItemParams;
+use crate::model::{ItemParams, Steps};
 use crate::settings::{Linking, Settings};
 
 use super::categories::ItemKinds;
@@ -52,12 +52,23 @@ pub(super) fn usable_anchors(
     for (id, p) in &bank.anchors {
         match index.get(id.as_str()) {
             Some(&j) => {
-                if kinds.categories[j].is_some() || p.steps().is_some() {
-                    reporter.warning(&format!("anchor {id} left out: it is an item in categories (by its answers in the window or its stored parameters), and anchors in categories are not linked yet"));
+                let shape = kinds.categories[j].as_ref().map(|c| (c.steps(), c.count()));
+                let refused = if (shape.is_some() || p.steps().is_some()) && !holds_fixed(settings)
+                {
                     in_categories += 1;
-                } else if let Some(why) = kinds.right_wrong_model(j, settings).anchor_mismatch(p) {
+                    Some("it is an item in categories (by its answers in the window or its stored parameters), and anchors in categories are held fixed only (linking => 'fixed'), not linked by another method".to_string())
+                } else if shape != p.shape() {
+                    in_categories += 1;
+                    Some(shape_mismatch(shape, p))
+                } else if shape.is_none() {
+                    let why = kinds.right_wrong_model(j, settings).anchor_mismatch(p);
+                    mismatched += usize::from(why.is_some());
+                    why
+                } else {
+                    None
+                };
+                if let Some(why) = refused {
                     reporter.warning(&format!("anchor {id} left out: {why}"));
-                    mismatched += 1;
                 } else {
                     let flagged_by = bank.flagged_by(id, p).map(str::to_string);
                     match (&flagged_by, settings.anchor_drift) {
@@ -107,6 +118,26 @@ pub(super) fn usable_anchors(
         });
     }
     Ok((anchors, held_out))
+}
+
+/// Anchors in categories are held fixed only: the linking methods compare right/wrong curves,
+/// and `auto` screens its fixed anchors by a Stocking–Lord run first.
+fn holds_fixed(settings: &Settings) -> bool {
+    settings.linking == Linking::Fixed && !settings.linking_auto
+}
+
+/// Why stored parameters of one shape cannot anchor an item answered in another.
+fn shape_mismatch(answered: Option<(Steps, usize)>, stored: &ItemParams) -> String {
+    let describe = |shape: Option<(Steps, usize)>| match shape {
+        None => "right or wrong".to_string(),
+        Some((Steps::Graded, k)) => format!("in {k} graded categories"),
+        Some((Steps::PartialCredit, k)) => format!("in {k} partial credit categories"),
+    };
+    format!(
+        "its answers in the window are {}, its stored parameters {}",
+        describe(answered),
+        describe(stored.shape())
+    )
 }
 
 /// An anchor left out of an unscreened run because an earlier run flagged it.
