@@ -25,6 +25,7 @@
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
+use crate::deriv::Deriv;
 use crate::linalg::{det_2x2, inverse_2x2, positive_definite_2x2};
 use crate::linking::{ItemCovariance, ItemPoint};
 use crate::model::{ItemParams, Steps, MAX_COORDS};
@@ -82,31 +83,40 @@ impl Pull {
 /// is the link's A (θ_anchor = A·θ_fit + B), which turns the fit's b into the anchors'. None
 /// where the counts carry no information (no answers, or none that tell a slope).
 pub fn pull(counts: &ItemCounts, stored: &ItemParams, slopes: bool, slope: f64) -> Option<Pull> {
-    if let Some(steps) = stored.steps() {
-        return pull_in_categories(counts, stored, steps, slopes, slope);
-    }
     let d = counts.log_lik(stored, false);
-    let (a, intercept) = (stored.slope(), stored.intercept());
-    // The Jacobian of (ln a, b) = (ln a, −d/a) on the fit's scale, b then times A on the
-    // anchors'.
-    let m = [[1.0 / a, 0.0], [slope * intercept / (a * a), -slope / a]];
+    let (grad, info, m) = match stored.steps() {
+        None => {
+            let (a, intercept) = (stored.slope(), stored.intercept());
+            (
+                [d.grad[0], d.grad[1]],
+                [
+                    [-d.hess[0][0], -d.hess[0][1]],
+                    [-d.hess[1][0], -d.hess[1][1]],
+                ],
+                // The Jacobian of (ln a, b) = (ln a, −d/a) on the fit's scale, b then times A
+                // on the anchors'.
+                [[1.0 / a, 0.0], [slope * intercept / (a * a), -slope / a]],
+            )
+        }
+        Some(steps) => {
+            let (grad, info) = slope_and_location(&d, stored, steps);
+            // ln a moves by a constant only; δ times A on the anchors' scale.
+            (grad, info, [[1.0, 0.0], [0.0, slope]])
+        }
+    };
     let (step, cov) = if slopes {
-        let info = [
-            [-d.hess[0][0], -d.hess[0][1]],
-            [-d.hess[1][0], -d.hess[1][1]],
-        ];
         let inverse = invert(info)?;
         let step = [
-            inverse[0][0] * d.grad[0] + inverse[0][1] * d.grad[1],
-            inverse[1][0] * d.grad[0] + inverse[1][1] * d.grad[1],
+            inverse[0][0] * grad[0] + inverse[0][1] * grad[1],
+            inverse[1][0] * grad[0] + inverse[1][1] * grad[1],
         ];
         (step, inverse)
     } else {
-        let info = -d.hess[1][1];
+        let info = info[1][1];
         if !(info > 0.0 && info.is_finite()) {
             return None;
         }
-        ([0.0, d.grad[1] / info], [[0.0, 0.0], [0.0, 1.0 / info]])
+        ([0.0, grad[1] / info], [[0.0, 0.0], [0.0, 1.0 / info]])
     };
     let step = [
         m[0][0] * step[0] + m[0][1] * step[1],
@@ -124,20 +134,12 @@ pub fn pull(counts: &ItemCounts, stored: &ItemParams, slopes: bool, slope: f64) 
     Pull::finite(step, covariance)
 }
 
-/// The pull on an item in categories, in (ln a, δ): its slope at fixed thresholds, and a shift
-/// δ of every threshold together (its location, the mean of its thresholds) — the 2-df form of
-/// a right/wrong item's (ln a, b). The Newton step from `stored` restricted to those two
-/// directions: J the derivatives of (a, d_1 … d_(K−1)) in them (∂/∂ln a: a and every d_k;
-/// ∂/∂δ: 0 and −a for a graded item, −k·a for partial credit), gradient Jᵀg, information
-/// Jᵀ(−H)J. δ times the link's A on the anchors' scale; ln a moves by a constant only.
-fn pull_in_categories(
-    counts: &ItemCounts,
-    stored: &ItemParams,
-    steps: Steps,
-    slopes: bool,
-    slope: f64,
-) -> Option<Pull> {
-    let d = counts.log_lik(stored, false);
+/// The gradient and information of an item in categories in (ln a, δ): its slope at fixed
+/// thresholds, and a shift δ of every threshold together (its location, the mean of its
+/// thresholds) — the 2-df form of a right/wrong item's (ln a, b). J the derivatives of
+/// (a, d_1 … d_(K−1)) in them (∂/∂ln a: a and every d_k; ∂/∂δ: 0 and −a for a graded item,
+/// −k·a for partial credit); gradient Jᵀg, information Jᵀ(−H)J.
+fn slope_and_location(d: &Deriv, stored: &ItemParams, steps: Steps) -> ([f64; 2], [[f64; 2]; 2]) {
     let a = stored.slope();
     let mut jacobian = [[0.0; 2]; MAX_COORDS];
     jacobian[0] = [a, 0.0];
@@ -149,8 +151,8 @@ fn pull_in_categories(
         jacobian[k] = [intercept, shift];
     }
     let n = stored.n_coords();
-    let grad: [f64; 2] = std::array::from_fn(|c| (0..n).map(|i| jacobian[i][c] * d.grad[i]).sum());
-    let info: [[f64; 2]; 2] = std::array::from_fn(|r| {
+    let grad = std::array::from_fn(|c| (0..n).map(|i| jacobian[i][c] * d.grad[i]).sum());
+    let info = std::array::from_fn(|r| {
         std::array::from_fn(|c| {
             (0..n)
                 .flat_map(|i| (0..n).map(move |k| (i, k)))
@@ -158,27 +160,7 @@ fn pull_in_categories(
                 .sum()
         })
     });
-    let (step, cov) = if slopes {
-        let inverse = invert(info)?;
-        let step = [
-            inverse[0][0] * grad[0] + inverse[0][1] * grad[1],
-            inverse[1][0] * grad[0] + inverse[1][1] * grad[1],
-        ];
-        (step, inverse)
-    } else {
-        let info = info[1][1];
-        if !(info > 0.0 && info.is_finite()) {
-            return None;
-        }
-        ([0.0, grad[1] / info], [[0.0, 0.0], [0.0, 1.0 / info]])
-    };
-    Pull::finite(
-        [step[0], slope * step[1]],
-        [
-            [cov[0][0], slope * cov[0][1]],
-            [slope * cov[1][0], slope * slope * cov[1][1]],
-        ],
-    )
+    (grad, info)
 }
 
 /// The displacement of an estimated anchor: `new` (its estimate on the anchors' scale) less

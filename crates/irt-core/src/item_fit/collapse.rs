@@ -311,8 +311,8 @@ pub(super) struct SX2 {
 }
 
 impl SX2 {
-    /// From the item's table, the parameters estimated for it (its own and the latent ones,
-    /// as mirt counts them) and the persons who answered it.
+    /// From the item's table, the parameters estimated for it as mirt counts them (its own and
+    /// one every item shares) and the persons who answered it.
     pub(super) fn of(table: &ScoreTable, estimated: usize, persons: f64) -> Result<Self> {
         if persons == 0.0 {
             return Ok(Self::default());
