@@ -259,12 +259,47 @@ fn anchors_in_categories_are_held_fixed() {
         one(&format!("SELECT d_b FROM mirt_anchor_drift WHERE run_id = {latest} AND item_id = '1'")),
     );
     assert!(flagged && d_b < -0.3, "flagged {flagged}, d_b {d_b}");
+}
 
-    let linked = error_of(
-        "SELECT mirt_calibrate('GRM', 60, source => 'science', items => 'science_items', linking => 'stocking_lord', min_anchors => 2)",
+/// Anchors in categories linked by every method: Science's own estimates of items 1–3 stored as
+/// anchors on the scale θ* = 1.5·θ + 0.5 (a/1.5, every threshold 1.5·b + 0.5) give that scale
+/// back — the constants and the latent distribution N(0.5, 1.5²) —, with the constants' SEs,
+/// and no anchor flagged; `auto` (fewer than 500 answers per anchor: fixed, screened first by
+/// Stocking–Lord) keeps all three and recovers the scale as well.
+#[pg_test]
+fn anchors_in_categories_are_linked_by_every_method() {
+    hold_run_lock();
+    Spi::run(&science()).unwrap();
+    calibrate_science("GRM");
+    Spi::run(
+        "INSERT INTO science_items SELECT item_id::int, jsonb_build_object('tags', '[\"anchor\"]'::jsonb, 'irt', \
+         jsonb_build_object('model', 'GRM', 'a', (params->>'a')::float8 / 1.5, 'thresholds', \
+         (SELECT jsonb_agg(t::float8 * 1.5 + 0.5 ORDER BY o) FROM jsonb_array_elements_text(params->'thresholds') WITH ORDINALITY x(t, o)))) \
+         FROM mirt_item_params WHERE item_id IN ('1', '2', '3')",
     )
-    .unwrap_or_default();
-    assert!(linked.contains("0 usable"), "{linked}");
+    .unwrap();
+    let latest = "(SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)";
+    for linking in ["stocking_lord", "haebara", "mean_sigma", "mean_mean", "auto"] {
+        Spi::run(&format!(
+            "SELECT mirt_calibrate('GRM', 60, source => 'science', items => 'science_items', linking => '{linking}', \
+             min_anchors => 2, priors => 'none', tolerance => 1e-8, max_cycles => 20000)"
+        ))
+        .unwrap();
+        let spec = |path: &str| -> f64 { one(&format!("SELECT (model_spec #>> '{path}')::float8 FROM mirt_fit_meta WHERE run_id = {latest}")) };
+        let (mean, variance) = (spec("{latent,mean}"), spec("{latent,variance}"));
+        assert!((mean - 0.5).abs() < 1e-3 && (variance - 2.25).abs() < 1e-3, "{linking}: N({mean}, {variance})");
+        let (slope, slope_se, intercept_se) = (
+            spec("{linking_constants,slope}"),
+            spec("{linking_constants,slope_se}"),
+            spec("{linking_constants,intercept_se}"),
+        );
+        assert!((slope - 1.5).abs() < 1e-3 && slope_se > 0.0 && intercept_se > 0.0, "{linking}: A {slope} ({slope_se}), SE(B) {intercept_se}");
+        let (screened, flagged): (i64, i64) = (
+            one(&format!("SELECT count(DISTINCT item_id) FROM mirt_anchor_drift WHERE run_id = {latest}")),
+            one(&format!("SELECT count(*) FILTER (WHERE flagged) FROM mirt_anchor_drift WHERE run_id = {latest}")),
+        );
+        assert_eq!((screened, flagged), (3, 0), "{linking}");
+    }
 }
 
 /// A category no one reached is merged away as mirt does, and the run says so; a score that is

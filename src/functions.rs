@@ -7,7 +7,7 @@
 //! is NULL is an error, except in `correct` and `scores`, where it means "not answered".
 
 use irt_core::bank::{category_of, parse_irt};
-use irt_core::linking::{linking_constants, ItemPoint, LinkingMethod};
+use irt_core::linking::{linking_constants, LinkingMethod};
 use irt_core::scoring::{scoring_grid, test_characteristic, test_information};
 use irt_core::{alloc, score, Interrupt, ItemParams, Latent, Responses, ScoreMethod};
 use pgrx::prelude::*;
@@ -82,10 +82,6 @@ fn items(
     out
 }
 
-fn points(p: &[ItemParams]) -> Vec<ItemPoint> {
-    p.iter().map(ItemParams::irt).collect()
-}
-
 fn constants(
     method_name: &str,
     from: Vec<ItemParams>,
@@ -98,7 +94,7 @@ fn constants(
         name!(criterion, Option<f64>),
     ),
 > {
-    let k = linking_constants(method(method_name), &points(&from), &points(&to), None)
+    let k = linking_constants(method(method_name), &from, &to, None)
         .map_err(irt_core::CoreError::from)
         .or_raise();
     TableIterator::once((k.slope, k.intercept, k.criterion))

@@ -27,8 +27,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::deriv::Deriv;
 use crate::linalg::{det_2x2, inverse_2x2, positive_definite_2x2};
-use crate::linking::{ItemCovariance, ItemPoint};
-use crate::model::{ItemParams, Steps, MAX_COORDS};
+use crate::model::{ItemParams, ItemPoint, Steps, MAX_COORDS};
 use crate::mstep::ItemCounts;
 use crate::names::named;
 use crate::quadrature::{gauss_hermite, Latent};
@@ -164,13 +163,15 @@ fn slope_and_location(d: &Deriv, stored: &ItemParams, steps: Steps) -> ([f64; 2]
 }
 
 /// The displacement of an estimated anchor: `new` (its estimate on the anchors' scale) less
-/// `stored`, with the estimate's (a, b, c) `covariance` on the fit's scale, where its slope was
-/// `fit_slope`, carried through the link's A (`slope`). None where the covariance is not finite.
+/// `stored` in (ln a, b), b the location of an item in categories, with the covariance of the
+/// estimate's (a, b) on the fit's scale (`ParamCovariance::slope_and_location`), where its
+/// slope was `fit_slope`, carried through the link's A (`slope`). None where the covariance is
+/// not finite.
 pub fn estimated_pull(
     stored: &ItemPoint,
     new: &ItemPoint,
     fit_slope: f64,
-    covariance: &ItemCovariance,
+    covariance: &[[f64; 2]; 2],
     slopes: bool,
     slope: f64,
 ) -> Option<Pull> {

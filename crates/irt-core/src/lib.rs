@@ -58,7 +58,7 @@ pub use em::{fit, CycleReport, FitResult, ItemEstimate, SeStatus, Termination};
 pub use error::{CoreError, Result};
 pub use estep::log_likelihood;
 pub use interrupt::Interrupt;
-pub use model::{ItemModel, ItemParams, ParamCovariance, Steps, MAX_CATEGORIES};
+pub use model::{ItemModel, ItemParams, ItemPoint, ParamCovariance, Steps, MAX_CATEGORIES};
 pub use params::{Algorithm, FitConfig, FitParams, StandardErrors};
 pub use priors::{NormalPrior, Priors};
 pub use quadrature::{Grid, Latent};

@@ -317,23 +317,31 @@ pub(crate) fn item_covariances(
         }
     };
     let per_item: Vec<Option<ParamCovariance>> = alloc::collect(
-        index
-            .iter()
-            .enumerate()
-            .map(|(j, slot)| slot.map(|_| ParamCovariance::new(items[j].n_coords(), cross(j, j)))),
+        index.iter().enumerate().map(|(j, slot)| {
+            slot.map(|_| {
+                let item = &items[j];
+                ParamCovariance::new(item.n_coords(), item.difficulty_coords(), cross(j, j))
+            })
+        }),
         "the standard errors",
     )?;
-    // The joint items are anchors, which are dichotomous: their (a, b, c) blocks.
-    let k = config.joint.len();
-    let mut joint = alloc::filled(9 * k * k, 0.0, "the anchors' joint covariance")?;
-    for (p, &i) in config.joint.iter().enumerate() {
-        for (q, &j) in config.joint.iter().enumerate() {
-            for (r, row) in cross(i, j).iter().take(3).enumerate() {
-                for (c, &v) in row.iter().take(3).enumerate() {
-                    joint[(3 * p + r) * 3 * k + 3 * q + c] = v;
+    // The joint items (the anchors): each one's IRT form, item after item.
+    let sizes: Vec<usize> = config.joint.iter().map(|&i| items[i].n_coords()).collect();
+    let dim: usize = sizes.iter().sum();
+    let mut joint = alloc::filled(dim * dim, 0.0, "the anchors' joint covariance")?;
+    let mut row_at = 0;
+    for (&i, &rows) in config.joint.iter().zip(&sizes) {
+        let mut column_at = 0;
+        for (&j, &columns) in config.joint.iter().zip(&sizes) {
+            let block = cross(i, j);
+            for (r, row) in block.iter().take(rows).enumerate() {
+                for (c, &v) in row.iter().take(columns).enumerate() {
+                    joint[(row_at + r) * dim + column_at + c] = v;
                 }
             }
+            column_at += columns;
         }
+        row_at += rows;
     }
     let latent_entry = |u: Option<usize>, v: Option<usize>| match (u, v) {
         (Some(u), Some(v)) => inverse.entry(u, v),
@@ -354,7 +362,7 @@ pub(crate) fn item_covariances(
         && latent.iter().flatten().all(|v| v.is_finite());
     Ok(finite.then(|| Covariances {
         items: per_item,
-        joint: JointCovariance::new(k, joint).expect("(3k)² entries"),
+        joint: JointCovariance::new(&sizes, joint).expect("dim² entries"),
         latent,
     }))
 }

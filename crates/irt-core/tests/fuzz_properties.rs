@@ -16,18 +16,17 @@ mod common;
 
 use std::ops::ControlFlow;
 
-use common::{known, pool, simulate};
+use common::{pool, simulate};
 use irt_core::linking::{
-    linking_constants, transform_item, ItemCovariance, ItemPoint, JointCovariance, LinkingError,
-    LinkingMethod,
+    linking_constants, ItemCovariance, JointCovariance, LinkingError, LinkingMethod,
 };
 use irt_core::params::{
     DEFAULT_MAX_CYCLES, DEFAULT_QUADRATURE_POINTS, DEFAULT_THETA_RANGE, DEFAULT_TOLERANCE,
 };
 use irt_core::scoring::DEFAULT_SCORING_POINTS;
 use irt_core::{
-    fit, score, Algorithm, CoreError, FitParams, FitResult, Grid, ItemModel, ItemParams, Priors,
-    Responses, ScoreMethod,
+    fit, score, Algorithm, CoreError, FitParams, FitResult, Grid, ItemModel, ItemParams, ItemPoint,
+    Priors, Responses, ScoreMethod,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -609,8 +608,14 @@ fn anchor_pair() -> impl Strategy<Value = (Vec<ItemPoint>, Vec<ItemPoint>)> {
 }
 
 fn moved(items: &[ItemPoint], slope: f64, intercept: f64) -> Vec<ItemPoint> {
-    let k = known(slope, intercept);
-    items.iter().map(|&p| transform_item(p, &k)).collect()
+    items
+        .iter()
+        .map(|&p| ItemParams::from(p).on_scale(slope, intercept).irt())
+        .collect()
+}
+
+fn params(items: &[ItemPoint]) -> Vec<ItemParams> {
+    items.iter().map(|&p| p.into()).collect()
 }
 
 fn link(
@@ -618,7 +623,7 @@ fn link(
     from: &[ItemPoint],
     to: &[ItemPoint],
 ) -> Result<(f64, f64), TestCaseError> {
-    linking_constants(method, from, to, None)
+    linking_constants(method, &params(from), &params(to), None)
         .map(|k| (k.slope, k.intercept))
         .map_err(|e| TestCaseError::fail(format!("{}: {e}", method.name())))
 }
@@ -682,14 +687,24 @@ impl AnyLink {
         if n < 2 {
             return Some(LinkingError::TooFewItems { needed: 2, got: n });
         }
-        let bad = |p: &ItemPoint| p.a <= 0.0 || !(0.0..1.0).contains(&p.c);
-        let i = self.from.iter().chain(&self.to).position(bad)?;
-        let p = if i < n { self.from[i] } else { self.to[i - n] };
-        Some(if p.a <= 0.0 {
-            LinkingError::NonPositiveSlope { index: i % n }
-        } else {
-            LinkingError::GuessingOutOfRange { index: i % n }
-        })
+        // A finite (a, b) whose intercept −a·b overflows has no finite b left.
+        let error = |i: usize, p: &ItemPoint| {
+            let (index, side) = (i % n, if i < n { "from.b" } else { "to.b" });
+            if p.a <= 0.0 {
+                Some(LinkingError::NonPositiveSlope { index })
+            } else if !ItemParams::from(*p).b().is_finite() {
+                Some(LinkingError::NonFinite { what: side, index })
+            } else if !(0.0..1.0).contains(&p.c) {
+                Some(LinkingError::GuessingOutOfRange { index })
+            } else {
+                None
+            }
+        };
+        self.from
+            .iter()
+            .chain(&self.to)
+            .enumerate()
+            .find_map(|(i, p)| error(i, p))
     }
 
     /// What only the method itself can find out about valid input; parameters near f64::MAX
@@ -761,7 +776,8 @@ proptest! {
     #[test]
     fn linking_is_typed_or_finite_on_any_input(case in any_link()) {
         let joint = case.cov.as_deref().map(JointCovariance::block_diagonal);
-        let result = linking_constants(case.method, &case.from, &case.to, joint.as_ref());
+        let result =
+            linking_constants(case.method, &params(&case.from), &params(&case.to), joint.as_ref());
         match (case.invalid(), result) {
             (Some(expected), result) => prop_assert_eq!(result, Err(expected)),
             (None, Err(e)) => prop_assert!(case.may_fail_with(&e), "{:?}", e),

@@ -8,8 +8,8 @@ mod common;
 use std::ops::ControlFlow;
 
 use common::{model, pool, read_json, read_long};
-use irt_core::linking::{linking_constants, ItemPoint, JointCovariance, LinkingMethod};
-use irt_core::{fit, FitParams, FitResult, ItemModel, Priors, SeStatus};
+use irt_core::linking::{linking_constants, JointCovariance, LinkingMethod};
+use irt_core::{fit, FitParams, FitResult, ItemModel, ItemParams, Priors, SeStatus};
 use serde_json::Value;
 
 /// Relative agreement with mirt's item SEs at its maximum (TOL = 1e-8): the same information.
@@ -121,16 +121,12 @@ fn linking_case() -> &'static Value {
     CASE.get_or_init(|| read_json("se/linking_se.json")["cases"]["sim_1000x20_to_truth"].clone())
 }
 
-fn points(items: &Value) -> Vec<ItemPoint> {
+fn points(items: &Value) -> Vec<ItemParams> {
     items
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| ItemPoint {
-            a: i["a"].as_f64().unwrap(),
-            b: i["b"].as_f64().unwrap(),
-            c: 0.0,
-        })
+        .map(|i| ItemParams::from_irt(i["a"].as_f64().unwrap(), i["b"].as_f64().unwrap(), 0.0))
         .collect()
 }
 
@@ -164,7 +160,7 @@ fn fixture_covariance(case: &Value) -> JointCovariance {
             values[(3 * (u / 2) + u % 2) * 3 * n + 3 * (v / 2) + v % 2] = x;
         }
     }
-    JointCovariance::new(n, values).unwrap()
+    JointCovariance::new(&vec![3; n], values).unwrap()
 }
 
 /// With the fixture's own estimates and covariance, every method's SEs equal the independent
@@ -214,7 +210,9 @@ fn linking_standard_errors_use_the_full_covariance() {
             );
         }
         // The block-diagonal approximation is what the old per-item sum gave.
-        let blocks: Vec<_> = (0..from.len()).map(|i| joint.block(i)).collect();
+        let blocks: Vec<[[f64; 3]; 3]> = (0..from.len())
+            .map(|i| std::array::from_fn(|r| std::array::from_fn(|c| joint.entry(i, r, i, c))))
+            .collect();
         let k = linking_constants(
             method,
             &from,
@@ -237,14 +235,7 @@ fn linking_standard_errors_use_the_full_covariance() {
 fn a_fit_and_its_link_give_equate_irts_standard_errors() {
     let case = linking_case();
     let result = fit_plain("sim/sim_1000x20_long.csv", model("2PL"), (0..10).collect());
-    let from: Vec<ItemPoint> = result.items[..10]
-        .iter()
-        .map(|e| ItemPoint {
-            a: e.params.slope(),
-            b: e.params.b(),
-            c: 0.0,
-        })
-        .collect();
+    let from: Vec<ItemParams> = result.items[..10].iter().map(|e| e.params).collect();
     let to = points(&case["to"]["items"]);
     for method in LinkingMethod::ALL {
         let independent = &case["results"][method_key(method)]["independent_delta"];
@@ -284,18 +275,11 @@ fn a_common_slope_is_counted_once_per_link() {
     let anchors: Vec<usize> = (0..10).collect();
     let result = fit_plain("sim/sim_1000x20_long.csv", model("1PL"), anchors.clone());
     let joint = result.joint_covariance.as_ref().unwrap();
-    let from: Vec<ItemPoint> = anchors
-        .iter()
-        .map(|&j| ItemPoint {
-            a: result.items[j].params.slope(),
-            b: result.items[j].params.b(),
-            c: 0.0,
-        })
-        .collect();
+    let from: Vec<ItemParams> = anchors.iter().map(|&j| result.items[j].params).collect();
     let to = points(&linking_case()["to"]["items"]);
     let k = linking_constants(LinkingMethod::MeanMean, &from, &to, Some(joint)).unwrap();
     let slope_se = result.items[0].standard_errors().unwrap()[0];
-    let mean_to = to.iter().map(|p| p.a).sum::<f64>() / to.len() as f64;
+    let mean_to = to.iter().map(ItemParams::slope).sum::<f64>() / to.len() as f64;
     approx::assert_relative_eq!(
         k.slope_se.unwrap(),
         slope_se / mean_to,

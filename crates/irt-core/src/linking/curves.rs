@@ -1,10 +1,14 @@
 //! The characteristic-curve methods (Haebara, Stocking–Lord): a criterion on the 'to' scale
 //! integrated over N(0, 1) by Gauss–Hermite, minimised by damped Newton with analytic
 //! derivatives; the implicit-function Jacobian for the delta method.
+//!
+//! Items in categories as Kim & Lee (2006) and plink 1.5-1 take them: Haebara compares every
+//! category's curve of such an item (a right/wrong item's right answer only, as equateIRT and
+//! plink do), Stocking–Lord the test's expected score with categories scored 0 … K − 1.
 
 use crate::error::LinkingError;
 use crate::linalg::inverse_2x2;
-use crate::model::{logistic, ItemPoint};
+use crate::model::{CurvePoint, CurvesAt, ItemParams, MAX_COORDS};
 use crate::optimise::{newton_2d, Local, Newton2};
 use crate::quadrature::gauss_hermite;
 
@@ -41,8 +45,8 @@ pub(super) struct CurveFit {
 /// right basin there. On equal criterion values (1, 0)'s result is kept.
 pub(super) fn characteristic_curve(
     method: CurveMethod,
-    from: &[ItemPoint],
-    to: &[ItemPoint],
+    from: &[ItemParams],
+    to: &[ItemParams],
 ) -> Result<CurveFit, LinkingError> {
     let f = |x| criterion(method, from, to, x);
     let moment = mean_mean(from, to);
@@ -63,12 +67,12 @@ pub(super) fn characteristic_curve(
 impl CurveFit {
     /// Implicit function theorem: the optimum solves ∇F(A, B; θ_from) = 0, so
     /// ∂(A, B)/∂θ_i = −H⁻¹ · ∂²F/∂(A, B)∂θ_i.
-    pub(super) fn jacobian(&self, from: &[ItemPoint], to: &[ItemPoint]) -> Vec<ItemJacobian> {
+    pub(super) fn jacobian(&self, from: &[ItemParams], to: &[ItemParams]) -> Vec<ItemJacobian> {
         let inverse = inverse_2x2(&self.at_optimum.hess);
         cross_derivatives(self.method, from, to, self.x)
             .iter()
             .map(|m| {
-                let mut j = [[0.0; 3]; 2];
+                let mut j = [[0.0; MAX_COORDS]; 2];
                 for (row, inv_row) in j.iter_mut().zip(&inverse) {
                     for (col, out) in row.iter_mut().enumerate() {
                         *out = -(inv_row[0] * m[0][col] + inv_row[1] * m[1][col]);
@@ -97,38 +101,43 @@ fn add_residual(total: &mut Local, w: f64, r: f64, model: &CurveValue) {
     }
 }
 
-/// Haebara: ½ Σ_q w_q Σ_i (P_to,i − P*_i)²;
-/// Stocking–Lord: ½ Σ_q w_q (Σ_i P_to,i − Σ_i P*_i)²;
-/// P*_i is 'from' item i moved to the 'to' scale by x = (A, B), θ_q the nodes.
-fn criterion(method: CurveMethod, from: &[ItemPoint], to: &[ItemPoint], x: [f64; 2]) -> Local {
+/// Haebara: ½ Σ_q w_q Σ_i Σ_k (P_to,ik − P*_ik)² over the compared curves k of each item;
+/// Stocking–Lord: ½ Σ_q w_q (Σ_i E_to,i − Σ_i E*_i)², E the expected score;
+/// P* and E* of 'from' item i moved to the 'to' scale by x = (A, B), θ_q the nodes.
+fn criterion(method: CurveMethod, from: &[ItemParams], to: &[ItemParams], x: [f64; 2]) -> Local {
     let (nodes, weights) = gauss_hermite();
     let mut total = Local::default();
     for (&theta, &w) in nodes.iter().zip(weights) {
-        for (r, model) in residuals(method, from, to, theta, x) {
-            add_residual(&mut total, w, r, &model);
+        let node = Node::new(from, to, theta, x);
+        for residual in node.residuals(method) {
+            add_residual(&mut total, w, residual.r, &residual.model);
         }
     }
     total
 }
 
-/// ∂²F/∂(A, B)∂(a_i, b_i, c_i) for every 'from' item i.
+/// ∂²F/∂(A, B)∂η_i for every 'from' item i and coordinate η of its IRT form: of −w·r·∇M, with
+/// ∂r/∂η = −∂M/∂η, for each residual r = target − M the item's curves enter with their scores.
 fn cross_derivatives(
     method: CurveMethod,
-    from: &[ItemPoint],
-    to: &[ItemPoint],
+    from: &[ItemParams],
+    to: &[ItemParams],
     x: [f64; 2],
 ) -> Vec<ItemJacobian> {
     let (nodes, weights) = gauss_hermite();
-    let mut cross = vec![[[0.0; 3]; 2]; from.len()];
+    let mut cross = vec![[[0.0; MAX_COORDS]; 2]; from.len()];
     for (&theta, &w) in nodes.iter().zip(weights) {
-        let terms = residuals(method, from, to, theta, x);
-        for (i, (item, m)) in from.iter().zip(cross.iter_mut()).enumerate() {
-            let (r, model) = &terms[residual_of_item(method, i)];
-            let s = item_sensitivity(item, theta, x);
-            // ∂/∂θ_i of −w·r·∇P*, with ∂r/∂θ_i = −∂P*_i/∂θ_i.
-            for (k, row) in m.iter_mut().enumerate() {
-                for (j, out) in row.iter_mut().enumerate() {
-                    *out += w * (model.grad[k] * s.dp[j] - r * s.cross[k][j]);
+        let node = Node::new(from, to, theta, x);
+        for residual in node.residuals(method) {
+            for &(i, k, score) in &residual.members {
+                let curve = &node.from[i][k];
+                for (row, out) in cross[i].iter_mut().enumerate() {
+                    for (eta, out) in out.iter_mut().enumerate() {
+                        *out += w
+                            * score
+                            * (residual.model.grad[row] * curve.dp_deta[eta]
+                                - residual.r * curve.d2p_deta[eta] * node.du[row]);
+                    }
                 }
             }
         }
@@ -136,86 +145,103 @@ fn cross_derivatives(
     cross
 }
 
-/// Least-squares residuals at one node: one per item for Haebara, one for
-/// the test characteristic curve for Stocking–Lord.
-fn residuals(
-    method: CurveMethod,
-    from: &[ItemPoint],
-    to: &[ItemPoint],
-    theta: f64,
-    x: [f64; 2],
-) -> Vec<(f64, CurveValue)> {
-    let pairs = from
-        .iter()
-        .zip(to)
-        .map(|(f, t)| (t.prob(theta), transformed_irf(f, theta, x)));
-    match method {
-        CurveMethod::Haebara => pairs
-            .map(|(target, model)| (target - model.p, model))
-            .collect(),
-        CurveMethod::StockingLord => {
-            let (target, model) = pairs.fold((0.0, CurveValue::default()), |(t, m), (pt, pm)| {
-                (t + pt, m.plus(&pm))
-            });
-            vec![(target - model.p, model)]
+/// One quadrature node: the 'to' items' curves at θ, the 'from' items' at u = (θ − B)/A (the
+/// curves of the moved items at θ), and u's derivatives in x = (A, B).
+struct Node {
+    to: Vec<CurvesAt>,
+    from: Vec<CurvesAt>,
+    categories: Vec<usize>,
+    right_wrong: Vec<bool>,
+    /// ∂u/∂(A, B) = (−u/A, −1/A).
+    du: [f64; 2],
+    /// ∂²u/∂(A, B)²: 2u/A², 1/A², 0.
+    d2u: [[f64; 2]; 2],
+}
+
+/// A least-squares residual at a node: target − model, and the (item, category, score) of every
+/// moved curve the model sums.
+struct Residual {
+    r: f64,
+    model: CurveValue,
+    members: Vec<(usize, usize, f64)>,
+}
+
+impl Node {
+    fn new(
+        from: &[ItemParams],
+        to: &[ItemParams],
+        theta: f64,
+        [slope, intercept]: [f64; 2],
+    ) -> Self {
+        let u = (theta - intercept) / slope;
+        let a2 = slope * slope;
+        Self {
+            to: to.iter().map(|p| p.curves(theta)).collect(),
+            from: from.iter().map(|p| p.curves(u)).collect(),
+            categories: from.iter().map(ItemParams::categories).collect(),
+            right_wrong: from.iter().map(|p| p.steps().is_none()).collect(),
+            du: [-u / slope, -1.0 / slope],
+            d2u: [[2.0 * u / a2, 1.0 / a2], [1.0 / a2, 0.0]],
+        }
+    }
+
+    /// A moved curve's value with its derivatives in x: P*(x) = P(u(x)), so ∂P*/∂x = P'·u_x and
+    /// ∂²P*/∂x∂y = P''·u_x·u_y + P'·u_xy.
+    fn moved(&self, curve: &CurvePoint) -> CurveValue {
+        CurveValue {
+            p: curve.p,
+            grad: self.du.map(|d| curve.dp * d),
+            hess: std::array::from_fn(|k| {
+                std::array::from_fn(|l| {
+                    curve.d2p * self.du[k] * self.du[l] + curve.dp * self.d2u[k][l]
+                })
+            }),
+        }
+    }
+
+    /// Haebara: one residual per compared curve (every category of an item in categories, the
+    /// right answer of a right/wrong item); Stocking–Lord: one for the test's expected score.
+    fn residuals(&self, method: CurveMethod) -> Vec<Residual> {
+        let compared = |i: usize| {
+            let k = self.categories[i];
+            let first = match (method, self.right_wrong[i]) {
+                (CurveMethod::Haebara, true) | (CurveMethod::StockingLord, _) => 1,
+                (CurveMethod::Haebara, false) => 0,
+            };
+            (first..k).map(move |c| (i, c))
+        };
+        let all = (0..self.from.len()).flat_map(compared);
+        match method {
+            CurveMethod::Haebara => all
+                .map(|(i, c)| {
+                    let model = self.moved(&self.from[i][c]);
+                    Residual {
+                        r: self.to[i][c].p - model.p,
+                        model,
+                        members: vec![(i, c, 1.0)],
+                    }
+                })
+                .collect(),
+            CurveMethod::StockingLord => {
+                let (mut target, mut model) = (0.0, CurveValue::default());
+                let mut members = Vec::new();
+                for (i, c) in all {
+                    let score = c as f64;
+                    target += score * self.to[i][c].p;
+                    model = model.plus(&self.moved(&self.from[i][c]), score);
+                    members.push((i, c, score));
+                }
+                vec![Residual {
+                    r: target - model.p,
+                    model,
+                    members,
+                }]
+            }
         }
     }
 }
 
-/// Index into `residuals` of the residual that item `i` contributes to.
-fn residual_of_item(method: CurveMethod, i: usize) -> usize {
-    match method {
-        CurveMethod::Haebara => i,
-        CurveMethod::StockingLord => 0,
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Item response functions and their derivatives
-// ---------------------------------------------------------------------------
-
-/// Logistic σ(z), 1 − σ(z) and the first two derivatives, computed without
-/// cancellation in either tail.
-struct Logistic {
-    p: f64,
-    q: f64,
-    d1: f64,
-    d2: f64,
-}
-
-fn logistic_derivatives(z: f64) -> Logistic {
-    let (p, q) = (logistic(z), logistic(-z));
-    let d1 = p * q;
-    Logistic {
-        p,
-        q,
-        d1,
-        d2: d1 * (q - p),
-    }
-}
-
-/// The logit of a 'from' item moved to the 'to' scale,
-/// z = (a/A)(θ − A·b − B) = a(u − b) with u = (θ − B)/A, and ∂z/∂(A, B).
-struct TransformedLogit {
-    u: f64,
-    l: Logistic,
-    dz: [f64; 2],
-}
-
-fn transformed_logit(
-    item: &ItemPoint,
-    theta: f64,
-    [slope, intercept]: [f64; 2],
-) -> TransformedLogit {
-    let u = (theta - intercept) / slope;
-    TransformedLogit {
-        u,
-        l: logistic_derivatives(item.a * (u - item.b)),
-        dz: [-item.a * u / slope, -item.a / slope],
-    }
-}
-
-/// A (sum of) transformed IRF(s) with derivatives w.r.t. x = (A, B).
+/// A (sum of) moved curve(s) with derivatives w.r.t. x = (A, B).
 #[derive(Clone, Copy, Debug, Default)]
 struct CurveValue {
     p: f64,
@@ -224,57 +250,16 @@ struct CurveValue {
 }
 
 impl CurveValue {
-    fn plus(&self, other: &CurveValue) -> CurveValue {
+    /// self + score·other.
+    fn plus(&self, other: &CurveValue, score: f64) -> CurveValue {
         let mut sum = *self;
-        sum.p += other.p;
+        sum.p += score * other.p;
         for k in 0..2 {
-            sum.grad[k] += other.grad[k];
+            sum.grad[k] += score * other.grad[k];
             for l in 0..2 {
-                sum.hess[k][l] += other.hess[k][l];
+                sum.hess[k][l] += score * other.hess[k][l];
             }
         }
         sum
-    }
-}
-
-/// P* = c + (1 − c)σ(z): ∂P*/∂x = (1 − c)σ'·∂z/∂x and
-/// ∂²P*/∂x∂y = (1 − c)(σ''·∂z/∂x·∂z/∂y + σ'·∂²z/∂x∂y).
-fn transformed_irf(item: &ItemPoint, theta: f64, x: [f64; 2]) -> CurveValue {
-    let t = transformed_logit(item, theta, x);
-    let slope = x[0];
-    let s = 1.0 - item.c;
-    let a_s2 = item.a / (slope * slope);
-    // ∂²z/∂A² = 2a·u/A², ∂²z/∂A∂B = a/A², ∂²z/∂B² = 0.
-    let d2z = [[2.0 * a_s2 * t.u, a_s2], [a_s2, 0.0]];
-    let h = |k: usize, l: usize| s * (t.l.d2 * t.dz[k] * t.dz[l] + t.l.d1 * d2z[k][l]);
-    CurveValue {
-        p: item.c + s * t.l.p,
-        grad: t.dz.map(|d| s * t.l.d1 * d),
-        hess: [[h(0, 0), h(0, 1)], [h(1, 0), h(1, 1)]],
-    }
-}
-
-/// Derivatives of P* w.r.t. the item's own (a, b, c), for standard errors.
-struct ItemSensitivity {
-    /// ∂P*/∂(a, b, c).
-    dp: [f64; 3],
-    /// ∂²P*/∂(A, B)∂(a, b, c).
-    cross: [[f64; 3]; 2],
-}
-
-fn item_sensitivity(item: &ItemPoint, theta: f64, x: [f64; 2]) -> ItemSensitivity {
-    let t = transformed_logit(item, theta, x);
-    let slope = x[0];
-    let s = 1.0 - item.c;
-    // ∂z/∂(a, b) and ∂²z/∂(A, B)∂(a, b); z does not depend on c.
-    let dz_item = [t.u - item.b, -item.a];
-    let d2z = [[-t.u / slope, 0.0], [-1.0 / slope, 0.0]];
-    let ab = |k: usize, j: usize| s * (t.l.d2 * t.dz[k] * dz_item[j] + t.l.d1 * d2z[k][j]);
-    // ∂P*/∂x = (1 − c)σ'·∂z/∂x, so its c-derivative is −σ'·∂z/∂x.
-    let c = |k: usize| -t.l.d1 * t.dz[k];
-    let cross = [[ab(0, 0), ab(0, 1), c(0)], [ab(1, 0), ab(1, 1), c(1)]];
-    ItemSensitivity {
-        dp: [s * t.l.d1 * dz_item[0], s * t.l.d1 * dz_item[1], t.l.q],
-        cross,
     }
 }

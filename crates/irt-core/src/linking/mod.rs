@@ -1,10 +1,10 @@
 //! IRT scale linking: put a 'from' calibration on the scale of a 'to'
 //! calibration using common (anchor) items.
 //!
-//! Conventions follow equateIRT 2.5.1 (`direc()`), so results can be checked
-//! against it: θ_to = A·θ_from + B, hence b_to = A·b_from + B, a_to = a_from/A
-//! and c is unchanged. Item response functions are logistic without the 1.7
-//! scaling constant (D = 1).
+//! Conventions follow equateIRT 2.5.1 (`direc()`) for right/wrong items and plink 1.5-1 for
+//! items in categories, so results can be checked against them: θ_to = A·θ_from + B, hence
+//! every difficulty or threshold b_to = A·b_from + B, a_to = a_from/A and c is unchanged. Item
+//! response functions are logistic without the 1.7 scaling constant (D = 1).
 //!
 //! * mean–mean and mean–sigma are closed forms over the common items;
 //! * Haebara and Stocking–Lord minimise a characteristic-curve criterion on the
@@ -18,7 +18,7 @@ mod curves;
 mod moments;
 
 pub use crate::error::LinkingError;
-pub use crate::model::ItemPoint;
+use crate::model::ItemParams;
 use crate::names::named;
 use crate::quadrature::Latent;
 
@@ -73,25 +73,36 @@ impl LinkingConstants {
     };
 }
 
-/// Covariance of one 'from' item's estimated (a, b, c) — 3x3, row-major; c row/col zero when c is fixed.
+/// Covariance of one right/wrong 'from' item's estimated (a, b, c) — 3x3, row-major; c row/col
+/// zero when c is fixed.
 pub type ItemCovariance = [[f64; 3]; 3];
 
-/// The sampling covariance of all 'from' items' estimated (a, b, c) jointly: a (3n)×(3n)
-/// row-major matrix in the order (a₁, b₁, c₁, a₂, …). The entries between items matter: items
-/// calibrated together share the latent scale, and in a 1PL one slope.
+/// The sampling covariance of all 'from' items' estimated IRT forms jointly, item after item:
+/// (a, b, c) of a right/wrong item, (a, b_1 … b_(K−1)) of one in K categories. The entries
+/// between items matter: items calibrated together share the latent scale, and in a 1PL one
+/// slope.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JointCovariance {
-    n_items: usize,
+    /// Where each item's coordinates start; the last entry is the dimension.
+    offsets: Vec<usize>,
     values: Vec<f64>,
 }
 
 impl JointCovariance {
-    /// From the (3n)² entries; None when their number is not that.
-    pub fn new(n_items: usize, values: Vec<f64>) -> Option<Self> {
-        (values.len() == 9 * n_items * n_items).then_some(Self { n_items, values })
+    /// From each item's number of coordinates and the dimension² entries, row-major; None when
+    /// their number is not that.
+    pub fn new(sizes: &[usize], values: Vec<f64>) -> Option<Self> {
+        let offsets: Vec<usize> = std::iter::once(0)
+            .chain(sizes.iter().scan(0, |at, &n| {
+                *at += n;
+                Some(*at)
+            }))
+            .collect();
+        let dim = offsets[sizes.len()];
+        (values.len() == dim * dim).then_some(Self { offsets, values })
     }
 
-    /// Independent items: the per-item blocks on the diagonal, zero between items.
+    /// Independent right/wrong items: the per-item blocks on the diagonal, zero between items.
     pub fn block_diagonal(blocks: &[ItemCovariance]) -> Self {
         let n = blocks.len();
         let mut values = vec![0.0; 9 * n * n];
@@ -102,35 +113,38 @@ impl JointCovariance {
                 }
             }
         }
-        Self { n_items: n, values }
+        Self::new(&vec![3; n], values).expect("(3n)² entries")
     }
 
     pub fn n_items(&self) -> usize {
-        self.n_items
+        self.offsets.len() - 1
     }
 
-    /// Cov(parameter r of item i, parameter c of item j), parameters in the order (a, b, c).
+    fn dim(&self) -> usize {
+        self.offsets[self.n_items()]
+    }
+
+    fn size(&self, i: usize) -> usize {
+        self.offsets[i + 1] - self.offsets[i]
+    }
+
+    /// Cov(coordinate r of item i, coordinate c of item j).
     pub fn entry(&self, i: usize, r: usize, j: usize, c: usize) -> f64 {
-        self.values[(3 * i + r) * 3 * self.n_items + 3 * j + c]
+        self.values[(self.offsets[i] + r) * self.dim() + self.offsets[j] + c]
     }
 
     /// The covariance of the items `keep` (indices into this one's items), in that order.
     pub fn subset(&self, keep: &[usize]) -> Self {
-        let n = keep.len();
-        let mut values = Vec::with_capacity(9 * n * n);
+        let sizes: Vec<usize> = keep.iter().map(|&i| self.size(i)).collect();
+        let mut values = Vec::new();
         for &i in keep {
-            for r in 0..3 {
+            for r in 0..self.size(i) {
                 for &j in keep {
-                    values.extend((0..3).map(|c| self.entry(i, r, j, c)));
+                    values.extend((0..self.size(j)).map(|c| self.entry(i, r, j, c)));
                 }
             }
         }
-        Self { n_items: n, values }
-    }
-
-    /// The block of item i, as [`ItemCovariance`].
-    pub fn block(&self, i: usize) -> ItemCovariance {
-        std::array::from_fn(|r| std::array::from_fn(|c| self.entry(i, r, i, c)))
+        Self::new(&sizes, values).expect("the kept items' entries")
     }
 }
 
@@ -138,15 +152,16 @@ impl JointCovariance {
 /// let mean–mean "succeed" while its intercept just copies that item).
 const MIN_ITEMS: usize = 2;
 
-/// Estimates θ_to = A·θ_from + B from paired common items.
+/// Estimates θ_to = A·θ_from + B from paired common items, each pair of one shape (right/wrong,
+/// or as many categories formed alike).
 ///
-/// `from_cov` is the joint sampling covariance of the 'from' items' (a, b, c); when given,
+/// `from_cov` is the joint sampling covariance of the 'from' items' IRT forms; when given,
 /// delta-method standard errors are returned (the 'to' items are known constants). It should be
 /// positive semi-definite.
 pub fn linking_constants(
     method: LinkingMethod,
-    from: &[ItemPoint],
-    to: &[ItemPoint],
+    from: &[ItemParams],
+    to: &[ItemParams],
     from_cov: Option<&JointCovariance>,
 ) -> Result<LinkingConstants, LinkingError> {
     validate(from, to, from_cov)?;
@@ -197,15 +212,6 @@ pub fn latent_as_constants(latent: Latent, cov: Option<[[f64; 2]; 2]>) -> Linkin
     }
 }
 
-/// Puts a 'from' item on the 'to' scale: (a/A, A·b + B, c).
-pub fn transform_item(p: ItemPoint, k: &LinkingConstants) -> ItemPoint {
-    ItemPoint {
-        a: p.a / k.slope,
-        b: k.slope * p.b + k.intercept,
-        c: p.c,
-    }
-}
-
 /// The latent distribution on the 'to' scale.
 pub fn transform_latent(l: Latent, k: &LinkingConstants) -> Latent {
     Latent {
@@ -224,11 +230,14 @@ pub fn transform_theta(theta: f64, k: &LinkingConstants) -> f64 {
 // ---------------------------------------------------------------------------
 
 fn validate(
-    from: &[ItemPoint],
-    to: &[ItemPoint],
+    from: &[ItemParams],
+    to: &[ItemParams],
     from_cov: Option<&JointCovariance>,
 ) -> Result<(), LinkingError> {
-    if from.len() != to.len() || from_cov.is_some_and(|cov| cov.n_items != from.len()) {
+    let sizes_differ = |cov: &JointCovariance| {
+        cov.n_items() != from.len() || (0..from.len()).any(|i| cov.size(i) != from[i].n_coords())
+    };
+    if from.len() != to.len() || from_cov.is_some_and(sizes_differ) {
         return Err(LinkingError::LengthMismatch);
     }
     if from.len() < MIN_ITEMS {
@@ -237,31 +246,46 @@ fn validate(
             got: from.len(),
         });
     }
+    if let Some(index) = (0..from.len()).find(|&i| from[i].shape() != to[i].shape()) {
+        return Err(LinkingError::ShapeMismatch { index });
+    }
     validate_items(from, ["from.a", "from.b", "from.c"])?;
     validate_items(to, ["to.a", "to.b", "to.c"])?;
     if let Some(cov) = from_cov {
         // The first non-finite entry in row order names the item of its row.
         if let Some(at) = cov.values.iter().position(|v| !v.is_finite()) {
+            let row = at / cov.dim();
             return Err(LinkingError::NonFinite {
                 what: "from_cov",
-                index: at / (3 * cov.n_items) / 3,
+                index: cov.offsets.partition_point(|&o| o <= row) - 1,
             });
         }
     }
     Ok(())
 }
 
-fn validate_items(items: &[ItemPoint], names: [&'static str; 3]) -> Result<(), LinkingError> {
+/// Each item's slope first (its sign decides what b means), then its difficulties or
+/// thresholds, then a right/wrong item's lower asymptote.
+fn validate_items(items: &[ItemParams], [a, b, c]: [&'static str; 3]) -> Result<(), LinkingError> {
     for (index, item) in items.iter().enumerate() {
-        for (value, what) in [item.a, item.b, item.c].into_iter().zip(names) {
-            if !value.is_finite() {
-                return Err(LinkingError::NonFinite { what, index });
-            }
+        let slope = item.slope();
+        if !slope.is_finite() {
+            return Err(LinkingError::NonFinite { what: a, index });
         }
-        if item.a <= 0.0 {
+        if slope <= 0.0 {
             return Err(LinkingError::NonPositiveSlope { index });
         }
-        if !(0.0..1.0).contains(&item.c) {
+        if item.irt_coords()[item.difficulty_coords()]
+            .iter()
+            .any(|v| !v.is_finite())
+        {
+            return Err(LinkingError::NonFinite { what: b, index });
+        }
+        let guessing = item.guessing();
+        if !guessing.is_finite() {
+            return Err(LinkingError::NonFinite { what: c, index });
+        }
+        if !(0.0..1.0).contains(&guessing) {
             return Err(LinkingError::GuessingOutOfRange { index });
         }
     }
@@ -300,7 +324,7 @@ impl Fit {
         }
     }
 
-    fn jacobian(&self, from: &[ItemPoint], to: &[ItemPoint]) -> Vec<ItemJacobian> {
+    fn jacobian(&self, from: &[ItemParams], to: &[ItemParams]) -> Vec<ItemJacobian> {
         match self {
             Fit::Moment(m) => m.jacobian.clone(),
             Fit::Curve(c) => c.jacobian(from, to),
@@ -317,8 +341,8 @@ fn delta_variances(jacobian: &[ItemJacobian], cov: &JointCovariance) -> [f64; 2]
     for (row, v) in var.iter_mut().enumerate() {
         for (i, ji) in jacobian.iter().enumerate() {
             for (j, jj) in jacobian.iter().enumerate() {
-                for (r, &x) in ji[row].iter().enumerate() {
-                    for (c, &y) in jj[row].iter().enumerate() {
+                for (r, &x) in ji[row][..cov.size(i)].iter().enumerate() {
+                    for (c, &y) in jj[row][..cov.size(j)].iter().enumerate() {
                         *v += x * cov.entry(i, r, j, c) * y;
                     }
                 }

@@ -1,17 +1,30 @@
 //! The moment methods: closed forms over the common items, with their derivatives in each
-//! 'from' item for the delta method.
+//! 'from' item for the delta method. The slopes are pooled one per item, the difficulties over
+//! every item's: a right/wrong item's b, each threshold of an item in categories (Kim & Lee
+//! 2006, plink 1.5-1).
 
 use crate::error::LinkingError;
-use crate::model::ItemPoint;
+use crate::model::{ItemParams, MAX_COORDS};
 
-/// ∂(A, B)/∂(a, b, c) of one 'from' item: rows A and B.
-pub(super) type ItemJacobian = [[f64; 3]; 2];
+/// ∂(A, B)/∂(the IRT form) of one 'from' item: rows A and B, columns its coordinates.
+pub(super) type ItemJacobian = [[f64; MAX_COORDS]; 2];
 
 /// Closed-form constants with their derivatives w.r.t. each 'from' item.
 pub(super) struct MomentFit {
     pub(super) slope: f64,
     pub(super) intercept: f64,
     pub(super) jacobian: Vec<ItemJacobian>,
+}
+
+/// Every item's difficulties, pooled.
+fn pooled(items: &[ItemParams]) -> Vec<f64> {
+    items
+        .iter()
+        .flat_map(|p| {
+            let x = p.irt_coords();
+            p.difficulty_coords().map(move |r| x[r])
+        })
+        .collect()
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -27,43 +40,61 @@ fn sample_sd(values: &[f64]) -> f64 {
 }
 
 /// A = mean(a_from)/mean(a_to), B = mean(b_to) − A·mean(b_from).
-pub(super) fn mean_mean(from: &[ItemPoint], to: &[ItemPoint]) -> MomentFit {
+pub(super) fn mean_mean(from: &[ItemParams], to: &[ItemParams]) -> MomentFit {
     let n = from.len() as f64;
-    let mean_a_to = mean(to.iter().map(|p| p.a));
-    let mean_b_from = mean(from.iter().map(|p| p.b));
-    let slope = mean(from.iter().map(|p| p.a)) / mean_a_to;
-    let intercept = mean(to.iter().map(|p| p.b)) - slope * mean_b_from;
+    let mean_a_to = mean(to.iter().map(ItemParams::slope));
+    let b_from = pooled(from);
+    let mean_b_from = mean(b_from.iter().copied());
+    let slope = mean(from.iter().map(ItemParams::slope)) / mean_a_to;
+    let intercept = mean(pooled(to).into_iter()) - slope * mean_b_from;
     let da = 1.0 / (n * mean_a_to);
-    let item = [[da, 0.0, 0.0], [-mean_b_from * da, -slope / n, 0.0]];
+    let db = -slope / b_from.len() as f64;
+    let jacobian = from
+        .iter()
+        .map(|p| {
+            let mut j = [[0.0; MAX_COORDS]; 2];
+            j[0][0] = da;
+            j[1][0] = -mean_b_from * da;
+            for r in p.difficulty_coords() {
+                j[1][r] = db;
+            }
+            j
+        })
+        .collect();
     MomentFit {
         slope,
         intercept,
-        jacobian: vec![item; from.len()],
+        jacobian,
     }
 }
 
 /// A = sd(b_to)/sd(b_from), B = mean(b_to) − A·mean(b_from).
-pub(super) fn mean_sigma(from: &[ItemPoint], to: &[ItemPoint]) -> Result<MomentFit, LinkingError> {
-    let b_from: Vec<f64> = from.iter().map(|p| p.b).collect();
-    let b_to: Vec<f64> = to.iter().map(|p| p.b).collect();
+pub(super) fn mean_sigma(
+    from: &[ItemParams],
+    to: &[ItemParams],
+) -> Result<MomentFit, LinkingError> {
+    let (b_from, b_to) = (pooled(from), pooled(to));
     let (sd_from, sd_to) = (sample_sd(&b_from), sample_sd(&b_to));
     let slope = sd_to / sd_from;
     // Either sd zero (or overflowing) leaves A zero, infinite or NaN.
     if !(slope > 0.0 && slope.is_finite()) {
         return Err(LinkingError::DegenerateSpread);
     }
-    let n = from.len() as f64;
+    let n = b_from.len() as f64;
     let mean_b_from = mean(b_from.iter().copied());
     let intercept = mean(b_to.iter().copied()) - slope * mean_b_from;
-    // ∂sd_from/∂b_i = (b_i − mean)/((n − 1)·sd_from), and A ∝ 1/sd_from.
-    let jacobian = b_from
+    // ∂sd_from/∂b = (b − mean)/((n − 1)·sd_from), and A ∝ 1/sd_from.
+    let jacobian = from
         .iter()
-        .map(|b| {
-            let d_slope = -slope * (b - mean_b_from) / ((n - 1.0) * sd_from * sd_from);
-            [
-                [0.0, d_slope, 0.0],
-                [0.0, -mean_b_from * d_slope - slope / n, 0.0],
-            ]
+        .map(|p| {
+            let x = p.irt_coords();
+            let mut j = [[0.0; MAX_COORDS]; 2];
+            for r in p.difficulty_coords() {
+                let d_slope = -slope * (x[r] - mean_b_from) / ((n - 1.0) * sd_from * sd_from);
+                j[0][r] = d_slope;
+                j[1][r] = -mean_b_from * d_slope - slope / n;
+            }
+            j
         })
         .collect();
     Ok(MomentFit {

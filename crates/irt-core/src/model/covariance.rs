@@ -1,5 +1,7 @@
 //! The sampling covariance of one item's parameters in the IRT form.
 
+use std::ops::Range;
+
 use crate::deriv::MAX_COORDS;
 
 /// The covariance of an item's IRT form ([`super::ItemParams::irt_coords`]): (a, b, c) of a
@@ -8,13 +10,23 @@ use crate::deriv::MAX_COORDS;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ParamCovariance {
     n: usize,
+    /// Where the difficulties lie (`ItemParams::difficulty_coords`): first and past the last.
+    difficulties: (usize, usize),
     m: [[f64; MAX_COORDS]; MAX_COORDS],
 }
 
 impl ParamCovariance {
-    /// The leading n × n block of `m`.
-    pub(crate) fn new(n: usize, m: [[f64; MAX_COORDS]; MAX_COORDS]) -> Self {
-        Self { n, m }
+    /// The leading n × n block of `m`, an IRT form whose difficulties are `difficulties`.
+    pub(crate) fn new(
+        n: usize,
+        difficulties: Range<usize>,
+        m: [[f64; MAX_COORDS]; MAX_COORDS],
+    ) -> Self {
+        Self {
+            n,
+            difficulties: (difficulties.start, difficulties.end),
+            m,
+        }
     }
 
     pub fn entry(&self, r: usize, c: usize) -> f64 {
@@ -29,6 +41,19 @@ impl ParamCovariance {
     /// The (a, b, c) block: a dichotomous item's whole covariance.
     pub fn abc(&self) -> [[f64; 3]; 3] {
         std::array::from_fn(|r| std::array::from_fn(|c| self.m[r][c]))
+    }
+
+    /// The covariance of the slope and the location (`ItemParams::location`: b, or the mean of
+    /// the thresholds, a linear map of them).
+    pub fn slope_and_location(&self) -> [[f64; 2]; 2] {
+        let (first, end) = self.difficulties;
+        let weight = 1.0 / (end - first) as f64;
+        let with_location = |r: usize| -> f64 { (first..end).map(|t| weight * self.m[r][t]).sum() };
+        let location: f64 = (first..end).map(|t| weight * with_location(t)).sum();
+        [
+            [self.m[0][0], with_location(0)],
+            [with_location(0), location],
+        ]
     }
 
     pub fn is_finite(&self) -> bool {

@@ -7,6 +7,7 @@
 
 mod categories;
 mod covariance;
+mod response_curves;
 
 use ndarray::ArrayView1;
 
@@ -16,6 +17,7 @@ pub use crate::logistic::{logistic, logit, softplus};
 use crate::names::named;
 pub use categories::{Steps, MAX_CATEGORIES};
 pub use covariance::ParamCovariance;
+pub use response_curves::{CurvePoint, CurvesAt};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ItemModel {
@@ -136,7 +138,8 @@ impl From<ItemPoint> for ItemParams {
 }
 
 /// One item's parameters in the IRT form, on one scale: logistic, no D
-/// (P = c + (1-c)/(1+exp(-a(θ-b)))); what linking and the drift screening compare.
+/// (P = c + (1-c)/(1+exp(-a(θ-b)))), of an item in categories its slope and location; what the
+/// drift screening records.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ItemPoint {
     /// Discrimination (slope); must be positive.
@@ -145,13 +148,6 @@ pub struct ItemPoint {
     pub b: f64,
     /// Lower asymptote (guessing); 0 for 1PL/2PL items.
     pub c: f64,
-}
-
-impl ItemPoint {
-    /// P(θ) in this form (linking's curves).
-    pub fn prob(&self, theta: f64) -> f64 {
-        self.c + (1.0 - self.c) * logistic(self.a * (theta - self.b))
-    }
 }
 
 /// One item's parameters in slope–intercept form. The fields are the model's own: every phase
@@ -488,6 +484,37 @@ impl ItemParams {
             }
         }
         x
+    }
+
+    /// Where the difficulties lie in the IRT form ([`Self::irt_coords`]): b of a right/wrong
+    /// item, the thresholds b_1 … b_(K−1) of one in categories.
+    pub fn difficulty_coords(&self) -> std::ops::Range<usize> {
+        match self.steps {
+            None => 1..2,
+            Some(_) => 1..self.n_coords(),
+        }
+    }
+
+    /// An item of this one's shape at the IRT form's coordinates `x` ([`Self::irt_coords`]).
+    pub fn with_irt_coords(&self, x: &[f64; MAX_COORDS]) -> Self {
+        match self.steps {
+            None => Self::from_irt(x[0], x[1], x[2]),
+            Some(steps) => Self::from_thresholds(steps, x[0], &x[1..self.n_coords()])
+                .expect("as many thresholds as the item has"),
+        }
+    }
+
+    /// Every category's curve at θ with its derivatives in θ and in the IRT form
+    /// (`response_curves`): what linking's characteristic curves are made of.
+    pub fn curves(&self, theta: f64) -> CurvesAt {
+        let x = self.irt_coords();
+        match self.steps {
+            None => response_curves::right_wrong(x[0], x[1], x[2], theta),
+            Some(Steps::Graded) => response_curves::graded(x[0], &x[1..self.n_coords()], theta),
+            Some(Steps::PartialCredit) => {
+                response_curves::partial_credit(x[0], &x[1..self.n_coords()], theta)
+            }
+        }
     }
 
     /// ∂(IRT form)/∂(the estimator's coordinates), for the delta method.

@@ -12,8 +12,7 @@ use crate::em::{fit, FitResult, Termination};
 use crate::error::{CoreError, Result};
 use crate::exclusion::Kept;
 use crate::linking::{
-    latent_as_constants, linking_constants, transform_latent, ItemPoint, LinkingConstants,
-    LinkingMethod,
+    latent_as_constants, linking_constants, transform_latent, LinkingConstants, LinkingMethod,
 };
 use crate::model::ItemParams;
 use crate::mstep::ItemCounts;
@@ -431,7 +430,7 @@ fn screen_anchors(
                     &a.stored.irt(),
                     &new.irt(),
                     est.params.slope(),
-                    &cov.abc(),
+                    &cov.slope_and_location(),
                     slopes,
                     link.slope,
                 )
@@ -477,11 +476,11 @@ fn link(
         Linking::Fixed => latent_as_constants(result.latent, result.latent_covariance),
         Linking::Separate(method) => {
             let keep: Vec<usize> = (0..anchors.len()).filter(|&i| used[i]).collect();
-            let from: Vec<ItemPoint> = keep
+            let from: Vec<ItemParams> = keep
                 .iter()
-                .map(|&i| result.items[anchors[i].item].params.irt())
+                .map(|&i| result.items[anchors[i].item].params)
                 .collect();
-            let to: Vec<ItemPoint> = keep.iter().map(|&i| anchors[i].stored.irt()).collect();
+            let to: Vec<ItemParams> = keep.iter().map(|&i| anchors[i].stored).collect();
             let cov = result.joint_covariance.as_ref().map(|c| c.subset(&keep));
             linking_constants(method, &from, &to, cov.as_ref())?
         }

@@ -48,17 +48,13 @@ pub(super) fn usable_anchors(
         .collect();
     let excluded: HashSet<&str> = excluded.iter().map(|e| e.item_id.as_str()).collect();
     let (mut anchors, mut held_out) = (Vec::new(), Vec::new());
-    let (mut unanswered, mut excluded_anchors, mut mismatched, mut in_categories) = (0, 0, 0, 0);
+    let (mut unanswered, mut excluded_anchors, mut mismatched, mut other_shape) = (0, 0, 0, 0);
     for (id, p) in &bank.anchors {
         match index.get(id.as_str()) {
             Some(&j) => {
                 let shape = kinds.categories[j].as_ref().map(|c| (c.steps(), c.count()));
-                let refused = if (shape.is_some() || p.steps().is_some()) && !holds_fixed(settings)
-                {
-                    in_categories += 1;
-                    Some("it is an item in categories (by its answers in the window or its stored parameters), and anchors in categories are held fixed only (linking => 'fixed'), not linked by another method".to_string())
-                } else if shape != p.shape() {
-                    in_categories += 1;
+                let refused = if shape != p.shape() {
+                    other_shape += 1;
                     Some(shape_mismatch(shape, p))
                 } else if shape.is_none() {
                     let why = kinds.right_wrong_model(j, settings).anchor_mismatch(p);
@@ -103,8 +99,8 @@ pub(super) fn usable_anchors(
         relations.items,
         anchors.len(),
         held_out.len(),
-        if in_categories > 0 {
-            format!(", {in_categories} left out as items in categories")
+        if other_shape > 0 {
+            format!(", {other_shape} left out as stored in another shape")
         } else {
             String::new()
         }
@@ -118,12 +114,6 @@ pub(super) fn usable_anchors(
         });
     }
     Ok((anchors, held_out))
-}
-
-/// Anchors in categories are held fixed only: the linking methods compare right/wrong curves,
-/// and `auto` screens its fixed anchors by a Stocking–Lord run first.
-fn holds_fixed(settings: &Settings) -> bool {
-    settings.linking == Linking::Fixed && !settings.linking_auto
 }
 
 /// Why stored parameters of one shape cannot anchor an item answered in another.
