@@ -124,6 +124,10 @@ fn odds(at: &mut [Odds]) {
 }
 }
 
+/// The smallest category probability whose logarithm is taken from the probability itself: a
+/// difference of curves known to ε, so to 1e-8 relatively.
+const DIRECT_LOG: f64 = 1e-8;
+
 /// An answer to an item in categories at a person's θ, from its category probabilities P_k:
 /// the residual x − E X, the variance W = Σ (k − E X)² P_k and the fourth central moment
 /// C = Σ (k − E X)⁴ P_k (Wright & Masters, as mirt's `itemfit` takes them), and Zh's terms
@@ -136,16 +140,28 @@ struct CategoryAnswer {
 impl CategoryAnswer {
     fn new(item: &ItemParams, theta: f64, x: u8) -> Self {
         let k = item.categories();
-        let mut logs = [0.0; MAX_CATEGORIES];
-        item.log_category_probs(theta, &mut logs[..k]);
-        let p = |c: usize| logs[c].exp();
-        let mean: f64 = (0..k).map(|c| c as f64 * p(c)).sum();
-        let central = |power: i32| (0..k).map(|c| (c as f64 - mean).powi(power) * p(c)).sum();
+        // This runs once per answer: the probabilities and their logarithms directly, with a
+        // transcendental function each, where every category is likely enough for its
+        // difference of curves to keep eight digits; else the logarithms in their stable form.
+        let (mut p, mut logs) = ([0.0; MAX_CATEGORIES], [0.0; MAX_CATEGORIES]);
+        item.category_probs(theta, &mut p[..k]);
+        if p[..k].iter().all(|&v| v >= DIRECT_LOG) {
+            for (l, v) in logs.iter_mut().zip(&p[..k]) {
+                *l = v.ln();
+            }
+        } else {
+            item.log_category_probs(theta, &mut logs[..k]);
+            for (v, l) in p.iter_mut().zip(&logs[..k]) {
+                *v = l.exp();
+            }
+        }
+        let mean: f64 = (0..k).map(|c| c as f64 * p[c]).sum();
+        let central = |power: i32| (0..k).map(|c| (c as f64 - mean).powi(power) * p[c]).sum();
         // Categories with P = 0 add nothing to the mean log-likelihood (P log P → 0).
-        let mean_log: f64 = (0..k).filter(|&c| p(c) > 0.0).map(|c| p(c) * logs[c]).sum();
+        let mean_log: f64 = (0..k).filter(|&c| p[c] > 0.0).map(|c| p[c] * logs[c]).sum();
         let var_log: f64 = (0..k)
-            .filter(|&c| p(c) > 0.0)
-            .map(|c| p(c) * (logs[c] - mean_log).powi(2))
+            .filter(|&c| p[c] > 0.0)
+            .map(|c| p[c] * (logs[c] - mean_log).powi(2))
             .sum();
         Self {
             moments: [f64::from(x) - mean, central(2), central(4)],

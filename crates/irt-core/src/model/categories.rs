@@ -30,11 +30,16 @@ pub fn log_probs(steps: Steps, a: f64, d: &[f64], theta: f64, out: &mut [f64]) {
     let k = d.len() + 1;
     match steps {
         Steps::Graded => {
-            out[0] = -softplus(a * theta + d[0]);
+            // log(1 + e^z) of each cumulative logit once: each serves two categories.
+            let mut sp = [0.0; MAX_CATEGORIES];
+            for (s, &dk) in sp.iter_mut().zip(d) {
+                *s = softplus(a * theta + dk);
+            }
+            out[0] = -sp[0];
             for c in 1..k - 1 {
                 // log(s(x) − s(y)) for x > y: y + log(e^(x−y) − 1) − log(1 + e^x) − log(1 + e^y).
                 let (x, y) = (a * theta + d[c - 1], a * theta + d[c]);
-                out[c] = y + (x - y).exp_m1().ln() - softplus(x) - softplus(y);
+                out[c] = y + (x - y).exp_m1().ln() - sp[c - 1] - sp[c];
             }
             out[k - 1] = -softplus(-(a * theta + d[k - 2]));
         }
@@ -47,6 +52,37 @@ pub fn log_probs(steps: Steps, a: f64, d: &[f64], theta: f64, out: &mut [f64]) {
             let log_sum = max + out[..k].iter().map(|&v| (v - max).exp()).sum::<f64>().ln();
             for v in &mut out[..k] {
                 *v -= log_sum;
+            }
+        }
+    }
+}
+
+/// P(X = k | θ) for k = 0 … K−1 into `out`, with a transcendental function per category:
+/// graded as differences of the cumulative curves, partial credit normalised from the largest
+/// term. Each is known to ε absolutely (not relatively: a graded category far from θ is the
+/// difference of two nearly equal curves); [`log_probs`] where the logarithm matters there.
+pub fn probs(steps: Steps, a: f64, d: &[f64], theta: f64, out: &mut [f64]) {
+    let k = d.len() + 1;
+    match steps {
+        Steps::Graded => {
+            let s = cumulative(a, d, theta);
+            for (x, p) in out[..k].iter_mut().enumerate() {
+                *p = s[x] - s[x + 1];
+            }
+        }
+        Steps::PartialCredit => {
+            out[0] = 0.0;
+            for c in 1..k {
+                out[c] = c as f64 * a * theta + d[c - 1];
+            }
+            let max = out[..k].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mut sum = 0.0;
+            for v in &mut out[..k] {
+                *v = (*v - max).exp();
+                sum += *v;
+            }
+            for v in &mut out[..k] {
+                *v /= sum;
             }
         }
     }

@@ -249,6 +249,20 @@ impl ItemParams {
         }
     }
 
+    /// P(X = k | θ) for every category k into `out` (length K), a transcendental function per
+    /// category (`categories::probs`: known to ε absolutely, so take `log_category_probs` for
+    /// the logarithm of a category far from θ).
+    pub fn category_probs(&self, theta: f64, out: &mut [f64]) {
+        match self.steps {
+            None => {
+                let p = self.prob(theta);
+                out[0] = 1.0 - p;
+                out[1] = p;
+            }
+            Some(steps) => categories::probs(steps, self.a, self.intercepts(), theta, out),
+        }
+    }
+
     /// The IRT form (a, b, c): what is reported, linked and screened for drift; of an item in
     /// categories its slope and location (the mean of its thresholds), c = 0.
     pub fn irt(&self) -> ItemPoint {
