@@ -162,6 +162,16 @@ fn functions() -> Vec<Function> {
         },
         link(false),
         link(true),
+        Function {
+            name: "mirt_linking_constants",
+            strict: true,
+            args: vec![
+                arg("method", Ty::Name, "'haebara'"),
+                arg("from_params", Ty::ItemJson, ITEM_JSON),
+                arg("to_params", Ty::ItemJson, ITEM_JSON),
+            ],
+            valid_outcome: "ok",
+        },
         Function { name: "mirt_report", strict: false, args: vec![arg("run_id", Ty::RunId, "NULL")], valid_outcome: "ok" },
         Function { name: "mirt_report_data", strict: false, args: vec![arg("run_id", Ty::RunId, "NULL")], valid_outcome: "ok" },
         item_fn("mirt_irf"),

@@ -74,3 +74,46 @@ fn scheduling_without_pg_cron_says_what_to_do() {
     let err = error_of("SELECT mirt_schedule('0 3 * * *', '5PL')").unwrap();
     assert!(err.starts_with("22023") && err.contains("valid models"), "{err}");
 }
+
+/// Linking items given as their stored parameters: plink 1.5-1's constants on graded,
+/// generalized partial credit and mixed anchors (`crates/irt-core/tests/fixtures/poly_linking.json`,
+/// `scripts/fixtures/poly_linking.R`) within its rounding to six decimals; a pair of two shapes
+/// is refused naming it.
+#[pg_test]
+fn mirt_linking_constants_agree_with_plink() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../crates/irt-core/tests/fixtures/poly_linking.json")).unwrap();
+    let params = |items: &serde_json::Value| -> String {
+        let stored: Vec<String> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                let model = match item["model"].as_str().unwrap() {
+                    "drm" => return format!("'{{\"a\": {}, \"b\": {}, \"c\": {}}}'", item["a"], item["b"], item["c"]),
+                    "grm" => "GRM",
+                    _ => "GPCM",
+                };
+                format!("'{{\"model\": \"{model}\", \"a\": {}, \"thresholds\": {}}}'", item["a"], item["thresholds"])
+            })
+            .collect();
+        format!("ARRAY[{}]::jsonb[]", stored.join(", "))
+    };
+    for (name, case) in fixture["cases"].as_object().unwrap() {
+        let (from, to) = (params(&case["from"]), params(&case["to"]));
+        for method in ["mean_mean", "mean_sigma", "haebara", "stocking_lord"] {
+            let want = &case["results"][method];
+            let (slope, intercept): (f64, f64) = (
+                one(&format!("SELECT slope FROM mirt_linking_constants('{method}', {from}, {to})")),
+                one(&format!("SELECT intercept FROM mirt_linking_constants('{method}', {from}, {to})")),
+            );
+            let (a, b) = (want["A"].as_f64().unwrap(), want["B"].as_f64().unwrap());
+            assert!((slope - a).abs() < 1.5e-6 && (intercept - b).abs() < 1.5e-6, "{name} {method}: {slope} {intercept} against {a} {b}");
+        }
+    }
+    let err = error_of(
+        r#"SELECT * FROM mirt_linking_constants('haebara', ARRAY['{"a": 1.0, "b": 0.0}', '{"model": "GRM", "a": 1.2, "thresholds": [-1.0, 0.5]}']::jsonb[], ARRAY['{"a": 1.0, "b": 0.0}', '{"model": "GPCM", "a": 1.2, "thresholds": [-1.0, 0.5]}']::jsonb[])"#,
+    )
+    .unwrap();
+    assert!(err.starts_with("22023") && err.contains("common item 2"), "{err}");
+}

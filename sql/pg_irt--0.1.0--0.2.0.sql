@@ -253,6 +253,22 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mirt_score_eap_params_wrapper';
 
+-- mirt_linking_constants links items given as their stored parameters (items in categories
+-- among them).
+CREATE FUNCTION mirt_linking_constants(
+    "method" TEXT,
+    "from_params" jsonb[],
+    "to_params" jsonb[]
+) RETURNS TABLE (
+    "slope" double precision,
+    "intercept" double precision,
+    "criterion" double precision
+)
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mirt_linking_constants_params_wrapper';
+
 -- Least privilege, as a new installation has it (sql/privileges.sql).
 DO $$
 DECLARE

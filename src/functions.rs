@@ -1,6 +1,7 @@
-//! Standalone helpers, usable without a calibration: linking constants, the item response
-//! function, information, the test characteristic curve and EAP scoring of one pattern (of
-//! right/wrong answers, or of scores on items given as their stored parameters).
+//! Standalone helpers, usable without a calibration: linking constants (of right/wrong items,
+//! or of any items given as their stored parameters), the item response function, information,
+//! the test characteristic curve and EAP scoring of one pattern (of right/wrong answers, or of
+//! scores on items given as their stored parameters).
 //! All immutable, strict (a NULL argument gives a NULL result) and parallel safe; where c is
 //! optional there is an overload without it (a NULL default would make a strict function return
 //! NULL). Item parameters follow the anchors' rule (`ItemParams::given`); an array element that
@@ -82,6 +83,26 @@ fn items(
     out
 }
 
+/// Items given as `mirt_item_params.params` and `meta->'irt'` hold them (`parse_irt`), none
+/// NULL, with their JSON: `{"a", "b", "c"}` for a right/wrong item, `{"model", "a",
+/// "thresholds"}` for an item in categories, `"D"` honoured.
+fn stored_items(
+    name: &str,
+    params: &Array<'_, pgrx::JsonB>,
+) -> Vec<(ItemParams, serde_json::Value)> {
+    if params.is_empty() {
+        invalid_argument(format!("{name} must hold at least one item"));
+    }
+    let mut out = alloc::with_capacity(params.len(), "an array argument").or_raise();
+    for (k, given) in params.iter().enumerate() {
+        let given = required(given, &format!("{name}[{}]", k + 1)).or_raise().0;
+        let (item, _) = parse_irt(&given)
+            .unwrap_or_else(|why| invalid_argument(format!("{name}[{}]: {why}", k + 1)));
+        out.push((item, given));
+    }
+    out
+}
+
 fn constants(
     method_name: &str,
     from: Vec<ItemParams>,
@@ -152,6 +173,44 @@ fn mirt_linking_constants_3pl(
             items("from_", &from_a, &from_b, Some(&from_c)),
             items("to_", &to_a, &to_b, Some(&to_c)),
         )
+    })
+}
+
+/// The same from items given as their stored parameters: right/wrong items and items in
+/// categories alike, each pair of one shape (Kim & Lee's extension of the four methods).
+#[pg_extern(name = "mirt_linking_constants", immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
+fn mirt_linking_constants_params(
+    method: &str,
+    from_params: Array<'_, pgrx::JsonB>,
+    to_params: Array<'_, pgrx::JsonB>,
+) -> TableIterator<
+    'static,
+    (
+        name!(slope, f64),
+        name!(intercept, f64),
+        name!(criterion, Option<f64>),
+    ),
+> {
+    panics::guarded("mirt_linking_constants", || {
+        let items = |name, params| -> Vec<ItemParams> {
+            stored_items(name, params)
+                .into_iter()
+                .map(|(item, _)| item)
+                .collect()
+        };
+        let (from, to) = (
+            items("from_params", &from_params),
+            items("to_params", &to_params),
+        );
+        if from.len() != to.len() {
+            invalid_argument(format!(
+                "from_params and to_params must have the same length, got {} and {}",
+                from.len(),
+                to.len()
+            ));
+        }
+        constants(method, from, to)
     })
 }
 
@@ -371,15 +430,10 @@ fn mirt_score_eap_params(
                 params.len()
             ));
         }
-        if params.is_empty() {
-            invalid_argument("params must hold at least one item");
-        }
-        let mut items = alloc::with_capacity(params.len(), "an array argument").or_raise();
-        let mut answers = alloc::with_capacity(params.len(), "an array argument").or_raise();
-        for (k, (score, given)) in scores.iter().zip(params.iter()).enumerate() {
-            let given = required(given, &format!("params[{}]", k + 1)).or_raise().0;
-            let (item, _) = parse_irt(&given)
-                .unwrap_or_else(|why| invalid_argument(format!("params[{}]: {why}", k + 1)));
+        let stored = stored_items("params", &params);
+        let mut items = alloc::with_capacity(stored.len(), "an array argument").or_raise();
+        let mut answers = alloc::with_capacity(stored.len(), "an array argument").or_raise();
+        for (k, (score, (item, given))) in scores.iter().zip(stored).enumerate() {
             if let Some(score) = score {
                 let category = category_of(&given, &item, score.into())
                     .unwrap_or_else(|why| invalid_argument(format!("scores[{}]: {why}", k + 1)));

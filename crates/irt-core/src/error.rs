@@ -311,7 +311,8 @@ pub enum LinkingError {
     /// A lower asymptote outside [0, 1) in either set: not a probability a curve can start at.
     GuessingOutOfRange { index: usize },
     /// A 'from' item and its 'to' item are not of one shape (right/wrong, or as many
-    /// categories formed alike): their curves cannot be compared.
+    /// categories formed alike): their curves cannot be compared. `index` counts from 0, the
+    /// message from 1 (it reaches SQL, whose arrays do).
     ShapeMismatch { index: usize },
     /// Zero spread makes the constants undefined: mean–sigma with sd(b) = 0
     /// in either set.
@@ -342,12 +343,12 @@ impl fmt::Display for LinkingError {
             LinkingError::GuessingOutOfRange { index } => {
                 write!(f, "lower asymptote outside [0, 1) at item {index}")
             }
-            LinkingError::ShapeMismatch { index } => {
-                write!(
-                    f,
-                    "item {index} is scored in other categories in 'from' than in 'to'"
-                )
-            }
+            LinkingError::ShapeMismatch { index } => write!(
+                f,
+                "common item {} (counting from 1) is scored in other categories in 'from' than \
+                 in 'to'",
+                index + 1
+            ),
             LinkingError::DegenerateSpread => {
                 write!(f, "item parameters have zero spread, linking is undefined")
             }
