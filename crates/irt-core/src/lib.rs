@@ -16,6 +16,7 @@ pub mod bank;
 mod bfgs;
 mod blocks;
 mod deriv;
+pub mod dif;
 pub mod drift;
 mod em;
 mod engine;

@@ -1,5 +1,6 @@
 //! The few statistics several modules share: R's quantiles, the median and the robust spread
-//! of the drift screening and the bank's priors, and the normal tail the drift level is set by.
+//! of the drift screening and the bank's priors, the normal tail the drift level is set by, and
+//! the Benjamini–Hochberg adjustment of the DIF screening.
 
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -26,6 +27,22 @@ pub fn robust_spread(mut x: Vec<f64>) -> f64 {
 /// The two-sided tail probability of the standard normal beyond ±z.
 pub fn two_sided_level(z: f64) -> f64 {
     2.0 * Normal::standard().sf(z)
+}
+
+/// Benjamini–Hochberg adjusted p-values (R's `p.adjust(p, "BH")`): p_(i)·n/i, made monotone
+/// from the largest down, at most 1; in the order given.
+pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
+    let n = p.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| p[j].total_cmp(&p[i]));
+    let mut adjusted = vec![0.0; n];
+    let mut smallest = 1.0_f64;
+    for (rank_from_top, &i) in order.iter().enumerate() {
+        let rank = (n - rank_from_top) as f64;
+        smallest = smallest.min(p[i] * n as f64 / rank);
+        adjusted[i] = smallest;
+    }
+    adjusted
 }
 
 #[cfg(test)]

@@ -1,0 +1,153 @@
+//! Differential item functioning against base R: Mantel–Haenszel (`mantelhaen.test`) on the
+//! shared fixtures' two-group set.
+
+mod common;
+
+use irt_core::dif::{screen, EtsClass, Side};
+use irt_core::Responses;
+
+/// The shared two-group set: its answers and each person's group.
+fn two_groups() -> (Responses, Vec<Option<Side>>) {
+    let path = common::fixtures_dir().join("dif/sim_dif_2x1500x25_long.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut triples = Vec::new();
+    let mut side = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (person, item) = (
+            f[0].parse::<u32>().unwrap() - 1,
+            f[1].parse::<u32>().unwrap() - 1,
+        );
+        triples.push((person, item, f[2] == "1"));
+        if side.len() <= person as usize {
+            side.resize(person as usize + 1, None);
+        }
+        side[person as usize] = Some(if f[3] == "ref" {
+            Side::Reference
+        } else {
+            Side::Focal
+        });
+    }
+    let data = Responses::from_triples(side.len(), 25, &triples).unwrap();
+    (data, side)
+}
+
+/// Every item's Mantel–Haenszel statistics on the total score (Holland–Thayer) equal base R's
+/// `mantelhaen.test(correct = TRUE)` and the fixture's Robins–Breslow–Greenland SE and ETS
+/// classes (shared fixtures `dif/sim_dif_mh.json`, variant `total`).
+#[test]
+fn mantel_haenszel_equals_base_r() {
+    let (data, side) = two_groups();
+    let fixture = common::read_json("dif/sim_dif_mh.json");
+    let screening = screen(&data, &side, &[true; 25], false);
+    assert_eq!(screening.screenings, 1);
+    let mut worst = 0.0_f64;
+    for (j, want) in fixture["variants"]["total"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let got = screening.items[j].expect("every item has statistics");
+        for (ours, key) in [
+            (got.chi2, "MH_chisq"),
+            (got.p, "p"),
+            (got.alpha, "alpha_MH"),
+            (got.ln_alpha_se, "SE_ln_alpha_RBG"),
+            (got.delta, "ETS_delta"),
+            (got.delta_se, "SE_delta"),
+        ] {
+            let theirs = want[key].as_f64().unwrap();
+            let relative = (ours - theirs).abs() / theirs.abs();
+            worst = worst.max(relative);
+            assert!(
+                relative < 1e-8,
+                "item {}: {key} {ours} against {theirs}",
+                j + 1
+            );
+        }
+        assert_eq!(
+            got.class.name(),
+            want["ETS_class"].as_str().unwrap(),
+            "item {}",
+            j + 1
+        );
+        assert_eq!(
+            got.strata as u64,
+            want["n_strata_used"].as_u64().unwrap(),
+            "item {}",
+            j + 1
+        );
+    }
+    println!("Mantel–Haenszel against base R: worst relative difference {worst:.1e}");
+    // Item 1 carries uniform DIF against the focal group; item 2's is significant but small.
+    assert_eq!(screening.items[0].unwrap().class, EtsClass::C);
+    assert_eq!(screening.items[1].unwrap().class, EtsClass::A);
+}
+
+/// Purification (items classed B or C leave the matching score of the others, until the flagged
+/// set repeats) and the Benjamini–Hochberg adjustment, screening by screening, against base R
+/// (`scripts/fixtures/dif_mh_purified.R`): item 1 flagged first, item 2 once item 1 is out of
+/// the score, then the same set again.
+#[test]
+fn purification_and_the_false_discovery_control_equal_base_r() {
+    let (data, side) = two_groups();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/dif_mh_purified.json"
+    );
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let screenings = fixture["screenings"].as_array().unwrap();
+    let purified = screen(&data, &side, &[true; 25], true);
+    assert_eq!(purified.screenings, screenings.len());
+    let last = screenings.last().unwrap()["items"].as_array().unwrap();
+    for (j, want) in last.iter().enumerate() {
+        let got = purified.items[j].unwrap();
+        for (ours, key) in [
+            (got.chi2, "MH_chisq"),
+            (got.p, "p"),
+            (got.alpha, "alpha_MH"),
+            (got.delta, "ETS_delta"),
+            (got.delta_se, "SE_delta"),
+        ] {
+            let theirs = want[key].as_f64().unwrap();
+            assert!(
+                (ours - theirs).abs() <= 1e-8 * theirs.abs(),
+                "item {}: {key} {ours} against {theirs}",
+                j + 1
+            );
+        }
+        assert_eq!(
+            got.class.name(),
+            want["ETS_class"].as_str().unwrap(),
+            "item {}",
+            j + 1
+        );
+        let bh = fixture["bh_adjusted_p"][j].as_f64().unwrap();
+        let ours = purified.adjusted_p[j].unwrap();
+        assert!(
+            (ours - bh).abs() <= 1e-8 * bh,
+            "item {}: BH {ours} against {bh}",
+            j + 1
+        );
+    }
+    let flagged: Vec<usize> = (0..25)
+        .filter(|&j| purified.items[j].unwrap().class != EtsClass::A)
+        .collect();
+    assert_eq!(flagged, [0, 1]);
+}
+
+/// Items in categories are not tested (the statistic is of right/wrong answers) and leave the
+/// adjustment's count; the others are as before.
+#[test]
+fn items_in_categories_are_left_out() {
+    let (data, side) = two_groups();
+    let mut right_wrong = [true; 25];
+    right_wrong[4] = false;
+    let all = screen(&data, &side, &[true; 25], false);
+    let some = screen(&data, &side, &right_wrong, false);
+    assert!(some.items[4].is_none() && some.adjusted_p[4].is_none());
+    assert_eq!(some.items[0], all.items[0]);
+    assert!(some.adjusted_p[0].unwrap() < all.adjusted_p[0].unwrap());
+}
