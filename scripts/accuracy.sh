@@ -3,9 +3,10 @@
 # pipeline both front ends run under every linking method and priors setting, measured against
 # the truth; the tables go between the markers of docs/accuracy.md (the prose around them stays).
 #
-#   bash scripts/accuracy.sh [--quick] [--reps N] [--seed S] [--threads N]
+#   bash scripts/accuracy.sh [--quick] [--drift | --dif] [--reps N] [--seed S] [--threads N]
 #
 # --quick: the seed's shape only, 2 replications (a test-size run, docs/accuracy.md untouched).
+# --dif: the DIF study alone (Mantel–Haenszel's false alarms and power), between its own markers.
 # No database is needed. The full study takes about 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

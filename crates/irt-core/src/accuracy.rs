@@ -8,10 +8,13 @@
 //! and b each + N(0, noise²)); a drifted anchor's stored
 //! b lies above the b its answers now follow (an exposed item that became easier). Every
 //! estimate is compared on the anchors' scale, as the run reports it.
+//!
+//! The DIF study's worlds are two groups answering one test (`dif_world`).
 
 use rayon::ThreadPool;
 
 use crate::bank::Bank;
+use crate::dif::Side;
 use crate::drift::DriftRule;
 use crate::error::CoreError;
 use crate::model::ItemParams;
@@ -253,4 +256,64 @@ fn moments(x: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     let mean = x.clone().sum::<f64>() / n;
     let var = x.map(|v| (v - mean).powi(2)).sum::<f64>() / n;
     (mean, var.sqrt())
+}
+
+/// Two groups answering one complete test of right/wrong items, drawn as the shared fixtures'
+/// two-group set is: log a ~ N(0, 0.3²), b ~ N(0, 1); the reference group θ ~ N(0, 1), the
+/// focal group N(−0.4, 1.1²) (impact, which a matching score must not mistake for DIF); the
+/// first `dif_items` items `dif` logits harder for the focal group (uniform DIF).
+pub struct DifWorld {
+    pub responses: Responses,
+    pub side: Vec<Option<Side>>,
+    /// Per item: whether it carries DIF.
+    pub dif: Vec<bool>,
+}
+
+pub const FOCAL_MEAN: f64 = -0.4;
+pub const FOCAL_SD: f64 = 1.1;
+
+/// Draws a two-group world: the same arguments give the same world on every machine.
+pub fn dif_world(
+    per_group: usize,
+    items: usize,
+    dif_items: usize,
+    dif: f64,
+    seed: u64,
+) -> DifWorld {
+    let mut rng = Rng::new(seed);
+    let reference: Vec<ItemParams> = (0..items)
+        .map(|_| ItemParams::from_irt((LOG_A_SD * rng.normal()).exp(), B_SD * rng.normal(), 0.0))
+        .collect();
+    let focal: Vec<ItemParams> = reference
+        .iter()
+        .enumerate()
+        .map(|(j, p)| {
+            let shift = if j < dif_items { dif } else { 0.0 };
+            ItemParams::from_irt(p.slope(), p.b() + shift, 0.0)
+        })
+        .collect();
+    let mut responses = Responses::with_items(items);
+    let mut side = Vec::with_capacity(2 * per_group);
+    for (group, params, mean, sd) in [
+        (Side::Reference, &reference, 0.0, 1.0),
+        (Side::Focal, &focal, FOCAL_MEAN, FOCAL_SD),
+    ] {
+        for _ in 0..per_group {
+            let theta = mean + sd * rng.normal();
+            let answers: Vec<(u32, u8)> = params
+                .iter()
+                .enumerate()
+                .map(|(j, p)| (j as u32, rng.answer(p, theta)))
+                .collect();
+            responses
+                .push_scored_person(answers)
+                .expect("a world's answers fit in memory");
+            side.push(Some(group));
+        }
+    }
+    DifWorld {
+        responses,
+        side,
+        dif: (0..items).map(|j| j < dif_items).collect(),
+    }
 }

@@ -151,3 +151,29 @@ fn items_in_categories_are_left_out() {
     assert_eq!(some.items[0], all.items[0]);
     assert!(some.adjusted_p[0].unwrap() < all.adjusted_p[0].unwrap());
 }
+
+/// On worlds without DIF (the accuracy study's, `accuracy::dif_world`: impact between the
+/// groups, 25 items, 500 persons per group), the purified Mantel–Haenszel test flags at its
+/// nominal level, and Benjamini–Hochberg keeps the share of worlds with any flag (every flag a
+/// false discovery there) within its 5 %.
+#[test]
+fn false_alarms_on_dif_free_worlds_are_at_the_nominal_level() {
+    let (worlds, items) = (200, 25);
+    let (mut flagged, mut tests, mut any_bh) = (0, 0, 0);
+    for seed in 0..worlds {
+        let world = irt_core::accuracy::dif_world(500, items, 0, 0.0, 9000 + seed);
+        let screening = screen(&world.responses, &world.side, &[true; 25], true);
+        for item in screening.items.iter().flatten() {
+            tests += 1;
+            flagged += usize::from(item.p < 0.05);
+        }
+        any_bh += usize::from(screening.adjusted_p.iter().flatten().any(|&q| q < 0.05));
+    }
+    let rate = flagged as f64 / tests as f64;
+    let any = any_bh as f64 / worlds as f64;
+    println!(
+        "false alarms at p < .05: {rate:.4} of {tests} tests; worlds with a BH flag: {any:.3}"
+    );
+    assert!((0.035..=0.065).contains(&rate), "{rate}");
+    assert!(any <= 0.07, "{any}");
+}

@@ -3,23 +3,29 @@
 //! and measured against the truth. Prints markdown tables; with `--write FILE` also puts them
 //! between the markers `<!-- accuracy:begin -->` and `<!-- accuracy:end -->` of FILE.
 //!
-//! irt-accuracy [--quick] [--drift] [--reps N] [--seed S] [--threads N] [--machine TEXT] [--write FILE]
+//! With `--dif` it runs the DIF study alone (Mantel–Haenszel's false alarms and power by group
+//! size and DIF size), written between `<!-- dif:begin -->` and `<!-- dif:end -->`.
+//!
+//! irt-accuracy [--quick] [--drift | --dif] [--reps N] [--seed S] [--threads N] [--machine TEXT] [--write FILE]
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use irt_core::accuracy::{world, Failure, Measures, Scenario, Shape, World};
+use irt_core::accuracy::{dif_world, world, Failure, Measures, Scenario, Shape, World};
+use irt_core::dif::{screen, EtsClass};
 use irt_core::drift::DriftRule;
 use irt_core::settings::Arguments;
 
-const BEGIN: &str = "<!-- accuracy:begin -->";
-const END: &str = "<!-- accuracy:end -->";
+const MARKERS: (&str, &str) = ("<!-- accuracy:begin -->", "<!-- accuracy:end -->");
+const DIF_MARKERS: (&str, &str) = ("<!-- dif:begin -->", "<!-- dif:end -->");
 
 struct Args {
     quick: bool,
     /// The drift study alone.
     drift: bool,
+    /// The DIF study alone.
+    dif: bool,
     reps: Option<usize>,
     seed: u64,
     threads: usize,
@@ -31,6 +37,7 @@ fn parse() -> Result<Args, String> {
     let mut args = Args {
         quick: false,
         drift: false,
+        dif: false,
         reps: None,
         seed: 16,
         threads: 2,
@@ -39,9 +46,10 @@ fn parse() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--quick" || flag == "--drift" {
+        if flag == "--quick" || flag == "--drift" || flag == "--dif" {
             args.quick |= flag == "--quick";
             args.drift |= flag == "--drift";
+            args.dif |= flag == "--dif";
             continue;
         }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -380,21 +388,105 @@ fn drift_study(out: &mut String, args: &Args, pool: &rayon::ThreadPool) {
     }
 }
 
-fn write_between_markers(path: &str, tables: &str) -> Result<(), String> {
+fn write_between_markers(
+    path: &str,
+    tables: &str,
+    (begin, end): (&str, &str),
+) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
-        return Err(format!("{path}: no {BEGIN} … {END} markers"));
+    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
+        return Err(format!("{path}: no {begin} … {end} markers"));
     };
-    let updated = format!("{}{BEGIN}\n{tables}\n{}", &text[..b], &text[e..]);
+    let updated = format!("{}{begin}\n{tables}\n{}", &text[..b], &text[e..]);
     std::fs::write(path, updated).map_err(|e| format!("{path}: {e}"))
+}
+
+/// DIF-free items' and DIF items' shares of one measure over the replications.
+#[derive(Default)]
+struct Rates {
+    free: (usize, usize),
+    dif: (usize, usize),
+}
+
+impl Rates {
+    fn add(&mut self, has_dif: bool, hit: bool) {
+        let r = if has_dif {
+            &mut self.dif
+        } else {
+            &mut self.free
+        };
+        r.0 += usize::from(hit);
+        r.1 += 1;
+    }
+
+    fn share((hits, n): (usize, usize)) -> String {
+        if n == 0 {
+            "–".into()
+        } else {
+            format!("{:.3}", hits as f64 / n as f64)
+        }
+    }
+}
+
+/// The DIF study: two groups of 200, 500 and 1,500 persons answer 25 right/wrong items, the
+/// first two harder for the focal group by 0, 0.3 or 0.6 logits, the focal group 0.4 lower and
+/// more spread (impact); Mantel–Haenszel on the purified total score. Per DIF-free item, the
+/// share of replications flagged — at p < .05 (the nominal false-alarm rate), after
+/// Benjamini–Hochberg, and as ETS B or C; per DIF item the same shares, the power.
+fn dif_study(args: &Args) -> String {
+    let reps = args.reps.unwrap_or(if args.quick { 20 } else { 200 });
+    let (items, dif_items) = (25, 2);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n#### Mantel–Haenszel: {items} items, the first {dif_items} with uniform DIF, {reps} replications per row (seed {}; {})\n",
+        args.seed, args.machine
+    );
+    out.push_str("| persons per group | DIF (logits) | DIF-free: p < .05 | DIF-free: BH p < .05 | DIF-free: B or C | DIF items: p < .05 | DIF items: BH p < .05 | DIF items: B or C |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for per_group in [200, 500, 1500] {
+        for dif in [0.0, 0.3, 0.6] {
+            let (mut p, mut bh, mut class) = (Rates::default(), Rates::default(), Rates::default());
+            for rep in 0..reps {
+                let seed = args.seed
+                    ^ ((per_group as u64) << 32)
+                    ^ (((dif * 10.0) as u64) << 24)
+                    ^ rep as u64;
+                let world = dif_world(per_group, items, dif_items, dif, seed);
+                let screening = screen(&world.responses, &world.side, &vec![true; items], true);
+                for (j, item) in screening.items.iter().enumerate() {
+                    let Some(item) = item else { continue };
+                    let has_dif = world.dif[j] && dif > 0.0;
+                    p.add(has_dif, item.p < 0.05);
+                    bh.add(has_dif, screening.adjusted_p[j].is_some_and(|q| q < 0.05));
+                    class.add(has_dif, item.class != EtsClass::A);
+                }
+            }
+            let _ = writeln!(
+                out,
+                "| {per_group} | {dif} | {} | {} | {} | {} | {} | {} |",
+                Rates::share(p.free),
+                Rates::share(bh.free),
+                Rates::share(class.free),
+                Rates::share(p.dif),
+                Rates::share(bh.dif),
+                Rates::share(class.dif),
+            );
+        }
+    }
+    out
 }
 
 fn main() -> ExitCode {
     let result = parse().and_then(|args| {
-        let tables = run(&args)?;
+        let (tables, markers) = if args.dif {
+            (dif_study(&args), DIF_MARKERS)
+        } else {
+            (run(&args)?, MARKERS)
+        };
         print!("{tables}");
         match &args.write {
-            Some(path) => write_between_markers(path, &tables),
+            Some(path) => write_between_markers(path, &tables, markers),
             None => Ok(()),
         }
     });
