@@ -60,3 +60,35 @@ impl ParamCovariance {
         self.m.iter().flatten().all(|v| v.is_finite())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (a, b) of a right/wrong item is its own block; of an item in categories the location is
+    /// the thresholds' mean, so its variance is the mean of their covariances and its
+    /// covariance with a the mean of theirs with a.
+    #[test]
+    fn the_location_is_the_mean_of_the_thresholds() {
+        let mut m = [[0.0; MAX_COORDS]; MAX_COORDS];
+        for (r, row) in m.iter_mut().enumerate().take(4) {
+            for (c, v) in row.iter_mut().enumerate().take(4) {
+                *v = if r == c {
+                    1.0 + r as f64
+                } else {
+                    0.1 * (r + c) as f64
+                };
+            }
+        }
+        let right_wrong = ParamCovariance::new(3, 1..2, m).slope_and_location();
+        assert_eq!(right_wrong, [[m[0][0], m[0][1]], [m[1][0], m[1][1]]]);
+        let [[aa, al], [la, ll]] = ParamCovariance::new(4, 1..4, m).slope_and_location();
+        let thresholds: f64 = (1..4)
+            .flat_map(|r| (1..4).map(move |c| (r, c)))
+            .map(|(r, c)| m[r][c])
+            .sum();
+        assert_eq!(aa, m[0][0]);
+        assert!((al - (m[0][1] + m[0][2] + m[0][3]) / 3.0).abs() < 1e-15 && al == la);
+        assert!((ll - thresholds / 9.0).abs() < 1e-15);
+    }
+}
