@@ -180,7 +180,8 @@ pub struct ItemStats {
     /// The largest answer.
     pub max_answer: u8,
     /// Point-biserial correlation of the item with the person's proportion correct on the
-    /// other items they answered; 0 when it cannot be computed.
+    /// other items they answered (of an item in categories, the correlation of its score with
+    /// the mean score on the others); 0 when it cannot be computed.
     pub point_biserial: f64,
 }
 
@@ -452,8 +453,8 @@ impl Responses {
     pub fn item_stats(&self) -> Result<Vec<ItemStats>> {
         let mut stats = alloc::filled(self.n_items, ItemStats::default(), "item statistics")?;
         // Sums for the correlation of x_ij with the rest score proportion r_ij.
-        // Per item over persons with other answers: Σr, Σr², Σxr, n, Σx.
-        let mut sums = alloc::filled(self.n_items, [0.0f64; 5], "item statistics")?;
+        // Per item over persons with other answers: Σr, Σr², Σxr, n, Σx, Σx².
+        let mut sums = alloc::filled(self.n_items, [0.0f64; 6], "item statistics")?;
         for i in 0..self.n_persons() {
             let (items, correct) = self.person(i);
             let total: u32 = correct.iter().map(|&x| x as u32).sum();
@@ -473,6 +474,7 @@ impl Responses {
                     acc[2] += x as f64 * rest;
                     acc[3] += 1.0;
                     acc[4] += x as f64;
+                    acc[5] += (x as f64).powi(2);
                 }
             }
         }
@@ -482,7 +484,12 @@ impl Responses {
                 continue;
             }
             let cov = acc[2] / n - (acc[4] / n) * (acc[0] / n);
-            let var_x = acc[4] / n * (1.0 - acc[4] / n);
+            // A right/wrong item's variance as p(1 − p) (the same number, kept to its bits).
+            let var_x = if s.max_answer > 1 {
+                acc[5] / n - (acc[4] / n).powi(2)
+            } else {
+                acc[4] / n * (1.0 - acc[4] / n)
+            };
             let var_r = acc[1] / n - (acc[0] / n).powi(2);
             if var_x > 0.0 && var_r > 0.0 {
                 s.point_biserial = cov / (var_x * var_r).sqrt();

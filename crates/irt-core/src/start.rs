@@ -5,7 +5,7 @@
 
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
-use crate::model::{logit, ItemModel, ItemParams, Steps};
+use crate::model::{ItemModel, ItemParams, Steps};
 use crate::params::{Algorithm, FitConfig};
 use crate::responses::ItemStats;
 
@@ -60,19 +60,28 @@ pub fn start_values(config: &FitConfig, stats: &[ItemStats]) -> Vec<ItemParams> 
         .collect()
 }
 
-/// An item in `k` categories at slope 1, its intercepts from the categories' shares (halves
-/// added, so that no share is 0): where the curves cross the shares at θ = 0.
+/// An item in `k` categories as `classical_estimate` takes a right/wrong one, by the normal
+/// ogive: the polyserial correlation r with the rest score, from the item–rest correlation
+/// (Olsson, Drasgow & Dorans 1982: r·σ_x / Σ_m φ(τ_m), τ_m = Φ⁻¹(P(X ≥ m))), gives the slope
+/// 1.702·r/√(1 − r²) and the cumulative thresholds −τ_m / r (shares with halves added, so that
+/// none is 0 or 1); a partial credit item starts at those thresholds as its steps.
 fn in_categories(s: &ItemStats, steps: Steps, k: usize) -> ItemParams {
+    let unit = Normal::standard();
     let share = |x: usize| (s.by_answer[x] as f64 + 0.5) / (s.n as f64 + 0.5 * k as f64);
-    let d: Vec<f64> = (1..k)
-        .map(|m| match steps {
-            // P(X ≥ m) = s(d_m).
-            Steps::Graded => logit((m..k).map(share).sum::<f64>()),
-            // P(X = m) / P(X = 0) = exp(d_m).
-            Steps::PartialCredit => (share(m) / share(0)).ln(),
-        })
+    let tau: Vec<f64> = (1..k)
+        .map(|m| unit.inverse_cdf((m..k).map(share).sum::<f64>()))
         .collect();
-    ItemParams::in_categories(steps, 1.0, &d).expect("the configured categories were checked")
+    let mean: f64 = (1..k).map(|x| x as f64 * share(x)).sum();
+    let sd = (0..k)
+        .map(|x| (x as f64 - mean).powi(2) * share(x))
+        .sum::<f64>()
+        .sqrt();
+    let density: f64 = tau.iter().map(|&t| unit.pdf(t)).sum();
+    let r = (s.point_biserial * sd / density).clamp(0.15, 0.85);
+    let a = OGIVE_TO_LOGISTIC * r / (1.0 - r * r).sqrt();
+    let thresholds: Vec<f64> = tau.iter().map(|t| -t / r).collect();
+    ItemParams::from_thresholds(steps, a, &thresholds)
+        .expect("the configured categories were checked")
 }
 
 fn classical_estimate(s: &ItemStats) -> ItemParams {
@@ -124,4 +133,31 @@ fn mirt_slope(model: ItemModel) -> f64 {
 
 fn probit(p: f64) -> f64 {
     Normal::standard().inverse_cdf(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::simulate_graded;
+
+    /// Graded items start near their truth (the polyserial correlation with the rest score, by
+    /// the normal ogive): on 2,000 persons answering 30 items of four categories, slopes within
+    /// 20 % and thresholds within 0.25 on average, where slope 1 at the categories' shares
+    /// (the start before) missed the slopes by their spread and the thresholds by the slope.
+    #[test]
+    fn graded_items_start_near_their_truth() {
+        let sim = simulate_graded(5, 2000, 30, 30, 4);
+        let stats = sim.data.item_stats().unwrap();
+        let (mut log_a, mut b, mut n) = (0.0, 0.0, 0.0);
+        for (truth, s) in sim.items.iter().zip(&stats) {
+            let start = in_categories(s, Steps::Graded, 4);
+            let (x, y) = (start.irt_coords(), truth.irt_coords());
+            log_a += (x[0] / y[0]).ln().abs();
+            b += (1..4).map(|m| (x[m] - y[m]).abs()).sum::<f64>() / 3.0;
+            n += 1.0;
+        }
+        let (log_a, b) = (log_a / n, b / n);
+        println!("mean |Δ ln a| {log_a:.3}, mean |Δ b| {b:.3}");
+        assert!(log_a < 0.2 && b < 0.25, "{log_a} {b}");
+    }
 }
