@@ -88,17 +88,6 @@ pub fn worst(pairs: impl IntoIterator<Item = (f64, f64)>) -> (f64, usize) {
 #[allow(unused_imports)] // each test binary uses a different part
 pub use irt_core::simulate::{simulate, Rng, Simulation};
 
-/// Linking constants without standard errors, to move items by a known A and B.
-pub fn known(slope: f64, intercept: f64) -> irt_core::linking::LinkingConstants {
-    irt_core::linking::LinkingConstants {
-        slope,
-        intercept,
-        slope_se: None,
-        intercept_se: None,
-        criterion: None,
-    }
-}
-
 pub fn rmse(pairs: impl IntoIterator<Item = (f64, f64)>) -> f64 {
     let (sum, n) = pairs
         .into_iter()
