@@ -2,11 +2,11 @@
 //! banks and windows of answers with known truth, calibrated by the same `pipeline::calibrate`
 //! the front ends run, and measured against that truth.
 //!
-//! The truth is on the anchors' scale: log a ~ N(0, 0.3²), b ~ N(0, 1), and this window's
-//! persons θ ~ N(0.3, 1.1²) as in the demo database (`scripts/demo_data.sql`), so that a link
-//! which did nothing would be visibly wrong. An anchor is stored as its truth plus noise (log a
-//! and b each + N(0, noise²)); a drifted anchor's stored
-//! b lies above the b its answers now follow (an exposed item that became easier). Every
+//! The truth is on the anchors' scale: log a ~ N(0, 0.3²), b ~ N(0, 1)
+//! (`simulate::draw_items`), and this window's persons θ ~ N(0.3, 1.1²) as in the demo database
+//! (`scripts/demo_data.sql`), so that a link which did nothing would be visibly wrong. An anchor
+//! is stored as its truth plus noise (log a and b each + N(0, noise²)); a drifted anchor's
+//! stored b lies above the b its answers now follow (an exposed item that became easier). Every
 //! estimate is compared on the anchors' scale, as the run reports it.
 //!
 //! The DIF study's worlds are two groups answering one test (`dif_world`).
@@ -21,10 +21,8 @@ use crate::model::ItemParams;
 use crate::pipeline::{calibrate, Answers, Calibration, Quiet, Relations};
 use crate::responses::Responses;
 use crate::settings::{Arguments, Settings};
-use crate::simulate::{respond, Rng};
+use crate::simulate::{draw_items, respond, Rng};
 
-pub const LOG_A_SD: f64 = 0.3;
-pub const B_SD: f64 = 1.0;
 pub const POPULATION_MEAN: f64 = 0.3;
 pub const POPULATION_SD: f64 = 1.1;
 
@@ -76,12 +74,7 @@ pub fn world(scenario: &Scenario, seed: u64) -> World {
         per_person,
     } = scenario.shape;
     let mut rng = Rng::new(seed);
-    let truth: Vec<ItemParams> = (0..items)
-        .map(|_| {
-            let a = (LOG_A_SD * rng.normal()).exp();
-            ItemParams::from_irt(a, B_SD * rng.normal(), 0.0)
-        })
-        .collect();
+    let truth = draw_items(&mut rng, items);
     let drifted_anchors = rng.sample(anchors, scenario.drifted.min(anchors));
     let mut drifted = vec![false; items];
     for &j in &drifted_anchors {
@@ -259,7 +252,7 @@ fn moments(x: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 }
 
 /// Two groups answering one complete test of right/wrong items, drawn as the shared fixtures'
-/// two-group set is: log a ~ N(0, 0.3²), b ~ N(0, 1); the reference group θ ~ N(0, 1), the
+/// two-group set is: log a ~ N(0, 0.3²), b ~ N(0, 1) (`draw_items`); the reference group θ ~ N(0, 1), the
 /// focal group N(−0.4, 1.1²) (impact, which a matching score must not mistake for DIF); the
 /// first `dif_items` items `dif` logits harder for the focal group (uniform DIF).
 pub struct DifWorld {
@@ -281,9 +274,7 @@ pub fn dif_world(
     seed: u64,
 ) -> DifWorld {
     let mut rng = Rng::new(seed);
-    let reference: Vec<ItemParams> = (0..items)
-        .map(|_| ItemParams::from_irt((LOG_A_SD * rng.normal()).exp(), B_SD * rng.normal(), 0.0))
-        .collect();
+    let reference = draw_items(&mut rng, items);
     let focal: Vec<ItemParams> = reference
         .iter()
         .enumerate()

@@ -386,7 +386,8 @@ fn robust_z(checks: &mut [AnchorCheck], slopes: bool, threshold: f64) {
     }
 }
 
-/// sqrt(∫ (P_new − P_stored)² dG), G the population on the anchors' scale, by the linking's
+/// sqrt(∫ (E_new − E_stored)² dG), E the expected score (P of a right/wrong item), G the
+/// population on the anchors' scale, by the linking's
 /// Gauss–Hermite rule (equateIRT's 30 points, computed once).
 fn area_between(stored: &ItemParams, new: &ItemParams, population: Latent) -> f64 {
     let (nodes, weights) = gauss_hermite();

@@ -78,15 +78,20 @@ pub fn simulate(
     sd: f64,
 ) -> Simulation {
     let mut rng = Rng::new(seed);
-    let items: Vec<ItemParams> = (0..n_items)
-        .map(|_| ItemParams::from_irt((0.3 * rng.normal()).exp(), rng.normal(), 0.0))
-        .collect();
+    let items = draw_items(&mut rng, n_items);
     let (thetas, data) = respond(&mut rng, &items, n_persons, per_person, mean, sd);
     Simulation {
         items,
         thetas,
         data,
     }
+}
+
+/// `n` 2PL items, a ~ lognormal(0, 0.3) and b ~ N(0, 1), each drawing its a before its b.
+pub fn draw_items(rng: &mut Rng, n: usize) -> Vec<ItemParams> {
+    (0..n)
+        .map(|_| ItemParams::from_irt((0.3 * rng.normal()).exp(), rng.normal(), 0.0))
+        .collect()
 }
 
 /// A simulated graded response population, items in `categories` categories: a ~ lognormal(0,

@@ -69,7 +69,7 @@ fn in_categories(s: &ItemStats, steps: Steps, k: usize) -> ItemParams {
     let unit = Normal::standard();
     let share = |x: usize| (s.by_answer[x] as f64 + 0.5) / (s.n as f64 + 0.5 * k as f64);
     let tau: Vec<f64> = (1..k)
-        .map(|m| unit.inverse_cdf((m..k).map(share).sum::<f64>()))
+        .map(|m| probit((m..k).map(share).sum::<f64>()))
         .collect();
     let mean: f64 = (1..k).map(|x| x as f64 * share(x)).sum();
     let sd = (0..k)

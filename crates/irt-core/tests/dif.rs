@@ -104,12 +104,7 @@ fn mantel_haenszel_equals_base_r() {
 #[test]
 fn purification_and_the_false_discovery_control_equal_base_r() {
     let (data, side) = two_groups();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/dif_mh_purified.json"
-    );
-    let fixture: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fixture = common::read_local_json("dif_mh_purified.json");
     let screenings = fixture["screenings"].as_array().unwrap();
     let purified = screen(&data, &side, &[true; 25], true);
     assert_eq!(purified.screenings, screenings.len());

@@ -70,7 +70,6 @@ fn solve(method: LinkingMethod, from: &[ItemPoint], to: &[ItemPoint]) -> Linking
     linking_constants(method, &params(from), &params(to), None).expect("linking succeeds")
 }
 
-
 /// max(|ΔA|, |ΔB|) between our constants and a fixture {A, B} object.
 fn deviation(k: &LinkingConstants, reference: &Value) -> f64 {
     let a = reference["A"].as_f64().expect("A");
@@ -629,11 +628,7 @@ fn plink_key(method: LinkingMethod) -> &'static str {
 /// which curves are compared and how categories are scored.
 #[test]
 fn agrees_with_plink_over_items_in_categories() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/poly_linking.json"
-    );
-    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fixture = common::read_local_json("poly_linking.json");
     let (mut worst_constant, mut worst_objective) = (0.0_f64, 0.0_f64);
     for (name, case) in fixture["cases"].as_object().unwrap() {
         let side = |key: &str| -> Vec<ItemParams> {

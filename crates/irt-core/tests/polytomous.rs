@@ -565,11 +565,7 @@ fn settings_items_in_categories_do_not_take_are_refused() {
 /// `scripts/fixtures/poly_item_fit.R`).
 #[test]
 fn item_and_person_fit_agree_with_mirt() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/poly_item_fit.json"
-    );
-    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fixture = common::read_local_json("poly_item_fit.json");
     let data = read_scored(SCIENCE_GRM.data);
     for (name, steps) in [("graded", Steps::Graded), ("gpcm", Steps::PartialCredit)] {
         let f = &fixture["fits"][name];
@@ -641,10 +637,7 @@ fn item_and_person_fit_agree_with_mirt() {
 /// mirt's collapsing, the statistic, df, p and RMSEA.
 #[test]
 fn s_x2_agrees_with_mirt() {
-    let local = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
-    let fixture: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{local}poly_s_x2.json")).unwrap())
-            .unwrap();
+    let fixture = common::read_local_json("poly_s_x2.json");
     let cases = [
         (
             "science_graded",
@@ -663,7 +656,9 @@ fn s_x2_agrees_with_mirt() {
         ),
         (
             "mixed_graded",
-            format!("{local}mixed_600x15_long.csv"),
+            common::local_fixture("mixed_600x15_long.csv")
+                .display()
+                .to_string(),
             Steps::Graded,
         ),
         (

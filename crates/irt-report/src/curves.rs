@@ -46,11 +46,10 @@ pub fn icc(item: &ItemParams, theta: &[f64]) -> Vec<(f64, f64)> {
 pub fn category_curves(item: &ItemParams, theta: &[f64]) -> Vec<Vec<(f64, f64)>> {
     let k = item.categories();
     let mut curves = vec![Vec::with_capacity(theta.len()); k];
-    let mut logs = [0.0; MAX_CATEGORIES];
+    let mut p = [0.0; MAX_CATEGORIES];
     for &t in theta {
-        item.log_category_probs(t, &mut logs[..k]);
-        for (curve, log) in curves.iter_mut().zip(&logs) {
-            let y = log.exp();
+        item.category_probs(t, &mut p[..k]);
+        for (curve, &y) in curves.iter_mut().zip(&p) {
             if t.is_finite() && y.is_finite() {
                 curve.push((t, y));
             }

@@ -288,13 +288,9 @@ impl ItemParams {
     /// Where the item sits on θ: b of a right/wrong item, the mean of its thresholds of an item
     /// in categories (what `params->'b'` records for it).
     pub fn location(&self) -> f64 {
-        match self.steps {
-            None => self.b(),
-            Some(_) => {
-                let n = self.n_coords();
-                self.irt_coords()[1..n].iter().sum::<f64>() / (n - 1) as f64
-            }
-        }
+        let difficulties = self.difficulty_coords();
+        let n = difficulties.len() as f64;
+        self.irt_coords()[difficulties].iter().sum::<f64>() / n
     }
 
     /// The lower asymptote c.

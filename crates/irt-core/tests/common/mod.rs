@@ -19,6 +19,19 @@ pub fn fixtures_dir() -> PathBuf {
         .expect("fixtures not found: set PG_IRT_FIXTURES to the shared/fixtures directory")
 }
 
+/// This crate's own fixture `name` (tests/fixtures, made by scripts/fixtures/*.R).
+pub fn local_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn read_local_json(name: &str) -> serde_json::Value {
+    let path = local_fixture(name);
+    let text = std::fs::read_to_string(&path).expect(name);
+    serde_json::from_str(&text).expect(name)
+}
+
 pub fn read_json(relative: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(fixtures_dir().join(relative)).expect(relative);
     serde_json::from_str(&text).expect(relative)
