@@ -22,7 +22,13 @@ done
 if ((${#need_apt[@]})); then
     log "installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    # DPkg::Lock::Timeout waits for dpkg's lock but not for the lists' lock another apt-get
+    # update holds: wait for that one here, up to the same ten minutes.
+    for attempt in $(seq 60); do
+        apt-get -o DPkg::Lock::Timeout=600 update -qq && break
+        ((attempt < 60)) || exit 1
+        sleep 10
+    done
     # The server headers must match the installed server exactly, or the extension is built
     # against the wrong ABI; fall back to whatever Debian serves when that version is gone.
     server_version=$(dpkg-query -W -f='${Version}' "postgresql-$PG_MAJOR" 2>/dev/null || true)

@@ -340,7 +340,7 @@ fn score_answers(
         mean,
         variance: sd * sd,
     };
-    let grid = scoring_grid(latent).or_raise();
+    let grid = scoring_grid(&[latent]).or_raise();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -348,7 +348,7 @@ fn score_answers(
     let s = score(
         &data,
         &items,
-        latent,
+        &[latent],
         &grid,
         ScoreMethod::Eap,
         &pool,

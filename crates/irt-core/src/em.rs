@@ -83,7 +83,10 @@ pub struct FitResult {
     pub model: ItemModel,
     pub items: Vec<ItemEstimate>,
     pub item_stats: Vec<ItemStats>,
+    /// The reference group's latent distribution (everyone's without groups).
     pub latent: Latent,
+    /// Each group's, the reference group's first.
+    pub group_latents: Vec<Latent>,
     pub log_lik: f64,
     pub n_params: usize,
     pub n_persons: usize,
@@ -99,8 +102,10 @@ pub struct FitResult {
     pub se_status: SeStatus,
     /// Covariance of the (a, b, c) of `FitConfig::joint`'s items, across items.
     pub joint_covariance: Option<JointCovariance>,
-    /// Covariance of the latent (mean, variance), zero where they are fixed.
+    /// Covariance of the reference group's latent (mean, variance), zero where they are fixed.
     pub latent_covariance: Option<[[f64; 2]; 2]>,
+    /// Each group's, the reference group's first.
+    pub group_latent_covariances: Option<Vec<[[f64; 2]; 2]>>,
     /// The quadrature the estimates are for: the configured one, or one that follows a free
     /// latent distribution.
     pub grid: Grid,
@@ -211,10 +216,19 @@ pub fn fit(
             ),
         });
     }
+    if data.n_groups() > 1 && config.algorithm == Algorithm::MirtCompatible {
+        // As with anchors: the groups' latent distributions need mirt's latent-parameter
+        // optimiser, which that mode does not reproduce.
+        return Err(CoreError::InvalidSetting {
+            field: "algorithm",
+            reason: "mirt-compatible mode fits one group; calibrate groups with squarem or em"
+                .into(),
+        });
+    }
     let item_stats = data.check()?;
     check_categories(&item_stats, |j| config.categories[j].map(|(_, k)| k), true)?;
     let mut engine = Engine::new(data, config, pool, &item_stats)?;
-    let mut x = engine.layout.pack(&engine.template, engine.start_latent);
+    let mut x = engine.layout.pack(&engine.template, &engine.start_latent);
     let mut progress = Progress::new(config, observer);
     let mut regrids = 0;
     let termination = loop {
@@ -236,8 +250,8 @@ pub fn fit(
         }
     };
     let config = &*engine.config;
-    let (items, latent) = engine.unpack(&x);
-    let counts = engine.e_step(&items, latent)?;
+    let (items, latents) = engine.unpack(&x);
+    let counts = engine.e_step(&items, &latents)?;
     if !counts.log_lik.is_finite() {
         return Err(CoreError::NonFinite {
             what: "log-likelihood",
@@ -253,7 +267,7 @@ pub fn fit(
             config,
             &engine.layout,
             &items,
-            latent,
+            &latents,
             pool,
         )?
     } else {
@@ -296,7 +310,8 @@ pub fn fit(
             })
             .collect(),
         item_stats,
-        latent,
+        latent: latents[0],
+        group_latents: latents,
         log_lik: counts.log_lik,
         n_params,
         n_persons,
@@ -312,7 +327,8 @@ pub fn fit(
             SE_METHOD
         },
         se_status,
-        latent_covariance: covariances.as_ref().map(|c| c.latent),
+        latent_covariance: covariances.as_ref().map(|c| c.latent[0]),
+        group_latent_covariances: covariances.as_ref().map(|c| c.latent.clone()),
         grid: config.grid.clone(),
         joint_covariance: covariances.map(|c| c.joint),
     })

@@ -56,7 +56,8 @@ pub(crate) struct Engine<'a> {
     pub forms: Forms,
     pub layout: Layout,
     pub template: Vec<ItemParams>,
-    pub start_latent: Latent,
+    /// Each group's latent distribution at the start: N(0, 1).
+    pub start_latent: Vec<Latent>,
     /// Nodes of the grid as configured, which a grid following the latent keeps the spacing of.
     standard_points: usize,
 }
@@ -77,19 +78,19 @@ impl<'a> Engine<'a> {
             pool,
             leaves: Leaves::for_accumulators(data, data.n_items()),
             forms: Forms::detect(data)?,
-            layout: Layout::new(config),
+            layout: Layout::new(config, data.n_groups()),
             template,
-            start_latent: Latent::STANDARD,
+            start_latent: vec![Latent::STANDARD; data.n_groups()],
             standard_points: config.grid.len(),
         })
     }
 
-    pub fn e_step(&self, items: &[ItemParams], latent: Latent) -> Result<Counts> {
+    pub fn e_step(&self, items: &[ItemParams], latents: &[Latent]) -> Result<Counts> {
         let posteriors = Posteriors::new(
             self.data,
             &self.forms,
             items,
-            latent,
+            latents,
             self.config.grid.nodes(),
         )?;
         expected_counts(
@@ -101,9 +102,9 @@ impl<'a> Engine<'a> {
         )
     }
 
-    /// The items and latent distribution at a point of the parameter vector.
-    pub fn unpack(&self, x: &[f64]) -> (Vec<ItemParams>, Latent) {
-        self.layout.unpack(x, &self.template, self.start_latent)
+    /// The items and each group's latent distribution at a point of the parameter vector.
+    pub fn unpack(&self, x: &[f64]) -> (Vec<ItemParams>, Vec<Latent>) {
+        self.layout.unpack(x, &self.template, &self.start_latent)
     }
 
     pub fn item_counts<'c>(&'c self, counts: &'c Counts, item: usize) -> ItemCounts<'c> {
@@ -135,15 +136,15 @@ impl<'a> Engine<'a> {
 
     /// False where a point has left the parameter space (an extrapolation can do that).
     pub(crate) fn feasible(&self, x: &[f64]) -> bool {
-        let (items, latent) = self.unpack(x);
+        let (items, latents) = self.unpack(x);
         x.iter().all(|v| v.is_finite())
-            && latent.variance > 0.0
+            && latents.iter().all(|l| l.variance > 0.0)
             && self.log_prior(&items).is_finite()
     }
 
-    /// The M-step from `items` and `latent` given their E-step: every item's Newton maximum
-    /// and the latent moments.
-    pub fn m_step(&self, items: &[ItemParams], latent: Latent, counts: &Counts) -> Vec<f64> {
+    /// The M-step from `items` and `latents` given their E-step: every item's Newton maximum
+    /// and each group's latent moments.
+    pub fn m_step(&self, items: &[ItemParams], latents: &[Latent], counts: &Counts) -> Vec<f64> {
         let priors = &self.config.priors;
         let mut next = items.to_vec();
         if self.layout.common_slope() {
@@ -169,58 +170,61 @@ impl<'a> Engine<'a> {
                 next[j] = p;
             }
         }
-        let next_latent = if self.layout.free_variance {
-            latent_moments(
-                &counts.mass,
-                self.config.grid.nodes(),
-                self.layout.free_mean,
-                latent,
-            )
-        } else {
-            latent
-        };
-        self.layout.pack(&next, next_latent)
+        let next_latents: Vec<Latent> = latents
+            .iter()
+            .enumerate()
+            .map(|(g, &latent)| match self.layout.group_free(g) {
+                (free_mean, true) => {
+                    latent_moments(counts.mass(g), self.config.grid.nodes(), free_mean, latent)
+                }
+                _ => latent,
+            })
+            .collect();
+        self.layout.pack(&next, &next_latents)
     }
 
     /// The largest change between two points, on the scale mirt judges convergence on: slopes,
     /// intercepts, lower asymptotes as probabilities (on the logit scale an asymptote drifting
     /// towards 0 never stops moving), and the latent mean and variance.
     pub fn max_change(&self, from: &[f64], to: &[f64]) -> f64 {
-        let (before, latent_before) = self.unpack(from);
-        let (after, latent_after) = self.unpack(to);
-        let latent = (latent_before.mean - latent_after.mean)
-            .abs()
-            .max((latent_before.variance - latent_after.variance).abs());
+        let (before, latents_before) = self.unpack(from);
+        let (after, latents_after) = self.unpack(to);
+        let latent = latents_before
+            .iter()
+            .zip(&latents_after)
+            .map(|(b, a)| (b.mean - a.mean).abs().max((b.variance - a.variance).abs()))
+            .fold(0.0, f64::max);
         before
             .iter()
             .zip(&after)
             .fold(latent, |m, (p, q)| p.max_change(q, m))
     }
 
-    /// A grid that covers the latent distribution at `x`, when the latent distribution is free,
-    /// the current grid does not reach 5.5 SD either side of its mean, and the algorithm is not
-    /// mirt's (which keeps [−6, 6]). A population far from N(0, 1) on the anchors' scale then
-    /// loses no prior mass: with N(4, 1.5²) on [−6, 6] the latent mean came out 0.31 low.
+    /// A grid that covers every group's latent distribution at `x`, when one is free, the
+    /// current grid does not reach 5.5 SD either side of a group's mean, and the algorithm is
+    /// not mirt's (which keeps [−6, 6]). A population far from N(0, 1) on the anchors' scale
+    /// then loses no prior mass: with N(4, 1.5²) on [−6, 6] the latent mean came out 0.31 low.
     pub(crate) fn grid_for_latent(&self, x: &[f64]) -> Result<Option<Grid>> {
-        let free = self.layout.free_mean || self.layout.free_variance;
-        if !free || self.config.algorithm == Algorithm::MirtCompatible {
+        if !self.layout.any_latent_free() || self.config.algorithm == Algorithm::MirtCompatible {
             return Ok(None);
         }
-        let (_, latent) = self.unpack(x);
-        let (reach, nodes) = (5.5 * latent.variance.sqrt(), self.config.grid.nodes());
-        let covered =
-            nodes[0] <= latent.mean - reach && nodes[nodes.len() - 1] >= latent.mean + reach;
+        let (_, latents) = self.unpack(x);
+        let nodes = self.config.grid.nodes();
+        let covered = latents.iter().all(|latent| {
+            let reach = 5.5 * latent.variance.sqrt();
+            nodes[0] <= latent.mean - reach && nodes[nodes.len() - 1] >= latent.mean + reach
+        });
         if covered {
             return Ok(None);
         }
-        Grid::covering(self.standard_points, latent).map(Some)
+        Grid::covering(self.standard_points, &latents).map(Some)
     }
 
     pub(crate) fn step(&self, x: &[f64]) -> Result<Step> {
-        let (items, latent) = self.unpack(x);
-        let counts = self.e_step(&items, latent)?;
+        let (items, latents) = self.unpack(x);
+        let counts = self.e_step(&items, &latents)?;
         Ok(Step {
-            next: self.m_step(&items, latent, &counts),
+            next: self.m_step(&items, &latents, &counts),
             log_lik: counts.log_lik,
             log_posterior: counts.log_lik + self.log_prior(&items),
         })
@@ -302,7 +306,7 @@ mod tests {
         let items: Vec<ItemParams> = (0..4)
             .map(|_| ItemParams::from_irt(1.0, 0.0, 1e-6))
             .collect();
-        let from = engine.layout.pack(&items, Latent::STANDARD);
+        let from = engine.layout.pack(&items, &[Latent::STANDARD]);
         // Coordinates per item: slope, intercept, logit c.
         let mut to = from.clone();
         to[2] += 0.5;

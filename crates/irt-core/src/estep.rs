@@ -8,7 +8,7 @@ use ndarray::{Array2, ArrayView1};
 use rayon::ThreadPool;
 
 use crate::alloc;
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 use crate::exp::exp_nonpositive;
 use crate::forms::Forms;
 use crate::interrupt::Interrupt;
@@ -121,14 +121,14 @@ pub struct Counts {
     pub by_answer: Array2<f64>,
     /// Rows per item.
     stride: usize,
-    /// Posterior mass of persons at each node.
+    /// Posterior mass of persons at each node, group after group.
     pub mass: Vec<f64>,
     /// The marginal log-likelihood of the data at the parameters used.
     pub log_lik: f64,
 }
 
 impl Counts {
-    fn zeros(n_items: usize, n_nodes: usize, stride: usize) -> Result<Self> {
+    fn zeros(n_items: usize, n_nodes: usize, stride: usize, n_groups: usize) -> Result<Self> {
         let cells = alloc::filled(
             stride * n_items * n_nodes,
             0.0,
@@ -138,9 +138,15 @@ impl Counts {
             by_answer: Array2::from_shape_vec((stride * n_items, n_nodes), cells)
                 .expect("one cell per row and node"),
             stride,
-            mass: vec![0.0; n_nodes],
+            mass: alloc::filled(n_groups * n_nodes, 0.0, "the E-step's expected counts")?,
             log_lik: 0.0,
         })
+    }
+
+    /// Posterior mass of group g's persons at each node.
+    pub fn mass(&self, g: usize) -> &[f64] {
+        let n = self.by_answer.ncols();
+        &self.mass[g * n..(g + 1) * n]
     }
 
     /// Posterior mass of answers in category x (a dichotomous item's: 0 wrong, 1 right) to
@@ -184,8 +190,12 @@ const POLL_PERSONS: usize = 4_096;
 /// person of a test form where it applies, else answer by answer.
 pub(crate) struct Posteriors<'a> {
     tables: LogTables,
-    log_weights: Vec<f64>,
+    /// Each group's log prior weights of the nodes.
+    log_weights: Vec<Vec<f64>>,
     forms: Option<FormTables<'a>>,
+    /// The test forms, which the E-step takes a batch at a time where the shortcut does not
+    /// apply ([`FormBatch`]).
+    all_forms: &'a Forms,
 }
 
 impl<'a> Posteriors<'a> {
@@ -193,16 +203,29 @@ impl<'a> Posteriors<'a> {
         data: &Responses,
         forms: &'a Forms,
         items: &[ItemParams],
-        latent: Latent,
+        latents: &[Latent],
         nodes: &'a [f64],
     ) -> Result<Self> {
+        if latents.len() != data.n_groups() {
+            return Err(CoreError::InvalidArgument {
+                message: format!(
+                    "a latent distribution per group is needed: {} groups, {} given",
+                    data.n_groups(),
+                    latents.len()
+                ),
+            });
+        }
         let tables = LogTables::new(items, nodes)?;
-        let log_weights = Grid::log_weights_at(nodes, latent);
-        let forms = FormTables::new(data, forms, items, &tables, &log_weights, nodes)?;
+        let log_weights: Vec<Vec<f64>> = latents
+            .iter()
+            .map(|&latent| Grid::log_weights_at(nodes, latent))
+            .collect();
+        let shortcut = FormTables::new(data, forms, items, &tables, &log_weights, nodes)?;
         Ok(Self {
             tables,
             log_weights,
-            forms,
+            forms: shortcut,
+            all_forms: forms,
         })
     }
 
@@ -213,15 +236,16 @@ impl<'a> Posteriors<'a> {
         match self.forms.as_ref().and_then(|t| t.posterior(data, i, post)) {
             Some((log_lik, f)) => (log_lik, Some(f)),
             None => (
-                self.tables.posterior(data, i, &self.log_weights, post),
+                self.tables
+                    .posterior(data, i, &self.log_weights[data.group(i)], post),
                 None,
             ),
         }
     }
 
-    /// The log prior weights of the nodes.
-    pub fn log_weights(&self) -> &[f64] {
-        &self.log_weights
+    /// Group g's log prior weights of the nodes.
+    pub fn log_weights(&self, g: usize) -> &[f64] {
+        &self.log_weights[g]
     }
 
     fn n_forms(&self) -> usize {
@@ -233,14 +257,14 @@ impl<'a> Posteriors<'a> {
 pub fn log_likelihood(
     data: &Responses,
     items: &[ItemParams],
-    latent: Latent,
+    latents: &[Latent],
     grid: &Grid,
     pool: &ThreadPool,
 ) -> Result<f64> {
     data.check_answers(items)?;
     let leaves = Leaves::for_accumulators(data, items.len());
     let forms = Forms::detect(data)?;
-    let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes())?;
+    let posteriors = Posteriors::new(data, &forms, items, latents, grid.nodes())?;
     Ok(expected_counts(data, &leaves, &posteriors, pool, &Interrupt::never())?.log_lik)
 }
 
@@ -262,7 +286,7 @@ impl<'a> FormTables<'a> {
         forms: &'a Forms,
         items: &[ItemParams],
         tables: &LogTables,
-        log_weights: &[f64],
+        log_weights: &[Vec<f64>],
         nodes: &'a [f64],
     ) -> Result<Option<Self>> {
         let in_forms = || (0..forms.len()).flat_map(|f| forms.items(data, f));
@@ -271,7 +295,8 @@ impl<'a> FormTables<'a> {
         }
         let mut base = alloc::with_capacity(forms.len() * nodes.len(), "the test forms' tables")?;
         for f in 0..forms.len() {
-            let mut row = log_weights.to_vec();
+            // A form's persons share a group (see `Forms`).
+            let mut row = log_weights[data.group(forms.representative(f))].clone();
             for &j in forms.items(data, f) {
                 for (b, l) in row.iter_mut().zip(tables.row(j, 0)) {
                     *b += l;
@@ -347,7 +372,7 @@ impl Partial {
         let Some(forms) = posteriors.forms.as_ref().map(|t| t.forms) else {
             return counts;
         };
-        let (n, stride) = (counts.mass.len(), counts.stride);
+        let (n, stride) = (counts.by_answer.ncols(), counts.stride);
         let by_answer = counts
             .by_answer
             .as_slice_mut()
@@ -380,7 +405,7 @@ fn e_step_leaf(
     persons: Range<usize>,
     interrupt: &Interrupt,
 ) -> Result<Partial> {
-    let n_nodes = posteriors.log_weights.len();
+    let n_nodes = posteriors.tables.n_nodes;
     let stride = posteriors.tables.stride;
     let n_forms = posteriors.n_forms();
     let form_cells = if n_forms > 0 {
@@ -389,15 +414,10 @@ fn e_step_leaf(
         0
     };
     let mut acc = Partial {
-        counts: Counts::zeros(data.n_items(), n_nodes, stride)?,
+        counts: Counts::zeros(data.n_items(), n_nodes, stride, data.n_groups())?,
         form_right: alloc::filled(form_cells, 0.0, "the test forms' counts")?,
         form_mass: alloc::filled(n_forms * n_nodes, 0.0, "the test forms' counts")?,
     };
-    let by_answer = acc
-        .counts
-        .by_answer
-        .as_slice_mut()
-        .expect("a new array is contiguous");
     let mut post = vec![0.0; n_nodes];
     let mut groups: Vec<FormGroup> = alloc::collect(
         (0..n_forms).map(|_| FormGroup::default()),
@@ -405,13 +425,37 @@ fn e_step_leaf(
     )?;
     let sums_len = if n_forms > 0 { n_nodes << GROUP } else { 0 };
     let mut sums = alloc::filled(sums_len, 0.0, "the test forms' counts")?;
+    // Persons of forms without the shortcut, a batch per form.
+    let batched = if posteriors.forms.is_none() {
+        posteriors.all_forms.len()
+    } else {
+        0
+    };
+    let mut batches: Vec<FormBatch> = alloc::collect(
+        (0..batched).map(|_| FormBatch::default()),
+        "the test forms' counts",
+    )?;
+    let mut batch_posts = alloc::filled(
+        if batched > 0 { BATCH * n_nodes } else { 0 },
+        0.0,
+        "the test forms' counts",
+    )?;
     for i in persons.clone() {
         if (i - persons.start).is_multiple_of(POLL_PERSONS) {
             interrupt.check()?;
         }
+        if let Some(batch) = posteriors.all_forms.of(i).and_then(|f| batches.get_mut(f)) {
+            batch.persons[batch.len] = i;
+            batch.len += 1;
+            if batch.len == BATCH {
+                batch.add_to(&mut acc.counts, data, posteriors, &mut batch_posts);
+            }
+            continue;
+        }
         let (log_lik, form) = posteriors.posterior(data, i, &mut post);
         acc.counts.log_lik += log_lik;
-        add(&mut acc.counts.mass, &post);
+        let g = data.group(i);
+        add(&mut acc.counts.mass[g * n_nodes..(g + 1) * n_nodes], &post);
         if let Some(f) = form {
             let group = &mut groups[f];
             if group.posts.is_empty() {
@@ -429,13 +473,17 @@ fn e_step_leaf(
                 .iter()
                 .zip(correct)
                 .map(|(&j, &x)| answer_row(j as usize, x, n_nodes, stride).start);
-            add_to_rows(by_answer, rows, &post);
+            let by_answer = acc.counts.by_answer.as_slice_mut();
+            add_to_rows(by_answer.expect("a new array is contiguous"), rows, &post);
         }
     }
     for (f, group) in groups.iter_mut().enumerate() {
         if group.len > 0 {
             group.add_to(&mut acc.form_mass, &mut acc.form_right, f, data, &mut sums);
         }
+    }
+    for batch in batches.iter_mut().filter(|b| b.len > 0) {
+        batch.add_to(&mut acc.counts, data, posteriors, &mut batch_posts);
     }
     Ok(acc)
 }
@@ -445,7 +493,9 @@ fn e_step_leaf(
 const GROUP: usize = 5;
 
 /// What a leaf holds for its test forms' waiting groups on `nodes` nodes, at most: each form's
-/// group of posteriors and the table of one group's subset sums (the memory guard's bound).
+/// group of posteriors and the table of one group's subset sums (the memory guard's bound). It
+/// also bounds the batches of forms without the shortcut, which the leaf holds instead: each
+/// form's [`BATCH`] person indices and one batch of posteriors.
 pub(crate) fn group_bytes(forms: usize, nodes: usize) -> u128 {
     if forms == 0 {
         return 0;
@@ -512,6 +562,75 @@ impl FormGroup {
                 add(
                     &mut form_right[j * n..(j + 1) * n],
                     &sums[subset * n..(subset + 1) * n],
+                );
+            }
+        }
+        self.len = 0;
+    }
+}
+
+/// Persons of a form whose items are not all right/wrong taken together.
+const BATCH: usize = 16;
+// [`group_bytes`] bounds a leaf's batches too.
+const _: () = assert!(BATCH <= 1 << GROUP);
+
+/// Up to [`BATCH`] persons of one form, waiting to be added. A person's answers touch a row of
+/// each item's log table and of its counts, tables larger together than the nearest caches;
+/// a batch goes through the form's items once, each item's rows serving all of its persons
+/// from the nearest cache while their posteriors stay there too.
+#[derive(Default)]
+struct FormBatch {
+    persons: [usize; BATCH],
+    len: usize,
+}
+
+impl FormBatch {
+    /// Adds the batch's posteriors, masses and log-likelihoods to `counts`, and empties it;
+    /// `posts` holds [`BATCH`] posteriors. Each sum takes its terms in the order a person at a
+    /// time would: a person's answers in the form's order, a row's persons in the leaf's.
+    #[inline(always)]
+    fn add_to(
+        &mut self,
+        counts: &mut Counts,
+        data: &Responses,
+        posteriors: &Posteriors,
+        posts: &mut [f64],
+    ) {
+        let tables = &posteriors.tables;
+        let n = tables.n_nodes;
+        // A form's persons share a group.
+        let g = data.group(self.persons[0]);
+        let answers: [&[u8]; BATCH] = std::array::from_fn(|k| {
+            if k < self.len {
+                data.person(self.persons[k]).1
+            } else {
+                &[]
+            }
+        });
+        let posts = &mut posts[..self.len * n];
+        for post in posts.chunks_exact_mut(n) {
+            post.copy_from_slice(&posteriors.log_weights[g]);
+        }
+        let items = data.person(self.persons[0]).0;
+        for (t, &j) in items.iter().enumerate() {
+            for (post, answers) in posts.chunks_exact_mut(n).zip(&answers) {
+                add(post, tables.row(j, answers[t]));
+            }
+        }
+        for post in posts.chunks_exact_mut(n) {
+            counts.log_lik += normalise_log(post);
+            add(&mut counts.mass[g * n..(g + 1) * n], post);
+        }
+        let stride = counts.stride;
+        let by_answer = counts
+            .by_answer
+            .as_slice_mut()
+            .expect("a new array is contiguous");
+        for (t, &j) in items.iter().enumerate() {
+            for (post, answers) in posts.chunks_exact(n).zip(&answers) {
+                add(
+                    &mut by_answer[answer_row(j as usize, answers[t], n, stride)],
+                    post,
                 );
             }
         }
@@ -615,7 +734,7 @@ mod tests {
             .num_threads(threads)
             .build()
             .unwrap();
-        let posteriors = Posteriors::new(data, forms, items, latent, grid.nodes()).unwrap();
+        let posteriors = Posteriors::new(data, forms, items, &[latent], grid.nodes()).unwrap();
         let leaves = Leaves::new(data, min_answers);
         expected_counts(data, &leaves, &posteriors, &pool, &Interrupt::never()).unwrap()
     }
@@ -675,14 +794,40 @@ mod tests {
             variance: 1.3,
         };
         let run = |forms: &Forms| counts(&sim.data, forms, &sim.items, latent, 500, 2);
-        let (short, general) = (run(&forms), run(&Forms::default()));
-        approx::assert_relative_eq!(short.log_lik, general.log_lik, max_relative = 1e-13);
-        for (a, b) in short.by_answer.iter().zip(&general.by_answer) {
+        assert_same_counts(&run(&forms), &run(&Forms::default()));
+    }
+
+    /// The same log-likelihood and counts, to rounding.
+    fn assert_same_counts(ours: &Counts, general: &Counts) {
+        approx::assert_relative_eq!(ours.log_lik, general.log_lik, max_relative = 1e-13);
+        for (a, b) in ours.by_answer.iter().zip(&general.by_answer) {
             approx::assert_abs_diff_eq!(a, b, epsilon = 1e-10);
         }
-        for (a, b) in short.mass.iter().zip(&general.mass) {
+        for (a, b) in ours.mass.iter().zip(&general.mass) {
             approx::assert_abs_diff_eq!(a, b, epsilon = 1e-10);
         }
+    }
+
+    /// Persons of a form of items in categories are taken a batch at a time: the counts and
+    /// log-likelihood of the general path, with full batches, a partial one and persons outside
+    /// any form.
+    #[test]
+    fn batches_of_a_form_in_categories_match_the_general_path() {
+        let mut sim = crate::simulate::simulate_graded(8, 3 * BATCH + 5, 9, 9, 4);
+        let strays = crate::simulate::simulate_graded(9, 20, 9, 4, 4).data;
+        for i in 0..strays.n_persons() {
+            let (items, answers) = strays.person(i);
+            let person = items.iter().copied().zip(answers.iter().copied());
+            sim.data.push_scored_person(person).unwrap();
+        }
+        let forms = Forms::detect(&sim.data).unwrap();
+        assert_eq!(forms.len(), 1);
+        let latent = Latent {
+            mean: -0.2,
+            variance: 0.8,
+        };
+        let run = |forms: &Forms| counts(&sim.data, forms, &sim.items, latent, 100, 2);
+        assert_same_counts(&run(&forms), &run(&Forms::default()));
     }
 
     /// Right answers are added a group of a form's persons at a time, and the form's mass by

@@ -1,5 +1,5 @@
-//! Test forms: groups of persons who answered exactly the same items (a complete design, or
-//! fixed forms). Without guessing, log P − log Q = aθ + d is linear in θ, so the E-step can
+//! Test forms: persons of one group who answered exactly the same items (a complete design,
+//! or fixed forms), so that they also share a prior. Without guessing, log P − log Q = aθ + d is linear in θ, so the E-step can
 //! give such a person the form's Σ log Q over the nodes, computed once per cycle, plus A·θ + D
 //! with A and D summed over the right answers only; and the posterior mass of all answers to an
 //! item of a form is the form's total mass, so only right answers are added up item by item.
@@ -71,6 +71,12 @@ impl Forms {
     }
 
     /// The items of form f.
+    /// A person who took form f: every one of them answered the same items and is in the
+    /// same group.
+    pub fn representative(&self, f: usize) -> usize {
+        self.representative[f]
+    }
+
     pub fn items<'d>(&self, data: &'d Responses, f: usize) -> &'d [u32] {
         data.person(self.representative[f]).0
     }

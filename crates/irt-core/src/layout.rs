@@ -1,5 +1,5 @@
 //! Where each estimated quantity sits in the flat parameter vector that EM moves, and how the
-//! vector packs and unpacks items and the latent distribution.
+//! vector packs and unpacks items and the latent distribution of each group of persons.
 
 use crate::model::{ItemModel, ItemParams};
 use crate::mstep::FreeCoords;
@@ -11,9 +11,17 @@ pub(crate) struct Layout {
     pub model: ItemModel,
     /// Free items with the coordinates each estimates, in item order.
     pub free: Vec<(usize, FreeCoords)>,
+    /// The reference group's (group 0's) latent mean and variance: free where anchors set the
+    /// scale (and the variance under Rasch), else N(0, 1).
     pub free_mean: bool,
     pub free_variance: bool,
+    /// Groups of persons: every group but the reference has its mean and variance estimated
+    /// on the reference group's scale.
+    pub groups: usize,
 }
+
+/// Where a group's latent mean and variance sit, where estimated.
+pub(crate) type LatentCoords = [Option<usize>; 2];
 
 impl Layout {
     /// What a free item of `model` estimates.
@@ -34,7 +42,7 @@ impl Layout {
         }
     }
 
-    pub(crate) fn new(config: &FitConfig) -> Self {
+    pub(crate) fn new(config: &FitConfig, groups: usize) -> Self {
         Self {
             model: config.model,
             free: (0..config.fixed.len())
@@ -43,15 +51,31 @@ impl Layout {
                 .collect(),
             free_mean: config.free_mean(),
             free_variance: config.free_variance(),
+            groups,
         }
+    }
+
+    /// Whether group g's (mean, variance) are estimated.
+    pub fn group_free(&self, g: usize) -> (bool, bool) {
+        if g == 0 {
+            (self.free_mean, self.free_variance)
+        } else {
+            (true, true)
+        }
+    }
+
+    /// Whether any group's latent distribution is estimated.
+    pub fn any_latent_free(&self) -> bool {
+        self.free_mean || self.free_variance || self.groups > 1
     }
 
     pub fn common_slope(&self) -> bool {
         self.model == ItemModel::OnePL
     }
 
-    /// Offsets of each free item's coordinates, then of the common slope, mean and variance.
-    pub fn offsets(&self) -> (Vec<usize>, Option<usize>, Option<usize>, Option<usize>) {
+    /// Offsets of each free item's coordinates, then of the common slope, then of each group's
+    /// mean and variance.
+    pub fn offsets(&self) -> (Vec<usize>, Option<usize>, Vec<LatentCoords>) {
         let mut next = 0;
         let items = self
             .free
@@ -69,24 +93,28 @@ impl Layout {
             })
         };
         let slope = take(self.common_slope());
-        let mean = take(self.free_mean);
-        let variance = take(self.free_variance);
-        (items, slope, mean, variance)
+        let latent = (0..self.groups)
+            .map(|g| {
+                let (mean, variance) = self.group_free(g);
+                [take(mean), take(variance)]
+            })
+            .collect();
+        (items, slope, latent)
     }
 
     pub fn len(&self) -> usize {
-        let (_, _, mean, variance) = self.offsets();
-        self.n_item_coords() + [mean, variance].iter().flatten().count()
+        let (_, _, latent) = self.offsets();
+        self.n_item_coords() + latent.iter().flatten().flatten().count()
     }
 
-    /// How many leading coordinates belong to items (the common slope included); the latent
-    /// mean and variance follow.
+    /// How many leading coordinates belong to items (the common slope included); the groups'
+    /// latent means and variances follow.
     pub fn n_item_coords(&self) -> usize {
         let own: usize = self.free.iter().map(|(_, c)| c.indices().len()).sum();
         own + usize::from(self.common_slope())
     }
 
-    pub(crate) fn pack(&self, items: &[ItemParams], latent: Latent) -> Vec<f64> {
+    pub(crate) fn pack(&self, items: &[ItemParams], latents: &[Latent]) -> Vec<f64> {
         let mut x = Vec::with_capacity(self.len());
         for &(j, free) in &self.free {
             let c = items[j].coords();
@@ -95,22 +123,27 @@ impl Layout {
         if self.common_slope() {
             x.push(items[self.free[0].0].slope());
         }
-        if self.free_mean {
-            x.push(latent.mean);
-        }
-        if self.free_variance {
-            x.push(latent.variance);
+        for (g, latent) in latents.iter().enumerate() {
+            let (mean, variance) = self.group_free(g);
+            if mean {
+                x.push(latent.mean);
+            }
+            if variance {
+                x.push(latent.variance);
+            }
         }
         x
     }
 
+    /// The items and each group's latent distribution at `x`, what it does not hold from
+    /// `template` and `latents`.
     pub(crate) fn unpack(
         &self,
         x: &[f64],
         template: &[ItemParams],
-        latent: Latent,
-    ) -> (Vec<ItemParams>, Latent) {
-        let (offsets, slope, mean, variance) = self.offsets();
+        latents: &[Latent],
+    ) -> (Vec<ItemParams>, Vec<Latent>) {
+        let (offsets, slope, coords) = self.offsets();
         let mut items = template.to_vec();
         for (&(j, free), &at) in self.free.iter().zip(&offsets) {
             let mut c = items[j].coords();
@@ -122,10 +155,14 @@ impl Layout {
             }
             items[j] = items[j].at_coords(&c, free.guessing());
         }
-        let latent = Latent {
-            mean: mean.map_or(latent.mean, |m| x[m]),
-            variance: variance.map_or(latent.variance, |v| x[v]),
-        };
-        (items, latent)
+        let latents = latents
+            .iter()
+            .zip(&coords)
+            .map(|(latent, &[mean, variance])| Latent {
+                mean: mean.map_or(latent.mean, |m| x[m]),
+                variance: variance.map_or(latent.variance, |v| x[v]),
+            })
+            .collect();
+        (items, latents)
     }
 }

@@ -77,10 +77,11 @@ impl RunShape {
             },
         ];
         parts.push(match self.standard_errors.resolve(self.parameters) {
-            // The information and its inverse.
+            // The information and its inverse, and a batch's score vectors stacked for their
+            // product.
             StandardErrors::Full | StandardErrors::Auto => Part {
                 what: "the information matrix",
-                bytes: 16 * n * n,
+                bytes: 16 * n * n + 8 * crate::stderr::BATCH as u128 * n,
             },
             // An item's block: its (a, d, logit c) or (a, d_1 … d_(K−1)).
             StandardErrors::Item => Part {
@@ -157,26 +158,27 @@ mod tests {
 
     #[test]
     fn the_largest_part_is_named() {
-        // 10,000 items with the whole information: 16 · 20,000² bytes = 6.4 GB.
+        // 10,000 items with the whole information: 16 · 20,000² bytes and a batch of 1,024
+        // score vectors of 20,000 coordinates, 6.56 GB.
         let big = shape(10_000, StandardErrors::Full);
         assert_eq!(
             big.parts()[0],
             Part {
                 what: "the information matrix",
-                bytes: 6_400_000_000
+                bytes: 6_400_000_000 + 163_840_000
             }
         );
         let err = big.check(4_000_000_000).unwrap_err();
         assert!(
             err.to_string()
-                .contains("the largest part is the information matrix, 6.4 GB"),
+                .contains("the largest part is the information matrix, 6.6 GB"),
             "{err}"
         );
         // By blocks, the per-item accumulators lead (RMSD's on 201 nodes) and the run fits.
         let blocks = shape(10_000, StandardErrors::Auto);
         assert_eq!(blocks.parts()[0].what, "the item fit's accumulators");
         assert!(blocks.check(4_000_000_000).is_ok());
-        // 1,000 items, auto: the whole information, 64 MB.
+        // 1,000 items, auto: the whole information and a batch, 80 MB.
         assert_eq!(
             shape(1_000, StandardErrors::Auto)
                 .parts()
@@ -184,7 +186,7 @@ mod tests {
                 .find(|p| p.what == "the information matrix")
                 .unwrap()
                 .bytes,
-            64_000_000
+            64_000_000 + 16_384_000
         );
     }
 }

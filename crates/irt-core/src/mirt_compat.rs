@@ -49,13 +49,13 @@ pub(crate) fn run(
     let mut last_log_lik = f64::INFINITY;
     let mut last_move = vec![0.0; x.len()];
     loop {
-        let (items, latent) = engine.unpack(&x);
-        let counts = engine.e_step(&items, latent)?;
+        let (items, latents) = engine.unpack(&x);
+        let counts = engine.e_step(&items, &latents)?;
         if counts.log_lik > last_log_lik {
             rate = (last_log_lik - counts.log_lik).exp();
         }
         last_log_lik = counts.log_lik;
-        let next = m_step(engine, &x, &items, latent, &counts, rate);
+        let next = m_step(engine, &x, &items, &latents, &counts, rate);
         if !next.iter().all(|v| v.is_finite()) {
             return Err(CoreError::NonFinite {
                 what: "item parameters",
@@ -87,12 +87,12 @@ fn m_step(
     engine: &Engine,
     x: &[f64],
     items: &[ItemParams],
-    latent: Latent,
+    latents: &[Latent],
     counts: &Counts,
     rate: f64,
 ) -> Vec<f64> {
     if engine.config.model == ItemModel::Rasch {
-        return engine.m_step(items, latent, counts);
+        return engine.m_step(items, latents, counts);
     }
     let max_iterations = ((ITERATIONS_PER_RATE * rate).ceil() as usize).max(MIN_ITERATIONS);
     bfgs::minimise(x.to_vec(), max_iterations, REL_TOL, |y| {

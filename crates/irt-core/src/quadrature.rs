@@ -55,19 +55,22 @@ impl Grid {
     }
 
     /// Nodes as far apart as `standard_points` on [−6, 6], over the union of [−6, 6] and
-    /// mean ± 6 SD of `latent`: mirt's grid for N(0, 1) and narrower populations, and for a
-    /// shifted or wide one a grid that still holds its mass (on [−6, 6] alone, N(4, 2²) loses a
-    /// sixth of it and its EAPs are pulled towards 6). At most `MAX_COVERING_POINTS` nodes: past
-    /// that the spacing widens.
-    pub fn covering(standard_points: usize, latent: Latent) -> Result<Self> {
-        let sd = latent.variance.sqrt();
-        if !(latent.mean.is_finite() && sd.is_finite() && sd > 0.0) {
-            return Err(CoreError::NonFinite {
-                what: "latent distribution",
-            });
+    /// mean ± 6 SD of each of `latents` (one per group of persons): mirt's grid for N(0, 1) and
+    /// narrower populations, and for a shifted or wide one a grid that still holds its mass (on
+    /// [−6, 6] alone, N(4, 2²) loses a sixth of it and its EAPs are pulled towards 6). At most
+    /// `MAX_COVERING_POINTS` nodes: past that the spacing widens.
+    pub fn covering(standard_points: usize, latents: &[Latent]) -> Result<Self> {
+        let (mut lower, mut upper) = (-6.0f64, 6.0f64);
+        for latent in latents {
+            let sd = latent.variance.sqrt();
+            if !(latent.mean.is_finite() && sd.is_finite() && sd > 0.0) {
+                return Err(CoreError::NonFinite {
+                    what: "latent distribution",
+                });
+            }
+            lower = lower.min(latent.mean - 6.0 * sd);
+            upper = upper.max(latent.mean + 6.0 * sd);
         }
-        let lower = (latent.mean - 6.0 * sd).min(-6.0);
-        let upper = (latent.mean + 6.0 * sd).max(6.0);
         let step = 12.0 / standard_points.saturating_sub(1).max(1) as f64;
         // Less a hair, so that 12 / (12 / 120) rounding up past 120 does not add a node.
         let cells = ((upper - lower) / step - 1e-9).ceil() as usize;
@@ -249,38 +252,44 @@ mod tests {
     #[test]
     fn a_covering_grid_is_mirts_for_a_standard_population_and_follows_a_shifted_one() {
         let standard = Grid::new(121, -6.0, 6.0).unwrap();
-        assert_eq!(Grid::covering(121, Latent::STANDARD).unwrap(), standard);
+        assert_eq!(Grid::covering(121, &[Latent::STANDARD]).unwrap(), standard);
         let narrow = Latent {
             mean: 0.3,
             variance: 0.5,
         };
-        assert_eq!(Grid::covering(121, narrow).unwrap(), standard);
-        let shifted = Grid::covering(
-            121,
-            Latent {
-                mean: 2.0,
-                variance: 2.25,
-            },
-        )
-        .unwrap();
-        let nodes = shifted.nodes();
+        assert_eq!(Grid::covering(121, &[narrow]).unwrap(), standard);
+        let shifted = Latent {
+            mean: 2.0,
+            variance: 2.25,
+        };
+        let nodes = Grid::covering(121, &[shifted]).unwrap().nodes().to_vec();
         assert_eq!((nodes[0], *nodes.last().unwrap()), (-7.0, 11.0));
         assert_eq!(nodes.len(), 181);
+        // Groups: the union of what each needs.
+        let low = Latent {
+            mean: -1.5,
+            variance: 1.0,
+        };
+        let both = Grid::covering(121, &[shifted, low]).unwrap();
+        assert_eq!(
+            (both.nodes()[0], *both.nodes().last().unwrap()),
+            (-7.5, 11.0)
+        );
         let huge = Grid::covering(
             121,
-            Latent {
+            &[Latent {
                 mean: 0.0,
                 variance: 1e6,
-            },
+            }],
         )
         .unwrap();
         assert_eq!(huge.len(), MAX_COVERING_POINTS);
         assert!(Grid::covering(
             121,
-            Latent {
+            &[Latent {
                 mean: f64::NAN,
                 variance: 1.0
-            }
+            }]
         )
         .is_err());
     }

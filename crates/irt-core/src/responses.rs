@@ -20,6 +20,10 @@ pub struct Responses {
     /// The persons grouped by the items they answered, on first use: the fit, the scoring and
     /// the item fit all ask for them.
     sets: OnceLock<ItemSets>,
+    /// Each person's group of a multiple-group calibration, 0 the reference group (empty:
+    /// everyone in group 0).
+    groups: Vec<u16>,
+    n_groups: usize,
 }
 
 /// One answer as read from the database, before repeats are resolved: 16 bytes, the largest
@@ -201,6 +205,50 @@ impl Responses {
         }
     }
 
+    /// Puts person i in group `of_person[i]`, once every person is in: group 0 is the
+    /// reference group, and every group from 0 to the largest must have persons (a group
+    /// without any has no latent distribution to estimate).
+    pub fn set_groups(&mut self, of_person: Vec<u16>) -> Result<()> {
+        if of_person.len() != self.n_persons() {
+            return Err(CoreError::InvalidArgument {
+                message: format!(
+                    "a group per person is needed: {} persons, {} groups given",
+                    self.n_persons(),
+                    of_person.len()
+                ),
+            });
+        }
+        let n_groups = of_person
+            .iter()
+            .map(|&g| usize::from(g) + 1)
+            .max()
+            .unwrap_or(1);
+        let mut sizes = alloc::filled(n_groups, 0usize, "the groups")?;
+        for &g in &of_person {
+            sizes[usize::from(g)] += 1;
+        }
+        if let Some(empty) = sizes.iter().position(|&n| n == 0) {
+            return Err(CoreError::InvalidArgument {
+                message: format!("group {empty} has no persons"),
+            });
+        }
+        self.groups = of_person;
+        self.n_groups = n_groups;
+        self.sets = OnceLock::new();
+        Ok(())
+    }
+
+    /// Person i's group (0 without groups).
+    #[inline(always)]
+    pub fn group(&self, i: usize) -> usize {
+        self.groups.get(i).map_or(0, |&g| usize::from(g))
+    }
+
+    /// The number of groups: 1 without groups.
+    pub fn n_groups(&self) -> usize {
+        self.n_groups.max(1)
+    }
+
     /// Adds the next person's answers as (item index, correct) pairs.
     pub fn push_person(&mut self, answers: impl IntoIterator<Item = (u32, bool)>) -> Result<()> {
         self.push_scored_person(answers.into_iter().map(|(j, x)| (j, u8::from(x))))
@@ -259,6 +307,8 @@ impl Responses {
             max_answer: correct.iter().copied().max().unwrap_or(0),
             correct,
             sets: OnceLock::new(),
+            groups: Vec::new(),
+            n_groups: 1,
         })
     }
 
@@ -335,7 +385,8 @@ impl Responses {
     }
 
     /// The answers to the items that `new_index` maps to an index among `n_kept` items; persons
-    /// left without answers drop out. Returns the new set and the old index of every person in it.
+    /// left without answers drop out, the others keep their groups. Returns the new set and the
+    /// old index of every person in it.
     pub fn keep_items(
         &self,
         new_index: &[Option<u32>],
@@ -365,7 +416,14 @@ impl Responses {
                 persons.push(i);
             }
         }
-        Ok((Self::from_parts(n_kept, offsets, items, correct)?, persons))
+        let mut kept = Self::from_parts(n_kept, offsets, items, correct)?;
+        if !self.groups.is_empty() {
+            kept.set_groups(alloc::collect(
+                persons.iter().map(|&i| self.groups[i]),
+                "the kept persons",
+            )?)?;
+        }
+        Ok((kept, persons))
     }
 
     /// Builds from long-format triples (person, item, correct) in any order; persons and items
@@ -570,8 +628,9 @@ pub fn check_categories(
     Ok(())
 }
 
-/// Every person's set of answered items, however few share it: sets numbered in order of their
-/// first person, with that person and the number who answered exactly it.
+/// Every person's set of answered items, however few share it, within their group: sets
+/// numbered in order of their first person, with that person and the number who answered
+/// exactly it.
 #[derive(Clone, Debug)]
 pub(crate) struct ItemSets {
     pub of_person: Vec<u32>,
@@ -583,7 +642,7 @@ impl ItemSets {
     /// One pass over the persons (about a millisecond per million answers: not worth polling
     /// an interrupt).
     pub fn group(data: &Responses) -> Result<Self> {
-        let mut index: HashMap<&[u32], u32> = HashMap::new();
+        let mut index: HashMap<(usize, &[u32]), u32> = HashMap::new();
         index
             .try_reserve(data.n_persons())
             .map_err(|_| CoreError::OutOfMemory {
@@ -597,7 +656,9 @@ impl ItemSets {
         };
         for i in 0..data.n_persons() {
             let next = sets.first.len() as u32;
-            let set = *index.entry(data.person(i).0).or_insert(next);
+            let set = *index
+                .entry((data.group(i), data.person(i).0))
+                .or_insert(next);
             if set == next {
                 alloc::grow(&mut sets.first, 1, "the test forms")?;
                 alloc::grow(&mut sets.count, 1, "the test forms")?;

@@ -19,10 +19,10 @@ use crate::simd;
 /// mirt's `fscores` integrates on 121 points over [−6, 6].
 pub const DEFAULT_SCORING_POINTS: usize = 121;
 
-/// The grid persons from `latent` are scored on: mirt's for N(0, 1), wider for a population
-/// that [−6, 6] would cut (see [`Grid::covering`]).
-pub fn scoring_grid(latent: Latent) -> Result<Grid> {
-    Grid::covering(DEFAULT_SCORING_POINTS, latent)
+/// The grid persons from `latents` (one per group) are scored on: mirt's for N(0, 1), wider
+/// for a population that [−6, 6] would cut (see [`Grid::covering`]).
+pub fn scoring_grid(latents: &[Latent]) -> Result<Grid> {
+    Grid::covering(DEFAULT_SCORING_POINTS, latents)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,12 +46,13 @@ pub struct Score {
 /// Persons scored between two polls of the interrupt.
 const SCORING_CHUNK: usize = 16_384;
 
-/// Scores every person of `data`; persons without answers get the prior's mean and SD.
-/// `interrupt` is polled between chunks of persons.
+/// Scores every person of `data` under their group's latent distribution (`latents`, one per
+/// group); persons without answers get the prior's mean and SD. `interrupt` is polled between
+/// chunks of persons.
 pub fn score(
     data: &Responses,
     items: &[ItemParams],
-    latent: Latent,
+    latents: &[Latent],
     grid: &Grid,
     method: ScoreMethod,
     pool: &ThreadPool,
@@ -59,7 +60,7 @@ pub fn score(
 ) -> Result<Vec<Score>> {
     data.check_answers(items)?;
     let forms = Forms::detect(data)?;
-    let posteriors = Posteriors::new(data, &forms, items, latent, grid.nodes())?;
+    let posteriors = Posteriors::new(data, &forms, items, latents, grid.nodes())?;
     let unscored = Score {
         theta: f64::NAN,
         se: f64::NAN,
@@ -75,7 +76,9 @@ pub fn score(
                     let eap = eap(&posteriors, data, i, post, grid.nodes());
                     *out = match method {
                         ScoreMethod::Eap => eap,
-                        ScoreMethod::Map => map_score(data, i, items, latent, eap.theta),
+                        ScoreMethod::Map => {
+                            map_score(data, i, items, latents[data.group(i)], eap.theta)
+                        }
                     };
                 },
             );
@@ -178,7 +181,7 @@ mod tests {
     #[test]
     fn both_copies_of_scoring_agree_bit_for_bit() {
         let sim = crate::simulate::simulate(9, 500, 30, 12, 0.2, 1.1);
-        let grid = scoring_grid(Latent::STANDARD).unwrap();
+        let grid = scoring_grid(&[Latent::STANDARD]).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
@@ -187,7 +190,7 @@ mod tests {
             let run = score(
                 &sim.data,
                 &sim.items,
-                Latent::STANDARD,
+                &[Latent::STANDARD],
                 &grid,
                 ScoreMethod::Eap,
                 &pool,

@@ -8,26 +8,11 @@ use irt_core::Responses;
 
 /// The shared two-group set: its answers and each person's group.
 fn two_groups() -> (Responses, Vec<Option<Side>>) {
-    let path = common::fixtures_dir().join("dif/sim_dif_2x1500x25_long.csv");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut triples = Vec::new();
-    let mut side = Vec::new();
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let (person, item) = (
-            f[0].parse::<u32>().unwrap() - 1,
-            f[1].parse::<u32>().unwrap() - 1,
-        );
-        triples.push((person, item, f[2] == "1"));
-        if side.len() <= person as usize {
-            side.resize(person as usize + 1, None);
-        }
-        side[person as usize] = Some(if f[3] == "ref" {
-            Side::Reference
-        } else {
-            Side::Focal
-        });
-    }
+    let (triples, focal) = common::two_group_set();
+    let side = focal
+        .iter()
+        .map(|&f| Some(if f { Side::Focal } else { Side::Reference }))
+        .collect::<Vec<_>>();
     let data = Responses::from_triples(side.len(), 25, &triples).unwrap();
     (data, side)
 }

@@ -369,7 +369,7 @@ fn assert_sound_scores(data: &Responses, result: &FitResult) -> Result<(), TestC
                 score(
                     data,
                     &items,
-                    result.latent,
+                    &[result.latent],
                     &grid,
                     method,
                     pool,

@@ -127,7 +127,7 @@ fn scoring_stops_between_chunks() {
     let result = score(
         &sim.data,
         &sim.items,
-        irt_core::Latent::STANDARD,
+        &[irt_core::Latent::STANDARD],
         &grid,
         ScoreMethod::Eap,
         &pool(2),

@@ -47,11 +47,11 @@ fn num(v: &Value) -> f64 {
 }
 
 fn eap_thetas(data: &Responses, items: &[ItemParams], latent: Latent, threads: usize) -> Vec<f64> {
-    let grid = scoring_grid(latent).unwrap();
+    let grid = scoring_grid(&[latent]).unwrap();
     score(
         data,
         items,
-        latent,
+        &[latent],
         &grid,
         ScoreMethod::Eap,
         &pool(threads),

@@ -59,7 +59,7 @@ fn mirt_objective(data: &Responses, reference: &serde_json::Value) -> (f64, f64)
     };
     let grid = Grid::new(61, -6.0, 6.0).unwrap();
     (
-        log_likelihood(data, &items, latent, &grid, &pool(2)).unwrap(),
+        log_likelihood(data, &items, &[latent], &grid, &pool(2)).unwrap(),
         reference["logLik"].as_f64().unwrap(),
     )
 }

@@ -111,7 +111,7 @@ impl Case {
         score(
             data,
             &items,
-            latent,
+            &[latent],
             &grid,
             method,
             &pool(2),
@@ -149,7 +149,7 @@ fn log_likelihood_at_mirts_estimates_is_mirts() {
     for case in [SCIENCE_GRM, SCIENCE_GPCM, SCIENCE_PCM, SIM_GRM] {
         let data = read_scored(case.data);
         let (items, latent, mirt_ll) = case.mirt();
-        let ours = log_likelihood(&data, &items, latent, &grid, &pool(2)).unwrap();
+        let ours = log_likelihood(&data, &items, &[latent], &grid, &pool(2)).unwrap();
         assert!(
             ((ours - mirt_ll) / mirt_ll).abs() < 1e-10,
             "{}: ours {ours}, mirt {mirt_ll}",
@@ -506,7 +506,7 @@ fn answers_beyond_an_items_categories_are_refused() {
         score(
             &data,
             &binary,
-            Latent::STANDARD,
+            &[Latent::STANDARD],
             &grid,
             ScoreMethod::Eap,
             &pool(1),

@@ -34,7 +34,7 @@ fn one_and_many_threads_give_identical_bits() {
         let s1 = score(
             &sim.data,
             &one.item_params(),
-            one.latent,
+            &[one.latent],
             &grid,
             ScoreMethod::Eap,
             &pool(1),
@@ -44,7 +44,7 @@ fn one_and_many_threads_give_identical_bits() {
         let s4 = score(
             &sim.data,
             &one.item_params(),
-            one.latent,
+            &[one.latent],
             &grid,
             ScoreMethod::Eap,
             &pool(4),
@@ -213,7 +213,7 @@ fn given_start_values_are_used() {
     let at_truth = irt_core::log_likelihood(
         &sim.data,
         &sim.items,
-        irt_core::Latent::STANDARD,
+        &[irt_core::Latent::STANDARD],
         &grid,
         &pool(1),
     )

@@ -45,7 +45,7 @@ fn dense_2pl_recovers_items_and_persons() {
         let scores = score(
             &sim.data,
             &result.item_params(),
-            result.latent,
+            &[result.latent],
             &grid,
             method,
             &pool(2),
@@ -243,7 +243,7 @@ fn eaps_of_a_shifted_wide_population_are_unbiased() {
         let scores = score(
             &data,
             &items,
-            latent,
+            &[latent],
             grid,
             ScoreMethod::Eap,
             &pool(2),
@@ -266,7 +266,7 @@ fn eaps_of_a_shifted_wide_population_are_unbiased() {
         .map(|t| (t - true_mean).powi(2))
         .sum::<f64>()
         / sim.thetas.len() as f64;
-    let (mean, variance) = moments(&irt_core::scoring::scoring_grid(latent).unwrap());
+    let (mean, variance) = moments(&irt_core::scoring::scoring_grid(&[latent]).unwrap());
     let (cut_mean, cut_variance) = moments(&Grid::new(121, -6.0, 6.0).unwrap());
     println!(
         "N(4, 2²): sample mean {true_mean:.4}, variance {true_variance:.4}; EAP on the covering grid \

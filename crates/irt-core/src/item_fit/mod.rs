@@ -145,7 +145,7 @@ pub fn fit_statistics(
     let counts = expected_counts(
         data,
         &leaves,
-        &Posteriors::new(data, &forms, items, latent, nodes.nodes())?,
+        &Posteriors::new(data, &forms, items, &[latent], nodes.nodes())?,
         pool,
         interrupt,
     )?;

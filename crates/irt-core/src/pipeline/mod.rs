@@ -333,7 +333,7 @@ pub fn calibrate(
         answers: kept.responses.n_answers(),
         persons: kept.responses.n_persons(),
         items: kept.responses.n_items(),
-        parameters: Layout::new(&first.config).len(),
+        parameters: Layout::new(&first.config, kept.responses.n_groups()).len(),
         quadrature_points: settings.quadrature_points,
         forms: crate::forms::Forms::detect(&kept.responses)?.len(),
         threads: pool.current_num_threads(),
@@ -384,11 +384,11 @@ pub fn calibrate(
     ));
 
     let t = Instant::now();
-    let grid = scoring_grid(result.latent)?;
+    let grid = scoring_grid(&result.group_latents)?;
     let mut abilities = score(
         &kept.responses,
         &result.item_params(),
-        result.latent,
+        &result.group_latents,
         &grid,
         ScoreMethod::Eap,
         pool,

@@ -69,6 +69,28 @@ pub fn read_long(relative: &str) -> Responses {
     Responses::from_triples(n_persons, n_items, &triples).unwrap()
 }
 
+/// The shared two-group set (`dif/sim_dif_2x1500x25_long.csv`): its 0-based (person, item,
+/// correct) answers and whether each person is in the focal group.
+pub fn two_group_set() -> (Vec<(u32, u32, bool)>, Vec<bool>) {
+    let path = fixtures_dir().join("dif/sim_dif_2x1500x25_long.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut triples = Vec::new();
+    let mut focal = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (person, item) = (
+            f[0].parse::<u32>().unwrap() - 1,
+            f[1].parse::<u32>().unwrap() - 1,
+        );
+        triples.push((person, item, f[2] == "1"));
+        if focal.len() <= person as usize {
+            focal.resize(person as usize + 1, false);
+        }
+        focal[person as usize] = f[3] != "ref";
+    }
+    (triples, focal)
+}
+
 pub fn model(name: &str) -> ItemModel {
     ItemModel::parse(name).unwrap()
 }
@@ -115,7 +137,7 @@ pub fn mirt_eap(data: &Responses, result: &irt_core::FitResult) -> Vec<irt_core:
     irt_core::score(
         data,
         &result.item_params(),
-        result.latent,
+        &[result.latent],
         &grid,
         irt_core::ScoreMethod::Eap,
         &pool(2),

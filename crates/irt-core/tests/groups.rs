@@ -1,0 +1,184 @@
+//! Multiple-group calibration against R mirt 1.46.1's `multipleGroup` (shared fixtures
+//! `dif/sim_dif_mirt.json`, `baseline`): two groups of 1,500, items 6–25 shared, items 1–5
+//! estimated in each group, the reference group N(0, 1) and the focal group's latent mean and
+//! variance estimated on its scale.
+
+mod common;
+
+use common::pool;
+use irt_core::{fit, log_likelihood, FitParams, Grid, ItemModel, ItemParams, Latent, Responses};
+use irt_core::{score, ScoreMethod};
+use std::ops::ControlFlow;
+
+/// Items 1–5 answered by a focal person become items 26–30, so that each group has its own.
+const FREE: u32 = 5;
+
+fn baseline() -> serde_json::Value {
+    common::read_json("dif/sim_dif_mirt.json")["baseline"].clone()
+}
+
+/// The two-group set with items 1–5 split by group, the focal group as group 1.
+fn split_data() -> Responses {
+    let (triples, focal) = common::two_group_set();
+    let split: Vec<(u32, u32, bool)> = triples
+        .iter()
+        .map(|&(p, j, x)| {
+            (
+                p,
+                if j < FREE && focal[p as usize] {
+                    j + 25
+                } else {
+                    j
+                },
+                x,
+            )
+        })
+        .collect();
+    let mut data = Responses::from_triples(focal.len(), 30, &split).unwrap();
+    data.set_groups(focal.iter().map(|&f| u16::from(f)).collect())
+        .unwrap();
+    data
+}
+
+/// mirt's items in the split order: the reference group's 1–25, then the focal group's 1–5.
+fn mirt_items(fixture: &serde_json::Value) -> Vec<(f64, f64)> {
+    let items = fixture["items"].as_array().unwrap();
+    let of = |i: &serde_json::Value, group: &str| {
+        (
+            i[group]["a1"].as_f64().unwrap(),
+            i[group]["d"].as_f64().unwrap(),
+        )
+    };
+    items
+        .iter()
+        .map(|i| of(i, "ref"))
+        .chain(items[..FREE as usize].iter().map(|i| of(i, "focal")))
+        .collect()
+}
+
+fn mirt_focal(fixture: &serde_json::Value) -> (Latent, [f64; 2]) {
+    let g = &fixture["groups"]["focal"];
+    let v = |k: &str| g[k].as_f64().unwrap();
+    (
+        Latent {
+            mean: v("latent_mean"),
+            variance: v("latent_var"),
+        },
+        [v("latent_mean_SE"), v("latent_var_SE")],
+    )
+}
+
+/// Our log-likelihood at mirt's estimates is mirt's: each group's persons integrate under
+/// their own latent distribution.
+#[test]
+fn the_log_likelihood_at_mirts_estimates_is_mirts() {
+    let fixture = baseline();
+    let items: Vec<ItemParams> = mirt_items(&fixture)
+        .iter()
+        .map(|&(a, d)| ItemParams::new(a, d, 0.0))
+        .collect();
+    let (focal, _) = mirt_focal(&fixture);
+    let grid = Grid::new(61, -6.0, 6.0).unwrap();
+    let ours = log_likelihood(
+        &split_data(),
+        &items,
+        &[Latent::STANDARD, focal],
+        &grid,
+        &pool(2),
+    )
+    .unwrap();
+    let mirt = fixture["logLik"].as_f64().unwrap();
+    assert!((ours - mirt).abs() < 1e-8, "{ours} against mirt's {mirt}");
+}
+
+/// The fit finds mirt's estimates (mirt's TOL 1e-8): item parameters and the focal group's
+/// latent mean and variance within 1e-4, the log-likelihood at them within 1e-6 of mirt's
+/// maximum, and crossprod SEs within 1 %; scores come from each person's own group's prior.
+#[test]
+fn a_two_group_fit_equals_mirts_multiple_group() {
+    let fixture = baseline();
+    let data = split_data();
+    let config = FitParams::new(ItemModel::TwoPL)
+        .tolerance(1e-8)
+        .max_cycles(5_000)
+        .check(30)
+        .unwrap();
+    let result = fit(&data, &config, &pool(2), |_| ControlFlow::Continue(())).unwrap();
+    // The focal group reaches below −6 within 5.5 SD, so the fit widened its grid (mirt keeps
+    // [−6, 6]): the maximum is compared on mirt's grid.
+    assert!(result.grid.nodes()[0] < -6.0);
+    let items: Vec<ItemParams> = result.items.iter().map(|i| i.params).collect();
+    let on_mirts_grid = log_likelihood(
+        &data,
+        &items,
+        &result.group_latents,
+        &Grid::new(61, -6.0, 6.0).unwrap(),
+        &pool(2),
+    )
+    .unwrap();
+    let mirt_log_lik = fixture["logLik"].as_f64().unwrap();
+    assert!(
+        (on_mirts_grid - mirt_log_lik).abs() < 1e-6,
+        "{on_mirts_grid} against mirt's {mirt_log_lik}"
+    );
+    let (focal, focal_se) = mirt_focal(&fixture);
+    assert_eq!(result.group_latents[0], Latent::STANDARD);
+    let ours = result.group_latents[1];
+    assert!(
+        (ours.mean - focal.mean).abs() < 1e-4,
+        "mean {ours:?} against {focal:?}"
+    );
+    assert!(
+        (ours.variance - focal.variance).abs() < 1e-4,
+        "variance {ours:?} against {focal:?}"
+    );
+    let by_item = fixture["items"].as_array().unwrap();
+    for (j, (&(a, d), item)) in mirt_items(&fixture).iter().zip(&result.items).enumerate() {
+        let p = item.params;
+        assert!(
+            (p.slope() - a).abs() < 1e-4 && (p.intercept() - d).abs() < 1e-4,
+            "item {j}: ({}, {}) against mirt's ({a}, {d})",
+            p.slope(),
+            p.intercept()
+        );
+        let (fixture_item, group) = if j < 25 {
+            (&by_item[j], "ref")
+        } else {
+            (&by_item[j - 25], "focal")
+        };
+        let se = item.covariance.as_ref().unwrap().standard_errors();
+        let mirt_se = fixture_item[group]["SE_a"].as_f64().unwrap();
+        assert!(
+            (se[0] / mirt_se - 1.0).abs() < 0.01,
+            "item {j}: SE of a {} against mirt's {mirt_se}",
+            se[0]
+        );
+    }
+    let cov = result.group_latent_covariances.as_ref().unwrap()[1];
+    for (k, want) in focal_se.iter().enumerate() {
+        let se = cov[k][k].sqrt();
+        assert!(
+            (se / want - 1.0).abs() < 0.01,
+            "latent SE {k}: {se} against {want}"
+        );
+    }
+    // A person's EAP is under their group's prior: the same answers score lower in the focal
+    // group, whose mean is below the reference group's.
+    let mut twins = Responses::with_items(30);
+    let answers: Vec<(u32, bool)> = (5..25).map(|j| (j, j % 2 == 0)).collect();
+    twins.push_person(answers.clone()).unwrap();
+    twins.push_person(answers).unwrap();
+    twins.set_groups(vec![0, 1]).unwrap();
+    let grid = irt_core::scoring::scoring_grid(&result.group_latents).unwrap();
+    let scores = score(
+        &twins,
+        &items,
+        &result.group_latents,
+        &grid,
+        ScoreMethod::Eap,
+        &pool(1),
+        &irt_core::Interrupt::never(),
+    )
+    .unwrap();
+    assert!(scores[1].theta < scores[0].theta, "{scores:?}");
+}
