@@ -249,6 +249,56 @@ impl Responses {
         self.n_groups.max(1)
     }
 
+    /// These answers with the items of `apart` answered apart in each group: the reference
+    /// group keeps item j, group g > 0 answers its copy, numbered from the data's items on, item
+    /// after item and group after group (apart[k]'s copy for group g is
+    /// `n_items + k·(groups − 1) + g − 1`). The same persons in the same groups; returns the
+    /// answers and the data's item behind each of their items.
+    pub fn apart_by_group(&self, apart: &[usize]) -> Result<(Self, Vec<usize>)> {
+        let extra = self.n_groups() - 1;
+        let mut copy_of = alloc::filled(self.n_items, None, "the items apart by group")?;
+        for (k, &j) in apart.iter().enumerate() {
+            *copy_of.get_mut(j).ok_or(CoreError::ItemOutOfRange {
+                item: j,
+                n_items: self.n_items,
+            })? = Some(k);
+        }
+        let mut origin = alloc::with_capacity(
+            self.n_items + apart.len() * extra,
+            "the items apart by group",
+        )?;
+        origin.extend(0..self.n_items);
+        origin.extend(apart.iter().flat_map(|&j| std::iter::repeat_n(j, extra)));
+        let mut offsets = alloc::with_capacity(self.n_persons() + 1, "the items apart by group")?;
+        let mut items = alloc::with_capacity(self.items.len(), "the items apart by group")?;
+        let mut correct = alloc::with_capacity(self.items.len(), "the items apart by group")?;
+        let mut person: Vec<(u32, u8)> = Vec::new();
+        offsets.push(0);
+        for i in 0..self.n_persons() {
+            let g = self.group(i);
+            let (answered, answers) = self.person(i);
+            person.clear();
+            person.extend(
+                answered
+                    .iter()
+                    .zip(answers)
+                    .map(|(&j, &x)| match copy_of[j as usize] {
+                        Some(k) if g > 0 => ((self.n_items + k * extra + g - 1) as u32, x),
+                        _ => (j, x),
+                    }),
+            );
+            person.sort_unstable_by_key(|&(j, _)| j);
+            items.extend(person.iter().map(|&(j, _)| j));
+            correct.extend(person.iter().map(|&(_, x)| x));
+            offsets.push(items.len());
+        }
+        let mut out = Self::from_parts(origin.len(), offsets, items, correct)?;
+        if !self.groups.is_empty() {
+            out.set_groups(self.groups.clone())?;
+        }
+        Ok((out, origin))
+    }
+
     /// Adds the next person's answers as (item index, correct) pairs.
     pub fn push_person(&mut self, answers: impl IntoIterator<Item = (u32, bool)>) -> Result<()> {
         self.push_scored_person(answers.into_iter().map(|(j, x)| (j, u8::from(x))))

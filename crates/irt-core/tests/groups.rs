@@ -10,34 +10,29 @@ use irt_core::{fit, log_likelihood, FitParams, Grid, ItemModel, ItemParams, Late
 use irt_core::{score, ScoreMethod};
 use std::ops::ControlFlow;
 
-/// Items 1–5 answered by a focal person become items 26–30, so that each group has its own.
-const FREE: u32 = 5;
+/// Items 1–5 are estimated apart in each group.
+const FREE: usize = 5;
 
 fn baseline() -> serde_json::Value {
     common::read_json("dif/sim_dif_mirt.json")["baseline"].clone()
 }
 
-/// The two-group set with items 1–5 split by group, the focal group as group 1.
-fn split_data() -> Responses {
+/// The two-group set, the focal group as group 1.
+fn two_groups() -> Responses {
     let (triples, focal) = common::two_group_set();
-    let split: Vec<(u32, u32, bool)> = triples
-        .iter()
-        .map(|&(p, j, x)| {
-            (
-                p,
-                if j < FREE && focal[p as usize] {
-                    j + 25
-                } else {
-                    j
-                },
-                x,
-            )
-        })
-        .collect();
-    let mut data = Responses::from_triples(focal.len(), 30, &split).unwrap();
+    let mut data = Responses::from_triples(focal.len(), 25, &triples).unwrap();
     data.set_groups(focal.iter().map(|&f| u16::from(f)).collect())
         .unwrap();
     data
+}
+
+/// The two-group set with items 1–5 apart by group: a focal person's answers to them are to
+/// items 26–30.
+fn split_data() -> Responses {
+    let tested: Vec<usize> = (0..FREE).collect();
+    let (split, origin) = two_groups().apart_by_group(&tested).unwrap();
+    assert_eq!(origin, (0..25).chain(0..5).collect::<Vec<_>>());
+    split
 }
 
 /// mirt's items in the split order: the reference group's 1–25, then the focal group's 1–5.
@@ -52,7 +47,7 @@ fn mirt_items(fixture: &serde_json::Value) -> Vec<(f64, f64)> {
     items
         .iter()
         .map(|i| of(i, "ref"))
-        .chain(items[..FREE as usize].iter().map(|i| of(i, "focal")))
+        .chain(items[..FREE].iter().map(|i| of(i, "focal")))
         .collect()
 }
 
@@ -181,4 +176,46 @@ fn a_two_group_fit_equals_mirts_multiple_group() {
     )
     .unwrap();
     assert!(scores[1].theta < scores[0].theta, "{scores:?}");
+}
+
+/// The likelihood-ratio test of each of items 1–5 from the anchored baseline equals mirt's
+/// `DIF(baseline, c('a1', 'd'), scheme = 'add', items2test = 1:5)`: X² within 1e-3 (each fit's
+/// grid covers its focal group, mirt's stays on [−6, 6]), df 2, and p.
+#[test]
+fn likelihood_ratio_tests_equal_mirts_dif() {
+    let data = two_groups();
+    let tested: Vec<usize> = (0..FREE).collect();
+    let configure = |origin: &[usize]| {
+        FitParams::new(ItemModel::TwoPL)
+            .tolerance(1e-8)
+            .max_cycles(5_000)
+            .standard_errors(irt_core::StandardErrors::None)
+            .check(origin.len())
+    };
+    let lr = irt_core::dif::likelihood_ratio(&data, &tested, configure, &pool(2)).unwrap();
+    assert_eq!(lr.baseline.items.len(), 30);
+    let fixture = common::read_json("dif/sim_dif_mirt.json");
+    let results = fixture["DIF_add"]["results"].as_array().unwrap();
+    for (test, want) in lr.tests.iter().zip(results) {
+        let x2 = want["X2"].as_f64().unwrap();
+        assert!(
+            (test.x2 - x2).abs() < 1e-3,
+            "item {}: X² {} against mirt's {x2}",
+            test.item,
+            test.x2
+        );
+        assert_eq!(test.df, 2);
+        let p = chi2_2_tail(x2);
+        assert!(
+            (test.p / p - 1.0).abs() < 1e-2,
+            "item {}: p {} against {p}",
+            test.item,
+            test.p
+        );
+    }
+}
+
+/// The chi-square(2) upper tail, exp(−x/2), exact where mirt's 1 − pchisq floors at 2.2e-16.
+fn chi2_2_tail(x2: f64) -> f64 {
+    (-x2 / 2.0).exp()
 }

@@ -1,9 +1,12 @@
 //! Differential item functioning: does an item measure alike in a focal group and the reference
 //! group at the same ability? Mantel–Haenszel on the matching score (`mantel_haenszel`), with
-//! the score purified of the items it flags.
+//! the score purified of the items it flags; the IRT likelihood-ratio test of a multiple-group
+//! calibration (`likelihood_ratio`).
 
+mod likelihood_ratio;
 mod mantel_haenszel;
 
+pub use likelihood_ratio::{likelihood_ratio, LikelihoodRatio, LikelihoodRatioTests};
 pub use mantel_haenszel::{ets_class, mantel_haenszel, EtsClass, MantelHaenszel, Stratum};
 
 use crate::responses::Responses;
