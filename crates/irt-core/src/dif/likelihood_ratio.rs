@@ -3,26 +3,30 @@
 //! answer to a tested item is an answer to that item's copy for their group — and shares the
 //! others, the anchors, across groups, each group with its own latent distribution; each tested
 //! item in turn is shared again and the model refitted. X² = 2(ℓ_baseline − ℓ_shared) on as
-//! many degrees of freedom as the sharing removes.
+//! many degrees of freedom as the sharing removes. The baseline's curves of the item in each
+//! focal group against the reference group's give the effect sizes ([`areas`]).
 
 use std::ops::ControlFlow;
 
 use rayon::ThreadPool;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
+use super::areas::{areas, Areas};
 use crate::em::{fit, FitResult};
 use crate::error::Result;
 use crate::params::FitConfig;
 use crate::responses::Responses;
 
 /// One tested item's test.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LikelihoodRatio {
     pub item: usize,
     pub x2: f64,
     pub df: usize,
     /// The chi-square upper tail.
     pub p: f64,
+    /// Per focal group (groups 1, 2, …), the areas between its curve and the reference's.
+    pub areas: Vec<Areas>,
 }
 
 /// The baseline fit (its items: the data's, then the tested items' copies as
@@ -47,8 +51,9 @@ pub fn likelihood_ratio(
         })
     };
     let baseline = run(tested)?;
+    let extra = data.n_groups() - 1;
     let mut tests = Vec::with_capacity(tested.len());
-    for &item in tested {
+    for (k, &item) in tested.iter().enumerate() {
         let apart: Vec<usize> = tested.iter().copied().filter(|&j| j != item).collect();
         let shared = run(&apart)?;
         let df = baseline.n_params - shared.n_params;
@@ -56,7 +61,17 @@ pub fn likelihood_ratio(
         // below is where both converged to the same point.
         let x2 = (2.0 * (baseline.log_lik - shared.log_lik)).max(0.0);
         let p = ChiSquared::new(df as f64).map_or(f64::NAN, |c| c.sf(x2));
-        tests.push(LikelihoodRatio { item, x2, df, p });
+        let curve = |j: usize| &baseline.items[j].params;
+        let areas = (0..extra)
+            .map(|g| areas(curve(item), curve(data.n_items() + k * extra + g)))
+            .collect();
+        tests.push(LikelihoodRatio {
+            item,
+            x2,
+            df,
+            p,
+            areas,
+        });
     }
     Ok(LikelihoodRatioTests { baseline, tests })
 }

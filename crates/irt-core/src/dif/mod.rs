@@ -3,9 +3,11 @@
 //! the score purified of the items it flags; the IRT likelihood-ratio test of a multiple-group
 //! calibration (`likelihood_ratio`).
 
+mod areas;
 mod likelihood_ratio;
 mod mantel_haenszel;
 
+pub use areas::{areas, Areas};
 pub use likelihood_ratio::{likelihood_ratio, LikelihoodRatio, LikelihoodRatioTests};
 pub use mantel_haenszel::{ets_class, mantel_haenszel, EtsClass, MantelHaenszel, Stratum};
 
