@@ -586,8 +586,9 @@ struct FormBatch {
 
 impl FormBatch {
     /// Adds the batch's posteriors, masses and log-likelihoods to `counts`, and empties it;
-    /// `posts` holds [`BATCH`] posteriors. Each sum takes its terms in the order a person at a
-    /// time would: a person's answers in the form's order, a row's persons in the leaf's.
+    /// `posts` holds [`BATCH`] posteriors. A posterior takes its answers in the order the
+    /// person-by-person path does (the same bits); the counts take the batch when it is full,
+    /// after persons outside the form who came later, so they equal that path's to rounding.
     #[inline(always)]
     fn add_to(
         &mut self,
