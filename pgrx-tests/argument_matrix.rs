@@ -33,6 +33,11 @@ enum Ty {
     /// A run's id, NULL for the latest: any text gets a page (one that says when no such run
     /// is recorded).
     RunId,
+    /// A column of the source (`groups`), NULL for none.
+    Column,
+    /// A group of that column (`reference_group`), NULL for the largest; with no groups column
+    /// (the valid call's), any name is refused.
+    Group,
 }
 
 struct Arg {
@@ -140,6 +145,8 @@ fn functions() -> Vec<Function> {
                 arg("standard_errors", Ty::Name, "' Auto'"),
                 arg("anchor_drift", Ty::Name, "' Purify'"),
                 arg("drift_z", Ty::Float { lo: 1.0, hi: 10.0, open_lo: false }, "2.576"),
+                arg("groups", Ty::Column, "NULL"),
+                arg("reference_group", Ty::Group, "NULL"),
             ],
             valid_outcome: "ok",
         },
@@ -201,6 +208,14 @@ fn values(ty: Ty, valid: &str) -> Vec<(String, String)> {
             out.push(v("quoted upper case", "'\"ATTEMPT\"'".into()));
         }
         Ty::Text => out.push(v("empty text", "''".into())),
+        Ty::Column => {
+            out.push(v("empty text", "''".into()));
+            out.push(v("missing column", "'no_such_column'".into()));
+        }
+        Ty::Group => {
+            out.push(v("empty text", "''".into()));
+            out.push(v("a group", "'ref'".into()));
+        }
         Ty::RunId => {
             out.push(v("empty text", "''".into()));
             out.push(v("unknown run", "'fit-1999-01-01T00:00:00Z'".into()));
@@ -262,7 +277,7 @@ fn expected(f: &Function, a: &Arg, label: &str, sql: &str) -> String {
     if label == "NULL" {
         return match (f.strict, a.ty) {
             (true, _) => "null".into(),
-            (false, Ty::Int { null_ok: true, .. } | Ty::RunId) => valid,
+            (false, Ty::Int { null_ok: true, .. } | Ty::RunId | Ty::Column | Ty::Group) => valid,
             _ => "22004".into(),
         };
     }
@@ -270,6 +285,11 @@ fn expected(f: &Function, a: &Arg, label: &str, sql: &str) -> String {
         Ty::Name => "22023".into(),
         Ty::Relation => "42P01".into(),
         Ty::Text | Ty::RunId => valid,
+        Ty::Column => match label {
+            "missing column" => "42703".into(),
+            _ => "22023".into(),
+        },
+        Ty::Group => "22023".into(),
         Ty::Int { lo, hi, .. } => {
             let x: i64 = sql.parse().unwrap();
             if (lo..=hi).contains(&x) { valid } else { "22023".into() }

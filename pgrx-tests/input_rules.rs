@@ -248,6 +248,8 @@ fn the_signature_s_defaults_and_the_settings_are_the_core_s() {
         ("standard_errors", text(d.standard_errors)),
         ("anchor_drift", text(d.anchor_drift)),
         ("drift_z", float(d.drift_z)),
+        ("groups", text(d.groups)),
+        ("reference_group", text(d.reference_group)),
     ];
     let (names, exprs): (Vec<String>, String) = Spi::connect(|c| {
         let row = c

@@ -16,3 +16,4 @@ include!("security.rs");
 include!("server_safety.rs");
 include!("argument_matrix.rs");
 include!("categories.rs");
+include!("groups.rs");

@@ -59,7 +59,8 @@ done
 
 # name: persons items per_person anchors thread_counts ("0" = the default, all cores) source
 # (table: the view renames a table's columns; view: an ordinary production view over a log that
-# stores an integer answer and epoch seconds, converting both per row)
+# stores an integer answer and epoch seconds, converting both per row; groups: the table's view
+# with a column putting each user in one of two groups, calibrated with groups => 'cohort')
 declare -A SHAPE=(
     [sparse]="20000 300 40 0 0"
     [full]="50000 150 150 0 0"
@@ -67,6 +68,7 @@ declare -A SHAPE=(
     [full-view]="50000 150 150 0 0 view"
     [graded]="50000 150 150 0 0 graded"
     [anchored]="20000 400 60 60 0"
+    [anchored-groups]="20000 400 60 60 0 groups"
     [scale-1e5]="2000 1000 50 0 0,1"
     [scale-1e6]="20000 1000 50 0 0,1"
     [scale-1e7]="200000 1000 50 0 0,1"
@@ -143,9 +145,11 @@ CREATE TABLE attempt_log (user_id bigint, question_id bigint, score smallint, cr
 CREATE VIEW attempt AS SELECT user_id, question_id, score, created_at FROM attempt_log;
 SQL
     else
+        local cohort=""
+        [[ $source == groups ]] && cohort=", CASE WHEN user_id % 2 = 0 THEN 'even' ELSE 'odd' END AS cohort"
         psql_b -d "$db" <<SQL
 CREATE TABLE attempt_log (user_id bigint, question_id bigint, is_correct boolean, created_at timestamptz);
-CREATE VIEW attempt AS SELECT user_id, question_id, is_correct AS correct, created_at FROM attempt_log;
+CREATE VIEW attempt AS SELECT user_id, question_id, is_correct AS correct, created_at$cohort FROM attempt_log;
 SQL
     fi
     local row="correct = 1, created_at"
@@ -257,6 +261,7 @@ for name in "${names[@]}"; do
     [[ $model == GRM ]] && answer=score
     base="'$model', 60"
     ((anchors == 0)) && base+=", linking => 'none'"
+    [[ ${source:-} == groups ]] && base+=", groups => 'cohort'"
     fresh_extension "$db" "$base"
     for t in "${thread_counts[@]}"; do
         args=$base
@@ -267,7 +272,8 @@ for name in "${names[@]}"; do
         # Sets of one shape and model hold the same answers (irt-simulate, seed 1): R mirt is
         # timed once.
         data_key="$persons $items $per $model"
-        if ((MIRT)); then
+        # bench_mirt.R fits one population: no ratio for a set with groups.
+        if ((MIRT)) && [[ ${source:-} != groups ]]; then
             [[ -n ${MIRT_TOTAL[$data_key]:-} ]] ||
                 MIRT_TOTAL[$data_key]=$(Rscript scripts/bench_mirt.R "$DATA/$name/answers.csv" "$MIRT_RUNS" "$model" | median)
             mirt=$(printf '%.1f' "${MIRT_TOTAL[$data_key]}")
@@ -275,6 +281,7 @@ for name in "${names[@]}"; do
         label="$name ($persons × $items, $per each"
         ((anchors > 0)) && label+=", $anchors anchors"
         [[ ${source:-table} == view ]] && label+=", ordinary view"
+        [[ ${source:-table} == groups ]] && label+=", two groups"
         [[ $model == GRM ]] && label+=", GRM, 4 categories"
         ((t > 0)) || t=$(nproc)
         speedup=–
@@ -342,6 +349,7 @@ if ((CANCELS)); then
         db="bench_${name//-/_}"
         base="'$(model_of "${source:-}")', 60"
         ((anchors == 0)) && base+=", linking => 'none'"
+        [[ ${source:-} == groups ]] && base+=", groups => 'cohort'"
         duration=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s / 1000 }' <<<"${PHASES[$name]}")
         latencies="" hit="" finished=0
         for _ in $(seq "$CANCELS"); do
@@ -369,6 +377,7 @@ for name in "${names[@]}"; do
     db="bench_${name//-/_}"
     args=(--model "$(model_of "${source:-}")")
     ((anchors == 0)) && args+=(--linking none)
+    [[ ${source:-} == groups ]] && args+=(--groups cohort)
     # Wall time and peak resident memory of the whole process, by GNU time.
     results=$(for _ in $(seq "$RUNS"); do
         runuser -u postgres -- env DATABASE_URL="host=$CLUSTER_SOCK port=$PORT dbname=$db sslmode=disable" \

@@ -207,6 +207,14 @@ out=$(cli both calibrate --model GRM --source attempt_scored --linking none 2>&1
 command=$(snapshot)
 check "items in categories: the same numbers from the command" '[[ $code == 0 && $command == "$extension" && $(sql both "SELECT count(*) FROM mirt_item_params WHERE params->>'"'categories'"' = '"'3'"'") -gt 100 ]]' \
     "exit $code: $(diff <(printf '%s\n' "$extension") <(printf '%s\n' "$command") | head -3 | paste -sd' ')"
+# Groups of persons: a view with a cohort column, two groups of 250.
+sql both "CREATE VIEW attempt_grouped AS SELECT a.*, CASE WHEN user_id::int8 % 2 = 0 THEN 'even' ELSE 'odd' END AS cohort FROM attempt a" >/dev/null
+sql both "SELECT mirt_calibrate('2PL', 60, source => 'attempt_grouped', linking => 'none', groups => 'cohort', reference_group => 'odd')" >/dev/null
+extension=$(snapshot)
+out=$(cli both calibrate --source attempt_grouped --linking none --groups cohort --reference-group odd 2>&1) && code=0 || code=$?
+command=$(snapshot)
+check "groups: the same numbers from the command" '[[ $code == 0 && $command == "$extension" && $(sql both "SELECT model_spec #>> '"'{groups,groups,1,group}'"' FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1") == even ]]' \
+    "exit $code: $(diff <(printf '%s\n' "$extension") <(printf '%s\n' "$command") | head -3 | paste -sd' ')"
 as_pg psql -X -q -h "$CLUSTER_SOCK" -p "$PORT" -d both -c "BEGIN" -c "SELECT pg_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null 2>&1 &
 holder=$!
 sleep 1

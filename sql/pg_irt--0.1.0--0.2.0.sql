@@ -46,7 +46,8 @@ LANGUAGE c
 AS 'MODULE_PATHNAME', 'mirt_linking_constants_3pl_wrapper';
 
 -- mirt_calibrate takes standard_errors (auto, full, item, none), anchor_drift (purify, flag,
--- off) and drift_z after algorithm; linking defaults to 'auto' and priors to 'bank'.
+-- off), drift_z, groups and reference_group after algorithm; linking defaults to 'auto' and
+-- priors to 'bank'.
 DROP FUNCTION mirt_calibrate(text, integer, text, text, text, text, integer, double precision,
                              integer, integer, boolean, integer, integer, text, text);
 CREATE FUNCTION mirt_calibrate(
@@ -67,7 +68,9 @@ CREATE FUNCTION mirt_calibrate(
     "algorithm" TEXT DEFAULT 'squarem',
     "standard_errors" TEXT DEFAULT 'auto',
     "anchor_drift" TEXT DEFAULT 'purify',
-    "drift_z" double precision DEFAULT 2.576
+    "drift_z" double precision DEFAULT 2.576,
+    "groups" TEXT DEFAULT NULL,
+    "reference_group" TEXT DEFAULT NULL
 ) RETURNS TABLE (
     "run_id" TEXT,
     "model" TEXT,
@@ -280,7 +283,7 @@ BEGIN
     FOREACH f IN ARRAY ARRAY[
         'mirt_calibrate(text, integer, text, text, text, text, integer, double precision, integer,
                         integer, boolean, integer, integer, text, text, text, text,
-                        double precision)',
+                        double precision, text, text)',
         'mirt_schedule(text, text, integer, text)',
         'mirt_unschedule(text)'
     ]::regprocedure[] LOOP

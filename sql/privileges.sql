@@ -14,7 +14,7 @@ BEGIN
     FOREACH f IN ARRAY ARRAY[
         'mirt_calibrate(text, integer, text, text, text, text, integer, double precision, integer,
                         integer, boolean, integer, integer, text, text, text, text,
-                        double precision)',
+                        double precision, text, text)',
         'mirt_schedule(text, text, integer, text)',
         'mirt_unschedule(text)'
     ]::regprocedure[] LOOP

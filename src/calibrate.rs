@@ -70,6 +70,8 @@ pub fn mirt_calibrate(
     standard_errors: default!(Option<&str>, "'auto'"),
     anchor_drift: default!(Option<&str>, "'purify'"),
     drift_z: default!(Option<f64>, 2.576),
+    groups: default!(Option<&str>, "NULL"),
+    reference_group: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -112,6 +114,8 @@ pub fn mirt_calibrate(
             standard_errors,
             anchor_drift,
             drift_z,
+            groups,
+            reference_group,
         })
         .or_raise();
         let (calibration, written, run_id) = run(settings, started);

@@ -22,7 +22,8 @@ pub fn read_answers(
     max_answers: i64,
     pool: &rayon::ThreadPool,
 ) -> Result<Answers, CoreError> {
-    let shape = source.source_shape().or_raise();
+    let groups = settings.groups.as_ref().map(|g| g.column.as_str());
+    let shape = source.source_shape(groups).or_raise();
     // The window's start, computed once: `now() - interval` evaluated per row cost more than
     // the scan itself.
     let cutoff = client
@@ -38,7 +39,7 @@ pub fn read_answers(
     // is several times faster than a DISTINCT ON sort in the database (measured in the notes).
     let query = format!(
         "SELECT {} FROM {} WHERE created_at >= $1",
-        shape.select_list(),
+        shape.select_list(groups),
         source.quoted
     );
     let mut window = Window::new(&source.quoted, shape, max_answers, pool);
@@ -53,6 +54,14 @@ pub fn read_answers(
         }
         if nulls[2] {
             return window.null_answer();
+        }
+        if shape.grouped {
+            if nulls[4] {
+                return window.null_group();
+            }
+            // SAFETY: the select list casts the groups column to text, and it is not NULL.
+            let group = unsafe { <&str>::from_datum(values[4], false) }.expect("not NULL");
+            window.in_group(group).or_raise();
         }
         let user = raw_id(shape.integer_user_ids, values[0]);
         let item = raw_id(shape.integer_item_ids, values[1]);

@@ -155,6 +155,8 @@ impl World {
             responses: self.responses.clone(),
             null_answers: 0,
             repeated: 0,
+            groups: None,
+            null_groups: 0,
         }
     }
 

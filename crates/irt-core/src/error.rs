@@ -46,6 +46,30 @@ pub enum CoreError {
     NullIds { relation: String, count: i64 },
     #[error("more than {limit} rows in the window of {relation}: pg_irt.max_answers = {limit}")]
     TooManyAnswers { relation: String, limit: i64 },
+    #[error(
+        "user {user} is in group \"{first}\" and in group \"{second}\" in the window of {relation}"
+    )]
+    GroupChanged {
+        relation: String,
+        user: String,
+        first: String,
+        second: String,
+    },
+    #[error("the groups column of {relation} has more than {limit} distinct values in the window")]
+    TooManyGroups { relation: String, limit: usize },
+    #[error("groups of {column} with fewer than {minimum} persons to estimate a latent distribution from: {groups}")]
+    SmallGroups {
+        column: String,
+        /// Each small group with its persons: `"a" (12 persons), "b" (40 persons)`.
+        groups: String,
+        minimum: usize,
+    },
+    #[error("reference_group \"{name}\" is not a group of {column} in the window (its groups: {groups})")]
+    UnknownReferenceGroup {
+        column: String,
+        name: String,
+        groups: String,
+    },
 
     // The data a run is left with.
     #[error("no answers to calibrate")]
@@ -188,6 +212,7 @@ impl CoreError {
             | Self::ItemOutOfRange { .. }
             | Self::InvalidItemParams { .. }
             | Self::CategoriesNeedModel { .. }
+            | Self::UnknownReferenceGroup { .. }
             | Self::Linking(_) => (Argument, "22023"),
             Self::InvalidRelationName { .. } => (Input, "42602"),
             Self::MissingRelation { .. } => (Input, "42P01"),
@@ -204,6 +229,9 @@ impl CoreError {
             | Self::EmptyItem { .. }
             | Self::ConstantItem { .. }
             | Self::EmptyCategory { .. }
+            | Self::GroupChanged { .. }
+            | Self::TooManyGroups { .. }
+            | Self::SmallGroups { .. }
             | Self::NothingToEstimate => (Input, "22000"),
             Self::AnswerBeyondCategories { .. } | Self::ScoreBeyondDeclared { .. } => {
                 (Input, "22P02")
@@ -255,6 +283,15 @@ impl CoreError {
             }
             Self::MissingColumn { .. } => "Adapt your schema with a view that renames the columns.",
             Self::NullIds { .. } => "Filter them out in a view, or fix the rows.",
+            Self::GroupChanged { .. } => {
+                "A person belongs to one group for the whole window: group by what does not change within it (the group at registration, say), in a view."
+            }
+            Self::TooManyGroups { .. } => {
+                "Name a column of groups, not of persons: a view can map its values to a few groups."
+            }
+            Self::SmallGroups { .. } => {
+                "Merge the small groups in a view (CASE … ELSE 'other' END), or leave their persons out with a WHERE clause."
+            }
             Self::TooManyAnswers { .. } => {
                 "Shorten lookback_days, or raise pg_irt.max_answers (a superuser setting) if the server has the memory."
             }
@@ -416,6 +453,26 @@ mod tests {
             CoreError::TooManyAnswers {
                 relation: text(),
                 limit: 1,
+            },
+            CoreError::GroupChanged {
+                relation: text(),
+                user: text(),
+                first: text(),
+                second: text(),
+            },
+            CoreError::TooManyGroups {
+                relation: text(),
+                limit: 100,
+            },
+            CoreError::SmallGroups {
+                column: text(),
+                groups: text(),
+                minimum: 100,
+            },
+            CoreError::UnknownReferenceGroup {
+                column: text(),
+                name: text(),
+                groups: text(),
             },
             CoreError::NoAnswers,
             CoreError::NoUsableAnswers {

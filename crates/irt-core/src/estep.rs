@@ -8,7 +8,7 @@ use ndarray::{Array2, ArrayView1};
 use rayon::ThreadPool;
 
 use crate::alloc;
-use crate::error::{CoreError, Result};
+use crate::error::Result;
 use crate::exp::exp_nonpositive;
 use crate::forms::Forms;
 use crate::interrupt::Interrupt;
@@ -206,15 +206,7 @@ impl<'a> Posteriors<'a> {
         latents: &[Latent],
         nodes: &'a [f64],
     ) -> Result<Self> {
-        if latents.len() != data.n_groups() {
-            return Err(CoreError::InvalidArgument {
-                message: format!(
-                    "a latent distribution per group is needed: {} groups, {} given",
-                    data.n_groups(),
-                    latents.len()
-                ),
-            });
-        }
+        data.check_latents(latents)?;
         let tables = LogTables::new(items, nodes)?;
         let log_weights: Vec<Vec<f64>> = latents
             .iter()
@@ -503,6 +495,22 @@ pub(crate) fn group_bytes(forms: usize, nodes: usize) -> u128 {
     ((forms * GROUP + (1 << GROUP)) * nodes * 8) as u128
 }
 
+/// The answers of the first `len` of `persons`, one slice each (empty past them): a form's
+/// persons answered the same items, so slice t of each is their answer to the form's t-th item.
+fn answers_of<'d, const N: usize>(
+    data: &'d Responses,
+    persons: &[usize; N],
+    len: usize,
+) -> [&'d [u8]; N] {
+    std::array::from_fn(|k| {
+        if k < len {
+            data.person(persons[k]).1
+        } else {
+            &[]
+        }
+    })
+}
+
 /// Up to [`GROUP`] persons of one form, with their posteriors, waiting to be added.
 #[derive(Default)]
 struct FormGroup {
@@ -545,13 +553,7 @@ impl FormGroup {
             &mut form_mass[f * n..(f + 1) * n],
             &sums[everyone * n..(everyone + 1) * n],
         );
-        let correct: [&[u8]; GROUP] = std::array::from_fn(|k| {
-            if k < len {
-                data.person(self.persons[k]).1
-            } else {
-                &[]
-            }
-        });
+        let correct = answers_of(data, &self.persons, len);
         for (t, &j) in data.person(self.persons[0]).0.iter().enumerate() {
             let mut subset = 0;
             for (k, correct) in correct[..len].iter().enumerate() {
@@ -601,13 +603,7 @@ impl FormBatch {
         let n = tables.n_nodes;
         // A form's persons share a group.
         let g = data.group(self.persons[0]);
-        let answers: [&[u8]; BATCH] = std::array::from_fn(|k| {
-            if k < self.len {
-                data.person(self.persons[k]).1
-            } else {
-                &[]
-            }
-        });
+        let answers = answers_of(data, &self.persons, self.len);
         let posts = &mut posts[..self.len * n];
         for post in posts.chunks_exact_mut(n) {
             post.copy_from_slice(&posteriors.log_weights[g]);

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use crate::alloc;
 use crate::error::{CoreError, Result};
 use crate::model::{ItemParams, MAX_CATEGORIES};
+use crate::quadrature::Latent;
 
 #[derive(Clone, Debug, Default)]
 pub struct Responses {
@@ -242,6 +243,29 @@ impl Responses {
     #[inline(always)]
     pub fn group(&self, i: usize) -> usize {
         self.groups.get(i).map_or(0, |&g| usize::from(g))
+    }
+
+    /// Refuses latent distributions that are not one per group, each with a finite mean and a
+    /// finite positive variance.
+    pub fn check_latents(&self, latents: &[Latent]) -> Result<()> {
+        if latents.len() != self.n_groups() {
+            return Err(CoreError::InvalidArgument {
+                message: format!(
+                    "a latent distribution per group is needed: {} groups, {} given",
+                    self.n_groups(),
+                    latents.len()
+                ),
+            });
+        }
+        if latents
+            .iter()
+            .any(|l| !(l.mean.is_finite() && l.variance.is_finite() && l.variance > 0.0))
+        {
+            return Err(CoreError::NonFinite {
+                what: "latent distribution",
+            });
+        }
+        Ok(())
     }
 
     /// The number of groups: 1 without groups.

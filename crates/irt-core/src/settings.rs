@@ -163,6 +163,10 @@ pub struct Arguments<'a> {
     pub standard_errors: Option<&'a str>,
     pub anchor_drift: Option<&'a str>,
     pub drift_z: Option<f64>,
+    /// None: one population, no groups.
+    pub groups: Option<&'a str>,
+    /// None: the largest group.
+    pub reference_group: Option<&'a str>,
 }
 
 impl Arguments<'static> {
@@ -188,6 +192,8 @@ impl Arguments<'static> {
             standard_errors: Some(STANDARD_ERRORS),
             anchor_drift: Some(ANCHOR_DRIFT),
             drift_z: Some(DRIFT_Z),
+            groups: None,
+            reference_group: None,
         }
     }
 }
@@ -223,6 +229,46 @@ pub struct Settings {
     pub drift_z: f64,
     /// The score test; no argument changes it (the accuracy study sets the robust z beside it).
     pub drift_rule: DriftRule,
+    /// The source's column whose value puts each person in a group (`groups`), and the group
+    /// on the anchors' scale (`reference_group`, None for the largest).
+    pub groups: Option<GroupSetting>,
+}
+
+/// `groups` and `reference_group` as given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupSetting {
+    pub column: String,
+    pub reference: Option<String>,
+}
+
+impl GroupSetting {
+    /// None without `groups`; a reference group needs groups, and the mirt-compatible algorithm
+    /// fits one population only.
+    fn from_arguments(a: &Arguments<'_>, algorithm: Algorithm) -> Result<Option<Self>> {
+        let invalid = |message: &str| CoreError::InvalidArgument {
+            message: message.into(),
+        };
+        let Some(column) = a.groups else {
+            return match a.reference_group {
+                Some(_) => Err(invalid(
+                    "reference_group names a group of the groups column: give groups too",
+                )),
+                None => Ok(None),
+            };
+        };
+        if column.is_empty() {
+            return Err(invalid("groups must name a column of the source, got ''"));
+        }
+        if algorithm == Algorithm::MirtCompatible {
+            return Err(invalid(
+                "algorithm 'mirt' fits one population: calibrate groups with 'squarem' or 'em'",
+            ));
+        }
+        Ok(Some(Self {
+            column: column.into(),
+            reference: a.reference_group.map(str::to_string),
+        }))
+    }
 }
 
 impl Settings {
@@ -258,6 +304,7 @@ impl Settings {
             StandardErrors::parse(required(a.standard_errors, "standard_errors")?)?;
         let anchor_drift = AnchorDrift::parse(required(a.anchor_drift, "anchor_drift")?)?;
         let drift_z = float_in(required(a.drift_z, "drift_z")?, "drift_z", DRIFT_Z)?;
+        let groups = GroupSetting::from_arguments(a, algorithm)?;
         Ok(Self {
             run_model,
             model: run_model.item_model(),
@@ -281,6 +328,7 @@ impl Settings {
             anchor_drift,
             drift_z,
             drift_rule: DriftRule::ScoreTest,
+            groups,
         })
     }
 }
@@ -332,5 +380,31 @@ mod tests {
         let mut a = Arguments::defaults();
         a.threads = None;
         assert_eq!(Settings::from_arguments(&a).unwrap().threads, None);
+    }
+
+    #[test]
+    fn groups_name_a_column_and_the_reference_needs_them() {
+        let mut a = Arguments::defaults();
+        a.reference_group = Some("ref");
+        assert!(Settings::from_arguments(&a)
+            .unwrap_err()
+            .to_string()
+            .contains("give groups too"));
+        a.groups = Some("");
+        assert!(Settings::from_arguments(&a).is_err());
+        a.groups = Some("School Type");
+        let s = Settings::from_arguments(&a).unwrap();
+        assert_eq!(
+            s.groups,
+            Some(GroupSetting {
+                column: "School Type".into(),
+                reference: Some("ref".into())
+            })
+        );
+        a.algorithm = Some("mirt");
+        assert!(Settings::from_arguments(&a)
+            .unwrap_err()
+            .to_string()
+            .contains("one population"));
     }
 }

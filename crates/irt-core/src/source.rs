@@ -12,6 +12,8 @@ use crate::error::{CoreError, Result};
 pub const SOURCE_COLUMNS: &str = "user_id, question_id, correct (boolean or 0/1) or score (an \
      integer 0 to 9, for items scored in categories), and created_at (timestamp)";
 pub const BANK_COLUMNS: &str = "id and meta (jsonb)";
+const GROUPS_COLUMN: &str = "user_id, question_id, correct or score, created_at, and the column \
+     groups names (any type: its text names the person's group)";
 const INTEGER_TYPES: [&str; 3] = ["smallint", "integer", "bigint"];
 const NUMERIC_TYPES: [&str; 6] = [
     "smallint",
@@ -34,12 +36,18 @@ pub struct SourceShape {
     /// The answer column is `score`: categories 0 … 9, not right (1) or wrong (0).
     pub scores: bool,
     pub date_created_at: bool,
+    /// A fifth column puts each person in a group: the column `groups` names, read as text.
+    pub grouped: bool,
 }
 
 impl SourceShape {
-    /// Checks the source's columns; `column_type` gives a column's type as `format_type` spells
-    /// it, or None when the relation has no such column.
-    pub fn check(relation: &str, column_type: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    /// Checks the source's columns, and the groups column if one is named; `column_type` gives
+    /// a column's type as `format_type` spells it, or None when the relation has no such column.
+    pub fn check(
+        relation: &str,
+        column_type: impl Fn(&str) -> Option<String>,
+        groups: Option<&str>,
+    ) -> Result<Self> {
         let column = |name: &str| {
             column_type(name).ok_or_else(|| CoreError::MissingColumn {
                 relation: relation.into(),
@@ -83,17 +91,36 @@ impl SourceShape {
                 expected: "correct must be boolean or a number that is 0 or 1",
             });
         }
+        // Any type has a text form, which names the group.
+        if let Some(name) = groups {
+            column_type(name).ok_or_else(|| CoreError::MissingColumn {
+                relation: relation.into(),
+                column: name.into(),
+                expected: GROUPS_COLUMN,
+            })?;
+        }
         Ok(Self {
             integer_user_ids: INTEGER_TYPES.contains(&user.as_str()),
             integer_item_ids: INTEGER_TYPES.contains(&item.as_str()),
             numeric_answer,
             scores,
             date_created_at: created == "date",
+            grouped: groups.is_some(),
         })
     }
 
-    /// The select list that reads a row as this shape expects: user, item, answer, time.
-    pub fn select_list(&self) -> String {
+    /// The select list that reads a row as this shape expects: user, item, answer, time, and
+    /// the column `groups` (checked to be the relation's) as text.
+    pub fn select_list(&self, groups: Option<&str>) -> String {
+        debug_assert_eq!(self.grouped, groups.is_some());
+        let mut list = self.answer_list();
+        if let Some(column) = groups {
+            list.push_str(&format!(", {}::text", quote_ident(column)));
+        }
+        list
+    }
+
+    fn answer_list(&self) -> String {
         let id = |integer: bool, column: &str| {
             format!("{column}::{}", if integer { "int8" } else { "text" })
         };
@@ -137,14 +164,19 @@ impl Relation {
     }
 
     /// How this relation is read as the source of answers (see [`SourceShape::check`]).
-    pub fn source_shape(&self) -> Result<SourceShape> {
-        SourceShape::check(&self.quoted, |c| self.column_type(c))
+    pub fn source_shape(&self, groups: Option<&str>) -> Result<SourceShape> {
+        SourceShape::check(&self.quoted, |c| self.column_type(c), groups)
     }
 
     /// Whether it has the bank's columns (see [`check_bank`]).
     pub fn check_bank(&self) -> Result<()> {
         check_bank(&self.quoted, |c| self.column_type(c))
     }
+}
+
+/// A column name as an identifier in a query: always quoted, inner quotes doubled.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The query that reads the bank's anchors and stored parameters, ordered by id.
@@ -261,6 +293,17 @@ impl Ids {
         self.len() == 0
     }
 
+    /// The text id with index `i`, as an error names it (a search: not for every row).
+    pub fn name(&self, i: u32) -> String {
+        let Self::Text(index) = self else {
+            unreachable!("named by index only where read as text")
+        };
+        index
+            .iter()
+            .find(|&(_, &at)| at == i)
+            .map_or_else(String::new, |(id, _)| id.clone())
+    }
+
     /// The ids as text, ordered by their index.
     pub fn into_ids(self) -> Vec<String> {
         let mut ids: Vec<(String, u32)> = match self {
@@ -312,10 +355,11 @@ mod tests {
                 ("correct", "integer"),
                 ("created_at", "date"),
             ]),
+            None,
         )
         .unwrap();
         assert_eq!(
-            shape.select_list(),
+            shape.select_list(None),
             "user_id::int8, question_id::text, correct::float8, created_at::timestamp"
         );
         let err = SourceShape::check(
@@ -325,6 +369,7 @@ mod tests {
                 ("question_id", "text"),
                 ("created_at", "date"),
             ]),
+            None,
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "relation v has no column \"correct\"");
@@ -336,6 +381,7 @@ mod tests {
                 ("correct", "text"),
                 ("created_at", "date"),
             ]),
+            None,
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "column correct of v has type text");
@@ -347,17 +393,36 @@ mod tests {
                 ("score", score),
             ];
             columns.extend(correct.map(|c| ("correct", c)));
-            SourceShape::check("v", types(&columns))
+            SourceShape::check("v", types(&columns), None)
         };
         let shape = scored("smallint", None).unwrap();
         assert!(shape.scores && shape.numeric_answer);
         assert_eq!(
-            shape.select_list(),
+            shape.select_list(None),
             "user_id::int8, question_id::int8, score::float8, created_at"
         );
         let both = scored("smallint", Some("boolean")).unwrap();
-        assert!(!both.scores && both.select_list().contains("correct"));
+        assert!(!both.scores && both.select_list(None).contains("correct"));
         let err = scored("text", None).unwrap_err();
         assert_eq!(err.to_string(), "column score of v has type text");
+    }
+
+    /// The groups column is any column of the source, read as text under its quoted name.
+    #[test]
+    fn a_groups_column_is_read_as_text_by_its_quoted_name() {
+        let columns = [
+            ("user_id", "bigint"),
+            ("question_id", "bigint"),
+            ("correct", "boolean"),
+            ("created_at", "timestamp with time zone"),
+            ("School \"Type\"", "integer"),
+        ];
+        let shape = SourceShape::check("v", types(&columns), Some("School \"Type\"")).unwrap();
+        assert!(shape.grouped);
+        assert!(shape
+            .select_list(Some("School \"Type\""))
+            .ends_with(", created_at, \"School \"\"Type\"\"\"::text"));
+        let err = SourceShape::check("v", types(&columns), Some("school type")).unwrap_err();
+        assert_eq!(err.to_string(), "relation v has no column \"school type\"");
     }
 }

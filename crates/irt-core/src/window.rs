@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 
 use rayon::ThreadPool;
 
+use crate::alloc;
 use crate::error::{CoreError, Result};
 use crate::model::MAX_CATEGORIES;
 use crate::responses::{Attempt, Attempts, Responses};
@@ -27,7 +28,23 @@ pub struct Answers {
     pub null_answers: i64,
     /// Later (or earlier) attempts at the same item that did not count.
     pub repeated: i64,
+    /// Each user's group, where the source was read with a groups column.
+    pub groups: Option<GroupsRead>,
+    /// Rows skipped for a NULL group.
+    pub null_groups: i64,
 }
+
+/// The groups as read: their names in order of first sight, and each user's (in `user_ids`
+/// order) as an index into them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupsRead {
+    pub names: Vec<String>,
+    pub of_user: Vec<u32>,
+}
+
+/// The most groups a run estimates a latent distribution for: a column with more values names
+/// something else than groups (a person, a school), and reading it would only fill memory.
+pub const MAX_GROUPS: usize = 100;
 
 /// Rows copied before the batch is handed over: large enough that handing over is rare, small
 /// enough (about half a megabyte) to stay in cache.
@@ -57,6 +74,7 @@ pub struct Window {
     rows: i64,
     null_answers: i64,
     null_ids: i64,
+    null_groups: i64,
     batch: Batch,
     decoder: Decoder,
 }
@@ -71,6 +89,7 @@ impl Window {
             rows: 0,
             null_answers: 0,
             null_ids: 0,
+            null_groups: 0,
             batch: Batch::new(shape),
             decoder: Decoder::new(relation, shape, pool.current_num_threads() > 1),
         }
@@ -99,6 +118,19 @@ impl Window {
     /// user with no other answer does not appear.
     pub fn null_answer(&mut self) {
         self.null_answers += 1;
+    }
+
+    /// A counted row of a grouped source whose group is NULL: skipped and counted, like a NULL
+    /// answer.
+    pub fn null_group(&mut self) {
+        self.null_groups += 1;
+    }
+
+    /// The group of the row whose [`Window::answer`] comes next, in a grouped source (where
+    /// every answer has one).
+    #[inline]
+    pub fn in_group(&mut self, group: &str) -> Result<()> {
+        self.batch.in_group(group)
     }
 
     /// A counted row with both ids and the answer not NULL. An earlier row's error (a value
@@ -130,6 +162,10 @@ impl Window {
             rule == AttemptRule::Last,
             pool,
         )?;
+        let groups = decoded.groups.map(|g| GroupsRead {
+            names: g.names.into_ids(),
+            of_user: g.of_user,
+        });
         Ok(Answers {
             scores: decoded.scores,
             user_ids: decoded.users.into_ids(),
@@ -138,6 +174,8 @@ impl Window {
             rows_in_window: self.rows,
             null_answers: self.null_answers,
             repeated: repeated as i64,
+            groups,
+            null_groups: self.null_groups,
         })
     }
 
@@ -159,6 +197,8 @@ struct Batch {
     /// The answer as a number: a boolean is 0 or 1.
     correct: Vec<f64>,
     times: Vec<i64>,
+    /// Each row's group, read as text, in a grouped source.
+    groups: Option<IdColumn>,
 }
 
 impl Batch {
@@ -169,7 +209,16 @@ impl Batch {
             items: IdColumn::new(shape.integer_item_ids),
             correct: Vec::with_capacity(BATCH_ROWS),
             times: Vec::with_capacity(BATCH_ROWS),
+            groups: shape.grouped.then(|| IdColumn::new(false)),
         }
+    }
+
+    #[inline]
+    fn in_group(&mut self, group: &str) -> Result<()> {
+        self.groups
+            .as_mut()
+            .expect("groups are given for a grouped source only")
+            .push(RawId::Text(group))
     }
 
     fn len(&self) -> usize {
@@ -193,6 +242,9 @@ impl Batch {
         self.items.clear();
         self.correct.clear();
         self.times.clear();
+        if let Some(groups) = &mut self.groups {
+            groups.clear();
+        }
     }
 }
 
@@ -274,6 +326,43 @@ struct Decoded {
     users: Ids,
     items: Ids,
     attempts: Attempts,
+    groups: Option<UserGroups>,
+}
+
+/// The groups seen, and each user's, by user index.
+struct UserGroups {
+    names: Ids,
+    of_user: Vec<u32>,
+}
+
+impl UserGroups {
+    /// Puts `user` in group k of the batch, or finds it there already; a user seen in another
+    /// group is refused.
+    fn take(&mut self, relation: &str, batch: &Batch, k: usize, user: u32) -> Result<()> {
+        let column = batch.groups.as_ref().expect("a grouped batch");
+        let group = column.index(k, &mut self.names)?;
+        if self.names.len() > MAX_GROUPS {
+            return Err(CoreError::TooManyGroups {
+                relation: relation.into(),
+                limit: MAX_GROUPS,
+            });
+        }
+        let user = user as usize;
+        if user == self.of_user.len() {
+            alloc::grow(&mut self.of_user, 1, "the groups of the users")?;
+            self.of_user.push(group);
+        }
+        let first = self.of_user[user];
+        if first != group {
+            return Err(CoreError::GroupChanged {
+                relation: relation.into(),
+                user: batch.users.name(k),
+                first: self.names.name(first),
+                second: column.name(k),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Decoded {
@@ -284,6 +373,10 @@ impl Decoded {
             users: Ids::new(shape.integer_user_ids),
             items: Ids::new(shape.integer_item_ids),
             attempts: Attempts::default(),
+            groups: shape.grouped.then(|| UserGroups {
+                names: Ids::new(false),
+                of_user: Vec::new(),
+            }),
         }
     }
 
@@ -299,6 +392,9 @@ impl Decoded {
                 return Err(self.bad_answer(batch, k, value));
             }
             let user = batch.users.index(k, &mut self.users)?;
+            if let Some(groups) = &mut self.groups {
+                groups.take(&self.relation, batch, k, user)?;
+            }
             let item = batch.items.index(k, &mut self.items)?;
             self.attempts
                 .push(Attempt::new(user, item, time, value as u8))?;
@@ -468,6 +564,7 @@ mod tests {
         numeric_answer: true,
         scores: false,
         date_created_at: false,
+        grouped: false,
     };
 
     fn pool(threads: usize) -> ThreadPool {
@@ -649,6 +746,97 @@ mod tests {
                 "{err}"
             );
             assert!(err.to_string().contains(&bad.to_string()), "{err}");
+        }
+    }
+
+    /// A grouped source: each user's group as first seen, a NULL group skipped and counted, a
+    /// user in two groups refused with both, and a column of too many values stopped early.
+    #[test]
+    fn a_grouped_window_gives_each_user_one_group() {
+        let shape = SourceShape {
+            grouped: true,
+            ..SHAPE
+        };
+        for threads in [1, 2] {
+            let pool = pool(threads);
+            let mut w = Window::new("attempt", shape, 10, &pool);
+            for (user, item, group) in [
+                (7, "q1", Some("b")),
+                (9, "q1", Some("a")),
+                (7, "q2", Some("b")),
+                (8, "q1", None),
+            ] {
+                w.count_row().unwrap();
+                match group {
+                    Some(g) => {
+                        w.in_group(g).unwrap();
+                        w.answer(
+                            RawId::Integer(user),
+                            RawId::Text(item),
+                            Correct::Boolean(true),
+                            0,
+                        )
+                        .unwrap();
+                    }
+                    None => w.null_group(),
+                }
+            }
+            let answers = w.finish(AttemptRule::First, &pool).unwrap();
+            assert_eq!(answers.user_ids, ["7", "9"]);
+            assert_eq!(
+                answers.groups,
+                Some(GroupsRead {
+                    names: vec!["b".into(), "a".into()],
+                    of_user: vec![0, 1]
+                })
+            );
+            assert_eq!(answers.null_groups, 1);
+
+            let mut w = Window::new("attempt", shape, 10, &pool);
+            for (item, group) in [("q1", "b"), ("q2", "c")] {
+                w.count_row().unwrap();
+                w.in_group(group).unwrap();
+                w.answer(
+                    RawId::Integer(7),
+                    RawId::Text(item),
+                    Correct::Boolean(true),
+                    0,
+                )
+                .unwrap();
+            }
+            let err = w.finish(AttemptRule::First, &pool).map(drop).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "user 7 is in group \"b\" and in group \"c\" in the window of attempt"
+            );
+
+            let mut w = Window::new("attempt", shape, i64::MAX, &pool);
+            let groups: Vec<String> = (0..=MAX_GROUPS).map(|g| g.to_string()).collect();
+            let err = groups
+                .iter()
+                .enumerate()
+                .find_map(|(user, g)| {
+                    w.count_row().unwrap();
+                    w.in_group(g).unwrap();
+                    w.answer(
+                        RawId::Integer(user as i64),
+                        RawId::Text("q"),
+                        Correct::Boolean(true),
+                        0,
+                    )
+                    .err()
+                })
+                .unwrap_or_else(|| w.finish(AttemptRule::First, &pool).map(drop).unwrap_err());
+            assert!(
+                matches!(
+                    err,
+                    CoreError::TooManyGroups {
+                        limit: MAX_GROUPS,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
         }
     }
 }

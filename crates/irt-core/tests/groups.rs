@@ -6,6 +6,10 @@
 mod common;
 
 use common::pool;
+use irt_core::bank::{Bank, BankRow};
+use irt_core::pipeline::{calibrate, Answers, Calibration, Quiet, Relations};
+use irt_core::settings::{Arguments, Settings};
+use irt_core::window::GroupsRead;
 use irt_core::{fit, log_likelihood, FitParams, Grid, ItemModel, ItemParams, Latent, Responses};
 use irt_core::{score, ScoreMethod};
 use std::ops::ControlFlow;
@@ -231,4 +235,142 @@ fn likelihood_ratio_tests_equal_mirts_dif() {
 /// The chi-square(2) upper tail, exp(−x/2), exact where mirt's 1 − pchisq floors at 2.2e-16.
 fn chi2_2_tail(x2: f64) -> f64 {
     (-x2 / 2.0).exp()
+}
+
+/// A run with a groups column (every item shared, no anchors, no priors) is mirt's
+/// all-invariant `multipleGroup` (`DIF_drop.all_invariant_model`): its log-likelihood and the
+/// focal group's mean and variance within 1e-4 (3e-5 and 2e-5 measured: our grid follows the
+/// focal group's wider spread, mirt's stays on [−6, 6]); the reference group is the largest or the one named, is
+/// N(0, 1), and comes first in the record; item fit is computed under each group's density.
+#[test]
+fn a_run_with_groups_is_mirts_all_invariant_model() {
+    let mirt = &common::read_json("dif/sim_dif_mirt.json")["DIF_drop"]["all_invariant_model"];
+    let (_, focal) = common::two_group_set();
+    let run = |reference| grouped_run(reference, "none", &Bank::default());
+    // Equal sizes: the first by name ("focal") would be the reference; "ref" is named.
+    let c = run(Some("ref")).unwrap();
+    let groups = c.groups.as_ref().unwrap();
+    assert_eq!(groups.names, ["ref", "focal"]);
+    assert_eq!(groups.persons, [1500, 1500]);
+    assert_eq!(groups.latents[0], Latent::STANDARD);
+    let v = |k: &str| mirt[k].as_f64().unwrap();
+    let focal_latent = groups.latents[1];
+    assert!((c.fit.log_lik - v("logLik")).abs() < 1e-4);
+    assert!((focal_latent.mean - v("latent_mean_focal")).abs() < 1e-4);
+    assert!((focal_latent.variance - v("latent_var_focal")).abs() < 1e-4);
+    assert_eq!(c.fit.n_params, v("n_free_params") as usize);
+    let [mean_se, variance_se] = groups.latent_ses[1];
+    assert!(mean_se.unwrap() > 0.0 && variance_se.unwrap() > 0.0);
+    assert!(groups.latent_ses[0].iter().all(Option::is_none));
+    // Every item fits (no DIF-free item misfits badly) and S-X2 was computed with groups.
+    assert!(c.s_x2_skipped.is_none());
+    assert!(c
+        .reviews
+        .iter()
+        .all(|r| r.fit.is_some_and(|f| f.rmsd.is_finite())));
+    // Scored under their own group's prior: the focal group's mean EAP is below the reference's.
+    let mean_theta = |focal_group: bool| {
+        let thetas: Vec<f64> = c
+            .abilities
+            .iter()
+            .zip(&focal)
+            .filter(|(_, &f)| f == focal_group)
+            .map(|(s, _)| s.theta)
+            .collect();
+        thetas.iter().sum::<f64>() / thetas.len() as f64
+    };
+    assert!((mean_theta(true) - mean_theta(false) - v("latent_mean_focal")).abs() < 0.05);
+
+    let by_name = run(None).unwrap();
+    assert_eq!(by_name.groups.unwrap().names, ["focal", "ref"]);
+    let err = run(Some("other")).map(drop).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "reference_group \"other\" is not a group of group in the window (its groups: \"focal\", \"ref\")"
+    );
+}
+
+/// The two-group set calibrated with groups => 'group' (every item shared, no priors), linked
+/// by `linking` to `bank`.
+fn grouped_run(
+    reference: Option<&str>,
+    linking: &str,
+    bank: &Bank,
+) -> irt_core::Result<Calibration> {
+    let (triples, focal) = common::two_group_set();
+    let responses = Responses::from_triples(focal.len(), 25, &triples).unwrap();
+    let answers = Answers {
+        scores: false,
+        user_ids: (1..=focal.len()).map(|i| i.to_string()).collect(),
+        item_ids: (1..=25).map(|j| j.to_string()).collect(),
+        rows_in_window: triples.len() as i64,
+        responses,
+        null_answers: 0,
+        repeated: 0,
+        // Read in the file's order: "ref" first.
+        groups: Some(GroupsRead {
+            names: vec!["ref".into(), "focal".into()],
+            of_user: focal.iter().map(|&f| u32::from(f)).collect(),
+        }),
+        null_groups: 0,
+    };
+    let settings = Settings::from_arguments(&Arguments {
+        linking: Some(linking),
+        priors: Some("none"),
+        tolerance: Some(1e-6),
+        groups: Some("group"),
+        reference_group: reference,
+        ..Arguments::defaults()
+    })
+    .unwrap();
+    let relations = Relations {
+        source: "dif",
+        items: "dif_items",
+    };
+    calibrate(
+        answers,
+        bank,
+        settings,
+        &relations,
+        &pool(2),
+        &mut Quiet,
+        u128::MAX,
+    )
+}
+
+/// Anchored with groups: items 6–25 are anchors at their true reference-group parameters
+/// (`_true_items.csv`). Whether the anchors are held fixed or the run is linked by
+/// Stocking–Lord, the reference group lands at its true N(0, 1) (within 0.1) and the focal
+/// group's mean below it by the all-invariant model's gap (within 0.05): the groups' latent
+/// distributions are carried onto the anchors' scale with the items.
+#[test]
+fn groups_are_carried_onto_the_anchors_scale() {
+    let path = common::fixtures_dir().join("dif/sim_dif_2x1500x25_true_items.csv");
+    let truth = std::fs::read_to_string(path).unwrap();
+    let rows = truth
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').collect::<Vec<_>>())
+        .filter(|f| f[0] == "ref" && f[1].parse::<usize>().unwrap() >= 6)
+        .map(|f| BankRow {
+            id: f[1].into(),
+            anchor: true,
+            irt: Some(serde_json::json!({"a": f[2].parse::<f64>().unwrap(), "b": f[3].parse::<f64>().unwrap()})),
+        });
+    let bank = Bank::from_rows(rows, "dif_items", |w| panic!("{w}"));
+    let gap = -0.5673859126495431;
+    for linking in ["fixed", "stocking_lord"] {
+        let c = grouped_run(Some("ref"), linking, &bank).unwrap();
+        let groups = c.groups.unwrap();
+        let (reference, focal) = (groups.latents[0], groups.latents[1]);
+        assert!(
+            reference.mean.abs() < 0.1 && (reference.variance - 1.0).abs() < 0.1,
+            "{linking}: {reference:?}"
+        );
+        assert!(
+            (focal.mean - reference.mean - gap).abs() < 0.05,
+            "{linking}: {focal:?}"
+        );
+        assert!(groups.latent_ses[1][0].is_some(), "{linking}");
+    }
 }

@@ -75,7 +75,7 @@ fn run(
         data,
         items,
         &vec![estimated; items.len()],
-        latent,
+        &[latent],
         thetas,
         &pool(threads),
         &Interrupt::never(),
@@ -84,7 +84,7 @@ fn run(
 }
 
 fn tables(data: &Responses, items: &[ItemParams], latent: Latent) -> Vec<ScoreTable> {
-    score_tables(data, items, latent, &pool(2), &Interrupt::never())
+    score_tables(data, items, &[latent], &pool(2), &Interrupt::never())
         .unwrap()
         .unwrap()
 }
@@ -390,7 +390,7 @@ fn an_interrupt_ends_it() {
         &sim.data,
         &sim.items,
         &[2; 30],
-        Latent::STANDARD,
+        &[Latent::STANDARD],
         &thetas,
         &pool(2),
         &Interrupt::new(|| true),
@@ -409,7 +409,7 @@ fn an_interrupt_ends_it() {
     let result = score_tables(
         &complete.data,
         &complete.items,
-        Latent::STANDARD,
+        &[Latent::STANDARD],
         &pool(2),
         &interrupt,
     );
@@ -499,7 +499,7 @@ fn s_x2_cost_is_measured() {
     let pool = pool(2);
     let time = |data: &Responses, items: &[ItemParams]| {
         let t = Instant::now();
-        let skipped = score_tables(data, items, latent, &pool, &Interrupt::never())
+        let skipped = score_tables(data, items, &[latent], &pool, &Interrupt::never())
             .unwrap()
             .is_err();
         (t.elapsed().as_secs_f64(), skipped)
@@ -547,7 +547,7 @@ fn s_x2_cost_is_measured() {
                 &sim.data,
                 &sim.items,
                 &vec![2; n_items],
-                latent,
+                &[latent],
                 &thetas,
                 &pool,
                 &interrupt,
@@ -563,7 +563,7 @@ fn s_x2_cost_is_measured() {
     for at in [0.05, 0.1, 0.2, 0.3] {
         let start = Instant::now();
         let interrupt = Interrupt::new(move || start.elapsed().as_secs_f64() > at);
-        let result = score_tables(&sim.data, &sim.items, latent, &pool, &interrupt);
+        let result = score_tables(&sim.data, &sim.items, &[latent], &pool, &interrupt);
         assert!(matches!(result, Err(CoreError::Interrupted { .. })));
         late = late.max(start.elapsed().as_secs_f64() - at);
     }

@@ -21,6 +21,8 @@ fn the_misfit_fixture_s_items_get_their_status() {
         rows_in_window: 20_000,
         null_answers: 0,
         repeated: 0,
+        groups: None,
+        null_groups: 0,
     };
     // mirt's own fit: no priors, its EM path, no linking.
     let settings = Settings::from_arguments(&Arguments {

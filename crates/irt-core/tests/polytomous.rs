@@ -591,10 +591,10 @@ fn item_and_person_fit_agree_with_mirt() {
             &data,
             &items,
             &[4; 4],
-            Latent {
+            &[Latent {
                 mean: 0.0,
                 variance: 1.0,
-            },
+            }],
             &numbers(&f["theta"]),
             &pool(2),
             &Interrupt::never(),
@@ -696,10 +696,15 @@ fn s_x2_agrees_with_mirt() {
         // and generalized partial credit models; K − 1 and the latent variance under Rasch;
         // the intercept and the common slope under the 1PL.
         let estimated: Vec<usize> = items.iter().map(ItemParams::categories).collect();
-        let tables =
-            irt_core::item_fit::score_tables(&data, &items, latent, &pool(2), &Interrupt::never())
-                .unwrap()
-                .unwrap();
+        let tables = irt_core::item_fit::score_tables(
+            &data,
+            &items,
+            &[latent],
+            &pool(2),
+            &Interrupt::never(),
+        )
+        .unwrap()
+        .unwrap();
         let mut deviations = Vec::new();
         for (j, (ours, theirs)) in tables
             .iter()
@@ -738,7 +743,7 @@ fn s_x2_agrees_with_mirt() {
             &data,
             &items,
             &estimated,
-            latent,
+            &[latent],
             &vec![0.0; data.n_persons()],
             &pool(2),
             &Interrupt::never(),

@@ -114,6 +114,12 @@ struct CalibrateArgs {
     /// The |z| whose two-sided level (1 % at 2.576) an anchor's drift test must reach.
     #[arg(long, default_value_t = defaults::DRIFT_Z, allow_negative_numbers = true)]
     drift_z: f64,
+    /// The source's column whose value puts each person in a group (one per person).
+    #[arg(long)]
+    groups: Option<String>,
+    /// The group on the anchors' scale [default: the largest].
+    #[arg(long)]
+    reference_group: Option<String>,
     /// The most answers a run loads (the extension's pg_irt.max_answers).
     #[arg(long, default_value_t = i64::from(defaults::MAX_ANSWERS))]
     max_answers: i64,
@@ -147,6 +153,8 @@ impl CalibrateArgs {
             standard_errors: Some(&self.standard_errors),
             anchor_drift: Some(&self.anchor_drift),
             drift_z: Some(self.drift_z),
+            groups: self.groups.as_deref(),
+            reference_group: self.reference_group.as_deref(),
         }
     }
 }

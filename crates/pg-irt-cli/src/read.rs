@@ -37,7 +37,8 @@ pub async fn read_answers(
     max_answers: i64,
     pool: &ThreadPool,
 ) -> Result<Answers, Failure> {
-    let shape = source.source_shape()?;
+    let groups = settings.groups.as_ref().map(|g| g.column.as_str());
+    let shape = source.source_shape(groups)?;
     // The window's start, computed once and written into the query as a constant.
     let cutoff: String = tx
         .query_one(
@@ -48,11 +49,11 @@ pub async fn read_answers(
         .get(0);
     let copy = format!(
         "COPY (SELECT {} FROM {} WHERE created_at >= '{cutoff}'::timestamptz) TO STDOUT (FORMAT binary)",
-        shape.select_list(),
+        shape.select_list(groups),
         source.quoted
     );
     let id_type = |integer: bool| if integer { Type::INT8 } else { Type::TEXT };
-    let types = [
+    let mut types = vec![
         id_type(shape.integer_user_ids),
         id_type(shape.integer_item_ids),
         if shape.numeric_answer {
@@ -62,6 +63,9 @@ pub async fn read_answers(
         },
         Type::TIMESTAMPTZ,
     ];
+    if shape.grouped {
+        types.push(Type::TEXT);
+    }
     let rows = BinaryCopyOutStream::new(tx.copy_out(copy.as_str()).await?, &types);
     pin_mut!(rows);
     let mut window = Window::new(&source.quoted, shape, max_answers, pool);
@@ -88,6 +92,15 @@ pub async fn read_answers(
             window.null_answer();
             continue;
         };
+        if shape.grouped {
+            match row.try_get::<Option<&str>>(4).map_err(decode)? {
+                Some(group) => window.in_group(group)?,
+                None => {
+                    window.null_group();
+                    continue;
+                }
+            }
+        }
         let time = row.try_get::<Micros>(3).map_err(decode)?.0;
         window.answer(user, item, correct, time)?;
     }

@@ -131,7 +131,7 @@ mod tests {
                 "{r:?} {f:?}: {ours:?} against {want:?}"
             );
             assert!(
-                (ours.unsigned - want.unsigned).abs() < 1e-7,
+                (ours.unsigned - want.unsigned).abs() < 1e-9,
                 "{r:?} {f:?}: {ours:?} against {want:?}"
             );
         }

@@ -106,7 +106,8 @@ pub struct FitReport {
     pub s_x2_skipped: Option<String>,
 }
 
-/// Item and person fit of `data` at `items` (one per item of the data) and `latent`, with the
+/// Item and person fit of `data` at `items` (one per item of the data) and the latent
+/// distribution of each group of persons (`latents`, one without groups), with the
 /// persons' EAP `thetas`; `estimated_parameters[j]` is what S-X2's df subtracts for item j, as
 /// mirt counts it: the item's free parameters (2 for a 2PL item, K for a graded one, 0 for a
 /// fixed anchor) and one shared by every item (the Rasch model's latent variance, the 1PL's
@@ -116,7 +117,7 @@ pub fn fit_statistics(
     data: &Responses,
     items: &[ItemParams],
     estimated_parameters: &[usize],
-    latent: Latent,
+    latents: &[Latent],
     thetas: &[f64],
     pool: &ThreadPool,
     interrupt: &Interrupt,
@@ -136,7 +137,7 @@ pub fn fit_statistics(
     if thetas.iter().any(|t| !t.is_finite()) {
         return Err(CoreError::NonFinite { what: "ability" });
     }
-    let tables = score_tables(data, items, latent, pool, interrupt)?;
+    let tables = score_tables(data, items, latents, pool, interrupt)?;
     let nodes = Grid::new(RMSD_POINTS, -6.0, 6.0)?;
     // RMSD's posterior mass of right and wrong answers is the E-step's expected counts on its
     // nodes, test-form shortcut included.
@@ -145,15 +146,12 @@ pub fn fit_statistics(
     let counts = expected_counts(
         data,
         &leaves,
-        &Posteriors::new(data, &forms, items, &[latent], nodes.nodes())?,
+        &Posteriors::new(data, &forms, items, latents, nodes.nodes())?,
         pool,
         interrupt,
     )?;
     let (residuals, zh) = answer_fit(data, &leaves, items, thetas, pool, interrupt)?;
-    let density: Vec<f64> = Grid::log_weights_at(nodes.nodes(), latent)
-        .iter()
-        .map(|w| w.exp())
-        .collect();
+    let density = mixture(data, latents, nodes.nodes())?;
     let mut fits = alloc::with_capacity(data.n_items(), "the item fit")?;
     for (j, item) in items.iter().enumerate() {
         let residuals = &residuals[j];
@@ -192,6 +190,24 @@ pub fn fit_statistics(
         zh,
         s_x2_skipped: tables.err(),
     })
+}
+
+/// The density RMSD weighs its nodes by: the latent distribution's, or with groups their
+/// mixture in proportion to their persons (the posterior mass it compares is pooled over them).
+fn mixture(data: &Responses, latents: &[Latent], nodes: &[f64]) -> Result<Vec<f64>> {
+    let mut persons = alloc::filled(latents.len(), 0usize, "the item fit")?;
+    for i in 0..data.n_persons() {
+        persons[data.group(i)] += 1;
+    }
+    let total = data.n_persons().max(1) as f64;
+    let mut density = alloc::filled(nodes.len(), 0.0, "the item fit")?;
+    for (&latent, &n) in latents.iter().zip(&persons) {
+        let share = n as f64 / total;
+        for (d, w) in density.iter_mut().zip(Grid::log_weights_at(nodes, latent)) {
+            *d += share * w.exp();
+        }
+    }
+    Ok(density)
 }
 
 /// mirt's RMSD of one item: the posterior-weighted proportion of answers in a category at each

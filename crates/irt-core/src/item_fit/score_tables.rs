@@ -37,11 +37,11 @@ const SPLIT_ITEMS: usize = 64;
 pub fn score_tables(
     data: &Responses,
     items: &[ItemParams],
-    latent: Latent,
+    latents: &[Latent],
     pool: &ThreadPool,
     interrupt: &Interrupt,
 ) -> Result<std::result::Result<Vec<ScoreTable>, String>> {
-    check_items(data, items, latent)?;
+    check_items(data, items, latents)?;
     let forms = AnswerForms::group(data)?;
     let shape = Shape::new(items)?;
     let costs = alloc::collect(
@@ -60,7 +60,7 @@ pub fn score_tables(
         )));
     }
     let mut tables = empty_tables(data, &forms, &shape)?;
-    let curves = Curves::new(shape, items, latent)?;
+    let curves = Curves::new(shape, items, latents)?;
     let mut start = 0;
     while start < forms.len() {
         interrupt.check()?;
@@ -87,7 +87,7 @@ pub fn score_tables(
     Ok(Ok(tables))
 }
 
-fn check_items(data: &Responses, items: &[ItemParams], latent: Latent) -> Result<()> {
+fn check_items(data: &Responses, items: &[ItemParams], latents: &[Latent]) -> Result<()> {
     if items.len() != data.n_items() {
         return Err(CoreError::InvalidArgument {
             message: format!(
@@ -100,11 +100,7 @@ fn check_items(data: &Responses, items: &[ItemParams], latent: Latent) -> Result
     for (j, item) in items.iter().enumerate() {
         item.check(j)?;
     }
-    if !(latent.mean.is_finite() && latent.variance.is_finite() && latent.variance > 0.0) {
-        return Err(CoreError::NonFinite {
-            what: "latent distribution",
-        });
-    }
+    data.check_latents(latents)?;
     Ok(())
 }
 
@@ -141,15 +137,15 @@ impl Shape {
 }
 
 /// Every item's category curves P(X = k) at S-X2's nodes, category 0 (wrong) first, and the
-/// nodes' normalised latent weights.
+/// nodes' normalised latent weights of each group (a form's persons are of one group).
 struct Curves {
     shape: Shape,
     probs: Vec<Row>,
-    weights: Row,
+    weights: Vec<Row>,
 }
 
 impl Curves {
-    fn new(shape: Shape, items: &[ItemParams], latent: Latent) -> Result<Self> {
+    fn new(shape: Shape, items: &[ItemParams], latents: &[Latent]) -> Result<Self> {
         let grid = Grid::new(S_X2_POINTS, -6.0, 6.0)?;
         let total = shape.first[items.len()];
         let mut probs = alloc::filled(total, [0.0; S_X2_POINTS], "the S-X2 curves")?;
@@ -164,9 +160,11 @@ impl Curves {
                 }
             }
         }
-        let mut weights = [0.0; S_X2_POINTS];
-        for (w, l) in weights.iter_mut().zip(grid.log_weights(latent)) {
-            *w = l.exp();
+        let mut weights = alloc::filled(latents.len(), [0.0; S_X2_POINTS], "the S-X2 curves")?;
+        for (row, &latent) in weights.iter_mut().zip(latents) {
+            for (w, l) in row.iter_mut().zip(grid.log_weights(latent)) {
+                *w = l.exp();
+            }
         }
         Ok(Self {
             shape,
@@ -336,9 +334,10 @@ impl FormTable {
             alloc::grow(scratch, need - scratch.len(), "the S-X2 likelihoods")?;
             scratch.resize(need, [0.0; S_X2_POINTS]);
         }
+        let group = data.group(forms.persons(f)[0] as usize);
         let weights = Window {
             lo: 0,
-            rows: std::slice::from_ref(&curves.weights),
+            rows: std::slice::from_ref(&curves.weights[group]),
         };
         context.each(items, weights, &mut scratch[..need], &mut cells)?;
         Ok(Self { scores, cells })

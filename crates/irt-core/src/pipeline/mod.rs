@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 mod anchors;
 mod categories;
 mod columns;
+mod groups;
 mod plan;
 mod reported;
 mod reporter;
@@ -22,6 +23,7 @@ mod usable;
 pub use anchors::DriftRow;
 pub use categories::{Categories, ItemKinds};
 pub use columns::{Columns, DriftColumns, ItemFitColumns};
+pub use groups::{Groups, MIN_GROUP_PERSONS};
 pub use plan::AUTO_FIXED_BELOW;
 pub use reported::ReportedItem;
 pub use reporter::{Quiet, Relations, Reporter};
@@ -71,8 +73,10 @@ pub struct Calibration {
     /// Per user, in `user_ids` order, on the reported scale.
     pub abilities: Vec<Score>,
     pub answers_per_user: Vec<i32>,
-    /// The latent distribution on the reported scale.
+    /// The latent distribution on the reported scale (the reference group's, with groups).
     pub latent: Latent,
+    /// The groups of persons, with theirs.
+    pub groups: Option<Groups>,
     /// θ_anchors = slope·θ_fit + intercept, with standard errors where known.
     pub constants: LinkingConstants,
     pub n_anchors: usize,
@@ -91,6 +95,8 @@ pub struct Calibration {
     pub rows_in_window: i64,
     pub null_answers: i64,
     pub repeated: i64,
+    /// Rows skipped for a NULL group.
+    pub null_groups: i64,
     pub fit: FitResult,
     pub timings: CoreTimings,
     /// Why `linking => 'auto'` chose the method in `settings.linking`.
@@ -175,7 +181,8 @@ impl Calibration {
             "threads": provenance.threads,
             "se_method": self.fit.se_method,
             "excluded_items": self.excluded.iter().map(|e| json!({"item_id": e.item_id, "reason": e.reason})).collect::<Vec<_>>(),
-            "skipped_rows": {"null_answers": self.null_answers, "repeated_attempts": self.repeated, "rows_in_window": self.rows_in_window},
+            "skipped_rows": {"null_answers": self.null_answers, "repeated_attempts": self.repeated, "rows_in_window": self.rows_in_window, "null_groups": self.null_groups},
+            "groups": self.groups.as_ref().map(Groups::record),
             "written_by": provenance.written_by,
             "extension_version": provenance.version,
         })
@@ -270,7 +277,7 @@ impl Calibration {
 /// Runs a calibration of `answers` under `settings`, on `pool`; refuses before the fit when the
 /// run would hold more than `max_memory` bytes.
 pub fn calibrate(
-    answers: Answers,
+    mut answers: Answers,
     bank: &Bank,
     mut settings: Settings,
     relations: &Relations,
@@ -288,6 +295,21 @@ pub fn calibrate(
         answers.responses.n_answers(),
         relations.source
     ));
+    let null_groups = answers.null_groups;
+    // Persons keep their groups through the exclusions; the groups are numbered after them.
+    let read_groups = settings.groups.clone().zip(answers.groups.take());
+    if let Some((setting, read)) = &read_groups {
+        if null_groups > 0 {
+            reporter.warning(&format!(
+                "{null_groups} rows with a NULL {} skipped: their answers are not calibrated, and a user with no other answer is not scored",
+                setting.column
+            ));
+        }
+        answers.responses.set_groups(alloc::collect(
+            read.of_user.iter().map(|&g| g as u16),
+            "the groups",
+        )?)?;
+    }
     let mut kept = exclude_items(answers, settings.min_responses)?;
     for e in &kept.excluded {
         reporter.warning(&format!("item {} excluded: {}", e.item_id, e.reason));
@@ -301,6 +323,10 @@ pub fn calibrate(
             excluded: kept.excluded.len(),
         });
     }
+    let mut groups = match read_groups {
+        Some((setting, read)) => Some(groups::arrange(&mut kept.responses, read.names, &setting)?),
+        None => None,
+    };
     let kinds = ItemKinds::of(&mut kept, bank, &settings, reporter)?;
     let (anchors, held_out) = usable_anchors(
         &kept.item_ids,
@@ -378,6 +404,20 @@ pub fn calibrate(
         constants
     };
     let items = reported_items(&result, &applied)?;
+    if let Some(groups) = &mut groups {
+        groups.report(&result, &applied);
+        for ((name, persons), latent) in groups
+            .names
+            .iter()
+            .zip(&groups.persons)
+            .zip(&groups.latents)
+        {
+            reporter.notice(&format!(
+                "Group {name}: {persons} persons, latent mean {:.4}, variance {:.4}",
+                latent.mean, latent.variance
+            ));
+        }
+    }
     reporter.notice(&format!(
         "Linking constants: slope {:.4}, intercept {:.4}",
         constants.slope, constants.intercept
@@ -416,7 +456,7 @@ pub fn calibrate(
         &kept.responses,
         &result.item_params(),
         &estimated,
-        result.latent,
+        &result.group_latents,
         &thetas,
         pool,
         &interrupt,
@@ -451,6 +491,7 @@ pub fn calibrate(
 
     Ok(Calibration {
         latent: transform_latent(result.latent, &applied),
+        groups,
         constants,
         n_anchors: anchors.len(),
         anchors_used: anchors
@@ -474,6 +515,7 @@ pub fn calibrate(
         rows_in_window,
         null_answers,
         repeated,
+        null_groups,
         fit: result,
         timings: CoreTimings {
             fit: fit_ms,
