@@ -5,7 +5,7 @@
 use crate::alloc;
 use crate::error::Result;
 use crate::responses::Responses;
-use crate::window::Answers;
+use crate::window::{Answers, GroupsRead};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Excluded {
@@ -21,6 +21,8 @@ pub struct Kept {
     pub item_ids: Vec<String>,
     pub user_ids: Vec<String>,
     pub excluded: Vec<Excluded>,
+    /// Each kept user's group, where the source was read with a groups column.
+    pub groups: Option<GroupsRead>,
 }
 
 pub fn exclude_items(answers: Answers, min_responses: usize) -> Result<Kept> {
@@ -68,18 +70,27 @@ pub fn exclude_items(answers: Answers, min_responses: usize) -> Result<Kept> {
             item_ids,
             user_ids: answers.user_ids,
             excluded,
+            groups: answers.groups,
         });
     }
     let (responses, persons) = answers.responses.keep_items(&new_index, item_ids.len())?;
     let user_ids = persons
-        .into_iter()
-        .map(|i| answers.user_ids[i].clone())
+        .iter()
+        .map(|&i| answers.user_ids[i].clone())
         .collect();
+    let groups = match answers.groups {
+        Some(read) => Some(GroupsRead {
+            of_user: alloc::collect(persons.iter().map(|&i| read.of_user[i]), "the groups")?,
+            names: read.names,
+        }),
+        None => None,
+    };
     Ok(Kept {
         responses,
         scores: answers.scores,
         item_ids,
         user_ids,
         excluded,
+        groups,
     })
 }

@@ -459,8 +459,8 @@ impl Responses {
     }
 
     /// The answers to the items that `new_index` maps to an index among `n_kept` items; persons
-    /// left without answers drop out, the others keep their groups. Returns the new set and the
-    /// old index of every person in it.
+    /// left without answers drop out. Returns the new set, without groups (a run numbers its
+    /// groups after the exclusions), and the old index of every person in it.
     pub fn keep_items(
         &self,
         new_index: &[Option<u32>],
@@ -490,14 +490,7 @@ impl Responses {
                 persons.push(i);
             }
         }
-        let mut kept = Self::from_parts(n_kept, offsets, items, correct)?;
-        if !self.groups.is_empty() {
-            kept.set_groups(alloc::collect(
-                persons.iter().map(|&i| self.groups[i]),
-                "the kept persons",
-            )?)?;
-        }
-        Ok((kept, persons))
+        Ok((Self::from_parts(n_kept, offsets, items, correct)?, persons))
     }
 
     /// Builds from long-format triples (person, item, correct) in any order; persons and items

@@ -98,6 +98,21 @@ impl<'a> Report<'a> {
     }
 }
 
+/// A latent distribution usable for an axis: a mean within ±100, a variance from 10⁻⁶ to 10⁴.
+fn usable_latent(v: &Value) -> Option<Latent> {
+    let mean = num(&v["mean"]).filter(|m| m.abs() <= 100.0)?;
+    let variance = num(&v["variance"]).filter(|v| (1e-6..=1e4).contains(v))?;
+    Some(Latent { mean, variance })
+}
+
+/// One group of persons of a run, as recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupLatent {
+    pub name: String,
+    pub persons: f64,
+    pub latent: Latent,
+}
+
 /// The run's row of `mirt_fit_meta`. `spec` and `metrics` stay JSON: the summary shows every
 /// key they hold, known or not.
 pub struct Run<'a> {
@@ -122,10 +137,22 @@ impl<'a> Run<'a> {
     /// The latent distribution on the reported scale, when it is recorded and usable for an
     /// axis: a mean within ±100, a variance from 10⁻⁶ to 10⁴.
     pub fn latent(&self) -> Option<Latent> {
-        let latent = &self.spec["latent"];
-        let mean = num(&latent["mean"]).filter(|m| m.abs() <= 100.0)?;
-        let variance = num(&latent["variance"]).filter(|v| (1e-6..=1e4).contains(v))?;
-        Some(Latent { mean, variance })
+        usable_latent(&self.spec["latent"])
+    }
+
+    /// The groups of a run with groups (`model_spec->'groups'`), reference first, each with its
+    /// persons and latent distribution where recorded and usable; none without groups.
+    pub fn groups(&self) -> Vec<GroupLatent> {
+        list(&self.spec["groups"]["groups"])
+            .iter()
+            .filter_map(|g| {
+                Some(GroupLatent {
+                    name: text(&g["group"])?,
+                    persons: num(&g["persons"]).filter(|&n| n > 0.0)?,
+                    latent: usable_latent(g)?,
+                })
+            })
+            .collect()
     }
 
     /// Log-likelihood per EM cycle (cycle numbers from 1), skipping entries that are not numbers.

@@ -277,6 +277,33 @@ fn the_linking_constants_have_intervals() {
     assert!(!linking.contains("No standard errors"));
 }
 
+/// A run with groups: the histogram's line is the groups' mixture, each group's share is a line
+/// of its own, and the caption names each by colour with its distribution and persons; a group
+/// recorded without a usable distribution is left out.
+#[test]
+fn a_run_with_groups_draws_each_group_s_density() {
+    let mut doc = lsat7();
+    doc["run"]["model_spec"]["groups"] = json!({"column": "cohort", "reference": "ref", "groups": [
+        {"group": "ref", "persons": 600, "mean": 0.0, "variance": 1.0},
+        {"group": "<focal>", "persons": 400, "mean": -0.5, "variance": 1.2},
+        {"group": "empty", "persons": 0, "mean": 0.0, "variance": 1.0},
+    ]});
+    let html = render(&doc);
+    let abilities = section(&html, "abilities");
+    assert_eq!(
+        abilities.matches("<polyline").count(),
+        3,
+        "the mixture and two groups"
+    );
+    assert!(
+        abilities.contains(
+            "blue: ref N(0, 1), 600 persons; red: &lt;focal&gt; N(-0.5, 1.2), 400 persons"
+        ),
+        "{abilities}"
+    );
+    assert!(!abilities.contains("empty"));
+}
+
 #[test]
 fn curves_histogram_and_trace_are_drawn() {
     let html = render(&lsat7());

@@ -11,13 +11,14 @@ use crate::linking::{transform_latent, LinkingConstants};
 use crate::quadrature::Latent;
 use crate::responses::Responses;
 use crate::settings::GroupSetting;
+use crate::window::GroupsRead;
 
 use super::reported::finite;
 
 /// The fewest persons a group may have: its latent variance's standard error is then about
 /// √(2/n) = 14 % of the variance, and a group's mean and variance from fewer are more noise
 /// than estimate.
-pub const MIN_GROUP_PERSONS: usize = 100;
+const MIN_GROUP_PERSONS: usize = 100;
 
 /// The groups of a run, the reference group first, the others by name.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,19 +35,25 @@ pub struct Groups {
     pub latent_ses: Vec<[Option<f64>; 2]>,
 }
 
-/// Renumbers the groups of `data` (numbered as `names` were read) so that the reference group
+/// Puts each person of `data` in their group as read, renumbered so that the reference group
 /// is 0 and the others follow by name; refuses an unknown reference group and groups smaller
-/// than [`MIN_GROUP_PERSONS`].
+/// than [`MIN_GROUP_PERSONS`]. Returns the groups and the names of those whose persons all left
+/// with the excluded items.
 pub(super) fn arrange(
     data: &mut Responses,
-    names: Vec<String>,
+    read: GroupsRead,
     setting: &GroupSetting,
-) -> Result<Groups> {
+) -> Result<(Groups, Vec<String>)> {
+    let GroupsRead { names, of_user } = read;
     let mut persons = alloc::filled(names.len(), 0usize, "the groups")?;
-    for i in 0..data.n_persons() {
-        persons[data.group(i)] += 1;
+    for &g in &of_user {
+        persons[g as usize] += 1;
     }
-    let mut order: Vec<usize> = (0..names.len()).collect();
+    let emptied = (0..names.len())
+        .filter(|&g| persons[g] == 0)
+        .map(|g| names[g].clone())
+        .collect();
+    let mut order: Vec<usize> = (0..names.len()).filter(|&g| persons[g] > 0).collect();
     order.sort_by(|&g, &h| names[g].cmp(&names[h]));
     let listed = || {
         order
@@ -87,18 +94,18 @@ pub(super) fn arrange(
     for (new, &old) in order.iter().enumerate() {
         code[old] = new as u16;
     }
-    let of_person = alloc::collect(
-        (0..data.n_persons()).map(|i| code[data.group(i)]),
+    data.set_groups(alloc::collect(
+        of_user.iter().map(|&g| code[g as usize]),
         "the groups",
-    )?;
-    data.set_groups(of_person)?;
-    Ok(Groups {
+    )?)?;
+    let groups = Groups {
         column: setting.column.clone(),
         names: order.iter().map(|&g| names[g].clone()).collect(),
         persons: order.iter().map(|&g| persons[g]).collect(),
         latents: Vec::new(),
         latent_ses: Vec::new(),
-    })
+    };
+    Ok((groups, emptied))
 }
 
 impl Groups {
@@ -144,21 +151,20 @@ impl Groups {
 mod tests {
     use super::*;
 
-    /// Groups read as "b", "c", "a" with 150, 50 and 120 persons.
-    fn data() -> Responses {
-        let sizes = [150, 50, 120];
-        let n: usize = sizes.iter().sum();
+    /// `n` persons with one answer each.
+    fn persons(n: usize) -> Responses {
         let triples: Vec<(u32, u32, bool)> = (0..n as u32).map(|i| (i, 0, i % 2 == 0)).collect();
-        let mut data = Responses::from_triples(n, 1, &triples).unwrap();
-        let of_person = (0..3u16)
-            .flat_map(|g| std::iter::repeat_n(g, sizes[usize::from(g)]))
-            .collect();
-        data.set_groups(of_person).unwrap();
-        data
+        Responses::from_triples(n, 1, &triples).unwrap()
     }
 
-    fn names() -> Vec<String> {
-        ["b", "c", "a"].map(String::from).to_vec()
+    /// Groups read as "b", "c", "a", each person's by `sizes` in that order.
+    fn read(sizes: [usize; 3]) -> GroupsRead {
+        GroupsRead {
+            names: ["b", "c", "a"].map(String::from).to_vec(),
+            of_user: (0..3u32)
+                .flat_map(|g| std::iter::repeat_n(g, sizes[g as usize]))
+                .collect(),
+        }
     }
 
     fn setting(reference: Option<&str>) -> GroupSetting {
@@ -170,24 +176,27 @@ mod tests {
 
     #[test]
     fn the_reference_comes_first_and_small_groups_are_refused() {
-        let err = arrange(&mut data(), names(), &setting(None)).unwrap_err();
+        let err = arrange(&mut persons(320), read([150, 50, 120]), &setting(None)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "groups of school with fewer than 100 persons to estimate a latent distribution from: \"c\" (50 persons)"
         );
-        // Groups "b" and "a" only: the largest is the reference, the rest follow by name.
-        let triples: Vec<(u32, u32, bool)> = (0..270).map(|i| (i, 0, i % 2 == 0)).collect();
-        let mut two = Responses::from_triples(270, 1, &triples).unwrap();
-        two.set_groups((0..270).map(|i| u16::from(i >= 150)).collect())
-            .unwrap();
-        let names = vec!["b".to_string(), "a".to_string()];
-        let groups = arrange(&mut two.clone(), names.clone(), &setting(None)).unwrap();
+        // "c" lost its persons with the excluded items: the largest is the reference, the rest
+        // follow by name, and "c" is named as emptied.
+        let (groups, emptied) =
+            arrange(&mut persons(270), read([150, 0, 120]), &setting(None)).unwrap();
         assert_eq!(
-            (groups.names, groups.persons),
-            (vec!["b".into(), "a".into()], vec![150, 120])
+            (groups.names, groups.persons, emptied),
+            (
+                vec!["b".into(), "a".into()],
+                vec![150, 120],
+                vec!["c".to_string()]
+            )
         );
-        let groups = arrange(&mut two, names, &setting(Some("a"))).unwrap();
+        let mut data = persons(270);
+        let (groups, _) = arrange(&mut data, read([150, 0, 120]), &setting(Some("a"))).unwrap();
         assert_eq!(groups.names, ["a", "b"]);
-        assert_eq!((two.group(0), two.group(149), two.group(150)), (1, 1, 0));
+        assert_eq!((data.group(0), data.group(149), data.group(150)), (1, 1, 0));
+        assert_eq!(data.n_groups(), 2);
     }
 }

@@ -23,7 +23,7 @@ mod usable;
 pub use anchors::DriftRow;
 pub use categories::{Categories, ItemKinds};
 pub use columns::{Columns, DriftColumns, ItemFitColumns};
-pub use groups::{Groups, MIN_GROUP_PERSONS};
+pub use groups::Groups;
 pub use plan::AUTO_FIXED_BELOW;
 pub use reported::ReportedItem;
 pub use reporter::{Quiet, Relations, Reporter};
@@ -277,7 +277,7 @@ impl Calibration {
 /// Runs a calibration of `answers` under `settings`, on `pool`; refuses before the fit when the
 /// run would hold more than `max_memory` bytes.
 pub fn calibrate(
-    mut answers: Answers,
+    answers: Answers,
     bank: &Bank,
     mut settings: Settings,
     relations: &Relations,
@@ -296,20 +296,6 @@ pub fn calibrate(
         relations.source
     ));
     let null_groups = answers.null_groups;
-    // Persons keep their groups through the exclusions; the groups are numbered after them.
-    let read_groups = settings.groups.clone().zip(answers.groups.take());
-    if let Some((setting, read)) = &read_groups {
-        if null_groups > 0 {
-            reporter.warning(&format!(
-                "{null_groups} rows with a NULL {} skipped: their answers are not calibrated, and a user with no other answer is not scored",
-                setting.column
-            ));
-        }
-        answers.responses.set_groups(alloc::collect(
-            read.of_user.iter().map(|&g| g as u16),
-            "the groups",
-        )?)?;
-    }
     let mut kept = exclude_items(answers, settings.min_responses)?;
     for e in &kept.excluded {
         reporter.warning(&format!("item {} excluded: {}", e.item_id, e.reason));
@@ -323,8 +309,22 @@ pub fn calibrate(
             excluded: kept.excluded.len(),
         });
     }
-    let mut groups = match read_groups {
-        Some((setting, read)) => Some(groups::arrange(&mut kept.responses, read.names, &setting)?),
+    let mut groups = match settings.groups.as_ref().zip(kept.groups.take()) {
+        Some((setting, read)) => {
+            if null_groups > 0 {
+                reporter.warning(&format!(
+                    "{null_groups} rows with a NULL {} skipped: their answers are not calibrated, and a user with no other answer is not scored",
+                    setting.column
+                ));
+            }
+            let (groups, emptied) = groups::arrange(&mut kept.responses, read, setting)?;
+            for name in emptied {
+                reporter.warning(&format!(
+                    "group {name} has no answers left after the exclusions: it is not calibrated"
+                ));
+            }
+            Some(groups)
+        }
         None => None,
     };
     let kinds = ItemKinds::of(&mut kept, bank, &settings, reporter)?;
