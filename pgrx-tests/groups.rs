@@ -116,9 +116,58 @@ fn grouped_input_is_checked() {
     assert_eq!(record.0["column"], "grp_no");
     assert_eq!(groups[0]["group"], "1", "{record:?}");
     assert_eq!(groups.as_array().unwrap().len(), 3);
+    // Each focal group is screened against the reference group.
+    let rows: String = one("SELECT count(*) || ' ' || count(DISTINCT focal_group) || ' ' || min(reference_group) FROM mirt_item_dif
+                             WHERE run_id = (SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)");
+    assert_eq!(rows, "50 2 1");
 
     assert_eq!(calibrate_groups("dif_unknown", "'grp'", "NULL"), None);
     let skipped: i64 = one("SELECT (model_spec #>> '{skipped_rows,null_groups}')::int8 FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1");
     assert_eq!(skipped, 50);
     assert_eq!(one::<i64>("SELECT count(*) FROM mirt_ability"), 2998);
+}
+
+/// A grouped run writes every item's DIF against the focal group into mirt_item_dif: the
+/// purified Mantel–Haenszel statistics are base R's (the core's `dif_mh_purified.json`, made by
+/// `scripts/fixtures/dif_mh_purified.R`) within 1e-8; items 1 and 2 (simulated with DIF) are
+/// flagged, tested by likelihood ratio and given the status `dif`, which mirt_items_for_review
+/// and the report's document show.
+#[pg_test]
+fn a_grouped_run_writes_every_item_s_dif() {
+    load_two_groups();
+    assert_eq!(calibrate_groups("dif", "'grp'", "'ref'"), None);
+    let base_r: serde_json::Value =
+        serde_json::from_str(include_str!("../crates/irt-core/tests/fixtures/dif_mh_purified.json")).unwrap();
+    let last = base_r["screenings"].as_array().unwrap().last().unwrap()["items"].clone();
+    let latest = "(SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)";
+    for j in 1..=25usize {
+        let (chi2, p, alpha, delta, class): (f64, f64, f64, f64, String) = Spi::connect(|c| {
+            let row = c
+                .select(&format!("SELECT mh_chi2, mh_p, mh_alpha, ets_delta, ets_class FROM mirt_item_dif WHERE run_id = {latest} AND item_id = '{j}' AND focal_group = 'focal' AND reference_group = 'ref'"), None, &[])
+                .unwrap()
+                .first();
+            (row.get(1).unwrap().unwrap(), row.get(2).unwrap().unwrap(), row.get(3).unwrap().unwrap(), row.get(4).unwrap().unwrap(), row.get(5).unwrap().unwrap())
+        });
+        let want = &last[j - 1];
+        for (ours, key) in [(chi2, "MH_chisq"), (p, "p"), (alpha, "alpha_MH"), (delta, "ETS_delta")] {
+            let theirs = want[key].as_f64().unwrap();
+            assert!((ours - theirs).abs() <= 1e-8 * theirs.abs(), "item {j} {key}: {ours} against {theirs}");
+        }
+        assert_eq!(class, want["ETS_class"].as_str().unwrap(), "item {j}");
+    }
+    let flagged: String = one(&format!(
+        "SELECT string_agg(item_id || ':' || ets_class || ':' || (lr_p_adjusted < 1e-4) || ':' || (signed_area > 0.4), ',' ORDER BY item_id::int)
+         FROM mirt_item_dif WHERE run_id = {latest} AND flagged"
+    ));
+    assert_eq!(flagged, "1:C:true:true,2:B:true:true");
+    let status: String = one(&format!(
+        "SELECT string_agg(item_id, ',' ORDER BY item_id::int) FROM mirt_item_fit WHERE run_id = {latest} AND status = 'dif'"
+    ));
+    assert_eq!(status, "1,2");
+    let review: String = one("SELECT string_agg(item_id || ' ' || left(reason, 30), ',' ORDER BY item_id::int) FROM mirt_items_for_review WHERE status = 'dif'");
+    assert_eq!(review, "1 DIF against group focal: ETS C,2 DIF against group focal: ETS B");
+    let reported: i64 = one("SELECT jsonb_array_length(mirt_report_data()->'dif')::int8");
+    assert_eq!(reported, 25);
+    let page: String = one("SELECT mirt_report()");
+    assert!(page.contains("focal against ref: ETS C") && page.contains("focal against ref: ETS B"));
 }

@@ -39,6 +39,12 @@ fn a_read_only_role_cannot_calibrate_and_a_calibrator_can() {
     // The recipe's login role runs the calibration through irt_calibrator.
     Spi::run("RESET ROLE; SET ROLE calibration_job").unwrap();
     assert_eq!(one::<i32>("SELECT n_users FROM mirt_calibrate('2PL', 60)"), 500);
+    // A run with groups writes DIF rows too, and the reader reads them.
+    Spi::run("RESET ROLE; CREATE VIEW attempt_cohort AS SELECT a.*, CASE WHEN user_id::int8 % 2 = 0 THEN 'even' ELSE 'odd' END AS cohort FROM attempt a;
+              GRANT SELECT ON attempt_cohort TO irt_calibrator; SET ROLE calibration_job").unwrap();
+    Spi::run("SELECT mirt_calibrate('2PL', 60, source => 'attempt_cohort', linking => 'none', groups => 'cohort')").unwrap();
+    Spi::run("RESET ROLE; SET ROLE irt_reader").unwrap();
+    assert_eq!(one::<i64>("SELECT count(*) FROM mirt_item_dif"), 150);
     Spi::run("RESET ROLE").unwrap();
     // Every function of the extension runs with the caller's rights.
     let definers: i64 = one(

@@ -6,7 +6,8 @@
 #   bash scripts/accuracy.sh [--quick] [--drift | --dif] [--reps N] [--seed S] [--threads N]
 #
 # --quick: the seed's shape only, 2 replications (a test-size run, docs/accuracy.md untouched).
-# --dif: the DIF study alone (Mantel–Haenszel's false alarms and power), between its own markers.
+# --dif: the DIF study alone (false alarms and power of Mantel–Haenszel and of the run's whole
+#        screen), between its own markers.
 # No database is needed. The full study takes about 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

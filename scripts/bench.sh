@@ -184,7 +184,7 @@ fresh_extension() {
 }
 
 # One calibration in a fresh session; prints "total load fit score link write cycles peak_kb
-# item_fit".
+# item_fit dif".
 run_once() {
     local db=$1 call=$2 out
     out=$(mktemp)
@@ -209,7 +209,7 @@ run_once() {
     rm -f "$out"
     psql_b -d "$db" -At -F ' ' -c "SELECT $total, metrics->'ms'->>'load', metrics->'ms'->>'fit',
         metrics->'ms'->>'score', metrics->'ms'->>'link', metrics->'ms'->>'write', metrics->>'em_cycles', $peak,
-        metrics->'ms'->>'item_fit'
+        metrics->'ms'->>'item_fit', coalesce(metrics->'ms'->>'dif', '0')
         FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"
 }
 
@@ -246,8 +246,8 @@ if ((MIRT)); then
 else
     printf -- '- R mirt not found (Rscript -e '"'"'library(mirt)'"'"' failed): no ratios\n\n'
 fi
-printf '| data | answers | threads | load | fit | link | score | item fit | write | total | EM cycles | peak MB | bytes/answer | R mirt fit+EAP | speed-up |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '| data | answers | threads | load | fit | link | score | item fit | DIF | write | total | EM cycles | peak MB | bytes/answer | R mirt fit+EAP | speed-up |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 IFS=, read -ra names <<<"$SETS"
 declare -A EXTENSION_TOTAL PHASES MIRT_TOTAL FLOORS
 for name in "${names[@]}"; do
@@ -290,9 +290,9 @@ for name in "${names[@]}"; do
         seconds() { awk -v ms="$(col "$1")" 'BEGIN { printf "%.3f", ms / 1000 }'; }
         [[ -n ${PHASES[$name]:-} ]] || PHASES[$name]="$(col 2) $(col 3) $(col 5) $(col 4) $(col 9) $(col 6)"
         [[ -n ${FLOORS[$name]:-} ]] || FLOORS[$name]="$(seconds 2) $(read_floors "$db" "$answer")"
-        printf '| %s) | %s | %s | %s | %s | %s | %s | %s | %s | **%.2f** | %s | %.0f | %.1f | %s | %s |\n' \
+        printf '| %s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | **%.2f** | %s | %.0f | %.1f | %s | %s |\n' \
             "$label" "$answers" "$t" "$(seconds 2)" "$(seconds 3)" "$(seconds 5)" "$(seconds 4)" \
-            "$(seconds 9)" "$(seconds 6)" "$total" "$(col 7)" "$(awk -v k="$peak_kb" 'BEGIN { print k / 1024 }')" \
+            "$(seconds 9)" "$(seconds 10)" "$(seconds 6)" "$total" "$(col 7)" "$(awk -v k="$peak_kb" 'BEGIN { print k / 1024 }')" \
             "$(awk -v k="$peak_kb" -v n="$answers" 'BEGIN { print k * 1024 / n }')" "${mirt:-–}" "$speedup"
     done
 done

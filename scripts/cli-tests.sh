@@ -187,6 +187,7 @@ snapshot() {
     sql both "SELECT (model_spec - 'written_by' - 'extension_version' - 'window' - 'threads')::text FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1"
     sql both "SELECT md5(string_agg((to_jsonb(f) - 'run_id')::text, ',' ORDER BY item_id)) FROM mirt_item_fit f WHERE run_id = (SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)"
     sql both "SELECT md5(string_agg((to_jsonb(d) - 'run_id')::text, ',' ORDER BY iteration, item_id)) FROM mirt_anchor_drift d WHERE run_id = (SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)"
+    sql both "SELECT count(*) || ' ' || md5(string_agg((to_jsonb(d) - 'run_id')::text, ',' ORDER BY focal_group, item_id)) FROM mirt_item_dif d WHERE run_id = (SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)"
 }
 extension=$(snapshot)
 # The command's run starts from the history the extension's did: no earlier screening.
@@ -213,7 +214,7 @@ sql both "SELECT mirt_calibrate('2PL', 60, source => 'attempt_grouped', linking 
 extension=$(snapshot)
 out=$(cli both calibrate --source attempt_grouped --linking none --groups cohort --reference-group odd 2>&1) && code=0 || code=$?
 command=$(snapshot)
-check "groups: the same numbers from the command" '[[ $code == 0 && $command == "$extension" && $(sql both "SELECT model_spec #>> '"'{groups,groups,1,group}'"' FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1") == even ]]' \
+check "groups: the same numbers and DIF rows from the command" '[[ $code == 0 && $command == "$extension" && $(sql both "SELECT count(*) = (max(m.model_spec->>'"'n_items'"'))::int FROM mirt_item_dif d JOIN mirt_fit_meta m USING (run_id) WHERE m.fitted_at = (SELECT max(fitted_at) FROM mirt_fit_meta)") == t && $(sql both "SELECT model_spec #>> '"'{groups,groups,1,group}'"' FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1") == even ]]' \
     "exit $code: $(diff <(printf '%s\n' "$extension") <(printf '%s\n' "$command") | head -3 | paste -sd' ')"
 as_pg psql -X -q -h "$CLUSTER_SOCK" -p "$PORT" -d both -c "BEGIN" -c "SELECT pg_advisory_xact_lock(hashtext('pg_irt.mirt_calibrate'))" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null 2>&1 &
 holder=$!

@@ -59,8 +59,8 @@ LEFT JOIN @extschema@.mirt_item_params_history h ON h.run_id = f.run_id AND h.it
 WHERE f.status <> 'ok';
 
 -- Everything a report of one run shows, as one document (mirt_report renders it; so does the
--- pg-irt command): the run's record, its items with parameters and fit and every drift screening
--- (numeric ids in numeric order),
+-- pg-irt command): the run's record, its items with parameters and fit, every drift screening
+-- and, with groups, every item's DIF (numeric ids in numeric order),
 -- a 40-bin histogram of the abilities of this run still in mirt_ability (later runs overwrite
 -- users), and the failed pg_cron runs of mirt_calibrate between this run and the next one
 -- recorded (a failed run rolls back everything it would have written). NULL: the latest run.
@@ -94,7 +94,7 @@ BEGIN
 
     IF run.run_id IS NULL THEN
         RETURN jsonb_build_object('requested', mirt_report_data.run_id, 'run', NULL,
-                                  'items', '[]'::jsonb, 'drift', '[]'::jsonb, 'abilities', NULL,
+                                  'items', '[]'::jsonb, 'drift', '[]'::jsonb, 'dif', '[]'::jsonb, 'abilities', NULL,
                                   'failures', failures);
     END IF;
 
@@ -115,6 +115,9 @@ BEGIN
         'drift', (SELECT coalesce(jsonb_agg(to_jsonb(d) - 'run_id' ORDER BY d.iteration,
                       CASE WHEN d.item_id ~ '^[0-9]{1,18}$' THEN d.item_id::bigint END, d.item_id), '[]')
                   FROM @extschema@.mirt_anchor_drift d WHERE d.run_id = run.run_id),
+        'dif', (SELECT coalesce(jsonb_agg(to_jsonb(d) - 'run_id' ORDER BY d.focal_group,
+                      CASE WHEN d.item_id ~ '^[0-9]{1,18}$' THEN d.item_id::bigint END, d.item_id), '[]')
+                FROM @extschema@.mirt_item_dif d WHERE d.run_id = run.run_id),
         'abilities', (
             WITH a AS (SELECT theta FROM @extschema@.mirt_ability x WHERE x.run_id = run.run_id),
             r AS (SELECT count(*) AS n, avg(theta) AS mean, stddev_samp(theta) AS sd,

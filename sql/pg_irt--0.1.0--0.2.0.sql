@@ -131,13 +131,50 @@ CREATE TABLE mirt_item_fit (
     outfit     float8,
     outfit_z   float8,
     rmsd       float8,
-    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'excluded')),
+    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'dif', 'excluded')),
     reason     text,
     PRIMARY KEY (run_id, item_id)
 );
 
+-- DIF per run, item and focal group of a run with groups (against its reference group):
+-- Mantel-Haenszel on the matching score, purified (chi2 with continuity correction, p, p adjusted
+-- by Benjamini-Hochberg across the items, the common odds ratio alpha > 1 favouring the
+-- reference group, ETS delta = -2.35 ln alpha with its SE and class A/B/C; NULL for an item in
+-- categories), the likelihood-ratio test of the items Mantel-Haenszel does not clear (X2, df, p,
+-- p adjusted across the tested items) with the signed and unsigned areas between the group
+-- curves and the item's parameters in each group (as mirt_item_params.params, without SEs), all
+-- on the reported scale (NULL where not tested); n_focal and n_reference count each
+-- group's persons who answered the item. flagged: ETS B or C, or lr_p_adjusted < 0.05.
+CREATE TABLE mirt_item_dif (
+    run_id          text NOT NULL,
+    item_id         text NOT NULL,
+    focal_group     text NOT NULL,
+    reference_group text NOT NULL,
+    n_focal         bigint NOT NULL CHECK (n_focal >= 0),
+    n_reference     bigint NOT NULL CHECK (n_reference >= 0),
+    mh_chi2         float8 CHECK (mh_chi2 >= 0),
+    mh_p            float8 CHECK (mh_p >= 0 AND mh_p <= 1),
+    mh_p_adjusted   float8 CHECK (mh_p_adjusted >= 0 AND mh_p_adjusted <= 1),
+    mh_alpha        float8 CHECK (mh_alpha > 0),
+    ets_delta       float8,
+    ets_delta_se    float8 CHECK (ets_delta_se >= 0),
+    ets_class       text CHECK (ets_class IN ('A', 'B', 'C')),
+    lr_x2           float8 CHECK (lr_x2 >= 0),
+    lr_df           integer CHECK (lr_df > 0),
+    lr_p            float8 CHECK (lr_p >= 0 AND lr_p <= 1),
+    lr_p_adjusted   float8 CHECK (lr_p_adjusted >= 0 AND lr_p_adjusted <= 1),
+    signed_area     float8,
+    unsigned_area   float8 CHECK (unsigned_area >= 0),
+    reference_params jsonb,
+    focal_params    jsonb,
+    flagged         boolean NOT NULL,
+    PRIMARY KEY (run_id, item_id, focal_group)
+);
+CREATE INDEX mirt_item_dif_item ON mirt_item_dif (item_id);
+
 SELECT pg_catalog.pg_extension_config_dump('mirt_anchor_drift', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_fit', '');
+SELECT pg_catalog.pg_extension_config_dump('mirt_item_dif', '');
 
 CREATE VIEW mirt_items_for_review AS
 SELECT f.item_id,
@@ -160,7 +197,7 @@ WHERE f.status <> 'ok';
 -- The run report (sql/monitoring.sql, src/report.rs).
 -- Everything a report of one run shows, as one document (mirt_report renders it; so does the
 -- pg-irt command): the run's record, its items with parameters and fit, every drift screening,
--- a 40-bin histogram of the abilities of this run still in mirt_ability (later runs overwrite
+-- with groups every item's DIF, a 40-bin histogram of the abilities of this run still in mirt_ability (later runs overwrite
 -- users), and the failed pg_cron runs of mirt_calibrate between this run and the next one
 -- recorded (a failed run rolls back everything it would have written). NULL: the latest run.
 CREATE FUNCTION mirt_report_data(run_id text DEFAULT NULL)
@@ -193,7 +230,7 @@ BEGIN
 
     IF run.run_id IS NULL THEN
         RETURN jsonb_build_object('requested', mirt_report_data.run_id, 'run', NULL,
-                                  'items', '[]'::jsonb, 'drift', '[]'::jsonb, 'abilities', NULL,
+                                  'items', '[]'::jsonb, 'drift', '[]'::jsonb, 'dif', '[]'::jsonb, 'abilities', NULL,
                                   'failures', failures);
     END IF;
 
@@ -214,6 +251,9 @@ BEGIN
         'drift', (SELECT coalesce(jsonb_agg(to_jsonb(d) - 'run_id' ORDER BY d.iteration,
                       CASE WHEN d.item_id ~ '^[0-9]{1,18}$' THEN d.item_id::bigint END, d.item_id), '[]')
                   FROM @extschema@.mirt_anchor_drift d WHERE d.run_id = run.run_id),
+        'dif', (SELECT coalesce(jsonb_agg(to_jsonb(d) - 'run_id' ORDER BY d.focal_group,
+                      CASE WHEN d.item_id ~ '^[0-9]{1,18}$' THEN d.item_id::bigint END, d.item_id), '[]')
+                FROM @extschema@.mirt_item_dif d WHERE d.run_id = run.run_id),
         'abilities', (
             WITH a AS (SELECT theta FROM @extschema@.mirt_ability x WHERE x.run_id = run.run_id),
             r AS (SELECT count(*) AS n, avg(theta) AS mean, stddev_samp(theta) AS sd,
@@ -294,4 +334,4 @@ END
 $$;
 GRANT SELECT, INSERT, UPDATE ON mirt_item_params, mirt_ability, mirt_fit_meta,
     mirt_item_params_history TO irt_calibrator;
-GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit TO irt_calibrator;
+GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit, mirt_item_dif TO irt_calibrator;

@@ -79,8 +79,8 @@ CREATE TABLE mirt_anchor_drift (
 CREATE INDEX mirt_anchor_drift_item ON mirt_anchor_drift (item_id);
 
 -- Item fit and the item's status per run: S-X2 (Orlando-Thissen) with df, p and RMSEA, infit
--- and outfit mean squares with their z, RMSD; status ok, misfit, low_discrimination, drifted or
--- excluded, and the gate that set it (reason).
+-- and outfit mean squares with their z, RMSD; status ok, misfit, low_discrimination, drifted,
+-- dif or excluded, and the gate that set it (reason).
 CREATE TABLE mirt_item_fit (
     run_id     text NOT NULL,
     item_id    text NOT NULL,
@@ -93,10 +93,46 @@ CREATE TABLE mirt_item_fit (
     outfit     float8,
     outfit_z   float8,
     rmsd       float8,
-    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'excluded')),
+    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'dif', 'excluded')),
     reason     text,
     PRIMARY KEY (run_id, item_id)
 );
+
+-- DIF per run, item and focal group of a run with groups (against its reference group):
+-- Mantel-Haenszel on the matching score, purified (chi2 with continuity correction, p, p adjusted
+-- by Benjamini-Hochberg across the items, the common odds ratio alpha > 1 favouring the
+-- reference group, ETS delta = -2.35 ln alpha with its SE and class A/B/C; NULL for an item in
+-- categories), the likelihood-ratio test of the items Mantel-Haenszel does not clear (X2, df, p,
+-- p adjusted across the tested items) with the signed and unsigned areas between the group
+-- curves and the item's parameters in each group (as mirt_item_params.params, without SEs), all
+-- on the reported scale (NULL where not tested); n_focal and n_reference count each
+-- group's persons who answered the item. flagged: ETS B or C, or lr_p_adjusted < 0.05.
+CREATE TABLE mirt_item_dif (
+    run_id          text NOT NULL,
+    item_id         text NOT NULL,
+    focal_group     text NOT NULL,
+    reference_group text NOT NULL,
+    n_focal         bigint NOT NULL CHECK (n_focal >= 0),
+    n_reference     bigint NOT NULL CHECK (n_reference >= 0),
+    mh_chi2         float8 CHECK (mh_chi2 >= 0),
+    mh_p            float8 CHECK (mh_p >= 0 AND mh_p <= 1),
+    mh_p_adjusted   float8 CHECK (mh_p_adjusted >= 0 AND mh_p_adjusted <= 1),
+    mh_alpha        float8 CHECK (mh_alpha > 0),
+    ets_delta       float8,
+    ets_delta_se    float8 CHECK (ets_delta_se >= 0),
+    ets_class       text CHECK (ets_class IN ('A', 'B', 'C')),
+    lr_x2           float8 CHECK (lr_x2 >= 0),
+    lr_df           integer CHECK (lr_df > 0),
+    lr_p            float8 CHECK (lr_p >= 0 AND lr_p <= 1),
+    lr_p_adjusted   float8 CHECK (lr_p_adjusted >= 0 AND lr_p_adjusted <= 1),
+    signed_area     float8,
+    unsigned_area   float8 CHECK (unsigned_area >= 0),
+    reference_params jsonb,
+    focal_params    jsonb,
+    flagged         boolean NOT NULL,
+    PRIMARY KEY (run_id, item_id, focal_group)
+);
+CREATE INDEX mirt_item_dif_item ON mirt_item_dif (item_id);
 
 SELECT pg_catalog.pg_extension_config_dump('mirt_fit_meta', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_params', '');
@@ -104,3 +140,4 @@ SELECT pg_catalog.pg_extension_config_dump('mirt_item_params_history', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_ability', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_anchor_drift', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_fit', '');
+SELECT pg_catalog.pg_extension_config_dump('mirt_item_dif', '');

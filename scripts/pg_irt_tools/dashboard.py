@@ -65,6 +65,9 @@ COUNTS = {
     "anchors the latest run flagged":
         "SELECT coalesce((SELECT (metrics->>'anchors_flagged')::int FROM mirt_fit_meta "
         "ORDER BY fitted_at DESC LIMIT 1), 0)",
+    "items the latest run flagged for DIF":
+        "SELECT count(*) FROM mirt_item_dif WHERE flagged AND run_id = "
+        "(SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)",
     "items of the latest run not ok (its metrics->'item_status')":
         "SELECT coalesce(sum(s.value::int), 0) FROM (SELECT metrics FROM mirt_fit_meta "
         "ORDER BY fitted_at DESC LIMIT 1) m, jsonb_each_text(m.metrics->'item_status') s "
@@ -83,6 +86,7 @@ ROW_EXPECTATIONS = {
     "EM cycles and convergence": PER_RUN,
     "Item status per run": PER_RUN,
     "Anchors flagged per run": PER_RUN,
+    "Items flagged for DIF per run": PER_RUN,
     # Runs without anchors have no linking constants worth plotting (slope 1, intercept 0, or
     # none at all in older records): at least one row per run that loaded anchors.
     "Linking slope (±1.96 SE)": (">=", "runs with anchors in the range", "one row per linked run"),
@@ -91,6 +95,8 @@ ROW_EXPECTATIONS = {
     # May be empty: nothing flagged, nothing to review.
     "Anchors flagged in the latest run": (">=", "anchors the latest run flagged",
                                            "each flagged anchor (held-out ones too)"),
+    "Items flagged for DIF in the latest run": ("=", "items the latest run flagged for DIF",
+                                                "one row per item and focal group flagged"),
     "Items for review": ("=", "items of the latest run not ok (its metrics->'item_status')",
                          "one row per item not ok"),
     "annotation Calibration runs": PER_RUN,

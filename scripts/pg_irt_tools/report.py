@@ -17,7 +17,7 @@ import sys
 import zlib
 
 SECTIONS = ["summary", "linking", "test-curves", "item-curves", "parameters",
-            "anchors", "abilities", "convergence"]
+            "anchors", "dif", "abilities", "convergence"]
 
 
 class Page(html.parser.HTMLParser):

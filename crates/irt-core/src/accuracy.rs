@@ -22,6 +22,7 @@ use crate::pipeline::{calibrate, Answers, Calibration, Quiet, Relations};
 use crate::responses::Responses;
 use crate::settings::{Arguments, Settings};
 use crate::simulate::{draw_items, respond, Rng};
+use crate::window::GroupsRead;
 
 pub const POPULATION_MEAN: f64 = 0.3;
 pub const POPULATION_SD: f64 = 1.1;
@@ -145,19 +146,7 @@ pub enum Failure {
 impl World {
     /// The window as a front end would read it: ids from 1.
     pub fn answers(&self) -> Answers {
-        Answers {
-            scores: false,
-            user_ids: (1..=self.responses.n_persons())
-                .map(|i| i.to_string())
-                .collect(),
-            item_ids: (1..=self.truth.len()).map(|j| j.to_string()).collect(),
-            rows_in_window: self.responses.n_answers() as i64,
-            responses: self.responses.clone(),
-            null_answers: 0,
-            repeated: 0,
-            groups: None,
-            null_groups: 0,
-        }
+        window(&self.responses, self.truth.len(), None)
     }
 
     /// Calibrates this world's window under `arguments`, as the front ends do, screening
@@ -171,23 +160,7 @@ impl World {
         let mut settings =
             Settings::from_arguments(arguments).map_err(|e| Failure::Error(e.to_string()))?;
         settings.drift_rule = rule;
-        let relations = Relations {
-            source: "simulated",
-            items: "simulated_bank",
-        };
-        calibrate(
-            self.answers(),
-            &self.bank,
-            settings,
-            &relations,
-            pool,
-            &mut Quiet,
-            u128::MAX,
-        )
-        .map_err(|e| match e {
-            CoreError::NotConverged { .. } => Failure::NotConverged,
-            e => Failure::Error(e.to_string()),
-        })
+        run(self.answers(), &self.bank, settings, pool)
     }
 
     pub fn measure(&self, c: &Calibration) -> Measures {
@@ -262,6 +235,71 @@ pub struct DifWorld {
     pub side: Vec<Option<Side>>,
     /// Per item: whether it carries DIF.
     pub dif: Vec<bool>,
+}
+
+impl DifWorld {
+    /// Calibrates the world as a run with groups does (`groups => 'group'`, the reference group
+    /// `ref`, no anchors), its DIF screening included.
+    pub fn calibrate(&self, pool: &ThreadPool) -> Result<Calibration, Failure> {
+        let settings = Settings::from_arguments(&Arguments {
+            linking: Some("none"),
+            groups: Some("group"),
+            reference_group: Some("ref"),
+            ..Arguments::defaults()
+        })
+        .map_err(|e| Failure::Error(e.to_string()))?;
+        let groups = GroupsRead {
+            names: vec!["ref".into(), "focal".into()],
+            of_user: self
+                .side
+                .iter()
+                .map(|s| u32::from(*s == Some(Side::Focal)))
+                .collect(),
+        };
+        let answers = window(&self.responses, self.dif.len(), Some(groups));
+        run(answers, &Bank::default(), settings, pool)
+    }
+}
+
+/// A simulated window as a front end would read it: ids from 1.
+fn window(responses: &Responses, n_items: usize, groups: Option<GroupsRead>) -> Answers {
+    Answers {
+        scores: false,
+        user_ids: (1..=responses.n_persons()).map(|i| i.to_string()).collect(),
+        item_ids: (1..=n_items).map(|j| j.to_string()).collect(),
+        rows_in_window: responses.n_answers() as i64,
+        responses: responses.clone(),
+        null_answers: 0,
+        repeated: 0,
+        groups,
+        null_groups: 0,
+    }
+}
+
+/// A simulated window calibrated as the front ends calibrate one, quietly.
+fn run(
+    answers: Answers,
+    bank: &Bank,
+    settings: Settings,
+    pool: &ThreadPool,
+) -> Result<Calibration, Failure> {
+    let relations = Relations {
+        source: "simulated",
+        items: "simulated_bank",
+    };
+    calibrate(
+        answers,
+        bank,
+        settings,
+        &relations,
+        pool,
+        &mut Quiet,
+        u128::MAX,
+    )
+    .map_err(|e| match e {
+        CoreError::NotConverged { .. } => Failure::NotConverged,
+        e => Failure::Error(e.to_string()),
+    })
 }
 
 pub const FOCAL_MEAN: f64 = -0.4;

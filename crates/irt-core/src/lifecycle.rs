@@ -2,6 +2,10 @@
 //! decides; `reason` names it with the value that tripped it):
 //! - `excluded`: too few answers to calibrate (the exclusion rule);
 //! - `drifted`: an anchor the drift screening flagged, or held out for an earlier flag;
+//! - `dif`: in a run with groups, an item the DIF screening flagged against a focal group (ETS
+//!   class B or C, or the likelihood-ratio test after Benjamini–Hochberg): fairness comes
+//!   before fit, and an item that functions differently across groups often misfits the one
+//!   curve the run gives it;
 //! - `misfit`: S-X2 p < 0.01, or RMSD > 0.1 for an item with at least 150 answers (RMSD is what
 //!   remains on sparse data, where S-X2 may be skipped);
 //! - `low_discrimination`: slope below 0.3 (models with a slope per item), or a proportion
@@ -33,6 +37,7 @@ pub enum Status {
     Misfit,
     LowDiscrimination,
     Drifted,
+    Dif,
     Excluded,
 }
 
@@ -43,6 +48,7 @@ impl Status {
             Self::Misfit => "misfit",
             Self::LowDiscrimination => "low_discrimination",
             Self::Drifted => "drifted",
+            Self::Dif => "dif",
             Self::Excluded => "excluded",
         }
     }
@@ -53,6 +59,8 @@ impl Status {
 pub struct Evidence<'a> {
     /// Why the item counts as drifted, if it does.
     pub drifted: Option<&'a str>,
+    /// Why the DIF screening flagged the item, if it did.
+    pub dif: Option<&'a str>,
     pub s_x2_p: Option<f64>,
     pub rmsd: f64,
     /// The item's answers in the window.
@@ -66,6 +74,9 @@ pub struct Evidence<'a> {
 pub fn status(e: &Evidence) -> (Status, Option<String>) {
     if let Some(why) = e.drifted {
         return (Status::Drifted, Some(why.to_string()));
+    }
+    if let Some(why) = e.dif {
+        return (Status::Dif, Some(why.to_string()));
     }
     if let Some(p) = e.s_x2_p.filter(|&p| p < S_X2_ALPHA) {
         return (
@@ -105,6 +116,7 @@ mod tests {
     fn evidence() -> Evidence<'static> {
         Evidence {
             drifted: None,
+            dif: None,
             s_x2_p: Some(0.4),
             rmsd: 0.02,
             answers: 1_000,
@@ -127,6 +139,12 @@ mod tests {
             ..e
         };
         assert_eq!(status(&e), (Status::Drifted, Some("flagged".into())));
+        let e = Evidence {
+            drifted: None,
+            dif: Some("ETS C"),
+            ..e
+        };
+        assert_eq!(status(&e), (Status::Dif, Some("ETS C".into())));
         let e = Evidence {
             slope: Some(-0.118),
             ..evidence()

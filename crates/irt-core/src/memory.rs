@@ -29,6 +29,9 @@ pub struct RunShape {
     /// The most categories of an item: 2 on a right/wrong test. The E-step's and the item
     /// fit's tables hold a row per category.
     pub categories: usize,
+    /// The run has groups, so it screens for DIF: its likelihood-ratio fits copy the two
+    /// groups' answers twice (the pair, then with the tested items apart), beside the run's.
+    pub dif: bool,
 }
 
 /// Leaves of the E-step's reduction whose accumulators can be alive at once, per thread: one
@@ -67,6 +70,14 @@ impl RunShape {
             Part {
                 what: "the scores",
                 bytes: 64 * persons + 64 * items,
+            },
+            Part {
+                what: "the DIF screening's copies of the answers",
+                bytes: if self.dif {
+                    2 * (5 * answers + 8 * persons) + 24 * persons
+                } else {
+                    0
+                },
             },
             Part {
                 what: "the item fit's accumulators",
@@ -132,6 +143,7 @@ mod tests {
             threads: 2,
             standard_errors: mode,
             categories: 2,
+            dif: false,
         }
     }
 

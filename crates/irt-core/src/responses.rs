@@ -323,6 +323,48 @@ impl Responses {
         Ok((out, origin))
     }
 
+    /// The persons of `groups` (group `groups[k]` becomes group k) and the items they answered:
+    /// a comparison of some of the groups. Returns the answers and the data's item behind each
+    /// of their items.
+    pub fn of_groups(&self, groups: &[usize]) -> Result<(Self, Vec<usize>)> {
+        let mut new_group = alloc::filled(self.n_groups(), None, "the groups compared")?;
+        for (k, &g) in groups.iter().enumerate() {
+            new_group[g] = Some(k as u16);
+        }
+        let mut answered = alloc::filled(self.n_items, false, "the groups compared")?;
+        let mut of_person = alloc::with_capacity(self.n_persons(), "the groups compared")?;
+        let mut offsets = alloc::with_capacity(self.n_persons() + 1, "the groups compared")?;
+        offsets.push(0);
+        let (mut items, mut correct) = (Vec::new(), Vec::new());
+        for i in 0..self.n_persons() {
+            let Some(g) = new_group[self.group(i)] else {
+                continue;
+            };
+            let (answered_by_i, answers) = self.person(i);
+            alloc::grow(&mut items, answered_by_i.len(), "the groups compared")?;
+            alloc::grow(&mut correct, answered_by_i.len(), "the groups compared")?;
+            for &j in answered_by_i {
+                answered[j as usize] = true;
+            }
+            items.extend_from_slice(answered_by_i);
+            correct.extend_from_slice(answers);
+            offsets.push(items.len());
+            of_person.push(g);
+        }
+        let mut new_index = alloc::filled(self.n_items, None, "the groups compared")?;
+        let mut origin = alloc::with_capacity(self.n_items, "the groups compared")?;
+        for (j, _) in answered.iter().enumerate().filter(|(_, &a)| a) {
+            new_index[j] = Some(origin.len() as u32);
+            origin.push(j);
+        }
+        for j in &mut items {
+            *j = new_index[*j as usize].expect("an answered item is kept");
+        }
+        let mut out = Self::from_parts(origin.len(), offsets, items, correct)?;
+        out.set_groups(of_person)?;
+        Ok((out, origin))
+    }
+
     /// Adds the next person's answers as (item index, correct) pairs.
     pub fn push_person(&mut self, answers: impl IntoIterator<Item = (u32, bool)>) -> Result<()> {
         self.push_scored_person(answers.into_iter().map(|(j, x)| (j, u8::from(x))))
@@ -764,6 +806,38 @@ mod tests {
         assert_eq!(r.person(0), (&[0u32, 1][..], &[1u8, 0][..]));
         assert_eq!(r.person(1), (&[0u32, 2][..], &[0u8, 1][..]));
         assert_eq!(r.n_answers(), 4);
+    }
+
+    /// Two of three groups: their persons in order, renumbered by position, and only the items
+    /// they answered, each mapped back to the data's.
+    #[test]
+    fn a_comparison_keeps_the_persons_of_its_groups_and_their_items() {
+        let mut r = Responses::from_triples(
+            4,
+            4,
+            &[
+                (0, 0, true),
+                (1, 3, false),
+                (1, 1, true),
+                (2, 2, true),
+                (3, 1, false),
+            ],
+        )
+        .unwrap();
+        r.set_groups(vec![0, 1, 2, 1]).unwrap();
+        let (pair, origin) = r.of_groups(&[0, 2]).unwrap();
+        assert_eq!(origin, [0, 2]);
+        assert_eq!(
+            (pair.n_persons(), pair.n_items(), pair.n_groups()),
+            (2, 2, 2)
+        );
+        assert_eq!(pair.person(0), (&[0u32][..], &[1u8][..]));
+        assert_eq!(pair.person(1), (&[1u32][..], &[1u8][..]));
+        assert_eq!((pair.group(0), pair.group(1)), (0, 1));
+        let (pair, origin) = r.of_groups(&[1, 0]).unwrap();
+        assert_eq!(origin, [0, 1, 3]);
+        assert_eq!((pair.group(0), pair.group(1), pair.group(2)), (1, 0, 0));
+        assert_eq!(pair.person(1), (&[1u32, 2][..], &[1u8, 0][..]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use irt_core::dif::{screen, EtsClass, MantelHaenszel, Side};
+use irt_core::dif::{screen, EtsClass, MantelHaenszel, Matching, Side};
 use irt_core::Responses;
 
 /// The shared two-group set: its answers and each person's group.
@@ -51,7 +51,7 @@ fn assert_statistics(item: usize, got: &MantelHaenszel, want: &serde_json::Value
 fn mantel_haenszel_equals_base_r() {
     let (data, side) = two_groups();
     let fixture = common::read_json("dif/sim_dif_mh.json");
-    let screening = screen(&data, &side, &[true; 25], false);
+    let screening = screen(&data, &side, &[true; 25], false, &Matching::NumberRight).unwrap();
     assert_eq!(screening.screenings, 1);
     let mut worst = 0.0_f64;
     for (j, want) in fixture["variants"]["total"]["items"]
@@ -91,7 +91,7 @@ fn purification_and_the_false_discovery_control_equal_base_r() {
     let (data, side) = two_groups();
     let fixture = common::read_local_json("dif_mh_purified.json");
     let screenings = fixture["screenings"].as_array().unwrap();
-    let purified = screen(&data, &side, &[true; 25], true);
+    let purified = screen(&data, &side, &[true; 25], true, &Matching::NumberRight).unwrap();
     assert_eq!(purified.screenings, screenings.len());
     let last = screenings.last().unwrap()["items"].as_array().unwrap();
     for (j, want) in last.iter().enumerate() {
@@ -117,8 +117,8 @@ fn items_in_categories_are_left_out() {
     let (data, side) = two_groups();
     let mut right_wrong = [true; 25];
     right_wrong[4] = false;
-    let all = screen(&data, &side, &[true; 25], false);
-    let some = screen(&data, &side, &right_wrong, false);
+    let all = screen(&data, &side, &[true; 25], false, &Matching::NumberRight).unwrap();
+    let some = screen(&data, &side, &right_wrong, false, &Matching::NumberRight).unwrap();
     assert!(some.items[4].is_none() && some.adjusted_p[4].is_none());
     assert_eq!(some.items[0], all.items[0]);
     assert!(some.adjusted_p[0].unwrap() < all.adjusted_p[0].unwrap());
@@ -134,7 +134,14 @@ fn false_alarms_on_dif_free_worlds_are_at_the_nominal_level() {
     let (mut flagged, mut tests, mut any_bh) = (0, 0, 0);
     for seed in 0..worlds {
         let world = irt_core::accuracy::dif_world(500, items, 0, 0.0, 9000 + seed);
-        let screening = screen(&world.responses, &world.side, &[true; 25], true);
+        let screening = screen(
+            &world.responses,
+            &world.side,
+            &[true; 25],
+            true,
+            &Matching::NumberRight,
+        )
+        .unwrap();
         for item in screening.items.iter().flatten() {
             tests += 1;
             flagged += usize::from(item.p < 0.05);

@@ -197,7 +197,8 @@ fn likelihood_ratio_tests_equal_mirts_dif() {
             .standard_errors(irt_core::StandardErrors::None)
             .check(origin.len())
     };
-    let lr = irt_core::dif::likelihood_ratio(&data, &tested, configure, &pool(2)).unwrap();
+    let lr =
+        irt_core::dif::likelihood_ratio(&data, &tested, tested.len(), configure, &pool(2)).unwrap();
     assert_eq!(lr.baseline.items.len(), 30);
     let fixture = common::read_json("dif/sim_dif_mirt.json");
     let baseline = &fixture["baseline"];
@@ -298,7 +299,26 @@ fn grouped_run(
     bank: &Bank,
 ) -> irt_core::Result<Calibration> {
     let (triples, focal) = common::two_group_set();
-    let responses = Responses::from_triples(focal.len(), 25, &triples).unwrap();
+    let arguments = Arguments {
+        linking: Some(linking),
+        priors: Some("none"),
+        tolerance: Some(1e-6),
+        groups: Some("group"),
+        reference_group: reference,
+        ..Arguments::defaults()
+    };
+    run_with_groups(&triples, &focal, &arguments, bank)
+}
+
+/// `triples` of the two-group set's persons, in groups `ref` and `focal` read in that order,
+/// calibrated under `arguments`.
+fn run_with_groups(
+    triples: &[(u32, u32, bool)],
+    focal: &[bool],
+    arguments: &Arguments,
+    bank: &Bank,
+) -> irt_core::Result<Calibration> {
+    let responses = Responses::from_triples(focal.len(), 25, triples).unwrap();
     let answers = Answers {
         scores: false,
         user_ids: (1..=focal.len()).map(|i| i.to_string()).collect(),
@@ -307,26 +327,17 @@ fn grouped_run(
         responses,
         null_answers: 0,
         repeated: 0,
-        // Read in the file's order: "ref" first.
         groups: Some(GroupsRead {
             names: vec!["ref".into(), "focal".into()],
             of_user: focal.iter().map(|&f| u32::from(f)).collect(),
         }),
         null_groups: 0,
     };
-    let settings = Settings::from_arguments(&Arguments {
-        linking: Some(linking),
-        priors: Some("none"),
-        tolerance: Some(1e-6),
-        groups: Some("group"),
-        reference_group: reference,
-        ..Arguments::defaults()
-    })
-    .unwrap();
     let relations = Relations {
         source: "dif",
         items: "dif_items",
     };
+    let settings = Settings::from_arguments(arguments).unwrap();
     calibrate(
         answers,
         bank,
@@ -373,4 +384,109 @@ fn groups_are_carried_onto_the_anchors_scale() {
         );
         assert!(groups.latent_ses[1][0].is_some(), "{linking}");
     }
+}
+
+/// A run with groups screens every item for DIF against the focal group. On complete answers
+/// the purified Mantel–Haenszel statistics on the number-right score are base R's
+/// (`mantelhaen.test`, `p.adjust(…, 'BH')`: `dif_mh_purified.json`) within 1e-8; the items it
+/// does not clear (1 and 2, simulated with uniform DIF) go to the likelihood-ratio test with
+/// the others as anchors, where both are significant and their signed areas are the shifts in
+/// b of mirt's baseline (0.05: its anchor set is items 6–25); they get the status `dif`, and no
+/// DIF-free item (4–25) is flagged.
+#[test]
+fn a_run_with_groups_screens_every_item_for_dif() {
+    let c = grouped_run(Some("ref"), "none", &Bank::default()).unwrap();
+    let dif = c.dif.as_ref().unwrap();
+    assert_eq!(dif.rows.len(), 25);
+    let focal = &dif.focal[0];
+    assert_eq!((focal.matching, focal.screenings), ("number_right", 3));
+    let purified = common::read_local_json("dif_mh_purified.json");
+    let last = &purified["screenings"].as_array().unwrap().last().unwrap()["items"];
+    let close = |ours: f64, theirs: &serde_json::Value| {
+        let theirs = theirs.as_f64().unwrap();
+        (ours - theirs).abs() <= 1e-8 * theirs.abs().max(1e-300)
+    };
+    let baseline = baseline();
+    for row in &dif.rows {
+        let id: usize = c.item_ids[row.item].parse().unwrap();
+        let (mh, want) = (row.mh.unwrap(), &last[id - 1]);
+        assert!(close(mh.chi2, &want["MH_chisq"]), "item {id}: {mh:?}");
+        assert!(close(mh.p, &want["p"]), "item {id}: {mh:?}");
+        assert!(close(mh.alpha, &want["alpha_MH"]), "item {id}: {mh:?}");
+        assert!(close(mh.delta, &want["ETS_delta"]), "item {id}: {mh:?}");
+        assert_eq!(mh.class.name(), want["ETS_class"].as_str().unwrap());
+        assert!(close(
+            row.mh_p_adjusted.unwrap(),
+            &purified["bh_adjusted_p"][id - 1]
+        ));
+        assert_eq!((row.n_focal, row.n_reference), (1500, 1500));
+        assert_eq!(row.flagged, id <= 2, "item {id}: {row:?}");
+        if id <= 2 {
+            let lr = row.lr.unwrap();
+            assert!(lr.p_adjusted < 1e-4 && lr.df == 2 && lr.converged, "{lr:?}");
+            let mirt = &baseline["items"][id - 1];
+            let shift = mirt["focal"]["b"].as_f64().unwrap() - mirt["ref"]["b"].as_f64().unwrap();
+            let area = row.areas.unwrap();
+            assert!(
+                (area.signed - shift).abs() < 0.05,
+                "item {id}: {area:?} against {shift}"
+            );
+            let review = c
+                .reviews
+                .iter()
+                .find(|r| r.item_id == id.to_string())
+                .unwrap();
+            assert_eq!(review.status, irt_core::lifecycle::Status::Dif);
+            assert!(review
+                .reason
+                .as_ref()
+                .unwrap()
+                .starts_with("DIF against group focal: ETS "));
+        } else {
+            assert!(
+                row.lr.is_none() && row.areas.is_none(),
+                "item {id}: {row:?}"
+            );
+        }
+    }
+    assert_eq!(focal.lr_tested, 2);
+}
+
+/// Where persons took different items, the screen matches them on the expected score at a
+/// common-prior EAP θ: with each person's answers to a random 60 % of the items kept, the
+/// item with the largest DIF (item 1) is still flagged, and at most one of the 22 DIF-free
+/// items (4–25) is.
+#[test]
+fn sparse_answers_are_matched_on_the_expected_score() {
+    let (triples, focal) = common::two_group_set();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut keep = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % 10 < 6
+    };
+    let sparse: Vec<(u32, u32, bool)> = triples.into_iter().filter(|_| keep()).collect();
+    let arguments = Arguments {
+        linking: Some("none"),
+        priors: Some("none"),
+        groups: Some("group"),
+        reference_group: Some("ref"),
+        ..Arguments::defaults()
+    };
+    let c = run_with_groups(&sparse, &focal, &arguments, &Bank::default()).unwrap();
+    let dif = c.dif.unwrap();
+    assert_eq!(dif.focal[0].matching, "expected_score");
+    let flagged: Vec<usize> = dif
+        .rows
+        .iter()
+        .filter(|r| r.flagged)
+        .map(|r| c.item_ids[r.item].parse().unwrap())
+        .collect();
+    println!("flagged on sparse answers: {flagged:?}");
+    assert!(flagged.contains(&1), "{flagged:?}");
+    assert!(
+        flagged.iter().filter(|&&id| id >= 4).count() <= 1,
+        "{flagged:?}"
+    );
 }

@@ -35,6 +35,8 @@ pub struct Report<'a> {
     pub run: Option<Run<'a>>,
     pub items: Vec<Item>,
     pub drift: Vec<DriftRow>,
+    /// Every item's DIF per focal group, for a run with groups.
+    pub dif: Vec<DifRow>,
     /// `None`: the key is absent or null.
     pub abilities: Option<Abilities>,
     pub failures: Vec<Failure>,
@@ -49,6 +51,7 @@ impl<'a> Report<'a> {
             run: run.is_object().then(|| Run::read(run)),
             items: list(&doc["items"]).iter().map(Item::read).collect(),
             drift: list(&doc["drift"]).iter().map(DriftRow::read).collect(),
+            dif: list(&doc["dif"]).iter().map(DifRow::read).collect(),
             abilities: doc["abilities"]
                 .is_object()
                 .then(|| Abilities::read(&doc["abilities"])),
@@ -282,6 +285,50 @@ impl Item {
             return None;
         }
         self.params.as_ref()?.curve()
+    }
+}
+
+/// One item's DIF against one focal group (`mirt_item_dif`).
+pub struct DifRow {
+    pub item_id: String,
+    pub focal_group: String,
+    pub reference_group: String,
+    pub n_focal: Option<f64>,
+    pub n_reference: Option<f64>,
+    pub ets_delta: Option<f64>,
+    pub ets_class: Option<String>,
+    pub mh_p_adjusted: Option<f64>,
+    pub lr_x2: Option<f64>,
+    pub lr_df: Option<f64>,
+    pub lr_p_adjusted: Option<f64>,
+    pub signed_area: Option<f64>,
+    pub unsigned_area: Option<f64>,
+    pub reference: Option<Params>,
+    pub focal: Option<Params>,
+    pub flagged: bool,
+}
+
+impl DifRow {
+    fn read(v: &Value) -> Self {
+        let params = |key: &str| v[key].is_object().then(|| Params::read(&v[key]));
+        Self {
+            item_id: text(&v["item_id"]).unwrap_or_default(),
+            focal_group: text(&v["focal_group"]).unwrap_or_default(),
+            reference_group: text(&v["reference_group"]).unwrap_or_default(),
+            n_focal: num(&v["n_focal"]),
+            n_reference: num(&v["n_reference"]),
+            ets_delta: num(&v["ets_delta"]),
+            ets_class: text(&v["ets_class"]),
+            mh_p_adjusted: num(&v["mh_p_adjusted"]),
+            lr_x2: num(&v["lr_x2"]),
+            lr_df: num(&v["lr_df"]),
+            lr_p_adjusted: num(&v["lr_p_adjusted"]),
+            signed_area: num(&v["signed_area"]),
+            unsigned_area: num(&v["unsigned_area"]),
+            reference: params("reference_params"),
+            focal: params("focal_params"),
+            flagged: v["flagged"].as_bool().unwrap_or(false),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ mod sections;
 
 use doc::Report;
 use sections::{
-    abilities, anchors, convergence, failures, item_curves, linking, parameters, summary,
+    abilities, anchors, convergence, dif, failures, item_curves, linking, parameters, summary,
     test_curves,
 };
 
@@ -31,6 +31,7 @@ pub fn render(doc: &serde_json::Value) -> String {
             item_curves::section(&report, run),
             parameters::section(&report),
             anchors::section(&report, run),
+            dif::section(&report, run),
             abilities::section(&report, run),
             convergence::section(run),
         ],

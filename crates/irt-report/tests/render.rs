@@ -14,13 +14,14 @@ const LSAT7_2PL: [(f64, f64); 5] = [
     (0.735797967264795, 1.8545127300244),
 ];
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "summary",
     "linking",
     "test-curves",
     "item-curves",
     "parameters",
     "anchors",
+    "dif",
     "abilities",
     "convergence",
     "failures",
@@ -212,7 +213,7 @@ fn without_failures_there_is_no_failures_section() {
                 &rest[..rest.find('"').unwrap()]
             })
             .collect();
-        assert_eq!(ids, SECTIONS[..8]);
+        assert_eq!(ids, SECTIONS[..9]);
     }
 }
 
@@ -302,6 +303,70 @@ fn a_run_with_groups_draws_each_group_s_density() {
         "{abilities}"
     );
     assert!(!abilities.contains("empty"));
+}
+
+/// A run with groups: the DIF section says what each focal group's screening did, draws each
+/// flagged item's curve in the reference and the focal group (one curve where only
+/// Mantel–Haenszel flagged it), and lists its statistics; unflagged items are not drawn. A run
+/// without groups says it screened nothing.
+#[test]
+fn a_run_with_groups_shows_its_dif() {
+    let without = render(&lsat7());
+    assert!(section(&without, "dif").contains("This run has no groups of persons"));
+    let mut doc = lsat7();
+    doc["run"]["model_spec"]["dif"] = json!({"level": 0.05, "flagged": 2, "focal_groups": [
+        {"group": "<focal>", "matching": "number_right", "screenings": 3, "lr_tested": 1, "lr_skipped": null},
+    ]});
+    let row = |id: &str, class: &str, flagged: bool, tested: bool| {
+        let params = |b: f64| {
+            if tested {
+                json!({"a": 1.2, "b": b, "c": 0.0})
+            } else {
+                Value::Null
+            }
+        };
+        json!({"item_id": id, "focal_group": "<focal>", "reference_group": "ref", "n_focal": 400,
+               "n_reference": 600, "ets_delta": -1.8, "ets_class": class, "mh_p_adjusted": 1e-6,
+               "lr_x2": if tested { json!(40.2) } else { Value::Null }, "lr_df": 2,
+               "lr_p_adjusted": 2e-9, "signed_area": 0.7, "unsigned_area": 0.7,
+               "reference_params": params(0.1), "focal_params": params(0.8), "flagged": flagged})
+    };
+    doc["dif"] = json!([
+        row("1", "C", true, true),
+        row("2", "B", true, false),
+        row("3", "A", false, false)
+    ]);
+    let html = render(&doc);
+    let dif = section(&html, "dif");
+    assert!(
+        dif.contains("<code>&lt;focal&gt;</code>: matched on the number-right score"),
+        "{dif}"
+    );
+    assert!(
+        dif.contains("3 screenings; 1 item tested by likelihood ratio; 2 items flagged"),
+        "{dif}"
+    );
+    let figures = icc_figures(dif);
+    assert_eq!(
+        figures
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        ["1", "2"]
+    );
+    assert_eq!(
+        figures[0].1.matches("<polyline").count(),
+        2,
+        "reference and focal"
+    );
+    assert_eq!(
+        figures[1].1.matches("<polyline").count(),
+        1,
+        "the run's one curve"
+    );
+    assert!(figures[1].1.contains("not tested by likelihood ratio"));
+    assert!(figures[0].1.contains("&lt;focal&gt; against ref: ETS C"));
+    assert_eq!(dif.matches("<tr class=\"dif\">").count(), 2);
 }
 
 #[test]

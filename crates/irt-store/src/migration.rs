@@ -53,6 +53,7 @@ mod tests {
             "mirt_ability",
             "mirt_anchor_drift",
             "mirt_item_fit",
+            "mirt_item_dif",
         ] {
             assert!(
                 sql.contains(&format!("CREATE TABLE IF NOT EXISTS {object} (")),

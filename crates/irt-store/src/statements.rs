@@ -17,6 +17,7 @@ pub struct Statements {
     pub upsert_abilities: String,
     pub insert_drift: String,
     pub insert_item_fit: String,
+    pub insert_dif: String,
     pub record_timing: String,
     /// The anchors whose latest screening flagged them: (item_id, run_id, stored a, b, c).
     pub flagged_anchors: String,
@@ -66,6 +67,16 @@ impl Statements {
                  outfit, outfit_z, rmsd, status, reason) \
                  SELECT $1::text, u.* FROM unnest($2::text[], $3::float8[], $4::int[], $5::float8[], $6::float8[], $7::float8[], \
                  $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[]) AS u"
+            ),
+            insert_dif: format!(
+                "INSERT INTO {schema}.mirt_item_dif (run_id, item_id, focal_group, reference_group, n_focal, n_reference, \
+                 mh_chi2, mh_p, mh_p_adjusted, mh_alpha, ets_delta, ets_delta_se, ets_class, lr_x2, lr_df, lr_p, lr_p_adjusted, \
+                 signed_area, unsigned_area, reference_params, focal_params, flagged) \
+                 SELECT $1::text, i, f, r, nf, nr, c, p, pa, al, de, ds, ec, x, df, lp, la, sa, ua, rp::jsonb, fp::jsonb, fl \
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::float8[], $8::float8[], \
+                 $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::text[], $14::float8[], $15::int[], $16::float8[], \
+                 $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::text[], $22::bool[]) \
+                 AS u(i, f, r, nf, nr, c, p, pa, al, de, ds, ec, x, df, lp, la, sa, ua, rp, fp, fl)"
             ),
             record_timing: format!(
                 "UPDATE {schema}.mirt_fit_meta SET metrics = jsonb_set(jsonb_set(metrics, '{{ms,write}}', to_jsonb($2::float8)), \

@@ -135,6 +135,37 @@ pub fn writes<'a>(
             ],
         },
     ];
+    let g = &columns.dif;
+    // Only a run with groups screens for DIF.
+    if !g.item_id.is_empty() {
+        writes.push(Write {
+            sql: &statements.insert_dif,
+            params: vec![
+                run_id,
+                Texts(&g.item_id),
+                Texts(&g.focal_group),
+                Texts(&g.reference_group),
+                Bigints(&g.n_focal),
+                Bigints(&g.n_reference),
+                MaybeFloats(&g.mh_chi2),
+                MaybeFloats(&g.mh_p),
+                MaybeFloats(&g.mh_p_adjusted),
+                MaybeFloats(&g.mh_alpha),
+                MaybeFloats(&g.ets_delta),
+                MaybeFloats(&g.ets_delta_se),
+                MaybeTexts(&g.ets_class),
+                MaybeFloats(&g.lr_x2),
+                MaybeInts(&g.lr_df),
+                MaybeFloats(&g.lr_p),
+                MaybeFloats(&g.lr_p_adjusted),
+                MaybeFloats(&g.signed_area),
+                MaybeFloats(&g.unsigned_area),
+                MaybeTexts(&g.reference_params),
+                MaybeTexts(&g.focal_params),
+                Bools(&g.flagged),
+            ],
+        });
+    }
     if let Some(payload) = &record.notification {
         writes.push(Write {
             sql: NOTIFY,

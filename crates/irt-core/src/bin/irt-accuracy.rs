@@ -3,8 +3,8 @@
 //! and measured against the truth. Prints markdown tables; with `--write FILE` also puts them
 //! between the markers `<!-- accuracy:begin -->` and `<!-- accuracy:end -->` of FILE.
 //!
-//! With `--dif` it runs the DIF study alone (Mantel–Haenszel's false alarms and power by group
-//! size and DIF size), written between `<!-- dif:begin -->` and `<!-- dif:end -->`.
+//! With `--dif` it runs the DIF study alone (the false alarms and power of Mantel–Haenszel and
+//! of the run's whole screen by group size and DIF size), written between `<!-- dif:begin -->` and `<!-- dif:end -->`.
 //!
 //! irt-accuracy [--quick] [--drift | --dif] [--reps N] [--seed S] [--threads N] [--machine TEXT] [--write FILE]
 
@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use irt_core::accuracy::{dif_world, world, Failure, Measures, Scenario, Shape, World};
-use irt_core::dif::{screen, EtsClass};
+use irt_core::accuracy::{dif_world, world, DifWorld, Failure, Measures, Scenario, Shape, World};
+use irt_core::dif::{screen, EtsClass, Matching};
 use irt_core::drift::DriftRule;
 use irt_core::settings::Arguments;
 
@@ -433,9 +433,9 @@ impl Rates {
 /// more spread (impact); Mantel–Haenszel on the purified total score. Per DIF-free item, the
 /// share of replications flagged — at p < .05 (the nominal false-alarm rate), after
 /// Benjamini–Hochberg, and as ETS B or C; per DIF item the same shares, the power.
-fn dif_study(args: &Args) -> String {
+fn dif_study(args: &Args) -> Result<String, String> {
     let reps = args.reps.unwrap_or(if args.quick { 20 } else { 200 });
-    let (items, dif_items) = (25, 2);
+    let (items, dif_items) = STUDY_ITEMS;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -448,12 +448,15 @@ fn dif_study(args: &Args) -> String {
         for dif in [0.0, 0.3, 0.6] {
             let (mut p, mut bh, mut class) = (Rates::default(), Rates::default(), Rates::default());
             for rep in 0..reps {
-                let seed = args.seed
-                    ^ ((per_group as u64) << 32)
-                    ^ (((dif * 10.0) as u64) << 24)
-                    ^ rep as u64;
-                let world = dif_world(per_group, items, dif_items, dif, seed);
-                let screening = screen(&world.responses, &world.side, &vec![true; items], true);
+                let world = study_world(args, per_group, dif, rep);
+                let screening = screen(
+                    &world.responses,
+                    &world.side,
+                    &vec![true; items],
+                    true,
+                    &Matching::NumberRight,
+                )
+                .map_err(|e| e.to_string())?;
                 for (j, item) in screening.items.iter().enumerate() {
                     let Some(item) = item else { continue };
                     let has_dif = world.dif[j] && dif > 0.0;
@@ -474,13 +477,90 @@ fn dif_study(args: &Args) -> String {
             );
         }
     }
-    out
+    out.push_str(&run_screen_study(args)?);
+    Ok(out)
+}
+
+/// The DIF study's test: 25 items, the first 2 with DIF.
+const STUDY_ITEMS: (usize, usize) = (25, 2);
+
+/// Replication `rep` of the world with `per_group` persons per group and `dif` logits of DIF:
+/// the same for both tables, so they screen the same worlds.
+fn study_world(args: &Args, per_group: usize, dif: f64, rep: usize) -> DifWorld {
+    let seed = args.seed ^ ((per_group as u64) << 32) ^ (((dif * 10.0) as u64) << 24) ^ rep as u64;
+    let (items, dif_items) = STUDY_ITEMS;
+    dif_world(per_group, items, dif_items, dif, seed)
+}
+
+/// The run's whole screen on the same worlds, each calibrated as a run with groups is
+/// (`DifWorld::calibrate`): Mantel–Haenszel, then the likelihood-ratio test of the items it does
+/// not clear; per DIF-free and per DIF item the share flagged (class B or C, or the test's
+/// adjusted p < .05), and the likelihood-ratio tests a world ran on average. Fewer
+/// replications than the Mantel–Haenszel table: every world is a calibration and its refits.
+fn run_screen_study(args: &Args) -> Result<String, String> {
+    let reps = args
+        .reps
+        .unwrap_or(if args.quick { 20 } else { 200 })
+        .min(200);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n#### The run's screen (Mantel–Haenszel, then the likelihood-ratio test): the same worlds, {reps} replications per row\n",
+    );
+    out.push_str("| persons per group | DIF (logits) | DIF-free: flagged | DIF items: flagged | DIF items: flagged by the LR test alone | LR tests per world | failed runs |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|\n");
+    for per_group in [200, 500, 1500] {
+        for dif in [0.0, 0.3, 0.6] {
+            let (mut flagged, mut by_lr) = (Rates::default(), Rates::default());
+            let (mut tests, mut failed) = (0usize, 0usize);
+            for rep in 0..reps {
+                let world = study_world(args, per_group, dif, rep);
+                let Ok(c) = world.calibrate(&pool) else {
+                    failed += 1;
+                    continue;
+                };
+                let Some(screening) = c.dif else {
+                    return Err("a run with groups screened nothing".into());
+                };
+                tests += screening.focal.iter().map(|f| f.lr_tested).sum::<usize>();
+                for row in &screening.rows {
+                    let j: usize = c.item_ids[row.item].parse().map_err(|_| "an item id")?;
+                    let has_dif = world.dif[j - 1] && dif > 0.0;
+                    let class_b_or_c = row.mh.is_some_and(|m| m.class != EtsClass::A);
+                    flagged.add(has_dif, row.flagged);
+                    by_lr.add(has_dif, row.flagged && !class_b_or_c);
+                }
+            }
+            let done = (reps - failed).max(1);
+            let _ = writeln!(
+                out,
+                "| {per_group} | {dif} | {} | {} | {} | {:.2} | {failed} |",
+                Rates::share(flagged.free),
+                Rates::share(flagged.dif),
+                Rates::share(by_lr.dif),
+                tests as f64 / done as f64,
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} s on {} threads of {}.",
+        started.elapsed().as_secs(),
+        args.threads,
+        args.machine
+    );
+    Ok(out)
 }
 
 fn main() -> ExitCode {
     let result = parse().and_then(|args| {
         let (tables, markers) = if args.dif {
-            (dif_study(&args), DIF_MARKERS)
+            (dif_study(&args)?, DIF_MARKERS)
         } else {
             (run(&args)?, MARKERS)
         };

@@ -27,6 +27,8 @@ pub struct LikelihoodRatio {
     pub p: f64,
     /// Per focal group (groups 1, 2, …), the areas between its curve and the reference's.
     pub areas: Vec<Areas>,
+    /// Whether the refit with the item shared converged.
+    pub converged: bool,
 }
 
 /// The baseline fit (its items: the data's, then the tested items' copies as
@@ -36,11 +38,13 @@ pub struct LikelihoodRatioTests {
     pub tests: Vec<LikelihoodRatio>,
 }
 
-/// The test of each of `tested` (items of `data`, whose persons are in groups).
-/// `configure(origin)` gives the settings of a fit whose item i is the data's `origin[i]`.
+/// The test of each of the first `n_tests` of `apart` (items of `data`, whose persons are in
+/// groups), all of which the baseline estimates apart. `configure(origin)` gives the settings
+/// of a fit whose item i is the data's `origin[i]`.
 pub fn likelihood_ratio(
     data: &Responses,
-    tested: &[usize],
+    apart: &[usize],
+    n_tests: usize,
     configure: impl Fn(&[usize]) -> Result<FitConfig>,
     pool: &ThreadPool,
 ) -> Result<LikelihoodRatioTests> {
@@ -50,12 +54,12 @@ pub fn likelihood_ratio(
             ControlFlow::Continue(())
         })
     };
-    let baseline = run(tested)?;
+    let baseline = run(apart)?;
     let extra = data.n_groups() - 1;
-    let mut tests = Vec::with_capacity(tested.len());
-    for (k, &item) in tested.iter().enumerate() {
-        let apart: Vec<usize> = tested.iter().copied().filter(|&j| j != item).collect();
-        let shared = run(&apart)?;
+    let mut tests = Vec::with_capacity(n_tests);
+    for (k, &item) in apart.iter().enumerate().take(n_tests) {
+        let others: Vec<usize> = apart.iter().copied().filter(|&j| j != item).collect();
+        let shared = run(&others)?;
         let df = baseline.n_params - shared.n_params;
         // At the maxima the baseline, which nests the shared model, is never lower; a hair
         // below is where both converged to the same point.
@@ -71,6 +75,7 @@ pub fn likelihood_ratio(
             df,
             p,
             areas,
+            converged: shared.converged(),
         });
     }
     Ok(LikelihoodRatioTests { baseline, tests })

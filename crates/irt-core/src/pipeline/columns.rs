@@ -4,8 +4,12 @@
 use crate::alloc;
 use crate::error::Result;
 use crate::item_fit::ItemFit;
+use crate::model::ItemParams;
 
 use super::anchors::DriftRow;
+use super::categories::ItemKinds;
+use super::dif_screening::DifScreening;
+use super::reported::ReportedItem;
 use super::review::ItemReview;
 
 /// The written columns of a calibration: per item in `item_ids` order, per user in `user_ids`
@@ -22,6 +26,7 @@ pub struct Columns {
     pub zh: Vec<Option<f64>>,
     pub drift: DriftColumns,
     pub item_fit: ItemFitColumns,
+    pub dif: DifColumns,
 }
 
 /// The rows of `mirt_anchor_drift`, column by column.
@@ -130,5 +135,87 @@ impl ItemFitColumns {
                 "the item fit rows",
             )?,
         })
+    }
+}
+
+/// The rows of `mirt_item_dif`, column by column; NULL where a test did not run or is undefined.
+#[derive(Default)]
+pub struct DifColumns {
+    pub item_id: Vec<String>,
+    pub focal_group: Vec<String>,
+    pub reference_group: Vec<String>,
+    pub n_focal: Vec<i64>,
+    pub n_reference: Vec<i64>,
+    pub mh_chi2: Vec<Option<f64>>,
+    pub mh_p: Vec<Option<f64>>,
+    pub mh_p_adjusted: Vec<Option<f64>>,
+    pub mh_alpha: Vec<Option<f64>>,
+    pub ets_delta: Vec<Option<f64>>,
+    pub ets_delta_se: Vec<Option<f64>>,
+    pub ets_class: Vec<Option<String>>,
+    pub lr_x2: Vec<Option<f64>>,
+    pub lr_df: Vec<Option<i32>>,
+    pub lr_p: Vec<Option<f64>>,
+    pub lr_p_adjusted: Vec<Option<f64>>,
+    pub signed_area: Vec<Option<f64>>,
+    pub unsigned_area: Vec<Option<f64>>,
+    /// The item in each group, as `mirt_item_params.params` holds an item, without SEs.
+    pub reference_params: Vec<Option<String>>,
+    pub focal_params: Vec<Option<String>>,
+    pub flagged: Vec<bool>,
+}
+
+impl DifColumns {
+    /// A row per item and focal group: items × groups, bounded by the bank and 100 groups.
+    pub(super) fn of(
+        dif: &DifScreening,
+        item_ids: &[String],
+        groups: &[String],
+        kinds: &ItemKinds,
+    ) -> Result<Self> {
+        let n = dif.rows.len();
+        let what = "the DIF rows";
+        let finite = |x: f64| x.is_finite().then_some(x);
+        let mut c = Self {
+            item_id: alloc::with_capacity(n, what)?,
+            focal_group: alloc::with_capacity(n, what)?,
+            reference_group: alloc::with_capacity(n, what)?,
+            ..Self::default()
+        };
+        for r in &dif.rows {
+            c.item_id.push(item_ids[r.item].clone());
+            c.focal_group.push(groups[r.focal].clone());
+            c.reference_group.push(groups[0].clone());
+            c.n_focal.push(r.n_focal as i64);
+            c.n_reference.push(r.n_reference as i64);
+            c.mh_chi2.push(r.mh.map(|m| m.chi2));
+            c.mh_p.push(r.mh.map(|m| m.p));
+            c.mh_p_adjusted.push(r.mh_p_adjusted);
+            c.mh_alpha.push(r.mh.map(|m| m.alpha));
+            c.ets_delta.push(r.mh.map(|m| m.delta));
+            c.ets_delta_se.push(r.mh.map(|m| m.delta_se));
+            c.ets_class.push(r.mh.map(|m| m.class.name().to_string()));
+            c.lr_x2.push(r.lr.map(|t| t.x2));
+            c.lr_df.push(r.lr.map(|t| t.df as i32));
+            c.lr_p.push(r.lr.map(|t| t.p));
+            c.lr_p_adjusted.push(r.lr.map(|t| t.p_adjusted));
+            c.signed_area.push(r.areas.and_then(|a| finite(a.signed)));
+            c.unsigned_area
+                .push(r.areas.and_then(|a| finite(a.unsigned)));
+            let json = |params: ItemParams| {
+                ReportedItem {
+                    params,
+                    standard_errors: None,
+                    fixed: false,
+                    n_responses: 0,
+                    p_value: f64::NAN,
+                }
+                .params_json(kinds.categories[r.item].as_ref(), kinds.pair_scores[r.item])
+            };
+            c.reference_params.push(r.curves.map(|[p, _]| json(p)));
+            c.focal_params.push(r.curves.map(|[_, p]| json(p)));
+            c.flagged.push(r.flagged);
+        }
+        Ok(c)
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 mod anchors;
 mod categories;
 mod columns;
+mod dif_screening;
 mod groups;
 mod plan;
 mod reported;
@@ -22,7 +23,10 @@ mod usable;
 
 pub use anchors::DriftRow;
 pub use categories::{Categories, ItemKinds};
-pub use columns::{Columns, DriftColumns, ItemFitColumns};
+pub use columns::{Columns, DifColumns, DriftColumns, ItemFitColumns};
+pub use dif_screening::{
+    DifRow, DifScreening, FocalScreening, LrTest, DIF_LEVEL, MAX_LR_TESTS, MIN_LR_ANCHORS,
+};
 pub use groups::Groups;
 pub use plan::AUTO_FIXED_BELOW;
 pub use reported::ReportedItem;
@@ -32,6 +36,7 @@ pub use review::ItemReview;
 pub use crate::window::Answers;
 
 use anchors::{fit_and_link, last_screening, Anchored, Context, FirstFit};
+use dif_screening::screen_dif;
 use plan::Plan;
 use reported::{finite, reported_items};
 use reporter::ms_since;
@@ -60,6 +65,7 @@ pub struct CoreTimings {
     pub link: f64,
     pub score: f64,
     pub item_fit: f64,
+    pub dif: f64,
 }
 
 /// A finished calibration.
@@ -77,6 +83,8 @@ pub struct Calibration {
     pub latent: Latent,
     /// The groups of persons, with theirs.
     pub groups: Option<Groups>,
+    /// The DIF screening of a run with groups.
+    pub dif: Option<DifScreening>,
     /// θ_anchors = slope·θ_fit + intercept, with standard errors where known.
     pub constants: LinkingConstants,
     pub n_anchors: usize,
@@ -183,6 +191,7 @@ impl Calibration {
             "excluded_items": self.excluded.iter().map(|e| json!({"item_id": e.item_id, "reason": e.reason})).collect::<Vec<_>>(),
             "skipped_rows": {"null_answers": self.null_answers, "repeated_attempts": self.repeated, "rows_in_window": self.rows_in_window, "null_groups": self.null_groups},
             "groups": self.groups.as_ref().map(Groups::record),
+            "dif": self.dif.as_ref().zip(self.groups.as_ref()).map(|(d, g)| d.record(&g.names)),
             "written_by": provenance.written_by,
             "extension_version": provenance.version,
         })
@@ -198,7 +207,7 @@ impl Calibration {
             "n_params": r.n_params, "em_cycles": r.cycles, "converged": r.converged(),
             "em_trace": r.log_lik_trace.iter().map(|&l| finite(l)).collect::<Vec<_>>(),
             "max_change": finite(r.max_change), "se_status": r.se_status.name(),
-            "ms": {"load": load_ms, "fit": t.fit, "score": t.score, "link": t.link, "item_fit": t.item_fit},
+            "ms": {"load": load_ms, "fit": t.fit, "score": t.score, "link": t.link, "item_fit": t.item_fit, "dif": t.dif},
             "item_status": self.status_counts(),
             "s_x2_skipped": self.s_x2_skipped,
             "persons_zh_below_-1.96": self.zh.iter().filter(|&&z| z < -1.96).count(),
@@ -214,6 +223,7 @@ impl Calibration {
             Status::Misfit,
             Status::LowDiscrimination,
             Status::Drifted,
+            Status::Dif,
             Status::Excluded,
         ] {
             let n = self.reviews.iter().filter(|r| r.status == status).count();
@@ -258,6 +268,10 @@ impl Calibration {
             )?,
             drift: DriftColumns::of(&self.drift),
             item_fit: ItemFitColumns::of(&self.reviews)?,
+            dif: match (&self.dif, &self.groups) {
+                (Some(d), Some(g)) => DifColumns::of(d, &self.item_ids, &g.names, &self.kinds)?,
+                _ => DifColumns::default(),
+            },
         };
         for (j, (item, categories)) in self.items.iter().zip(&self.kinds.categories).enumerate() {
             c.params
@@ -371,6 +385,7 @@ pub fn calibrate(
             .map(Categories::count)
             .max()
             .unwrap_or(2),
+        dif: groups.is_some(),
     }
     .check(max_memory)?;
     cx.reporter.notice(&format!(
@@ -437,6 +452,47 @@ pub fn calibrate(
     let score_ms = ms_since(t);
 
     let t = Instant::now();
+    let dif = match &groups {
+        Some(g) => {
+            let d = screen_dif(
+                &kept,
+                &kinds,
+                &settings,
+                &result,
+                g.latents[0],
+                &g.names,
+                pool,
+                reporter,
+            )?;
+            for f in &d.focal {
+                let flagged: Vec<&str> = d
+                    .rows
+                    .iter()
+                    .filter(|r| r.focal == f.focal && r.flagged)
+                    .map(|r| kept.item_ids[r.item].as_str())
+                    .collect();
+                reporter.notice(&format!(
+                    "DIF, group {} against {}: {} items flagged{}{}",
+                    g.names[f.focal],
+                    g.names[0],
+                    flagged.len(),
+                    if flagged.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", flagged.join(", "))
+                    },
+                    f.lr_skipped.as_ref().map_or(String::new(), |why| format!(
+                        "; no likelihood-ratio test: {why}"
+                    )),
+                ));
+            }
+            Some(d)
+        }
+        None => None,
+    };
+    let dif_ms = ms_since(t);
+
+    let t = Instant::now();
     let thetas = alloc::collect(abilities.iter().map(|s| s.theta), "the ability rows")?;
     // What S-X2's df subtracts, as mirt counts it: the item's free parameters and a parameter
     // every item shares (the Rasch model's latent variance, the 1PL's common slope).
@@ -468,6 +524,8 @@ pub fn calibrate(
         &anchors,
         &drift,
         &held_out,
+        dif.as_ref()
+            .zip(groups.as_ref().map(|g| g.names.as_slice())),
         &settings,
     )?;
     let item_fit_ms = ms_since(t);
@@ -492,6 +550,7 @@ pub fn calibrate(
     Ok(Calibration {
         latent: transform_latent(result.latent, &applied),
         groups,
+        dif,
         constants,
         n_anchors: anchors.len(),
         anchors_used: anchors
@@ -522,6 +581,7 @@ pub fn calibrate(
             link: link_ms,
             score: score_ms,
             item_fit: item_fit_ms,
+            dif: dif_ms,
         },
         linking_reason: plan.linking_reason,
         priors_used: plan.priors_record,

@@ -11,6 +11,7 @@ use crate::lifecycle::{self, Evidence, Status};
 use crate::settings::Settings;
 
 use super::anchors::{last_screening, DriftRow};
+use super::dif_screening::DifScreening;
 use super::reported::ReportedItem;
 use super::usable::{Anchor, HeldOut};
 
@@ -25,6 +26,7 @@ pub struct ItemReview {
 }
 
 /// Every item's status: the calibrated items in order, then the excluded ones.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn review(
     kept: &Kept,
     items: &[ReportedItem],
@@ -32,6 +34,8 @@ pub(super) fn review(
     anchors: &[Anchor],
     drift: &[DriftRow],
     held_out: &[HeldOut],
+    // The DIF screening and the groups' names.
+    dif: Option<(&DifScreening, &[String])>,
     settings: &Settings,
 ) -> Result<Vec<ItemReview>> {
     let mut drifted: HashMap<usize, String> = held_out
@@ -58,8 +62,10 @@ pub(super) fn review(
         alloc::with_capacity(kept.item_ids.len() + kept.excluded.len(), "the item rows")?;
     for (j, id) in kept.item_ids.iter().enumerate() {
         let fit = report.items[j];
+        let dif_reason = dif.and_then(|(d, names)| d.reason(j, names));
         let (status, reason) = lifecycle::status(&Evidence {
             drifted: drifted.get(&j).map(String::as_str),
+            dif: dif_reason.as_deref(),
             s_x2_p: fit.s_x2_p,
             rmsd: fit.rmsd,
             answers: items[j].n_responses,

@@ -16,10 +16,10 @@ const MAX_DRAWN: usize = 60;
 const SIZE: (u32, u32) = (235, 165);
 
 /// One requested item: its curves (none when it has no usable parameters) and caption.
-struct Small {
-    id: String,
-    curves: Vec<(ItemParams, RGBColor)>,
-    caption: String,
+pub(super) struct Small {
+    pub id: String,
+    pub curves: Vec<(ItemParams, RGBColor)>,
+    pub caption: String,
 }
 
 pub fn section(report: &Report, run: &Run) -> Section {
@@ -127,7 +127,7 @@ fn status_caption(status: Option<&str>, reason: Option<&str>) -> String {
 
 /// The figures of a group, at most [`MAX_DRAWN`], then the items without a curve and the
 /// number left out.
-fn group(smalls: &[Small], theta: &[f64], what: &str) -> String {
+pub(super) fn group(smalls: &[Small], theta: &[f64], what: &str) -> String {
     let (drawable, without): (Vec<&Small>, Vec<&Small>) =
         smalls.iter().partition(|s| !s.curves.is_empty());
     let mut out = String::new();

@@ -3,6 +3,7 @@
 pub mod abilities;
 pub mod anchors;
 pub mod convergence;
+pub mod dif;
 pub mod failures;
 pub mod item_curves;
 pub mod linking;

@@ -56,10 +56,19 @@ const KNOWN_METRICS: [&str; 14] = [
 ];
 
 /// Phases in pipeline order; others recorded follow.
-const PHASES: [&str; 7] = ["load", "fit", "link", "score", "item_fit", "write", "total"];
+const PHASES: [&str; 8] = [
+    "load", "fit", "link", "score", "dif", "item_fit", "write", "total",
+];
 
 /// Statuses in the order of the gates; others recorded follow.
-const STATUSES: [&str; 5] = ["ok", "misfit", "low_discrimination", "drifted", "excluded"];
+const STATUSES: [&str; 6] = [
+    "ok",
+    "misfit",
+    "low_discrimination",
+    "drifted",
+    "dif",
+    "excluded",
+];
 
 /// The page's first section when there is no run to show.
 pub fn no_run(report: &Report) -> Section {
