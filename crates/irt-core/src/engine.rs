@@ -205,7 +205,10 @@ impl<'a> Engine<'a> {
     /// not mirt's (which keeps [−6, 6]). A population far from N(0, 1) on the anchors' scale
     /// then loses no prior mass: with N(4, 1.5²) on [−6, 6] the latent mean came out 0.31 low.
     pub(crate) fn grid_for_latent(&self, x: &[f64]) -> Result<Option<Grid>> {
-        if !self.layout.any_latent_free() || self.config.algorithm == Algorithm::MirtCompatible {
+        if !self.config.follow_latent
+            || !self.layout.any_latent_free()
+            || self.config.algorithm == Algorithm::MirtCompatible
+        {
             return Ok(None);
         }
         let (_, latents) = self.unpack(x);

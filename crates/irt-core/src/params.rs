@@ -87,6 +87,7 @@ pub struct FitParams {
     categories: Vec<(usize, Steps, usize)>,
     item_models: Vec<(usize, ItemModel)>,
     interrupt: Interrupt,
+    follow_latent: bool,
 }
 
 /// Validated settings.
@@ -115,6 +116,8 @@ pub struct FitConfig {
     pub item_models: Vec<ItemModel>,
     /// Polled by the long phases (see [`Interrupt`]).
     pub interrupt: Interrupt,
+    /// Whether the grid moves to cover a latent distribution that outgrows it (mirt's stays).
+    pub follow_latent: bool,
 }
 
 impl FitConfig {
@@ -151,6 +154,7 @@ impl FitParams {
             categories: Vec::new(),
             item_models: Vec::new(),
             interrupt: Interrupt::never(),
+            follow_latent: true,
         }
     }
 
@@ -162,6 +166,13 @@ impl FitParams {
     pub fn quadrature(mut self, points: usize, lower: f64, upper: f64) -> Self {
         self.quadrature_points = points;
         self.theta_range = (lower, upper);
+        self
+    }
+
+    /// Keeps the grid where `quadrature` put it, as mirt does, rather than moving it to cover a
+    /// latent distribution that outgrows it: for reproducing mirt's own numbers.
+    pub fn fixed_grid(mut self) -> Self {
+        self.follow_latent = false;
         self
     }
 
@@ -291,6 +302,7 @@ impl FitParams {
             categories,
             item_models,
             interrupt: self.interrupt.clone(),
+            follow_latent: self.follow_latent,
         })
     }
 
