@@ -17,3 +17,4 @@ include!("server_safety.rs");
 include!("argument_matrix.rs");
 include!("categories.rs");
 include!("groups.rs");
+include!("trends.rs");

@@ -37,7 +37,7 @@ fn a_run_s_report_shows_its_tables() {
     assert!(page.starts_with("<!DOCTYPE html>") && page.contains(&run));
     assert_eq!(
         attributes(&page, "<section", "id"),
-        ["summary", "linking", "test-curves", "item-curves", "parameters", "anchors", "dif", "abilities", "convergence"]
+        ["summary", "linking", "test-curves", "item-curves", "parameters", "anchors", "dif", "trends", "abilities", "convergence"]
     );
     // One curve figure per anchor and per item the review did not pass (an excluded item has
     // no parameters to draw).

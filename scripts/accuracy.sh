@@ -3,11 +3,13 @@
 # pipeline both front ends run under every linking method and priors setting, measured against
 # the truth; the tables go between the markers of docs/accuracy.md (the prose around them stays).
 #
-#   bash scripts/accuracy.sh [--quick] [--drift | --dif] [--reps N] [--seed S] [--threads N]
+#   bash scripts/accuracy.sh [--quick] [--drift | --dif | --trend] [--reps N] [--seed S] [--threads N]
 #
 # --quick: the seed's shape only, 2 replications (a test-size run, docs/accuracy.md untouched).
 # --dif: the DIF study alone (false alarms and power of Mantel–Haenszel and of the run's whole
 #        screen), between its own markers.
+# --trend: the trend study alone (the CUSUM across runs on item histories with known truth),
+#        between its own markers.
 # No database is needed. The full study takes about 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -75,7 +75,7 @@ check "a flag without its value is a usage error" '[[ $code == 2 ]]' "exit $code
 
 echo "== without the extension: migrate, calibrate, the seed's checks"
 out=$(cli plain migrate 2>&1) && code=0 || code=$?
-check "migrate creates the tables" '[[ $code == 0 && $(sql plain "SELECT count(*) FROM pg_tables WHERE tablename LIKE '"'mirt%'"'") == 7 ]]' "$(tail -1 <<<"$out")"
+check "migrate creates the tables" '[[ $code == 0 && $(sql plain "SELECT count(*) FROM pg_tables WHERE tablename LIKE '"'mirt%'"'") == 8 ]]' "$(tail -1 <<<"$out")"
 out=$(cli plain migrate 2>&1) && code=0 || code=$?
 check "and again changes nothing" '[[ $code == 0 ]]' "exit $code"
 sql plain "ALTER TABLE mirt_ability DROP COLUMN zh" >/dev/null

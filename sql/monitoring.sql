@@ -60,7 +60,8 @@ WHERE f.status <> 'ok';
 
 -- Everything a report of one run shows, as one document (mirt_report renders it; so does the
 -- pg-irt command): the run's record, its items with parameters and fit, every drift screening
--- and, with groups, every item's DIF (numeric ids in numeric order),
+-- and, with groups, every item's DIF (numeric ids in numeric order), the items whose trend
+-- across runs alarms with their b and SE in their last 60 runs,
 -- a 40-bin histogram of the abilities of this run still in mirt_ability (later runs overwrite
 -- users), and the failed pg_cron runs of mirt_calibrate between this run and the next one
 -- recorded (a failed run rolls back everything it would have written). NULL: the latest run.
@@ -94,7 +95,7 @@ BEGIN
 
     IF run.run_id IS NULL THEN
         RETURN jsonb_build_object('requested', mirt_report_data.run_id, 'run', NULL,
-                                  'items', '[]'::jsonb, 'drift', '[]'::jsonb, 'dif', '[]'::jsonb, 'abilities', NULL,
+                                  'items', '[]'::jsonb, 'drift', '[]'::jsonb, 'dif', '[]'::jsonb, 'trend', '[]'::jsonb, 'abilities', NULL,
                                   'failures', failures);
     END IF;
 
@@ -118,6 +119,14 @@ BEGIN
         'dif', (SELECT coalesce(jsonb_agg(to_jsonb(d) - 'run_id' ORDER BY d.focal_group,
                       CASE WHEN d.item_id ~ '^[0-9]{1,18}$' THEN d.item_id::bigint END, d.item_id), '[]')
                 FROM @extschema@.mirt_item_dif d WHERE d.run_id = run.run_id),
+        'trend', (SELECT coalesce(jsonb_agg((to_jsonb(t) - 'run_id') || jsonb_build_object('history', (
+                      SELECT jsonb_agg(jsonb_build_object('b', s.b, 'se_b', s.se_b) ORDER BY s.fitted_at)
+                      FROM (SELECT h.b, h.se_b, m.fitted_at FROM @extschema@.mirt_item_trend h
+                            JOIN @extschema@.mirt_fit_meta m ON m.run_id = h.run_id
+                            WHERE h.item_id = t.item_id AND m.fitted_at <= run.fitted_at
+                            ORDER BY m.fitted_at DESC LIMIT 60) s))
+                      ORDER BY CASE WHEN t.item_id ~ '^[0-9]{1,18}$' THEN t.item_id::bigint END, t.item_id), '[]')
+                  FROM @extschema@.mirt_item_trend t WHERE t.run_id = run.run_id AND t.alarm),
         'abilities', (
             WITH a AS (SELECT theta FROM @extschema@.mirt_ability x WHERE x.run_id = run.run_id),
             r AS (SELECT count(*) AS n, avg(theta) AS mean, stddev_samp(theta) AS sd,

@@ -131,7 +131,7 @@ CREATE TABLE mirt_item_fit (
     outfit     float8,
     outfit_z   float8,
     rmsd       float8,
-    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'dif', 'excluded')),
+    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'dif', 'trending', 'excluded')),
     reason     text,
     PRIMARY KEY (run_id, item_id)
 );
@@ -172,9 +172,38 @@ CREATE TABLE mirt_item_dif (
 );
 CREATE INDEX mirt_item_dif_item ON mirt_item_dif (item_id);
 
+-- Each calibrated item's trend across runs (docs/linking-and-drift.md, Trends across runs): its
+-- estimate on the anchors' scale in the run (an anchor's from its drift screening, where the
+-- answers move it; a held fixed item without one has no row), a and b with the SEs of ln a and b
+-- and its answers; z_a and z_b, the change in ln a and b since its previous row over the change's
+-- SE (the runs' shared answers taken out; NULL in a series' first run or when the window did not
+-- move); the four one-sided CUSUMs max(0, S + z - 0.25) and max(0, S - z - 0.25) (NULL in ln a
+-- where the model shares its slope); runs, the series' length; alarm, any sum over 18.
+CREATE TABLE mirt_item_trend (
+    run_id       text NOT NULL,
+    item_id      text NOT NULL,
+    model        text NOT NULL,
+    a            float8 CHECK (a > 0 AND a < 'Infinity'),
+    se_log_a     float8 CHECK (se_log_a > 0 AND se_log_a < 'Infinity'),
+    b            float8 NOT NULL CHECK (b > '-Infinity' AND b < 'Infinity'),
+    se_b         float8 NOT NULL CHECK (se_b > 0 AND se_b < 'Infinity'),
+    n_responses  bigint NOT NULL CHECK (n_responses > 0),
+    z_a          float8,
+    z_b          float8,
+    cusum_a_up   float8 CHECK (cusum_a_up >= 0),
+    cusum_a_down float8 CHECK (cusum_a_down >= 0),
+    cusum_b_up   float8 NOT NULL CHECK (cusum_b_up >= 0),
+    cusum_b_down float8 NOT NULL CHECK (cusum_b_down >= 0),
+    runs         integer NOT NULL CHECK (runs > 0),
+    alarm        boolean NOT NULL,
+    PRIMARY KEY (run_id, item_id)
+);
+CREATE INDEX mirt_item_trend_item ON mirt_item_trend (item_id);
+
 SELECT pg_catalog.pg_extension_config_dump('mirt_anchor_drift', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_fit', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_dif', '');
+SELECT pg_catalog.pg_extension_config_dump('mirt_item_trend', '');
 
 CREATE VIEW mirt_items_for_review AS
 SELECT f.item_id,
@@ -230,7 +259,7 @@ BEGIN
 
     IF run.run_id IS NULL THEN
         RETURN jsonb_build_object('requested', mirt_report_data.run_id, 'run', NULL,
-                                  'items', '[]'::jsonb, 'drift', '[]'::jsonb, 'dif', '[]'::jsonb, 'abilities', NULL,
+                                  'items', '[]'::jsonb, 'drift', '[]'::jsonb, 'dif', '[]'::jsonb, 'trend', '[]'::jsonb, 'abilities', NULL,
                                   'failures', failures);
     END IF;
 
@@ -254,6 +283,14 @@ BEGIN
         'dif', (SELECT coalesce(jsonb_agg(to_jsonb(d) - 'run_id' ORDER BY d.focal_group,
                       CASE WHEN d.item_id ~ '^[0-9]{1,18}$' THEN d.item_id::bigint END, d.item_id), '[]')
                 FROM @extschema@.mirt_item_dif d WHERE d.run_id = run.run_id),
+        'trend', (SELECT coalesce(jsonb_agg((to_jsonb(t) - 'run_id') || jsonb_build_object('history', (
+                      SELECT jsonb_agg(jsonb_build_object('b', s.b, 'se_b', s.se_b) ORDER BY s.fitted_at)
+                      FROM (SELECT h.b, h.se_b, m.fitted_at FROM @extschema@.mirt_item_trend h
+                            JOIN @extschema@.mirt_fit_meta m ON m.run_id = h.run_id
+                            WHERE h.item_id = t.item_id AND m.fitted_at <= run.fitted_at
+                            ORDER BY m.fitted_at DESC LIMIT 60) s))
+                      ORDER BY CASE WHEN t.item_id ~ '^[0-9]{1,18}$' THEN t.item_id::bigint END, t.item_id), '[]')
+                  FROM @extschema@.mirt_item_trend t WHERE t.run_id = run.run_id AND t.alarm),
         'abilities', (
             WITH a AS (SELECT theta FROM @extschema@.mirt_ability x WHERE x.run_id = run.run_id),
             r AS (SELECT count(*) AS n, avg(theta) AS mean, stddev_samp(theta) AS sd,
@@ -334,4 +371,4 @@ END
 $$;
 GRANT SELECT, INSERT, UPDATE ON mirt_item_params, mirt_ability, mirt_fit_meta,
     mirt_item_params_history TO irt_calibrator;
-GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit, mirt_item_dif TO irt_calibrator;
+GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit, mirt_item_dif, mirt_item_trend TO irt_calibrator;

@@ -25,4 +25,4 @@ END
 $$;
 GRANT SELECT, INSERT, UPDATE ON mirt_item_params, mirt_ability, mirt_fit_meta,
     mirt_item_params_history TO irt_calibrator;
-GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit, mirt_item_dif TO irt_calibrator;
+GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit, mirt_item_dif, mirt_item_trend TO irt_calibrator;

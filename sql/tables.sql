@@ -80,7 +80,7 @@ CREATE INDEX mirt_anchor_drift_item ON mirt_anchor_drift (item_id);
 
 -- Item fit and the item's status per run: S-X2 (Orlando-Thissen) with df, p and RMSEA, infit
 -- and outfit mean squares with their z, RMSD; status ok, misfit, low_discrimination, drifted,
--- dif or excluded, and the gate that set it (reason).
+-- dif, trending or excluded, and the gate that set it (reason).
 CREATE TABLE mirt_item_fit (
     run_id     text NOT NULL,
     item_id    text NOT NULL,
@@ -93,7 +93,7 @@ CREATE TABLE mirt_item_fit (
     outfit     float8,
     outfit_z   float8,
     rmsd       float8,
-    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'dif', 'excluded')),
+    status     text NOT NULL CHECK (status IN ('ok', 'misfit', 'low_discrimination', 'drifted', 'dif', 'trending', 'excluded')),
     reason     text,
     PRIMARY KEY (run_id, item_id)
 );
@@ -134,6 +134,34 @@ CREATE TABLE mirt_item_dif (
 );
 CREATE INDEX mirt_item_dif_item ON mirt_item_dif (item_id);
 
+-- Each calibrated item's trend across runs (docs/linking-and-drift.md, Trends across runs): its
+-- estimate on the anchors' scale in the run (an anchor's from its drift screening, where the
+-- answers move it; a held fixed item without one has no row), a and b with the SEs of ln a and b
+-- and its answers; z_a and z_b, the change in ln a and b since its previous row over the change's
+-- SE (the runs' shared answers taken out; NULL in a series' first run or when the window did not
+-- move); the four one-sided CUSUMs max(0, S + z - 0.25) and max(0, S - z - 0.25) (NULL in ln a
+-- where the model shares its slope); runs, the series' length; alarm, any sum over 18.
+CREATE TABLE mirt_item_trend (
+    run_id       text NOT NULL,
+    item_id      text NOT NULL,
+    model        text NOT NULL,
+    a            float8 CHECK (a > 0 AND a < 'Infinity'),
+    se_log_a     float8 CHECK (se_log_a > 0 AND se_log_a < 'Infinity'),
+    b            float8 NOT NULL CHECK (b > '-Infinity' AND b < 'Infinity'),
+    se_b         float8 NOT NULL CHECK (se_b > 0 AND se_b < 'Infinity'),
+    n_responses  bigint NOT NULL CHECK (n_responses > 0),
+    z_a          float8,
+    z_b          float8,
+    cusum_a_up   float8 CHECK (cusum_a_up >= 0),
+    cusum_a_down float8 CHECK (cusum_a_down >= 0),
+    cusum_b_up   float8 NOT NULL CHECK (cusum_b_up >= 0),
+    cusum_b_down float8 NOT NULL CHECK (cusum_b_down >= 0),
+    runs         integer NOT NULL CHECK (runs > 0),
+    alarm        boolean NOT NULL,
+    PRIMARY KEY (run_id, item_id)
+);
+CREATE INDEX mirt_item_trend_item ON mirt_item_trend (item_id);
+
 SELECT pg_catalog.pg_extension_config_dump('mirt_fit_meta', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_params', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_params_history', '');
@@ -141,3 +169,4 @@ SELECT pg_catalog.pg_extension_config_dump('mirt_ability', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_anchor_drift', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_fit', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_dif', '');
+SELECT pg_catalog.pg_extension_config_dump('mirt_item_trend', '');

@@ -68,6 +68,9 @@ COUNTS = {
     "items the latest run flagged for DIF":
         "SELECT count(*) FROM mirt_item_dif WHERE flagged AND run_id = "
         "(SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)",
+    "items whose trend alarms in the latest run":
+        "SELECT count(*) FROM mirt_item_trend WHERE alarm AND run_id = "
+        "(SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1)",
     "items of the latest run not ok (its metrics->'item_status')":
         "SELECT coalesce(sum(s.value::int), 0) FROM (SELECT metrics FROM mirt_fit_meta "
         "ORDER BY fitted_at DESC LIMIT 1) m, jsonb_each_text(m.metrics->'item_status') s "
@@ -87,6 +90,7 @@ ROW_EXPECTATIONS = {
     "Item status per run": PER_RUN,
     "Anchors flagged per run": PER_RUN,
     "Items flagged for DIF per run": PER_RUN,
+    "Items whose trend alarms per run": PER_RUN,
     # Runs without anchors have no linking constants worth plotting (slope 1, intercept 0, or
     # none at all in older records): at least one row per run that loaded anchors.
     "Linking slope (±1.96 SE)": (">=", "runs with anchors in the range", "one row per linked run"),
@@ -97,6 +101,8 @@ ROW_EXPECTATIONS = {
                                            "each flagged anchor (held-out ones too)"),
     "Items flagged for DIF in the latest run": ("=", "items the latest run flagged for DIF",
                                                 "one row per item and focal group flagged"),
+    "Items whose trend alarms in the latest run": ("=", "items whose trend alarms in the latest run",
+                                                   "one row per alarming item"),
     "Items for review": ("=", "items of the latest run not ok (its metrics->'item_status')",
                          "one row per item not ok"),
     "annotation Calibration runs": PER_RUN,

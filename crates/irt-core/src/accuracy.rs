@@ -287,9 +287,11 @@ fn run(
         source: "simulated",
         items: "simulated_bank",
     };
+    // A world has no earlier runs.
     calibrate(
         answers,
         bank,
+        &std::collections::HashMap::new(),
         settings,
         &relations,
         pool,

@@ -232,6 +232,9 @@ pub struct AnchorCheck {
     pub p_value: Option<f64>,
     pub area: f64,
     pub flagged: bool,
+    /// The SEs of the new ln a and b from the window's answers alone (the pull's, without the
+    /// stored values' or any widening): what the trend across runs standardises by.
+    pub new_se: Option<[f64; 2]>,
 }
 
 /// How a screening judges a displacement.
@@ -281,6 +284,9 @@ pub fn screen(
                 p_value: None,
                 area: area_between(&e.stored, &e.new, population),
                 flagged: false,
+                new_se: e
+                    .pull
+                    .map(|p| [p.covariance[0][0].sqrt(), p.covariance[1][1].sqrt()]),
             }
         })
         .collect();

@@ -53,6 +53,8 @@ pub mod source;
 mod start;
 pub mod stats;
 mod stderr;
+pub mod trend;
+pub mod trend_worlds;
 pub mod window;
 
 pub use em::{fit, CycleReport, FitResult, ItemEstimate, SeStatus, Termination};

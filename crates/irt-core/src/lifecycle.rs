@@ -6,6 +6,8 @@
 //!   class B or C, or the likelihood-ratio test after Benjamini–Hochberg): fairness comes
 //!   before fit, and an item that functions differently across groups often misfits the one
 //!   curve the run gives it;
+//! - `trending`: an item whose estimates drift run after run: its CUSUM across runs (`trend`)
+//!   is over the decision interval;
 //! - `misfit`: S-X2 p < 0.01, or RMSD > 0.1 for an item with at least 150 answers (RMSD is what
 //!   remains on sparse data, where S-X2 may be skipped);
 //! - `low_discrimination`: slope below 0.3 (models with a slope per item), or a proportion
@@ -38,6 +40,7 @@ pub enum Status {
     LowDiscrimination,
     Drifted,
     Dif,
+    Trending,
     Excluded,
 }
 
@@ -49,6 +52,7 @@ impl Status {
             Self::LowDiscrimination => "low_discrimination",
             Self::Drifted => "drifted",
             Self::Dif => "dif",
+            Self::Trending => "trending",
             Self::Excluded => "excluded",
         }
     }
@@ -61,6 +65,8 @@ pub struct Evidence<'a> {
     pub drifted: Option<&'a str>,
     /// Why the DIF screening flagged the item, if it did.
     pub dif: Option<&'a str>,
+    /// Why the trend across runs alarms, if it does.
+    pub trending: Option<&'a str>,
     pub s_x2_p: Option<f64>,
     pub rmsd: f64,
     /// The item's answers in the window.
@@ -77,6 +83,9 @@ pub fn status(e: &Evidence) -> (Status, Option<String>) {
     }
     if let Some(why) = e.dif {
         return (Status::Dif, Some(why.to_string()));
+    }
+    if let Some(why) = e.trending {
+        return (Status::Trending, Some(why.to_string()));
     }
     if let Some(p) = e.s_x2_p.filter(|&p| p < S_X2_ALPHA) {
         return (
@@ -117,6 +126,7 @@ mod tests {
         Evidence {
             drifted: None,
             dif: None,
+            trending: None,
             s_x2_p: Some(0.4),
             rmsd: 0.02,
             answers: 1_000,
@@ -145,6 +155,12 @@ mod tests {
             ..e
         };
         assert_eq!(status(&e), (Status::Dif, Some("ETS C".into())));
+        let e = Evidence {
+            dif: None,
+            trending: Some("CUSUM"),
+            ..e
+        };
+        assert_eq!(status(&e), (Status::Trending, Some("CUSUM".into())));
         let e = Evidence {
             slope: Some(-0.118),
             ..evidence()

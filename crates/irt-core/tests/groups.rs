@@ -352,6 +352,7 @@ fn run_with_groups(
     calibrate(
         answers,
         bank,
+        &std::collections::HashMap::new(),
         settings,
         &relations,
         &pool(2),

@@ -36,6 +36,7 @@ fn the_misfit_fixture_s_items_get_their_status() {
     let c = calibrate(
         answers,
         &Bank::default(),
+        &std::collections::HashMap::new(),
         settings,
         &Relations {
             source: "misfit",

@@ -37,6 +37,8 @@ pub struct Report<'a> {
     pub drift: Vec<DriftRow>,
     /// Every item's DIF per focal group, for a run with groups.
     pub dif: Vec<DifRow>,
+    /// The items whose trend across runs alarms in this run, with their series.
+    pub trends: Vec<TrendRow>,
     /// `None`: the key is absent or null.
     pub abilities: Option<Abilities>,
     pub failures: Vec<Failure>,
@@ -52,6 +54,7 @@ impl<'a> Report<'a> {
             items: list(&doc["items"]).iter().map(Item::read).collect(),
             drift: list(&doc["drift"]).iter().map(DriftRow::read).collect(),
             dif: list(&doc["dif"]).iter().map(DifRow::read).collect(),
+            trends: list(&doc["trend"]).iter().map(TrendRow::read).collect(),
             abilities: doc["abilities"]
                 .is_object()
                 .then(|| Abilities::read(&doc["abilities"])),
@@ -328,6 +331,36 @@ impl DifRow {
             reference: params("reference_params"),
             focal: params("focal_params"),
             flagged: v["flagged"].as_bool().unwrap_or(false),
+        }
+    }
+}
+
+/// An alarming item's trend (`mirt_item_trend`) and its series up to this run: b and its SE.
+pub struct TrendRow {
+    pub item_id: String,
+    pub runs: Option<f64>,
+    pub b: Option<f64>,
+    pub z_b: Option<f64>,
+    pub z_a: Option<f64>,
+    /// b up, b down, ln a up, ln a down.
+    pub sums: [Option<f64>; 4],
+    pub history: Vec<(Option<f64>, Option<f64>)>,
+}
+
+impl TrendRow {
+    fn read(v: &Value) -> Self {
+        Self {
+            item_id: text(&v["item_id"]).unwrap_or_default(),
+            runs: num(&v["runs"]),
+            b: num(&v["b"]),
+            z_b: num(&v["z_b"]),
+            z_a: num(&v["z_a"]),
+            sums: ["cusum_b_up", "cusum_b_down", "cusum_a_up", "cusum_a_down"]
+                .map(|key| num(&v[key])),
+            history: list(&v["history"])
+                .iter()
+                .map(|h| (num(&h["b"]), num(&h["se_b"])))
+                .collect(),
         }
     }
 }

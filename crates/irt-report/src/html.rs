@@ -103,7 +103,7 @@ th,td{border-bottom:1px solid #e3e7eb;padding:.2rem .55rem;text-align:left;verti
 thead th{position:sticky;top:0;background:#f6f8fa}
 table.facts th{font-weight:600;white-space:nowrap;color:#4a5560}
 td{font-variant-numeric:tabular-nums}td code{white-space:pre-wrap;word-break:break-word}
-tr.misfit td,tr.flagged td{background:#fdecea}tr.drifted td,tr.dif td{background:#fff4e5}
+tr.misfit td,tr.flagged td{background:#fdecea}tr.drifted td,tr.dif td,tr.trending td{background:#fff4e5}
 tr.low_discrimination td{background:#fffbe6}tr.excluded td{color:#6a737d}
 .missing{color:#6a737d;font-style:italic}
 .warning{background:#fff4e5;border-left:4px solid #e8590c;padding:.5rem .8rem}

@@ -16,7 +16,7 @@ mod sections;
 use doc::Report;
 use sections::{
     abilities, anchors, convergence, dif, failures, item_curves, linking, parameters, summary,
-    test_curves,
+    test_curves, trends,
 };
 
 /// One self-contained HTML document (inline SVG and CSS, no scripts, no network) for the run
@@ -32,6 +32,7 @@ pub fn render(doc: &serde_json::Value) -> String {
             parameters::section(&report),
             anchors::section(&report, run),
             dif::section(&report, run),
+            trends::section(&report, run),
             abilities::section(&report, run),
             convergence::section(run),
         ],

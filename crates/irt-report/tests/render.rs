@@ -14,7 +14,7 @@ const LSAT7_2PL: [(f64, f64); 5] = [
     (0.735797967264795, 1.8545127300244),
 ];
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "summary",
     "linking",
     "test-curves",
@@ -22,6 +22,7 @@ const SECTIONS: [&str; 10] = [
     "parameters",
     "anchors",
     "dif",
+    "trends",
     "abilities",
     "convergence",
     "failures",
@@ -213,7 +214,7 @@ fn without_failures_there_is_no_failures_section() {
                 &rest[..rest.find('"').unwrap()]
             })
             .collect();
-        assert_eq!(ids, SECTIONS[..9]);
+        assert_eq!(ids, SECTIONS[..10]);
     }
 }
 
@@ -367,6 +368,36 @@ fn a_run_with_groups_shows_its_dif() {
     assert!(figures[1].1.contains("not tested by likelihood ratio"));
     assert!(figures[0].1.contains("&lt;focal&gt; against ref: ETS C"));
     assert_eq!(dif.matches("<tr class=\"dif\">").count(), 2);
+}
+
+#[test]
+fn an_alarming_trend_shows_its_series() {
+    let without = render(&lsat7());
+    assert!(section(&without, "trends").contains("no trends across runs"));
+    let mut doc = lsat7();
+    doc["run"]["model_spec"]["trend"] =
+        json!({"reference": 0.25, "decision": 18, "items": 5, "alarms": 1});
+    assert!(section(&render(&doc), "trends").contains("No item's trend alarms."));
+    let history: Vec<Value> = (0..12)
+        .map(|i| json!({"b": 0.1 * i as f64, "se_b": 0.2}))
+        .collect();
+    doc["trend"] = json!([{"item_id": "<7>", "runs": 12, "b": 1.1, "z_b": 6.5, "z_a": -0.3,
+        "cusum_b_up": 19.2, "cusum_b_down": 0, "cusum_a_up": 0.4, "cusum_a_down": 0,
+        "history": history}]);
+    let html = render(&doc);
+    let trends = section(&html, "trends");
+    assert!(
+        trends.contains("5 items with a series this run, 1 alarming"),
+        "{trends}"
+    );
+    let (_, figure) = trends
+        .split_once("<figure class=\"trend\" data-item=\"&lt;7&gt;\"")
+        .expect("the item's series is drawn");
+    let (figure, _) = figure.split_once("</figure>").unwrap();
+    assert_eq!(figure.matches("<polyline").count(), 3, "b and its band");
+    assert!(figure.contains("b over its last 12 runs"));
+    assert_eq!(trends.matches("<tr class=\"trending\">").count(), 1);
+    assert!(trends.contains("19.2"));
 }
 
 #[test]

@@ -54,6 +54,7 @@ mod tests {
             "mirt_anchor_drift",
             "mirt_item_fit",
             "mirt_item_dif",
+            "mirt_item_trend",
         ] {
             assert!(
                 sql.contains(&format!("CREATE TABLE IF NOT EXISTS {object} (")),

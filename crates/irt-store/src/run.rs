@@ -2,12 +2,14 @@
 //! against [`Session`]: the extension implements it with SPI inside the caller's transaction,
 //! the command with its connection inside its own.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use irt_core::bank::{Bank, BankRow};
 use irt_core::pipeline::{self, Answers, Calibration, Provenance, Relations, Reporter};
 use irt_core::settings::Settings;
 use irt_core::source::{bank_query, Relation};
+use irt_core::trend::{Cusum, Estimate, Previous};
 use irt_core::CoreError;
 use rayon::ThreadPool;
 use serde_json::Value;
@@ -125,6 +127,7 @@ pub fn run<S: Session>(
     let calibration = pipeline::calibrate(
         input.answers,
         &input.bank,
+        &input.previous,
         settings,
         &relations,
         pool,
@@ -152,6 +155,8 @@ struct Input {
     items: Relation,
     answers: Answers,
     bank: Bank,
+    /// Each item's latest trend, by item id.
+    previous: HashMap<String, Previous>,
 }
 
 /// The relations resolved, the window's answers, and the bank with the anchors whose latest
@@ -175,12 +180,50 @@ fn read<S: Session>(
         let text = |cell: Cell| cell.text().unwrap_or_default();
         bank.flagged_in(text(id), text(run), a.float(), b.float(), c.float());
     }
+    let previous = read_trends(session, statements)?;
     Ok(Input {
         source,
         items,
         answers,
         bank,
+        previous,
     })
+}
+
+/// Each item's latest trend row, for the trend across runs to continue from.
+fn read_trends<S: Session>(
+    session: &mut S,
+    statements: &Statements,
+) -> Result<HashMap<String, Previous>, S::Error> {
+    let rows = session.query(&statements.latest_trends, &[])?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let [id, model, a, se_log_a, b, se_b, answers, a_up, a_down, b_up, b_down, runs, window, before] =
+                <[Cell; 14]>::try_from(row)
+                    .unwrap_or_else(|_| unreachable!("latest_trends selects fourteen columns"));
+            let value = |c: &Cell| Some(c.float()).filter(|x| x.is_finite());
+            let estimate = Estimate {
+                log_a: value(&a).zip(value(&se_log_a)).map(|(a, se)| (a.ln(), se)),
+                b: (b.float(), se_b.float()),
+                answers: answers.float() as u64,
+            };
+            let previous = Previous {
+                estimate,
+                cusum: Cusum {
+                    a_up: value(&a_up).unwrap_or(0.0),
+                    a_down: value(&a_down).unwrap_or(0.0),
+                    b_up: b_up.float(),
+                    b_down: b_down.float(),
+                },
+                runs: runs.float() as u32,
+                model: model.text()?,
+                window_days: window.float(),
+                days_before: before.float(),
+            };
+            Some((id.text()?, previous))
+        })
+        .collect())
 }
 
 /// Writes the calibration with its record (the window as the database computed it, the run

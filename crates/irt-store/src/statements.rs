@@ -18,9 +18,14 @@ pub struct Statements {
     pub insert_drift: String,
     pub insert_item_fit: String,
     pub insert_dif: String,
+    pub insert_trend: String,
     pub record_timing: String,
     /// The anchors whose latest screening flagged them: (item_id, run_id, stored a, b, c).
     pub flagged_anchors: String,
+    /// Each item's latest trend row: (item_id, model, a, se_log_a, b, se_b, n_responses,
+    /// cusum_a_up, cusum_a_down, cusum_b_up, cusum_b_down, runs, its run's window in days, and
+    /// the days from its window's end to now()), numbers as float8.
+    pub latest_trends: String,
 }
 
 impl Statements {
@@ -78,6 +83,13 @@ impl Statements {
                  $17::float8[], $18::float8[], $19::float8[], $20::text[], $21::text[], $22::bool[]) \
                  AS u(i, f, r, nf, nr, c, p, pa, al, de, ds, ec, x, df, lp, la, sa, ua, rp, fp, fl)"
             ),
+            insert_trend: format!(
+                "INSERT INTO {schema}.mirt_item_trend (run_id, item_id, model, a, se_log_a, b, se_b, n_responses, \
+                 z_a, z_b, cusum_a_up, cusum_a_down, cusum_b_up, cusum_b_down, runs, alarm) \
+                 SELECT $1::text, u.* FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[], \
+                 $7::float8[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], \
+                 $14::float8[], $15::int[], $16::bool[]) AS u"
+            ),
             record_timing: format!(
                 "UPDATE {schema}.mirt_fit_meta SET metrics = jsonb_set(jsonb_set(metrics, '{{ms,write}}', to_jsonb($2::float8)), \
                  '{{ms,total}}', to_jsonb($3::float8)) WHERE run_id = $1::text"
@@ -89,6 +101,17 @@ impl Statements {
                  SELECT DISTINCT ON (d.item_id) d.item_id, d.run_id, d.stored_a, d.stored_b, d.stored_c, d.flagged \
                  FROM {schema}.mirt_anchor_drift d JOIN {schema}.mirt_fit_meta m ON m.run_id = d.run_id \
                  ORDER BY d.item_id, m.fitted_at DESC, d.iteration DESC) latest WHERE flagged"
+            ),
+            // The window's bounds are those the run recorded (`WINDOW_JSON`); now() is this
+            // transaction's, the end of this run's window.
+            latest_trends: format!(
+                "SELECT DISTINCT ON (t.item_id) t.item_id, t.model, t.a, t.se_log_a, t.b, t.se_b, t.n_responses::float8, \
+                 t.cusum_a_up, t.cusum_a_down, t.cusum_b_up, t.cusum_b_down, t.runs::float8, \
+                 extract(epoch FROM (m.model_spec->'window'->>'end')::timestamptz \
+                   - (m.model_spec->'window'->>'start')::timestamptz)::float8 / 86400, \
+                 extract(epoch FROM now() - (m.model_spec->'window'->>'end')::timestamptz)::float8 / 86400 \
+                 FROM {schema}.mirt_item_trend t JOIN {schema}.mirt_fit_meta m ON m.run_id = t.run_id \
+                 ORDER BY t.item_id, m.fitted_at DESC"
             ),
         }
     }

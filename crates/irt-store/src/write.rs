@@ -135,6 +135,30 @@ pub fn writes<'a>(
             ],
         },
     ];
+    let t = &columns.trend;
+    if !t.item_id.is_empty() {
+        writes.push(Write {
+            sql: &statements.insert_trend,
+            params: vec![
+                run_id,
+                Texts(&t.item_id),
+                Texts(&t.model),
+                MaybeFloats(&t.a),
+                MaybeFloats(&t.se_log_a),
+                Floats(&t.b),
+                Floats(&t.se_b),
+                Bigints(&t.n_responses),
+                MaybeFloats(&t.z_a),
+                MaybeFloats(&t.z_b),
+                MaybeFloats(&t.cusum_a_up),
+                MaybeFloats(&t.cusum_a_down),
+                Floats(&t.cusum_b_up),
+                Floats(&t.cusum_b_down),
+                Ints(&t.runs),
+                Bools(&t.alarm),
+            ],
+        });
+    }
     let g = &columns.dif;
     // Only a run with groups screens for DIF.
     if !g.item_id.is_empty() {
@@ -252,7 +276,7 @@ mod tests {
         );
         let statements = Statements::new("\"irt\"");
         let writes = writes(&statements, &calibration, &columns, &record);
-        assert_eq!(writes.len(), 7);
+        assert_eq!(writes.len(), 8);
         for write in writes
             .iter()
             .chain([&timing(&statements, &record.run_id, 1.0, 2.0)])

@@ -6,7 +6,11 @@
 //! With `--dif` it runs the DIF study alone (the false alarms and power of Mantel–Haenszel and
 //! of the run's whole screen by group size and DIF size), written between `<!-- dif:begin -->` and `<!-- dif:end -->`.
 //!
-//! irt-accuracy [--quick] [--drift | --dif] [--reps N] [--seed S] [--threads N] [--machine TEXT] [--write FILE]
+//! With `--trend` it runs the trend study alone (the CUSUM across runs: how often a stable item
+//! alarms, how soon a drifting one does, by window overlap and answers), written between
+//! `<!-- trend:begin -->` and `<!-- trend:end -->`.
+//!
+//! irt-accuracy [--quick] [--drift | --dif | --trend] [--reps N] [--seed S] [--threads N] [--machine TEXT] [--write FILE]
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -19,6 +23,7 @@ use irt_core::settings::Arguments;
 
 const MARKERS: (&str, &str) = ("<!-- accuracy:begin -->", "<!-- accuracy:end -->");
 const DIF_MARKERS: (&str, &str) = ("<!-- dif:begin -->", "<!-- dif:end -->");
+const TREND_MARKERS: (&str, &str) = ("<!-- trend:begin -->", "<!-- trend:end -->");
 
 struct Args {
     quick: bool,
@@ -26,6 +31,8 @@ struct Args {
     drift: bool,
     /// The DIF study alone.
     dif: bool,
+    /// The trend study alone.
+    trend: bool,
     reps: Option<usize>,
     seed: u64,
     threads: usize,
@@ -38,6 +45,7 @@ fn parse() -> Result<Args, String> {
         quick: false,
         drift: false,
         dif: false,
+        trend: false,
         reps: None,
         seed: 16,
         threads: 2,
@@ -46,10 +54,11 @@ fn parse() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--quick" || flag == "--drift" || flag == "--dif" {
+        if ["--quick", "--drift", "--dif", "--trend"].contains(&flag.as_str()) {
             args.quick |= flag == "--quick";
             args.drift |= flag == "--drift";
             args.dif |= flag == "--dif";
+            args.trend |= flag == "--trend";
             continue;
         }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -557,9 +566,129 @@ fn run_screen_study(args: &Args) -> Result<String, String> {
     Ok(out)
 }
 
+/// The trend CUSUM on item histories with known truth (`irt_core::trend_worlds`): a stable
+/// item's false alarms by the runs a window spans (the Gaussian world, fast enough for run
+/// lengths of thousands), then stable and drifting items whose estimates come from answers.
+fn trend_study(args: &Args) -> String {
+    use irt_core::simulate::Rng;
+    use irt_core::trend::{DECISION, REFERENCE};
+    use irt_core::trend_worlds::{average_run_length, first_alarm, History, World as Trend};
+    let reps = args.reps.unwrap_or(if args.quick { 100 } else { 2_000 });
+    let started = Instant::now();
+    let history = |m: usize, answers: usize, drift: f64| History {
+        runs_per_window: m,
+        a: 1.2,
+        se_b: 0.1,
+        answers_per_run: answers,
+        drift,
+        drift_from: if drift == 0.0 { 0 } else { m },
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n#### A stable item: estimates with normal errors, {reps} histories per row (seed {}; k = {REFERENCE}, h = {DECISION})\n",
+        args.seed
+    );
+    out.push_str("| runs per window | alarmed within 365 runs | average run length to an alarm |\n|---:|---:|---:|\n");
+    for m in [1, 7, 30, 60, 90] {
+        let mut rng = Rng::new(args.seed ^ m as u64);
+        let within = (0..reps)
+            .filter(|_| {
+                first_alarm(
+                    &history(m, 0, 0.0),
+                    Trend::Gaussian,
+                    DECISION,
+                    365,
+                    &mut rng,
+                )
+                .is_some()
+            })
+            .count();
+        let cap = 20_000;
+        let (arl, cut) = average_run_length(
+            &history(m, 0, 0.0),
+            Trend::Gaussian,
+            DECISION,
+            reps / 4,
+            cap,
+            args.seed + m as u64,
+        );
+        let arl = if cut > 0 {
+            format!(
+                "≥ {arl:.0} ({cut} of {} histories without one in {cap} runs)",
+                reps / 4
+            )
+        } else {
+            format!("{arl:.0}")
+        };
+        let _ = writeln!(
+            out,
+            "| {m} | {:.1} % | {arl} |",
+            100.0 * within as f64 / reps as f64
+        );
+    }
+    let reps = (reps / 10).max(20);
+    let _ = writeln!(
+        out,
+        "\n#### Estimates from answers (a 2PL item, a = 1.2, b = 0, persons of known θ ~ N(0, 1)), {reps} histories per row; the drift 0.05 logit per run in b from the first run\n",
+    );
+    out.push_str("| runs per window | answers per run (per window) | stable: alarmed within 365 runs | drifting: runs to the alarm, median | 90th percentile | last | caught within 200 runs |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (m, answers) in [(60, 3), (60, 10), (60, 30), (7, 50), (1, 300), (1, 1000)] {
+        let mut rng = Rng::new(args.seed ^ (m * 1000 + answers) as u64);
+        let stable = (0..reps)
+            .filter(|_| {
+                first_alarm(
+                    &history(m, answers, 0.0),
+                    Trend::Logistic,
+                    DECISION,
+                    365,
+                    &mut rng,
+                )
+                .is_some()
+            })
+            .count();
+        let mut caught: Vec<usize> = (0..reps)
+            .filter_map(|_| {
+                first_alarm(
+                    &history(m, answers, 0.05),
+                    Trend::Logistic,
+                    DECISION,
+                    200,
+                    &mut rng,
+                )
+            })
+            .collect();
+        caught.sort_unstable();
+        let at = |q: f64| {
+            caught
+                .get(((reps as f64 * q).ceil() as usize).saturating_sub(1))
+                .map_or("-".into(), |r: &usize| r.to_string())
+        };
+        let _ = writeln!(
+            out,
+            "| {m} | {answers} ({}) | {:.1} % | {} | {} | {} | {:.0} % |",
+            m * answers,
+            100.0 * stable as f64 / reps as f64,
+            at(0.5),
+            at(0.9),
+            at(1.0),
+            100.0 * caught.len() as f64 / reps as f64
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} s on one thread of {}.",
+        started.elapsed().as_secs(),
+        args.machine
+    );
+    out
+}
+
 fn main() -> ExitCode {
     let result = parse().and_then(|args| {
-        let (tables, markers) = if args.dif {
+        let (tables, markers) = if args.trend {
+            (trend_study(&args), TREND_MARKERS)
+        } else if args.dif {
             (dif_study(&args)?, DIF_MARKERS)
         } else {
             (run(&args)?, MARKERS)

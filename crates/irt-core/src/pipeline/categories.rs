@@ -77,6 +77,15 @@ impl ItemKinds {
         self.models[j].unwrap_or(settings.model)
     }
 
+    /// The model item j is written with: its categories' model, its own, or the run's.
+    pub fn model_name(&self, j: usize, settings: &Settings) -> &'static str {
+        match (&self.categories[j], self.models[j]) {
+            (Some(c), _) => c.model.name(),
+            (None, Some(own)) => own.name(),
+            (None, None) => settings.model.name(),
+        }
+    }
+
     /// The parameters a free item j estimates (a shared slope not counted): the layout's
     /// coordinates of its model, in its categories.
     pub fn estimated_parameters(&self, j: usize, settings: &Settings) -> usize {

@@ -11,6 +11,7 @@ use super::categories::ItemKinds;
 use super::dif_screening::DifScreening;
 use super::reported::ReportedItem;
 use super::review::ItemReview;
+use super::trends::TrendRow;
 
 /// The written columns of a calibration: per item in `item_ids` order, per user in `user_ids`
 /// order (with `answers_per_user`).
@@ -27,6 +28,7 @@ pub struct Columns {
     pub drift: DriftColumns,
     pub item_fit: ItemFitColumns,
     pub dif: DifColumns,
+    pub trend: TrendColumns,
 }
 
 /// The rows of `mirt_anchor_drift`, column by column.
@@ -215,6 +217,58 @@ impl DifColumns {
             c.reference_params.push(r.curves.map(|[p, _]| json(p)));
             c.focal_params.push(r.curves.map(|[_, p]| json(p)));
             c.flagged.push(r.flagged);
+        }
+        Ok(c)
+    }
+}
+
+/// The rows of `mirt_item_trend`, column by column: per item its estimate (a, not ln a), the
+/// standardised changes, the four sums (NULL in ln a where the model shares its slope).
+#[derive(Default)]
+pub struct TrendColumns {
+    pub item_id: Vec<String>,
+    pub model: Vec<String>,
+    pub a: Vec<Option<f64>>,
+    pub se_log_a: Vec<Option<f64>>,
+    pub b: Vec<f64>,
+    pub se_b: Vec<f64>,
+    pub n_responses: Vec<i64>,
+    pub z_a: Vec<Option<f64>>,
+    pub z_b: Vec<Option<f64>>,
+    pub cusum_a_up: Vec<Option<f64>>,
+    pub cusum_a_down: Vec<Option<f64>>,
+    pub cusum_b_up: Vec<f64>,
+    pub cusum_b_down: Vec<f64>,
+    pub runs: Vec<i32>,
+    pub alarm: Vec<bool>,
+}
+
+impl TrendColumns {
+    /// A row per calibrated item: bounded by the bank.
+    pub(super) fn of(rows: &[TrendRow], item_ids: &[String]) -> Result<Self> {
+        let what = "the trend rows";
+        let mut c = Self {
+            item_id: alloc::with_capacity(rows.len(), what)?,
+            ..Self::default()
+        };
+        for r in rows {
+            let t = &r.trend;
+            let slope = t.estimate.log_a;
+            c.item_id.push(item_ids[r.item].clone());
+            c.model.push(r.model.to_string());
+            c.a.push(slope.map(|(l, _)| l.exp()));
+            c.se_log_a.push(slope.map(|(_, se)| se));
+            c.b.push(t.estimate.b.0);
+            c.se_b.push(t.estimate.b.1);
+            c.n_responses.push(t.estimate.answers as i64);
+            c.z_a.push(t.z_a);
+            c.z_b.push(t.z_b);
+            c.cusum_a_up.push(slope.map(|_| t.cusum.a_up));
+            c.cusum_a_down.push(slope.map(|_| t.cusum.a_down));
+            c.cusum_b_up.push(t.cusum.b_up);
+            c.cusum_b_down.push(t.cusum.b_down);
+            c.runs.push(t.runs as i32);
+            c.alarm.push(t.alarm());
         }
         Ok(c)
     }

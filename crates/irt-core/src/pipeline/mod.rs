@@ -5,6 +5,7 @@
 //! here, once. `anchors` fits, links and screens the anchors, `review` gives each item its
 //! status, `columns` lays out what is written.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use rayon::ThreadPool;
@@ -19,11 +20,12 @@ mod plan;
 mod reported;
 mod reporter;
 mod review;
+mod trends;
 mod usable;
 
 pub use anchors::DriftRow;
 pub use categories::{Categories, ItemKinds};
-pub use columns::{Columns, DifColumns, DriftColumns, ItemFitColumns};
+pub use columns::{Columns, DifColumns, DriftColumns, ItemFitColumns, TrendColumns};
 pub use dif_screening::{
     DifRow, DifScreening, FocalScreening, LrTest, DIF_LEVEL, MAX_LR_TESTS, MIN_LR_ANCHORS,
 };
@@ -32,6 +34,7 @@ pub use plan::AUTO_FIXED_BELOW;
 pub use reported::ReportedItem;
 pub use reporter::{Quiet, Relations, Reporter};
 pub use review::ItemReview;
+pub use trends::TrendRow;
 // What `calibrate` takes: the window as a front end read it.
 pub use crate::window::Answers;
 
@@ -41,6 +44,7 @@ use plan::Plan;
 use reported::{finite, reported_items};
 use reporter::ms_since;
 use review::review;
+use trends::item_trends;
 use usable::usable_anchors;
 
 use crate::alloc;
@@ -57,6 +61,7 @@ use crate::quadrature::Latent;
 use crate::scoring::{score, scoring_grid, Score, ScoreMethod};
 use crate::settings::{Linking, Settings};
 use crate::stats::two_sided_level;
+use crate::trend::{self, Previous};
 
 /// Milliseconds of the phases the core runs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -94,6 +99,8 @@ pub struct Calibration {
     pub drift: Vec<DriftRow>,
     /// Every item's fit and status: calibrated items in `item_ids` order, then excluded ones.
     pub reviews: Vec<ItemReview>,
+    /// The trend across runs of every calibrated item with an estimate of its own this run.
+    pub trends: Vec<TrendRow>,
     /// Person fit lz per user, in `user_ids` order.
     pub zh: Vec<f64>,
     /// Why S-X2 was not computed, where it was not.
@@ -192,6 +199,8 @@ impl Calibration {
             "skipped_rows": {"null_answers": self.null_answers, "repeated_attempts": self.repeated, "rows_in_window": self.rows_in_window, "null_groups": self.null_groups},
             "groups": self.groups.as_ref().map(Groups::record),
             "dif": self.dif.as_ref().zip(self.groups.as_ref()).map(|(d, g)| d.record(&g.names)),
+            "trend": {"reference": trend::REFERENCE, "decision": trend::DECISION, "items": self.trends.len(),
+                      "alarms": self.trends.iter().filter(|t| t.trend.alarm()).count()},
             "written_by": provenance.written_by,
             "extension_version": provenance.version,
         })
@@ -224,6 +233,7 @@ impl Calibration {
             Status::LowDiscrimination,
             Status::Drifted,
             Status::Dif,
+            Status::Trending,
             Status::Excluded,
         ] {
             let n = self.reviews.iter().filter(|r| r.status == status).count();
@@ -245,11 +255,7 @@ impl Calibration {
     /// own right/wrong model, or the run's right/wrong model (`2PL` for the right/wrong items of
     /// a GRM run).
     pub fn item_model_name(&self, j: usize) -> &'static str {
-        match (&self.kinds.categories[j], self.kinds.models[j]) {
-            (Some(c), _) => c.model.name(),
-            (None, Some(own)) => own.name(),
-            (None, None) => self.settings.model.name(),
-        }
+        self.kinds.model_name(j, &self.settings)
     }
 
     /// The columns both front ends write, allocated fallibly.
@@ -268,6 +274,7 @@ impl Calibration {
             )?,
             drift: DriftColumns::of(&self.drift),
             item_fit: ItemFitColumns::of(&self.reviews)?,
+            trend: TrendColumns::of(&self.trends, &self.item_ids)?,
             dif: match (&self.dif, &self.groups) {
                 (Some(d), Some(g)) => DifColumns::of(d, &self.item_ids, &g.names, &self.kinds)?,
                 _ => DifColumns::default(),
@@ -289,10 +296,12 @@ impl Calibration {
 }
 
 /// Runs a calibration of `answers` under `settings`, on `pool`; refuses before the fit when the
-/// run would hold more than `max_memory` bytes.
+/// run would hold more than `max_memory` bytes. `previous` holds each item's latest trend.
+#[allow(clippy::too_many_arguments)]
 pub fn calibrate(
     answers: Answers,
     bank: &Bank,
+    previous: &HashMap<String, Previous>,
     mut settings: Settings,
     relations: &Relations,
     pool: &ThreadPool,
@@ -517,6 +526,15 @@ pub fn calibrate(
         pool,
         &interrupt,
     )?;
+    let trends = item_trends(
+        &kept.item_ids,
+        &items,
+        &kinds,
+        &anchors,
+        &drift,
+        previous,
+        &settings,
+    )?;
     let reviews = review(
         &kept,
         &items,
@@ -526,6 +544,10 @@ pub fn calibrate(
         &held_out,
         dif.as_ref()
             .zip(groups.as_ref().map(|g| g.names.as_slice())),
+        &trends
+            .iter()
+            .filter_map(|t| Some((t.item, t.reason()?)))
+            .collect(),
         &settings,
     )?;
     let item_fit_ms = ms_since(t);
@@ -561,6 +583,7 @@ pub fn calibrate(
             .collect(),
         drift,
         reviews,
+        trends,
         zh: fit_report.zh,
         s_x2_skipped: fit_report.s_x2_skipped,
         n_answers: kept.responses.n_answers(),

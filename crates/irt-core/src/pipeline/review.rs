@@ -1,5 +1,5 @@
 //! Every item's status after a run, by the gates of `lifecycle`, from its fit, its parameters and
-//! the drift screening.
+//! the drift screening, the DIF screening and the trend across runs.
 
 use std::collections::HashMap;
 
@@ -36,6 +36,8 @@ pub(super) fn review(
     held_out: &[HeldOut],
     // The DIF screening and the groups' names.
     dif: Option<(&DifScreening, &[String])>,
+    // Why each item whose trend alarms is trending, by item.
+    trending: &HashMap<usize, String>,
     settings: &Settings,
 ) -> Result<Vec<ItemReview>> {
     let mut drifted: HashMap<usize, String> = held_out
@@ -66,6 +68,7 @@ pub(super) fn review(
         let (status, reason) = lifecycle::status(&Evidence {
             drifted: drifted.get(&j).map(String::as_str),
             dif: dif_reason.as_deref(),
+            trending: trending.get(&j).map(String::as_str),
             s_x2_p: fit.s_x2_p,
             rmsd: fit.rmsd,
             answers: items[j].n_responses,

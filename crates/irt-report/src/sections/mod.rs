@@ -10,6 +10,7 @@ pub mod linking;
 pub mod parameters;
 pub mod summary;
 pub mod test_curves;
+pub mod trends;
 
 use crate::html;
 use crate::plots::Chart;
