@@ -33,6 +33,8 @@ enum Ty {
     /// A run's id, NULL for the latest: any text gets a page (one that says when no such run
     /// is recorded).
     RunId,
+    /// A run to judge, NULL for the latest: one not recorded is refused.
+    RecordedRun,
     /// A column of the source (`groups`), NULL for none.
     Column,
     /// A group of that column (`reference_group`), NULL for the largest; with no groups column
@@ -179,6 +181,21 @@ fn functions() -> Vec<Function> {
             ],
             valid_outcome: "ok",
         },
+        Function {
+            name: "mirt_promote",
+            strict: false,
+            args: vec![
+                arg("run_id", Ty::RecordedRun, "NULL"),
+                arg("min_responses", count(1, i64::from(i32::MAX)), "500"),
+                arg("max_se_b", Ty::Float { lo: 0.0, hi: f64::MAX, open_lo: true }, "0.2"),
+                arg("stable_runs", count(1, 365), "3"),
+                arg("retire_after", count(1, 365), "3"),
+                arg("apply", Ty::Bool, "true"),
+                arg("items", Ty::Relation, "'Question'"),
+            ],
+            // The demo's items have too few answers to promote under the defaults.
+            valid_outcome: "null",
+        },
         Function { name: "mirt_report", strict: false, args: vec![arg("run_id", Ty::RunId, "NULL")], valid_outcome: "ok" },
         Function { name: "mirt_report_data", strict: false, args: vec![arg("run_id", Ty::RunId, "NULL")], valid_outcome: "ok" },
         item_fn("mirt_irf"),
@@ -216,7 +233,7 @@ fn values(ty: Ty, valid: &str) -> Vec<(String, String)> {
             out.push(v("empty text", "''".into()));
             out.push(v("a group", "'ref'".into()));
         }
-        Ty::RunId => {
+        Ty::RunId | Ty::RecordedRun => {
             out.push(v("empty text", "''".into()));
             out.push(v("unknown run", "'fit-1999-01-01T00:00:00Z'".into()));
             out.push(v("markup", "'<script>alert(1)</script>'".into()));
@@ -277,7 +294,7 @@ fn expected(f: &Function, a: &Arg, label: &str, sql: &str) -> String {
     if label == "NULL" {
         return match (f.strict, a.ty) {
             (true, _) => "null".into(),
-            (false, Ty::Int { null_ok: true, .. } | Ty::RunId | Ty::Column | Ty::Group) => valid,
+            (false, Ty::Int { null_ok: true, .. } | Ty::RunId | Ty::RecordedRun | Ty::Column | Ty::Group) => valid,
             _ => "22004".into(),
         };
     }
@@ -285,6 +302,7 @@ fn expected(f: &Function, a: &Arg, label: &str, sql: &str) -> String {
         Ty::Name => "22023".into(),
         Ty::Relation => "42P01".into(),
         Ty::Text | Ty::RunId => valid,
+        Ty::RecordedRun => "22023".into(),
         Ty::Column => match label {
             "missing column" => "42703".into(),
             _ => "22023".into(),
@@ -397,6 +415,13 @@ fn argument_matrix_mirt_calibrate() {
 fn argument_matrix_mirt_schedule() {
     check_matrix("mirt_schedule", false);
     check_matrix("mirt_unschedule", false);
+}
+
+#[pg_test]
+fn argument_matrix_mirt_promote() {
+    load_demo();
+    Spi::run("SELECT mirt_calibrate('2PL', 60)").unwrap();
+    check_matrix("mirt_promote", false);
 }
 
 #[pg_test]

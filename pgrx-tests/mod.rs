@@ -18,3 +18,4 @@ include!("argument_matrix.rs");
 include!("categories.rs");
 include!("groups.rs");
 include!("trends.rs");
+include!("promotion.rs");

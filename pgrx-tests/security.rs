@@ -52,14 +52,14 @@ fn a_read_only_role_cannot_calibrate_and_a_calibrator_can() {
          JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_irt' WHERE p.prosecdef",
     );
     assert_eq!(definers, 0);
-    // Every function but mirt_calibrate pins its search_path (the tests' own schema aside);
-    // mirt_calibrate resolves `source` and `items` with the caller's and schema-qualifies
-    // everything of its own.
+    // Every function but mirt_calibrate and mirt_promote pins its search_path (the tests' own
+    // schema aside); those two resolve the relations they are given (`source`, `items`) with the
+    // caller's and schema-qualify everything of their own.
     let unpinned: Option<String> = Spi::get_one(
         "SELECT string_agg(DISTINCT p.proname, ', ') FROM pg_proc p \
          JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' \
          JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_irt' \
-         WHERE p.pronamespace <> to_regnamespace('tests') AND p.proname <> 'mirt_calibrate' \
+         WHERE p.pronamespace <> to_regnamespace('tests') AND p.proname NOT IN ('mirt_calibrate', 'mirt_promote') \
            AND NOT coalesce(p.proconfig::text LIKE '%search_path=pg_catalog, pg_temp%', false)",
     )
     .unwrap();
@@ -78,6 +78,7 @@ fn a_login_role_without_grants_cannot_start_a_run() {
         "SELECT mirt_calibrate('2PL', 60, source => 'mine', items => 'mine', linking => 'none', quadrature_points => 301)",
         "SELECT mirt_schedule()",
         "SELECT mirt_unschedule()",
+        "SELECT * FROM mirt_promote()",
     ] {
         let err = error_of(call).unwrap_or_else(|| panic!("{call} ran"));
         assert!(err.starts_with("42501: permission denied for function"), "{call}: {err}");
@@ -85,16 +86,16 @@ fn a_login_role_without_grants_cannot_start_a_run() {
     assert!((one::<f64>("SELECT mirt_irf(0, 1, 0)") - 0.5).abs() < 1e-12);
     Spi::run("RESET ROLE").unwrap();
     assert_eq!(table_counts(), before);
-    // The privileges as installed: EXECUTE on the three is irt_calibrator's, not PUBLIC's.
+    // The privileges as installed: EXECUTE on the four is irt_calibrator's, not PUBLIC's.
     let public: i64 = one(
         "SELECT count(*) FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a \
-         WHERE p.proname IN ('mirt_calibrate', 'mirt_schedule', 'mirt_unschedule') AND a.grantee = 0",
+         WHERE p.proname IN ('mirt_calibrate', 'mirt_schedule', 'mirt_unschedule', 'mirt_promote') AND a.grantee = 0",
     );
     assert_eq!(public, 0);
     let granted: i64 = one(
         "SELECT count(*) FROM pg_proc p, aclexplode(p.proacl) a \
-         WHERE p.proname IN ('mirt_calibrate', 'mirt_schedule', 'mirt_unschedule') \
+         WHERE p.proname IN ('mirt_calibrate', 'mirt_schedule', 'mirt_unschedule', 'mirt_promote') \
            AND a.grantee = 'irt_calibrator'::regrole AND a.privilege_type = 'EXECUTE'",
     );
-    assert_eq!(granted, 3);
+    assert_eq!(granted, 4);
 }

@@ -75,7 +75,7 @@ check "a flag without its value is a usage error" '[[ $code == 2 ]]' "exit $code
 
 echo "== without the extension: migrate, calibrate, the seed's checks"
 out=$(cli plain migrate 2>&1) && code=0 || code=$?
-check "migrate creates the tables" '[[ $code == 0 && $(sql plain "SELECT count(*) FROM pg_tables WHERE tablename LIKE '"'mirt%'"'") == 8 ]]' "$(tail -1 <<<"$out")"
+check "migrate creates the tables" '[[ $code == 0 && $(sql plain "SELECT count(*) FROM pg_tables WHERE tablename LIKE '"'mirt%'"'") == 9 ]]' "$(tail -1 <<<"$out")"
 out=$(cli plain migrate 2>&1) && code=0 || code=$?
 check "and again changes nothing" '[[ $code == 0 ]]' "exit $code"
 sql plain "ALTER TABLE mirt_ability DROP COLUMN zh" >/dev/null
@@ -200,6 +200,15 @@ check "identical item parameters, SEs, abilities, person and item fit, drift scr
 run=$(sql both "SELECT run_id FROM mirt_fit_meta ORDER BY fitted_at DESC LIMIT 1")
 check "pg-irt report and mirt_report() give the same page" '[[ "$(cli both report --run-id "$run")" == "$(sql both "SELECT mirt_report('"'$run'"')")" ]]' "run $run"
 check "written_by says which" '[[ $(sql both "SELECT string_agg(model_spec->>'"'written_by'"', '"','"' ORDER BY fitted_at) FROM mirt_fit_meta") == "extension,command" ]]' "extension, then command"
+# Promotion over the two runs: the command proposes what the extension does; --apply changes it.
+rules="--stable-runs 2 --min-responses 50 --max-se-b 0.5"
+proposed=$(cli both promote $rules 2>/dev/null | cut -f1,2)
+by_extension=$(sql both "SELECT item_id || chr(9) || action FROM mirt_promote(stable_runs => 2, min_responses => 50, max_se_b => 0.5)")
+changes=$(sql both "SELECT count(*) FROM mirt_bank_changes")
+check "promote proposes what mirt_promote proposes, and a dry run changes nothing" '[[ -n $proposed && $proposed == "$by_extension" && $changes == 0 ]]' "$(wc -l <<<"$proposed") items"
+out=$(cli both promote $rules --apply 2>&1) && code=0 || code=$?
+changes=$(sql both "SELECT count(*) FROM mirt_bank_changes WHERE action = 'promote' AND meta_after->'tags' @> '[\"anchor\"]'")
+check "promote --apply changes the bank and records each change" '[[ $code == 0 && $changes == $(wc -l <<<"$proposed") && $out == *"; applied"* ]]' "exit $code: $(tail -1 <<<"$out")"
 # Items scored in categories: a view with `score` in place of `correct` (0 to 2 on every item).
 sql both "CREATE VIEW attempt_scored AS SELECT user_id, question_id, CASE WHEN correct THEN 1 + (user_id + question_id) % 2 ELSE 0 END AS score, created_at FROM attempt" >/dev/null
 sql both "SELECT mirt_calibrate('GRM', 60, source => 'attempt_scored', linking => 'none')" >/dev/null

@@ -121,10 +121,9 @@ BEGIN
                 FROM @extschema@.mirt_item_dif d WHERE d.run_id = run.run_id),
         'trend', (SELECT coalesce(jsonb_agg((to_jsonb(t) - 'run_id') || jsonb_build_object('history', (
                       SELECT jsonb_agg(jsonb_build_object('b', s.b, 'se_b', s.se_b) ORDER BY s.fitted_at)
-                      FROM (SELECT h.b, h.se_b, m.fitted_at FROM @extschema@.mirt_item_trend h
-                            JOIN @extschema@.mirt_fit_meta m ON m.run_id = h.run_id
-                            WHERE h.item_id = t.item_id AND m.fitted_at <= run.fitted_at
-                            ORDER BY m.fitted_at DESC LIMIT 60) s))
+                      FROM (SELECT h.b, h.se_b, h.fitted_at FROM @extschema@.mirt_item_trend h
+                            WHERE h.item_id = t.item_id AND h.fitted_at <= run.fitted_at
+                            ORDER BY h.fitted_at DESC LIMIT 60) s))
                       ORDER BY CASE WHEN t.item_id ~ '^[0-9]{1,18}$' THEN t.item_id::bigint END, t.item_id), '[]')
                   FROM @extschema@.mirt_item_trend t WHERE t.run_id = run.run_id AND t.alarm),
         'abilities', (

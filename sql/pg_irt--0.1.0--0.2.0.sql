@@ -91,6 +91,27 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mirt_calibrate_wrapper';
 
+-- mirt_promote: promotions of new items to anchors and retirements of drifted anchors.
+CREATE FUNCTION mirt_promote(
+    "run_id" TEXT DEFAULT NULL,
+    "min_responses" INT DEFAULT 500,
+    "max_se_b" double precision DEFAULT 0.2,
+    "stable_runs" INT DEFAULT 3,
+    "retire_after" INT DEFAULT 3,
+    "apply" bool DEFAULT false,
+    "items" TEXT DEFAULT 'question'
+) RETURNS TABLE (
+    "item_id" TEXT,
+    "action" TEXT,
+    "reason" TEXT,
+    "irt" jsonb,
+    "run_id" TEXT,
+    "applied" bool
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mirt_promote_wrapper';
+
 -- Anchor drift, item fit and person fit (sql/tables.sql, sql/monitoring.sql).
 ALTER TABLE mirt_ability
     ADD COLUMN zh float8 CHECK (zh > '-Infinity' AND zh < 'Infinity');
@@ -178,7 +199,8 @@ CREATE INDEX mirt_item_dif_item ON mirt_item_dif (item_id);
 -- and its answers; z_a and z_b, the change in ln a and b since its previous row over the change's
 -- SE (the runs' shared answers taken out; NULL in a series' first run or when the window did not
 -- move); the four one-sided CUSUMs max(0, S + z - 0.25) and max(0, S - z - 0.25) (NULL in ln a
--- where the model shares its slope); runs, the series' length; alarm, any sum over 18.
+-- where the model shares its slope); runs, the series' length; alarm, any sum over 18; fitted_at,
+-- the run's.
 CREATE TABLE mirt_item_trend (
     run_id       text NOT NULL,
     item_id      text NOT NULL,
@@ -196,14 +218,32 @@ CREATE TABLE mirt_item_trend (
     cusum_b_down float8 NOT NULL CHECK (cusum_b_down >= 0),
     runs         integer NOT NULL CHECK (runs > 0),
     alarm        boolean NOT NULL,
+    fitted_at    timestamptz NOT NULL,
     PRIMARY KEY (run_id, item_id)
 );
-CREATE INDEX mirt_item_trend_item ON mirt_item_trend (item_id);
+-- Each run reads every item's latest row: by this index, one probe per item, whatever the
+-- history's length (a scan of ten years of nightly rows took a second).
+CREATE INDEX mirt_item_trend_latest ON mirt_item_trend (item_id, fitted_at DESC);
+
+-- Every change mirt_promote (or pg-irt promote) made to the item bank: the run it judged, the
+-- item, promote (parameters into meta->'irt', the "anchor" tag added) or retire (the tag
+-- removed), why, and the item's meta before and after.
+CREATE TABLE mirt_bank_changes (
+    changed_at  timestamptz NOT NULL DEFAULT now(),
+    run_id      text NOT NULL,
+    item_id     text NOT NULL,
+    action      text NOT NULL CHECK (action IN ('promote', 'retire')),
+    reason      text NOT NULL,
+    meta_before jsonb,
+    meta_after  jsonb NOT NULL
+);
+CREATE INDEX mirt_bank_changes_item ON mirt_bank_changes (item_id, changed_at DESC);
 
 SELECT pg_catalog.pg_extension_config_dump('mirt_anchor_drift', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_fit', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_dif', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_trend', '');
+SELECT pg_catalog.pg_extension_config_dump('mirt_bank_changes', '');
 
 CREATE VIEW mirt_items_for_review AS
 SELECT f.item_id,
@@ -285,10 +325,9 @@ BEGIN
                 FROM @extschema@.mirt_item_dif d WHERE d.run_id = run.run_id),
         'trend', (SELECT coalesce(jsonb_agg((to_jsonb(t) - 'run_id') || jsonb_build_object('history', (
                       SELECT jsonb_agg(jsonb_build_object('b', s.b, 'se_b', s.se_b) ORDER BY s.fitted_at)
-                      FROM (SELECT h.b, h.se_b, m.fitted_at FROM @extschema@.mirt_item_trend h
-                            JOIN @extschema@.mirt_fit_meta m ON m.run_id = h.run_id
-                            WHERE h.item_id = t.item_id AND m.fitted_at <= run.fitted_at
-                            ORDER BY m.fitted_at DESC LIMIT 60) s))
+                      FROM (SELECT h.b, h.se_b, h.fitted_at FROM @extschema@.mirt_item_trend h
+                            WHERE h.item_id = t.item_id AND h.fitted_at <= run.fitted_at
+                            ORDER BY h.fitted_at DESC LIMIT 60) s))
                       ORDER BY CASE WHEN t.item_id ~ '^[0-9]{1,18}$' THEN t.item_id::bigint END, t.item_id), '[]')
                   FROM @extschema@.mirt_item_trend t WHERE t.run_id = run.run_id AND t.alarm),
         'abilities', (
@@ -362,7 +401,8 @@ BEGIN
                         integer, boolean, integer, integer, text, text, text, text,
                         double precision, text, text)',
         'mirt_schedule(text, text, integer, text)',
-        'mirt_unschedule(text)'
+        'mirt_unschedule(text)',
+        'mirt_promote(text, integer, double precision, integer, integer, boolean, text)'
     ]::regprocedure[] LOOP
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO irt_calibrator', f);
@@ -371,4 +411,5 @@ END
 $$;
 GRANT SELECT, INSERT, UPDATE ON mirt_item_params, mirt_ability, mirt_fit_meta,
     mirt_item_params_history TO irt_calibrator;
-GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit, mirt_item_dif, mirt_item_trend TO irt_calibrator;
+GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit, mirt_item_dif, mirt_item_trend, mirt_bank_changes
+    TO irt_calibrator;

@@ -16,7 +16,8 @@ BEGIN
                         integer, boolean, integer, integer, text, text, text, text,
                         double precision, text, text)',
         'mirt_schedule(text, text, integer, text)',
-        'mirt_unschedule(text)'
+        'mirt_unschedule(text)',
+        'mirt_promote(text, integer, double precision, integer, integer, boolean, text)'
     ]::regprocedure[] LOOP
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO irt_calibrator', f);
@@ -25,4 +26,5 @@ END
 $$;
 GRANT SELECT, INSERT, UPDATE ON mirt_item_params, mirt_ability, mirt_fit_meta,
     mirt_item_params_history TO irt_calibrator;
-GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit, mirt_item_dif, mirt_item_trend TO irt_calibrator;
+GRANT SELECT, INSERT ON mirt_anchor_drift, mirt_item_fit, mirt_item_dif, mirt_item_trend, mirt_bank_changes
+    TO irt_calibrator;

@@ -140,7 +140,8 @@ CREATE INDEX mirt_item_dif_item ON mirt_item_dif (item_id);
 -- and its answers; z_a and z_b, the change in ln a and b since its previous row over the change's
 -- SE (the runs' shared answers taken out; NULL in a series' first run or when the window did not
 -- move); the four one-sided CUSUMs max(0, S + z - 0.25) and max(0, S - z - 0.25) (NULL in ln a
--- where the model shares its slope); runs, the series' length; alarm, any sum over 18.
+-- where the model shares its slope); runs, the series' length; alarm, any sum over 18; fitted_at,
+-- the run's.
 CREATE TABLE mirt_item_trend (
     run_id       text NOT NULL,
     item_id      text NOT NULL,
@@ -158,9 +159,26 @@ CREATE TABLE mirt_item_trend (
     cusum_b_down float8 NOT NULL CHECK (cusum_b_down >= 0),
     runs         integer NOT NULL CHECK (runs > 0),
     alarm        boolean NOT NULL,
+    fitted_at    timestamptz NOT NULL,
     PRIMARY KEY (run_id, item_id)
 );
-CREATE INDEX mirt_item_trend_item ON mirt_item_trend (item_id);
+-- Each run reads every item's latest row: by this index, one probe per item, whatever the
+-- history's length (a scan of ten years of nightly rows took a second).
+CREATE INDEX mirt_item_trend_latest ON mirt_item_trend (item_id, fitted_at DESC);
+
+-- Every change mirt_promote (or pg-irt promote) made to the item bank: the run it judged, the
+-- item, promote (parameters into meta->'irt', the "anchor" tag added) or retire (the tag
+-- removed), why, and the item's meta before and after.
+CREATE TABLE mirt_bank_changes (
+    changed_at  timestamptz NOT NULL DEFAULT now(),
+    run_id      text NOT NULL,
+    item_id     text NOT NULL,
+    action      text NOT NULL CHECK (action IN ('promote', 'retire')),
+    reason      text NOT NULL,
+    meta_before jsonb,
+    meta_after  jsonb NOT NULL
+);
+CREATE INDEX mirt_bank_changes_item ON mirt_bank_changes (item_id, changed_at DESC);
 
 SELECT pg_catalog.pg_extension_config_dump('mirt_fit_meta', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_params', '');
@@ -170,3 +188,4 @@ SELECT pg_catalog.pg_extension_config_dump('mirt_anchor_drift', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_fit', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_dif', '');
 SELECT pg_catalog.pg_extension_config_dump('mirt_item_trend', '');
+SELECT pg_catalog.pg_extension_config_dump('mirt_bank_changes', '');

@@ -14,6 +14,7 @@ mod guc;
 mod load;
 mod memory;
 mod panics;
+mod promote;
 mod report;
 mod scan;
 mod schedule;

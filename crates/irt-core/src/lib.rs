@@ -45,6 +45,7 @@ pub mod quadrature;
 mod reduce;
 #[macro_use]
 mod simd;
+pub mod promotion;
 mod responses;
 pub mod scoring;
 pub mod settings;

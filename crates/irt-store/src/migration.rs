@@ -55,6 +55,7 @@ mod tests {
             "mirt_item_fit",
             "mirt_item_dif",
             "mirt_item_trend",
+            "mirt_bank_changes",
         ] {
             assert!(
                 sql.contains(&format!("CREATE TABLE IF NOT EXISTS {object} (")),

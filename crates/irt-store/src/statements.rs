@@ -22,9 +22,11 @@ pub struct Statements {
     pub record_timing: String,
     /// The anchors whose latest screening flagged them: (item_id, run_id, stored a, b, c).
     pub flagged_anchors: String,
-    /// Each item's latest trend row: (item_id, model, a, se_log_a, b, se_b, n_responses,
+    /// Each current item's latest trend row: (item_id, model, a, se_log_a, b, se_b, n_responses,
     /// cusum_a_up, cusum_a_down, cusum_b_up, cusum_b_down, runs, its run's window in days, and
-    /// the days from its window's end to now()), numbers as float8.
+    /// the days from its window's end to now()), numbers as float8. Every item with a trend row
+    /// has a current row in `mirt_item_params` (the same run wrote both): one index probe per
+    /// item, where a DISTINCT ON over the whole history read ten years of nights in a second.
     pub latest_trends: String,
 }
 
@@ -85,10 +87,10 @@ impl Statements {
             ),
             insert_trend: format!(
                 "INSERT INTO {schema}.mirt_item_trend (run_id, item_id, model, a, se_log_a, b, se_b, n_responses, \
-                 z_a, z_b, cusum_a_up, cusum_a_down, cusum_b_up, cusum_b_down, runs, alarm) \
-                 SELECT $1::text, u.* FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[], \
-                 $7::float8[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], \
-                 $14::float8[], $15::int[], $16::bool[]) AS u"
+                 z_a, z_b, cusum_a_up, cusum_a_down, cusum_b_up, cusum_b_down, runs, alarm, fitted_at) \
+                 SELECT $1::text, u.*, (SELECT $17::text::timestamptz) FROM unnest($2::text[], $3::text[], $4::float8[], \
+                 $5::float8[], $6::float8[], $7::float8[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], \
+                 $12::float8[], $13::float8[], $14::float8[], $15::int[], $16::bool[]) AS u"
             ),
             record_timing: format!(
                 "UPDATE {schema}.mirt_fit_meta SET metrics = jsonb_set(jsonb_set(metrics, '{{ms,write}}', to_jsonb($2::float8)), \
@@ -105,13 +107,15 @@ impl Statements {
             // The window's bounds are those the run recorded (`WINDOW_JSON`); now() is this
             // transaction's, the end of this run's window.
             latest_trends: format!(
-                "SELECT DISTINCT ON (t.item_id) t.item_id, t.model, t.a, t.se_log_a, t.b, t.se_b, t.n_responses::float8, \
+                "SELECT t.item_id, t.model, t.a, t.se_log_a, t.b, t.se_b, t.n_responses::float8, \
                  t.cusum_a_up, t.cusum_a_down, t.cusum_b_up, t.cusum_b_down, t.runs::float8, \
                  extract(epoch FROM (m.model_spec->'window'->>'end')::timestamptz \
                    - (m.model_spec->'window'->>'start')::timestamptz)::float8 / 86400, \
                  extract(epoch FROM now() - (m.model_spec->'window'->>'end')::timestamptz)::float8 / 86400 \
-                 FROM {schema}.mirt_item_trend t JOIN {schema}.mirt_fit_meta m ON m.run_id = t.run_id \
-                 ORDER BY t.item_id, m.fitted_at DESC"
+                 FROM {schema}.mirt_item_params p \
+                 CROSS JOIN LATERAL (SELECT * FROM {schema}.mirt_item_trend x WHERE x.item_id = p.item_id \
+                   ORDER BY x.fitted_at DESC LIMIT 1) t \
+                 JOIN {schema}.mirt_fit_meta m ON m.run_id = t.run_id"
             ),
         }
     }

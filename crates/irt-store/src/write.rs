@@ -156,6 +156,7 @@ pub fn writes<'a>(
                 Floats(&t.cusum_b_down),
                 Ints(&t.runs),
                 Bools(&t.alarm),
+                stamp,
             ],
         });
     }

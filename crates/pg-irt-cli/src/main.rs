@@ -7,9 +7,11 @@ mod connect;
 mod failure;
 mod migrate;
 mod progress;
+mod promote;
 mod read;
 mod report;
 mod results;
+mod session;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use irt_core::promotion::{Action, Rules};
 use irt_core::settings::{defaults, Arguments, Settings};
 use tokio::runtime::Runtime;
 
@@ -49,6 +52,10 @@ enum Command {
         #[arg(long, default_value = "public")]
         schema: String,
     },
+    /// Propose, and with --apply make, the bank's promotions and retirements, as SELECT
+    /// mirt_promote(...) does: one line per item, tab-separated (item_id, action, reason, irt,
+    /// run_id, applied).
+    Promote(PromoteArgs),
     /// Write a run's report: one self-contained HTML page, as SELECT mirt_report(...) gives.
     Report {
         /// The run [default: the latest].
@@ -58,6 +65,43 @@ enum Command {
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
     },
+}
+
+/// The arguments of mirt_promote, with the same names (dashes for underscores) and defaults.
+#[derive(Args)]
+struct PromoteArgs {
+    /// The run to judge [default: the latest].
+    #[arg(long)]
+    run_id: Option<String>,
+    /// Answers a new item needs in the run judged.
+    #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
+    min_responses: i32,
+    /// The largest SE of b a new item may have in the run judged.
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    max_se_b: f64,
+    /// Runs a new item must have been ok in, agreeing within their SEs.
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
+    stable_runs: i32,
+    /// Runs an anchor must have been drifted in to retire.
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
+    retire_after: i32,
+    /// Change the bank (otherwise only propose).
+    #[arg(long)]
+    apply: bool,
+    /// The item bank.
+    #[arg(long, default_value = defaults::ITEMS)]
+    items: String,
+}
+
+impl PromoteArgs {
+    fn rules(&self) -> Result<Rules, Failure> {
+        Ok(Rules::new(
+            i64::from(self.min_responses),
+            self.max_se_b,
+            self.stable_runs,
+            self.retire_after,
+        )?)
+    }
 }
 
 /// The arguments of mirt_calibrate, with the same names (dashes for underscores) and defaults.
@@ -181,6 +225,10 @@ fn run(command: Command, runtime: &Runtime) -> Result<(), Failure> {
     // Arguments are checked before connecting.
     let settings = match &command {
         Command::Calibrate(args) => Some(args.settings()?),
+        Command::Promote(args) => {
+            args.rules()?;
+            None
+        }
         Command::Migrate { .. } | Command::Report { .. } => None,
     };
     let target = connect::from_env().map_err(|e| Failure::new(Exit::Connection, e))?;
@@ -199,6 +247,44 @@ fn run(command: Command, runtime: &Runtime) -> Result<(), Failure> {
         Command::Migrate { schema } => {
             let quoted = runtime.block_on(migrate::migrate(&mut client, &schema))?;
             eprintln!("NOTICE:  result tables, view and health function ready in schema {quoted}");
+            Ok(())
+        }
+        Command::Promote(args) => {
+            let request = promote::Request {
+                run_id: args.run_id.as_deref(),
+                rules: args.rules()?,
+                items: &args.items,
+                apply: args.apply,
+            };
+            let done = promote::run(runtime, &mut client, &request)?;
+            for c in &done.changes {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    c.item_id,
+                    c.action.name(),
+                    c.reason,
+                    c.irt,
+                    done.run_id,
+                    args.apply
+                );
+            }
+            eprintln!(
+                "NOTICE:  run {}: {} to promote, {} to retire{}",
+                done.run_id,
+                done.changes
+                    .iter()
+                    .filter(|c| c.action == Action::Promote)
+                    .count(),
+                done.changes
+                    .iter()
+                    .filter(|c| c.action == Action::Retire)
+                    .count(),
+                if args.apply {
+                    "; applied"
+                } else {
+                    "; a dry run, nothing changed (--apply changes the bank)"
+                }
+            );
             Ok(())
         }
         Command::Report { run_id, output } => {
