@@ -124,16 +124,12 @@ fn read_histories(
         let [id, anchor, run, status, b, se_b, answers, irt] = <[Cell; 8]>::try_from(row)
             .unwrap_or_else(|_| unreachable!("the histories select eight columns"));
         let item_id = id.text().unwrap_or_default();
-        let number = |c: &Cell| match c {
-            Cell::Float(x) if x.is_finite() => Some(*x),
-            _ => None,
-        };
         let item_run = ItemRun {
             run_id: run.text().unwrap_or_default(),
             status: status.text().unwrap_or_default(),
-            b: number(&b),
-            se_b: number(&se_b),
-            answers: number(&answers).unwrap_or(0.0) as u64,
+            b: b.number(),
+            se_b: se_b.number(),
+            answers: answers.number().unwrap_or(0.0) as u64,
         };
         if let Cell::Json(irt) = irt {
             params.insert(item_id.clone(), irt);

@@ -50,6 +50,11 @@ impl Cell {
         }
     }
 
+    /// A finite float8, or None (NULL, NaN, ±Infinity).
+    pub(crate) fn number(&self) -> Option<f64> {
+        Some(self.float()).filter(|x| x.is_finite())
+    }
+
     fn json(self) -> Option<Value> {
         match self {
             Cell::Json(v) => Some(v),
@@ -202,17 +207,16 @@ fn read_trends<S: Session>(
             let [id, model, a, se_log_a, b, se_b, answers, a_up, a_down, b_up, b_down, runs, window, before] =
                 <[Cell; 14]>::try_from(row)
                     .unwrap_or_else(|_| unreachable!("latest_trends selects fourteen columns"));
-            let value = |c: &Cell| Some(c.float()).filter(|x| x.is_finite());
             let estimate = Estimate {
-                log_a: value(&a).zip(value(&se_log_a)).map(|(a, se)| (a.ln(), se)),
+                log_a: a.number().zip(se_log_a.number()).map(|(a, se)| (a.ln(), se)),
                 b: (b.float(), se_b.float()),
                 answers: answers.float() as u64,
             };
             let previous = Previous {
                 estimate,
                 cusum: Cusum {
-                    a_up: value(&a_up).unwrap_or(0.0),
-                    a_down: value(&a_down).unwrap_or(0.0),
+                    a_up: a_up.number().unwrap_or(0.0),
+                    a_down: a_down.number().unwrap_or(0.0),
                     b_up: b_up.float(),
                     b_down: b_down.float(),
                 },
